@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* ballast.json: parsed and validated in full before anything uses it, so a reload either takes the whole new
+ * configuration or none of it. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shared/macro.h"
+
+typedef struct MaintenanceWindow {
+        unsigned days;          /* bit 0 = Sunday … bit 6 = Saturday */
+        unsigned start_min;     /* minutes after midnight */
+        unsigned length_min;
+} MaintenanceWindow;
+
+typedef struct Config {
+        char *node_name;        /* NULL: the hostname */
+        json_t *node_labels;    /* object of strings, never NULL */
+
+        uint64_t reserved_cpu_millis;
+        uint64_t reserved_memory;
+        uint64_t reserved_pids;
+        uint64_t eviction_memory;
+        unsigned eviction_disk_percent;
+
+        char **etcd_endpoints;
+        char *etcd_prefix;
+        unsigned etcd_ttl_s;
+        char *etcd_ca, *etcd_cert, *etcd_key;
+        char *http_url;
+        char *http_token_file;
+        unsigned http_interval_s;
+
+        bool updates_managed;   /* an "updates" object was given */
+        char *updates_channel;
+        char *updates_max_version;
+        char *updates_strategy;
+        char *fleet_lock_url;
+        char *fleet_lock_group;
+        char *time_zone;
+        MaintenanceWindow *windows;
+        size_t n_windows;
+        unsigned drain_timeout_s;
+
+        char *control_socket;
+        char *control_group;
+        char *docker_socket;
+        char *unit_dir;
+        char *state_dir;
+        char *services_dir;
+} Config;
+
+/* Defaults for every key (what a missing file means). */
+int config_new_default(Config **ret);
+Config *config_free(Config *c);
+DEFINE_CLEANUP_FUNC(Config *, config_free);
+
+/* Parses text; on failure *ret_error says what and where ("FILE:LINE:COL: key: why"). */
+int config_parse(const char *text, size_t size, const char *filename, Config **ret, char **ret_error);
+
+/* Loads a file; a missing file gives the defaults. */
+int config_load(const char *path, Config **ret, char **ret_error);
+
+/* Weekday names, "Mon" or "Monday" (C locale), to 0 = Sunday … 6 = Saturday. */
+int parse_weekday(const char *s);
+/* "HH:MM" to minutes after midnight. */
+int parse_clock_minutes(const char *s, unsigned *ret);

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "interface.h"
+#include "manager.h"
+#include "shared/fileio.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+
+char *manager_path(Manager *m, const char *path) {
+        return path_join_root(m->root, path);
+}
+
+int manager_new(Manager **ret, const ManagerOptions *options) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->root = strdup(options->root ?: "/");
+        m->socket_path = options->socket_path ? strdup(options->socket_path) : NULL;
+        if (!m->root || (options->socket_path && !m->socket_path))
+                return -ENOMEM;
+        m->config_path = manager_path(m, options->config_path ?: "/etc/ballast/ballast.json");
+        if (!m->config_path)
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        m->started_at_usec = now_usec(CLOCK_REALTIME);
+        m->started_monotonic_usec = now_usec(CLOCK_MONOTONIC);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        varlink_server_free(m->varlink);
+        config_free(m->config);
+        sd_event_unref(m->event);
+        free(m->root);
+        free(m->config_path);
+        free(m->socket_path);
+        free(m->node_name);
+        free(m);
+        return NULL;
+}
+
+static int manager_apply_config(Manager *m, Config *c) {
+        char host[256];
+        char *name;
+
+        if (c->node_name)
+                name = strdup(c->node_name);
+        else {
+                if (gethostname(host, sizeof(host)) < 0)
+                        return -errno;
+                host[sizeof(host) - 1] = 0;
+                name = strdup(host);
+        }
+        if (!name)
+                return -ENOMEM;
+        free(m->node_name);
+        m->node_name = name;
+        config_free(m->config);
+        m->config = c;
+        m->config_loaded_at_usec = now_usec(CLOCK_REALTIME);
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading %s", m->config_path);
+        r = config_load(m->config_path, &c, &error);
+        if (r < 0) {
+                log_event(LOG_ERR, r, "reload-failed", NULL, BALLAST_MESSAGE_RELOAD_FAILED,
+                          "Refusing new configuration, keeping the old one: %s", error ?: strerror(-r));
+                (void) sd_notify(false, "READY=1\nSTATUS=Serving (new configuration refused, see the journal)");
+                return r;
+        }
+        r = manager_apply_config(m, TAKE_PTR(c));
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply configuration: %m");
+        log_event(LOG_INFO, 0, "reloaded", NULL, BALLAST_MESSAGE_RELOADED, "Reloaded configuration from %s.",
+                  m->config_path);
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving");
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        /* Leaving never touches a workload: units and containers belong to systemd and Docker. */
+        log_event(LOG_INFO, 0, "stopping", NULL, BALLAST_MESSAGE_STOPPED,
+                  "Received SIG%s, exiting; workloads keep running.", sigabbrev_np((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata);
+        return 0;
+}
+
+static int manager_listen(Manager *m) {
+        gid_t gid = (gid_t) -1;
+        struct group *gr;
+        int n, r;
+
+        r = varlink_server_new(&m->varlink, m->event, control_methods, m);
+        if (r < 0)
+                return r;
+        varlink_server_set_info(m->varlink, "ballast", "ballastd", PACKAGE_VERSION, PACKAGE_URL,
+                                ballast_interfaces);
+
+        gr = getgrnam(m->config->control_group);
+        if (gr)
+                gid = gr->gr_gid;
+        else
+                log_notice("Group \"%s\" does not exist: only root may change anything.", m->config->control_group);
+        varlink_server_set_write_group(m->varlink, gid);
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read sockets passed by systemd: %m");
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                        return log_error_errno(EINVAL, "Socket passed by systemd (fd %d) is not a listening UNIX stream socket.", fd);
+                r = varlink_server_listen_fd(m->varlink, fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to listen on passed socket: %m");
+                m->socket_activated = true;
+        }
+        if (m->socket_activated)
+                return 0;
+
+        _cleanup_free_ char *path = m->socket_path ? strdup(m->socket_path)
+                                                   : manager_path(m, m->config->control_socket);
+        if (!path)
+                return -ENOMEM;
+        r = varlink_server_listen_path(m->varlink, path, 0660, gid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", path);
+        log_debug("Listening on %s.", path);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = config_load(m->config_path, &c, &error);
+        if (r < 0) {
+                log_event(LOG_ERR, r, "config-invalid", NULL, BALLAST_MESSAGE_ERROR, "Invalid configuration: %s",
+                          error ?: strerror(-r));
+                return r;
+        }
+        r = manager_apply_config(m, TAKE_PTR(c));
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_sighup, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        r = manager_listen(m);
+        if (r < 0)
+                return r;
+
+        log_event(LOG_INFO, 0, "started", NULL, BALLAST_MESSAGE_STARTED,
+                  "ballastd " PACKAGE_VERSION " serving as node %s%s.", m->node_name,
+                  m->socket_activated ? " (socket-activated)" : "");
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving as node %s\nMAINPID=%d", m->node_name, (int) getpid());
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        return sd_event_loop(m->event);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The Manager owns the one sd-event loop and everything on it: the configuration, the control socket and every
+ * module. main() builds it, starts it and runs it; nothing else outlives it. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "varlink.h"
+
+typedef struct ManagerOptions {
+        const char *config_path;  /* as given; resolved under root */
+        const char *root;         /* every host path resolves under it; NULL = "/" */
+        const char *socket_path;  /* used when not socket-activated; NULL = from the configuration */
+} ManagerOptions;
+
+typedef struct Manager {
+        sd_event *event;
+        Config *config;
+        char *root;
+        char *config_path;        /* resolved */
+        char *socket_path;        /* the option, unresolved */
+        char *node_name;
+
+        VarlinkServer *varlink;
+        bool socket_activated;
+
+        uint64_t started_at_usec;        /* CLOCK_REALTIME */
+        uint64_t started_monotonic_usec;
+        uint64_t config_loaded_at_usec;  /* CLOCK_REALTIME */
+} Manager;
+
+int manager_new(Manager **ret, const ManagerOptions *options);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Loads the configuration, opens the control socket and tells systemd we are ready. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+/* Re-reads the configuration; an invalid one is refused and the old one stays. */
+int manager_reload(Manager *m);
+
+/* A host path under the manager's root. */
+char *manager_path(Manager *m, const char *path);

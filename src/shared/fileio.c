@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        for (;;) {
+                ssize_t k;
+
+                if (allocated - size < 2) {
+                        size_t n = allocated ? allocated * 2 : 4096;
+                        char *p;
+
+                        if (allocated > max_size + 1)
+                                return -EFBIG;
+                        p = realloc(buf, n);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = n;
+                }
+                k = read(fd, buf + size, allocated - size - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > max_size)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+static int fsync_directory_of(const char *path) {
+        _cleanup_free_ char *copy = strdup(path);
+        _cleanup_close_ int dfd = -1;
+
+        if (!copy)
+                return -ENOMEM;
+        dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL, *copy = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *base;
+        const char *p = data;
+        int r;
+
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        base = basename(copy);
+        /* ".#name.XXXXXX" in the same directory, so the rename cannot cross file systems */
+        if (asprintf(&tmp, "%.*s.#%s.XXXXXX", (int) (base - copy), path, base) < 0)
+                return -ENOMEM;
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                p += k;
+                size -= (size_t) k;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        fd = safe_close(fd);
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fsync_directory_of(path);
+
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+int unlink_durable(const char *path) {
+        if (unlink(path) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return fsync_directory_of(path);
+}
+
+int mkdir_parents_and_self(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+        size_t la = strlen(a);
+        char *r;
+
+        while (la > 0 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        if (asprintf(&r, "%.*s/%s", (int) la, a, b) < 0)
+                return NULL;
+        return r;
+}
+
+char *path_join_root(const char *root, const char *path) {
+        if (isempty(root) || streq(root, "/"))
+                return strdup(path);
+        return path_join(root, path);
+}

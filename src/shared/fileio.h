@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole file of at most max_size bytes; the buffer is NUL-terminated. -EFBIG when larger. */
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
+
+/* Writes a file so that a crash at any moment leaves either the old or the new content: a temporary file in
+ * the same directory, fsync, rename over the target, fsync of the directory. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Removes a file and makes the removal durable (fsync of the directory). Missing is not an error. */
+int unlink_durable(const char *path);
+
+/* mkdir -p, each created component with the given mode. */
+int mkdir_parents_and_self(const char *path, mode_t mode);
+
+/* Joins root and an absolute host path: ("/srv/root", "/etc/x") → "/srv/root/etc/x"; a NULL or "/" root gives
+ * the path itself. */
+char *path_join_root(const char *root, const char *path);
+
+/* Joins two path components with exactly one slash. */
+char *path_join(const char *a, const char *b);
