@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What a spec turns into on disk: the text of ballast-NAME.service and, for Docker services, the body of the
+ * Engine API's container create call that the unit's helper posts. Pure functions of their inputs. */
+
+#include <jansson.h>
+
+#include "spec.h"
+
+typedef struct UnitContext {
+        const char *run_helper;     /* absolute path of ballast-run (libexec) */
+        const char *state_dir;      /* host path, e.g. /var/lib/ballast (without --root: units see the host) */
+        const char *docker_socket;  /* e.g. /var/run/docker.sock */
+        const char *control_socket; /* ballastd's socket, for the readiness wait */
+} UnitContext;
+
+/* "ballast-NAME.service" */
+char *unit_name_for_service(const char *name);
+/* "NAME" for "ballast-NAME.service", NULL for anything else. */
+char *service_name_from_unit(const char *unit);
+
+/* The unit file text. Every string that reaches it is escaped for unit-file syntax (specifiers '%', quoting,
+ * C escapes, '$' in command lines) or the spec was refused earlier. */
+int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret);
+
+/* Escapes one word of a command line for ExecStart= (quoted, '%' → "%%", '$' → "$$", C escapes). */
+char *unit_escape_exec_word(const char *word);
+/* Escapes one "KEY=value" assignment for Environment= (quoted, '%' → "%%", C escapes). */
+char *unit_escape_environment(const char *key, const char *value);
+/* Escapes free text for a value such as Description= ('%' → "%%", no newlines). */
+char *unit_escape_value(const char *s);
+
+/* The JSON body of POST /containers/create for a Docker service: image, command, env, labels
+ * (io.ballast.service, io.ballast.unit, io.ballast.hash), ports, resources, Docker's restart policy off,
+ * logs to the journal. */
+json_t *container_create_body(const ServiceSpec *s);
+/* The container's name: "ballast-NAME". */
+char *container_name_for_service(const char *name);
