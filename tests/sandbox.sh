@@ -5,24 +5,32 @@
 # own root file system, with D-Bus and journald only (sandbox.target). Needs root, cgroup v1 (hybrid).
 #
 # As a library (bash):            . "$srcdir/tests/sandbox.sh"
-#   sandbox_start DIR [--docker]  boot; exports SANDBOX_DIR, SANDBOX_PID (host PID of the sandbox's systemd),
+#   sandbox_start DIR [--docker] [--fresh]
+#                                 boot; exports SANDBOX_DIR, SANDBOX_PID (host PID of the sandbox's systemd),
 #                                 SANDBOX_DBUS (system bus address usable from the host, for sd_bus),
 #                                 and with --docker SANDBOX_DOCKER_HOST (unix:// address of the sandbox's dockerd).
 #                                 --docker: Debian's docker.service with default bridge networking (inside the
 #                                 sandbox's netns), data root DIR/docker, image local/busybox:latest imported.
+#                                 DIR/docker persists across stop/start (containers too: `docker rm -f` names
+#                                 you reuse); --fresh deletes it before booting, `sandbox_stop --purge` after.
 #   sb CMD...                     run CMD inside the sandbox (all namespaces, sandbox root, caller's cwd);
 #                                 returns CMD's status. Use /usr/bin/docker there, not /usr/local/bin/docker.
 #   sandbox_wait_unit UNIT STATE [TIMEOUT_S]   poll ActiveState of UNIT until STATE (default timeout 10 s)
 #   sandbox_journal [ARGS...]     journalctl --no-pager ARGS inside the sandbox
-#   sandbox_stop [DIR] [--purge]  tear down (idempotent, safe in an EXIT trap); --purge also deletes DIR/docker
+#   sandbox_stop [DIR] [--purge]  tear down (idempotent, safe in an EXIT trap); --purge also deletes DIR/docker.
+#                                 A watchdog also stops the sandbox if the shell that started it dies without
+#                                 doing so (SANDBOX_NO_WATCHDOG=1 disables it; none in command mode).
 # As a command:
-#   tests/sandbox.sh start DIR [--docker] | exec DIR CMD... | journal DIR [ARGS...] | stop DIR [--purge]
+#   tests/sandbox.sh start DIR [--docker] [--fresh] | exec DIR CMD... | journal DIR [ARGS...] | stop DIR [--purge]
 #
 # Inside the sandbox: private tmpfs on /run, /etc/systemd/system (unit dir for tests; host enable-links
 # hidden), /var/lib/containerd, /var/lib/docker, /var/lib/ballast; /etc, /var/lib and /var/log are copy-on-write
 # overlays over the host's (writes such as /etc/systemd/system.control or /etc/docker/key.json stay in
 # the sandbox). Everything else (/tmp, /work, ...) IS the host's. systemd-tmpfiles & co are masked.
-# Files in DIR: sd.pid, console.log (systemd console; its log goes to the journal), launch.log, cgroups (host cgroup dirs), ns.
+# Install test units from the host with e.g. `sb tee /etc/systemd/system/x.service <x.service` (or write to
+# /proc/$SANDBOX_PID/root/etc/systemd/system/), then `sb systemctl daemon-reload`.
+# Files in DIR: sd.pid, console.log (systemd's console; its log goes to the journal), launch.log,
+# cgroups (host cgroup dirs), ns (namespace ids), watch.pid, docker/ (data root), cache/ (busybox image tarball).
 # Environment knobs: SANDBOX_BOOT_TIMEOUT (30 s), SANDBOX_DOCKER_TIMEOUT (30 s), SANDBOX_CACHE_DIR (DIR/cache).
 
 _SANDBOX_SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -33,7 +41,7 @@ _sb_log() { echo "sandbox: $*" >&2; }
 _sb_alive() {
 	local s
 	[ -n "${1:-}" ] || return 1
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	{ read -r s < "/proc/$1/stat"; } 2>/dev/null || return 1
 	s=${s##*) }
 	[ "${s%% *}" != Z ] && [ "${s%% *}" != X ]
 }
@@ -102,22 +110,23 @@ _sb_busybox_tar() {
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
-	tar -C "$r" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+	tar -C "$r" -cf "$tar.$BASHPID.tmp" . && mv "$tar.$BASHPID.tmp" "$tar"
 	local rc=$?
 	rm -rf "$r"
 	[ $rc -eq 0 ] && echo "$tar"
 }
 
 sandbox_start() {
-	local dir= docker=0 a
+	local dir= docker=0 fresh=0 a
 	for a in "$@"; do
 		case "$a" in
 		--docker) docker=1 ;;
+		--fresh) fresh=1 ;;
 		-*) _sb_log "sandbox_start: unknown option $a"; return 2 ;;
 		*) dir=$a ;;
 		esac
 	done
-	if [ -z "$dir" ]; then _sb_log "usage: sandbox_start DIR [--docker]"; return 2; fi
+	if [ -z "$dir" ]; then _sb_log "usage: sandbox_start DIR [--docker] [--fresh]"; return 2; fi
 	if [ "$(id -u)" != 0 ]; then _sb_log "must run as root"; return 1; fi
 	mkdir -p "$dir" || return 1
 	dir=$(cd "$dir" && pwd -P) || return 1
@@ -130,8 +139,11 @@ sandbox_start() {
 		_sb_log "stopping a previous sandbox in $dir"
 		sandbox_stop "$dir"
 	fi
+	if [ "$fresh" = 1 ] && [ -d "$dir/docker" ]; then
+		rm -rf "$dir/docker" || { _sb_log "could not remove $dir/docker"; return 1; }
+	fi
 
-	local name="ballast-sb-$$-$RANDOM$RANDOM" t0=$SECONDS start_ns
+	local name="ballast-sb-$$-$RANDOM$RANDOM" start_ns
 	start_ns=$(date +%s%N)
 	echo "$name" > "$dir/cgname"
 	: > "$dir/console.log"
@@ -143,7 +155,8 @@ sandbox_start() {
 		</dev/null >"$dir/launch.log" 2>&1 & )
 
 	export SANDBOX_DIR=$dir
-	# Launcher PID (it execs unshare), then its child once it has become systemd.
+	# Launcher PID (it execs unshare after moving itself into the new cgroups), then its child once it
+	# has become systemd.
 	local launcher= sd= c
 	_sb_find_launcher() { launcher=$(cat "$dir/launcher.pid" 2>/dev/null) && [ -n "$launcher" ]; }
 	if ! _sb_until 10 _sb_find_launcher; then
@@ -166,14 +179,22 @@ sandbox_start() {
 	export SANDBOX_PID=$sd
 	printf '%s %s\n' "$(readlink "/proc/$sd/ns/pid")" "$(readlink "/proc/$sd/ns/mnt")" > "$dir/ns"
 
+	# Watchdog: if the process that sourced this file dies without stopping the sandbox (kill -9, a
+	# missing trap), stop it anyway. Not in command mode, where the caller exits right away.
+	if [ -z "${_SB_COMMAND_MODE:-}" ] && [ -z "${SANDBOX_NO_WATCHDOG:-}" ]; then
+		( setsid bash "$_SANDBOX_SELF" __watch "$dir" "$name" "$$" </dev/null >/dev/null 2>>"$dir/launch.log" & )
+	fi
+
 	local st= i=0 tmo=${SANDBOX_BOOT_TIMEOUT:-30}
 	while :; do
 		st=$(_sb_state "$sd")
 		case "$st" in running|degraded) break ;; esac
 		i=$((i + 1))
 		if ! _sb_alive "$sd" || [ "$i" -ge $((tmo * 10)) ]; then
-			_sb_log "systemd did not reach running within ${tmo}s (state '${st:-?}'); console.log tail:"
-			tail -n 30 "$dir/console.log" | sed 's/^/  /' >&2
+			_sb_log "systemd did not reach running within ${tmo}s (state '${st:-?}'); console and journal:"
+			tail -n 20 "$dir/console.log" | sed 's/^/  /' >&2
+			timeout 3 nsenter -t "$sd" -a -r -w journalctl --no-pager -n 30 2>/dev/null | sed 's/^/  /' >&2
+			timeout 3 nsenter -t "$sd" -a -r -w systemctl --no-pager list-jobs 2>/dev/null | sed 's/^/  /' >&2
 			sandbox_stop "$dir"; return 1
 		fi
 		sleep 0.1
@@ -208,15 +229,41 @@ sandbox_start() {
 	return 0
 }
 
-# PIDs of processes in the sandbox's pid or mount namespace (recorded in DIR/ns), one find for all of /proc.
+# PIDs of processes in the sandbox's pid and/or mount namespace (ids recorded in DIR/ns), one find for
+# all of /proc. _sb_ns_pids DIR [pid|mnt|all]
 _sb_ns_pids() {
-	local pidns= mntns= a b
+	local pidns= mntns= a b which=${2:-all}
 	[ -r "$1/ns" ] && read -r pidns mntns < "$1/ns"
 	[ -n "$pidns" ] && [ -n "$mntns" ] || return 0
 	a=${pidns//[/\\[}; a=${a//]/\\]}
 	b=${mntns//[/\\[}; b=${b//]/\\]}
-	find /proc/[0-9]*/ns/pid /proc/[0-9]*/ns/mnt -maxdepth 0 \( -lname "$a" -o -lname "$b" \) 2>/dev/null |
-		sed -n 's|^/proc/\([0-9]*\)/ns/.*|\1|p' | sort -un
+	case "$which" in
+	pid) find /proc/[0-9]*/ns/pid -maxdepth 0 -lname "$a" 2>/dev/null ;;
+	mnt) find /proc/[0-9]*/ns/mnt -maxdepth 0 -lname "$b" 2>/dev/null ;;
+	*) find /proc/[0-9]*/ns/pid /proc/[0-9]*/ns/mnt -maxdepth 0 \( -lname "$a" -o -lname "$b" \) 2>/dev/null ;;
+	esac | sed -n 's|^/proc/\([0-9]*\)/ns/.*|\1|p' | sort -un
+}
+
+# SIGKILL the processes entered with sb (they sit outside the sandbox's cgroups): first those inside the
+# pid namespace, so that their nsenter parents reap them (a zombie reparented to the host's init would
+# stall systemd's shutdown), then the nsenter parents that are left.
+_sb_kill_entered() {
+	local dir=$1 name=$2 p i left
+	for p in $(_sb_ns_pids "$dir" pid); do
+		[ "$p" = $$ ] && continue
+		grep -q "/$name\(/\|\$\)" "/proc/$p/cgroup" 2>/dev/null || kill -9 "$p" 2>/dev/null
+	done
+	for i in $(seq 20); do
+		left=
+		for p in $(_sb_ns_pids "$dir"); do
+			[ "$p" = $$ ] && continue
+			_sb_alive "$p" && ! grep -q "/$name\(/\|\$\)" "/proc/$p/cgroup" 2>/dev/null && left="$left $p"
+		done
+		[ -z "$left" ] && return 0
+		sleep 0.05
+	done
+	kill -9 $left 2>/dev/null
+	return 0
 }
 
 # Kill (SIGKILL) every process of the sandbox still around; prints how many were found.
@@ -249,18 +296,17 @@ sandbox_stop() {
 	dir=${dir:-${SANDBOX_DIR:-}}
 	[ -n "$dir" ] && [ -d "$dir" ] || return 0
 	dir=$(cd "$dir" && pwd -P) || return 0
-	local name sd launcher t0 i n d
+	local name sd launcher t0 i n=0 d left=0 w
+	# The watchdog first, so that it cannot run a second teardown at the same time.
+	w=$(cat "$dir/watch.pid" 2>/dev/null) || w=
+	[ -n "$w" ] && [ "$w" != $$ ] && grep -qa __watch "/proc/$w/cmdline" 2>/dev/null && kill -9 "$w" 2>/dev/null
 	name=$(cat "$dir/cgname" 2>/dev/null) || name=
 	sd=$(cat "$dir/sd.pid" 2>/dev/null) || sd=
 	launcher=$(cat "$dir/launcher.pid" 2>/dev/null) || launcher=
 	t0=$(date +%s%N)
 	if [ -n "$name" ]; then
 		if [ -n "$sd" ] && _sb_ours "$sd" "$name"; then
-			# Processes entered with sb (outside systemd's cgroups) would stall its shutdown.
-			local p
-			for p in $(_sb_ns_pids "$dir"); do
-				grep -q "/$name\(/\|\$\)" "/proc/$p/cgroup" 2>/dev/null || kill -9 "$p" 2>/dev/null
-			done
+			_sb_kill_entered "$dir" "$name"
 			if [ -S "/proc/$sd/root/run/docker.sock" ]; then
 				# dockerd would give each container its 10 s stop timeout (httpd as PID 1 ignores SIGTERM).
 				timeout 5 nsenter -t "$sd" -a -r -w sh -c \
@@ -285,7 +331,7 @@ sandbox_stop() {
 		dirs=$( { cat "$dir/cgroups" 2>/dev/null
 			find /sys/fs/cgroup/ -mindepth 2 -type d -name "$name" -prune 2>/dev/null; } | sort -u)
 		for i in $(seq 50); do
-			local left=0
+			left=0
 			for d in $dirs; do
 				[ -d "$d" ] || continue
 				find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
@@ -304,7 +350,7 @@ sandbox_stop() {
 	if [ "$purge" = 1 ] && [ -d "$dir/docker" ]; then
 		rm -rf "$dir/docker" || _sb_log "warning: could not remove $dir/docker"
 	fi
-	rm -f "$dir/sd.pid" "$dir/launcher.pid" "$dir/cgroups" "$dir/cgname" "$dir/ns"
+	rm -f "$dir/sd.pid" "$dir/launcher.pid" "$dir/cgroups" "$dir/cgname" "$dir/ns" "$dir/watch.pid"
 	if [ "${SANDBOX_DIR:-}" = "$dir" ]; then
 		unset SANDBOX_PID SANDBOX_DBUS SANDBOX_DOCKER_HOST
 	fi
@@ -312,10 +358,28 @@ sandbox_stop() {
 	return 0
 }
 
+# ---- internal: watchdog (setsid bash sandbox.sh __watch DIR NAME OWNER_PID) ---------------------------------
+_sb_watch() {
+	local dir=$1 name=$2 owner=$3 cur=$2
+	echo $$ > "$dir/watch.pid"
+	# Sleep with read -t on a private FIFO: no child process that a kill -9 of the watchdog would orphan.
+	rm -f "$dir/.watch.fifo"; mkfifo "$dir/.watch.fifo"; exec 3<>"$dir/.watch.fifo"; rm -f "$dir/.watch.fifo"
+	while [ "$cur" = "$name" ]; do
+		if ! _sb_alive "$owner"; then
+			_sb_log "owner PID $owner is gone, stopping the sandbox in $dir"
+			sandbox_stop "$dir"
+			break
+		fi
+		read -r -t 0.5 -u 3 || true
+		{ read -r cur < "$dir/cgname"; } 2>/dev/null || cur=
+	done
+}
+
 # ---- internal: runs as a separate process (setsid bash sandbox.sh __launch DIR NAME DOCKER) -------------
 _sb_launch() {
 	set -eu
 	local dir=$1 name=$2 hostcg id ctrl path mnt d
+	echo $$ > "$dir/launcher.pid"
 	hostcg=$(</proc/self/cgroup)            # slurp first (reading while moving gives garbage)
 	: > "$dir/cgroups"
 	# A fresh child cgroup in every hierarchy, so the cgroup namespace's root is private.
@@ -331,7 +395,6 @@ _sb_launch() {
 		fi
 		echo $$ > "$d/cgroup.procs"
 	done <<< "$hostcg"
-	echo $$ > "$dir/launcher.pid"
 	exec unshare --pid --fork --kill-child --mount --mount-proc --cgroup --uts --ipc --net \
 		--propagation private -- bash "$_SANDBOX_SELF" __inner "$@"
 }
@@ -366,13 +429,17 @@ _sb_inner() {
 	mount -o remount,ro /sys/fs/cgroup
 
 	# Copy-on-write /etc, /var/lib and /var/log: the root fs is the host's.
+	local etc_ov=0
 	for d in etc var/lib var/log; do
 		u=${d//\//_}
 		mkdir -p "$ov/$u.upper" "$ov/$u.work"
-		if ! mount -t overlay overlay -o "lowerdir=/$d,upperdir=$ov/$u.upper,workdir=$ov/$u.work" "/$d"; then
+		if mount -t overlay overlay -o "lowerdir=/$d,upperdir=$ov/$u.upper,workdir=$ov/$u.work" "/$d"; then
+			[ "$d" = etc ] && etc_ov=1
+		else
 			echo "sandbox: warning: no overlay on /$d, writes there reach the host" >&2
 		fi
 	done
+	[ "$etc_ov" = 1 ] && echo ballast-sandbox > /etc/hostname
 	mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
 	# Journal in /run only (Debian ships /var/log/journal, which would make it persistent).
 	mkdir -p /etc/systemd/journald.conf.d
@@ -420,10 +487,11 @@ _sb_main() {
 	case "$cmd" in
 	__launch) shift; _sb_launch "$@" ;;
 	__inner) shift; _sb_inner "$@" ;;
+	__watch) shift; _sb_watch "$@" ;;
 	start)
-		[ -n "$dir" ] || { echo "usage: $0 start DIR [--docker]" >&2; exit 2; }
+		[ -n "$dir" ] || { echo "usage: $0 start DIR [--docker] [--fresh]" >&2; exit 2; }
 		shift
-		sandbox_start "$@" || exit 1
+		_SB_COMMAND_MODE=1 sandbox_start "$@" || exit 1
 		echo "$SANDBOX_PID"
 		;;
 	exec|journal|status)
@@ -442,7 +510,7 @@ _sb_main() {
 		sandbox_stop "$@"
 		;;
 	*)
-		echo "usage: $0 start DIR [--docker] | exec DIR CMD... | journal DIR [ARGS] | status DIR | stop DIR [--purge]" >&2
+		echo "usage: $0 start DIR [--docker] [--fresh] | exec DIR CMD... | journal DIR [ARGS] | status DIR | stop DIR [--purge]" >&2
 		exit 2
 		;;
 	esac
