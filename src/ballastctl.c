@@ -125,6 +125,9 @@ static int verb_status(int argc, char *argv[]) {
                format_timestamp(b2, sizeof(b2), (uint64_t) json_integer_value(json_object_get(s, "started_at_usec"))));
         printf("Config:      %s (loaded %s)\n", strna(json_string_value(json_object_get(s, "config"))),
                format_timestamp(b1, sizeof(b1), (uint64_t) json_integer_value(json_object_get(s, "config_loaded_at_usec"))));
+        if (json_is_string(json_object_get(s, "config_error")))
+                printf("             INVALID, nothing is acted on: %s\n",
+                       json_string_value(json_object_get(s, "config_error")));
         printf("Services:    %lld total, %lld active, %lld failed\n",
                (long long) json_integer_value(json_object_get(services, "total")),
                (long long) json_integer_value(json_object_get(services, "active")),

@@ -22,6 +22,8 @@ const char ballast_interface_description[] =
         "  started_at_usec: int,\n"
         "  uptime_usec: int,\n"
         "  config: string,\n"
+        "  # why the configuration file was refused; the agent then serves this socket and acts on nothing\n"
+        "  config_error: ?string,\n"
         "  config_loaded_at_usec: int,\n"
         "  services: ServiceCounts,\n"
         "  waiting_for: []string,\n"

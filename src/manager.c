@@ -51,6 +51,7 @@ Manager *manager_free(Manager *m) {
         free(m->config_path);
         free(m->socket_path);
         free(m->node_name);
+        free(m->config_error);
         free(m);
         return NULL;
 }
@@ -87,12 +88,18 @@ int manager_reload(Manager *m) {
         if (r < 0) {
                 log_event(LOG_ERR, r, "reload-failed", NULL, BALLAST_MESSAGE_RELOAD_FAILED,
                           "Refusing new configuration, keeping the old one: %s", error ?: strerror(-r));
+                /* only a daemon that never had a valid configuration reports the newest error as its own */
+                if (m->config_error && error) {
+                        free(m->config_error);
+                        m->config_error = TAKE_PTR(error);
+                }
                 (void) sd_notify(false, "READY=1\nSTATUS=Serving (new configuration refused, see the journal)");
                 return r;
         }
         r = manager_apply_config(m, TAKE_PTR(c));
         if (r < 0)
                 return log_error_errno(r, "Failed to apply configuration: %m");
+        m->config_error = mfree(m->config_error);
         log_event(LOG_INFO, 0, "reloaded", NULL, BALLAST_MESSAGE_RELOADED, "Reloaded configuration from %s.",
                   m->config_path);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");
@@ -164,9 +171,18 @@ int manager_start(Manager *m) {
 
         r = config_load(m->config_path, &c, &error);
         if (r < 0) {
-                log_event(LOG_ERR, r, "config-invalid", NULL, BALLAST_MESSAGE_ERROR, "Invalid configuration: %s",
+                /* Always up: serve the socket and say what is wrong, but act on nothing (no reconcile, no
+                 * reports, no reboots) until a valid configuration arrives with SIGHUP. Defaults are used only
+                 * to find the socket. */
+                log_event(LOG_ERR, r, "config-invalid", NULL, BALLAST_MESSAGE_ERROR,
+                          "Invalid configuration, serving the control socket only until it is fixed: %s",
                           error ?: strerror(-r));
-                return r;
+                m->config_error = error ? TAKE_PTR(error) : strdup(strerror(-r));
+                if (!m->config_error)
+                        return -ENOMEM;
+                r = config_new_default(&c);
+                if (r < 0)
+                        return r;
         }
         r = manager_apply_config(m, TAKE_PTR(c));
         if (r < 0)
@@ -192,7 +208,9 @@ int manager_start(Manager *m) {
         log_event(LOG_INFO, 0, "started", NULL, BALLAST_MESSAGE_STARTED,
                   "ballastd " PACKAGE_VERSION " serving as node %s%s.", m->node_name,
                   m->socket_activated ? " (socket-activated)" : "");
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving as node %s\nMAINPID=%d", m->node_name, (int) getpid());
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s as node %s\nMAINPID=%d",
+                          m->config_error ? "Serving (configuration invalid, see the journal)" : "Serving",
+                          m->node_name, (int) getpid());
         return 0;
 }
 

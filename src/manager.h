@@ -24,6 +24,7 @@ typedef struct Manager {
         char *config_path;        /* resolved */
         char *socket_path;        /* the option, unresolved */
         char *node_name;
+        char *config_error;       /* why the configuration on disk was refused; NULL when it is in use */
 
         VarlinkServer *varlink;
         bool socket_activated;

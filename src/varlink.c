@@ -35,6 +35,7 @@ struct Connection {
 
         VarlinkCall *call;   /* the call being answered; input waits until it is over */
         bool close_after_flush;
+        bool read_eof;       /* the peer shut down its side: answer what it sent, then close */
 };
 
 struct VarlinkServer {
@@ -262,11 +263,12 @@ static int connection_update(Connection *c) {
                 return r;
         if (c->out_size > 0)
                 events |= EPOLLOUT;
-        else if (c->close_after_flush)
+        else if (c->close_after_flush || (c->read_eof && !c->call && !memchr(c->in, 0, c->in_size)))
                 return -ECONNRESET;
         /* Read while there is room, and while no call holds the input back: a client cannot make us buffer
          * more than one message while we work on its call. */
-        if (!c->close_after_flush && !(c->call && c->in_size > 0) && c->in_size <= c->server->limits.max_message_size)
+        if (!c->close_after_flush && !c->read_eof && !(c->call && c->in_size > 0) &&
+            c->in_size <= c->server->limits.max_message_size)
                 events |= EPOLLIN;
         r = sd_event_source_set_io_events(c->io, events);
         if (r < 0)
@@ -475,8 +477,10 @@ static int connection_read(Connection *c) {
         k = recv(c->fd, c->in + c->in_size, want, MSG_DONTWAIT);
         if (k < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        if (k == 0)
-                return -ECONNRESET;
+        if (k == 0) {
+                c->read_eof = true;
+                return 1;
+        }
         c->in_size += (size_t) k;
         return 1;
 }
