@@ -1,0 +1,31 @@
+#!/bin/bash
+# Runs ballast for real: builds it, boots a private systemd + dockerd sandbox (own namespaces, nothing on the
+# host changes), installs ballastd there with its socket, and shows `ballastctl status`. Run as root on Debian 12.
+# DEMO_KEEP=1 leaves the sandbox running and prints how to use it and how to stop it.
+set -eu
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run me as root (it boots a private systemd and dockerd)" >&2
+	exit 1
+fi
+tools/deps.sh
+tools/build.sh >/dev/null
+top_srcdir=$PWD top_builddir=$PWD/build
+. tests/sandbox.sh
+. tests/lib.sh
+DEMO_DIR=/var/tmp/ballast-demo
+[ "${DEMO_KEEP:-0}" = 1 ] && export SANDBOX_NO_WATCHDOG=1 || trap 'sandbox_stop "$DEMO_DIR" >/dev/null 2>&1' EXIT
+echo "demo: booting a private systemd with dockerd in $DEMO_DIR ..."
+sandbox_start "$DEMO_DIR" --docker
+ballast_install
+sb systemctl start ballastd.socket
+echo "demo: \$ ballastctl status      (the first call starts ballastd by socket activation)"
+bctl status
+echo
+echo "demo: \$ ballastctl --json status"
+bctl --json status
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+	echo
+	echo "demo: the sandbox keeps running. Use it with:  tests/sandbox.sh exec $DEMO_DIR $BALLAST_BIN/ballastctl status"
+	echo "demo: stop it with:                           tests/sandbox.sh stop $DEMO_DIR"
+fi

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs, from Debian 12's own archive, everything ballast needs to build and to run its tests for real:
+# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image.
+set -eu
+PACKAGES="
+  build-essential autoconf automake pkg-config xz-utils git ca-certificates
+  libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
+  systemd dbus util-linux procps iproute2 iptables
+  docker.io busybox-static
+"
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	# Package scripts must not start daemons on this machine: the tests start their own, in a sandbox.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
