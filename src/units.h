@@ -26,6 +26,10 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
 
 /* Escapes one word of a command line for ExecStart= (quoted, '%' → "%%", '$' → "$$", C escapes). */
 char *unit_escape_exec_word(const char *word);
+/* Escapes the executable, the first word of ExecStart=: quoted, '%' → "%%", but '$' kept as is (systemd expands
+ * no variables there, so "$$" would stay "$$"). NULL with errno EINVAL for what systemd refuses there however
+ * it is escaped: a relative path, quotes, backslashes, control characters. */
+char *unit_escape_exec_path(const char *path);
 /* Escapes one "KEY=value" assignment for Environment= (quoted, '%' → "%%", C escapes). */
 char *unit_escape_environment(const char *key, const char *value);
 /* Escapes free text for a value such as Description= ('%' → "%%", no newlines). */
@@ -33,7 +37,9 @@ char *unit_escape_value(const char *s);
 
 /* The JSON body of POST /containers/create for a Docker service: image, command, env, labels
  * (io.ballast.service, io.ballast.unit, io.ballast.hash), ports, resources, Docker's restart policy off,
- * logs to the journal. */
+ * logs to the journal. io.ballast.hash is the FNV-1a 64 (16 lowercase hex digits) of the rest of the body,
+ * dumped with JSON_COMPACT | JSON_SORT_KEYS: equal hashes mean the container was created from this very body.
+ * NULL for an exec service or on ENOMEM. */
 json_t *container_create_body(const ServiceSpec *s);
 /* The container's name: "ballast-NAME". */
 char *container_name_for_service(const char *name);
