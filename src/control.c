@@ -9,6 +9,7 @@
 static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
         json_t *waiting;
+        unsigned total = 0, active = 0, failed = 0;
 
         if (json_object_size(params) > 0)
                 return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
@@ -16,6 +17,12 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
         waiting = json_array();
         if (m->config_error)
                 json_array_append_new(waiting, json_string("a valid configuration"));
+        if (m->bus && !bus_is_connected(m->bus))
+                json_array_append_new(waiting, json_string("systemd"));
+        if (m->docker && !docker_is_up(m->docker))
+                json_array_append_new(waiting, json_string("docker"));
+        if (m->supervisor)
+                supervisor_counts(m->supervisor, &total, &active, &failed);
 
         return varlink_call_reply(
                 call,
@@ -28,12 +35,35 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
                           "config", m->config_path,
                           "config_error", m->config_error,
                           "config_loaded_at_usec", (json_int_t) m->config_loaded_at_usec,
-                          "services", "total", 0, "active", 0, "failed", 0,
+                          "services", "total", (int) total, "active", (int) active, "failed", (int) failed,
                           "waiting_for", waiting,
                           "connections", (int) varlink_server_n_connections(m->varlink)));
 }
 
+/* The service methods need the supervisor, which runs only on a valid configuration. */
+#define SUPERVISOR_METHOD(fn, impl)                                                                        \
+        static int fn(VarlinkCall *call, json_t *params, void *userdata) {                                \
+                Manager *m = userdata;                                                                     \
+                if (!m->supervisor)                                                                        \
+                        return varlink_call_error(call, "io.ballast.Agent.NotReady",                       \
+                                                  json_pack("{s:s}", "reason", m->config_error ?: "starting")); \
+                return impl(m->supervisor, call, params);                                                  \
+        }
+
+SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
+SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
+SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
+SUPERVISOR_METHOD(method_list_services, supervisor_method_list)
+SUPERVISOR_METHOD(method_get_service, supervisor_method_get)
+SUPERVISOR_METHOD(method_wait_healthy, supervisor_method_wait_healthy)
+
 const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.GetStatus", method_get_status, 0 },
+        { "io.ballast.Agent.ListServices", method_list_services, 0 },
+        { "io.ballast.Agent.GetService", method_get_service, 0 },
+        { "io.ballast.Agent.WaitHealthy", method_wait_healthy, 0 },
+        { "io.ballast.Agent.ApplyService", method_apply_service, VARLINK_METHOD_WRITE | VARLINK_METHOD_MORE },
+        { "io.ballast.Agent.RemoveService", method_remove_service, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.RestartService", method_restart_service, VARLINK_METHOD_WRITE },
         {}
 };

@@ -14,6 +14,8 @@
 #include "shared/log.h"
 #include "shared/time-util.h"
 
+static int manager_start_modules(Manager *m);
+
 char *manager_path(Manager *m, const char *path) {
         return path_join_root(m->root, path);
 }
@@ -44,6 +46,11 @@ int manager_new(Manager **ret, const ManagerOptions *options) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
+        supervisor_free(m->supervisor);
+        bus_free(m->bus);
+        docker_free(m->docker);
+        http_client_free(m->http);
         varlink_server_free(m->varlink);
         config_free(m->config);
         sd_event_unref(m->event);
@@ -102,7 +109,78 @@ int manager_reload(Manager *m) {
         m->config_error = mfree(m->config_error);
         log_event(LOG_INFO, 0, "reloaded", NULL, BALLAST_MESSAGE_RELOADED, "Reloaded configuration from %s.",
                   m->config_path);
+        if (m->supervisor)
+                (void) supervisor_load(m->supervisor);
+        else
+                (void) manager_start_modules(m);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");
+        return 0;
+}
+
+static void on_bus_state(Bus *b, bool connected, void *userdata) {
+        Manager *m = userdata;
+        if (m->supervisor)
+                supervisor_on_bus_state(m->supervisor, connected);
+}
+
+static void on_bus_unit(Bus *b, const UnitState *u, void *userdata) {
+        Manager *m = userdata;
+        if (m->supervisor)
+                supervisor_on_unit(m->supervisor, u);
+}
+
+static void on_docker_state(Docker *d, bool up, void *userdata) {
+        Manager *m = userdata;
+        if (m->supervisor)
+                supervisor_on_docker_state(m->supervisor, up);
+}
+
+static void on_docker_event(Docker *d, const DockerEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        if (m->supervisor)
+                supervisor_on_docker_event(m->supervisor, ev);
+}
+
+/* The modules run only on a valid configuration: with a broken one, acting on defaults could remove the
+ * units of services whose directory we were told differently. */
+static int manager_start_modules(Manager *m) {
+        _cleanup_free_ char *unit_dir = NULL, *state_dir = NULL, *services_dir = NULL, *docker_socket = NULL;
+        const char *run_helper = getenv("BALLAST_RUN_HELPER") ?: LIBEXECDIR "/ballast-run";
+        const char *control_socket = m->socket_path ?: m->config->control_socket;
+        int r;
+
+        if (m->supervisor || m->config_error)
+                return 0;
+        unit_dir = manager_path(m, m->config->unit_dir);
+        state_dir = manager_path(m, m->config->state_dir);
+        services_dir = manager_path(m, m->config->services_dir);
+        docker_socket = manager_path(m, m->config->docker_socket);
+        if (!unit_dir || !state_dir || !services_dir || !docker_socket)
+                return -ENOMEM;
+
+        r = http_client_new(&m->http, m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up HTTP: %m");
+        r = docker_new(&m->docker, m->event, m->http, docker_socket, on_docker_event, on_docker_state, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up Docker: %m");
+        r = bus_new(&m->bus, m->event, on_bus_state, on_bus_unit, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the bus: %m");
+        r = supervisor_new(&m->supervisor, m->event, m->bus, m->docker, m->http,
+                           &(SupervisorPaths) { .unit_dir = unit_dir, .state_dir = state_dir,
+                                                .services_dir = services_dir,
+                                                .host_state_dir = m->config->state_dir,
+                                                .docker_socket = m->config->docker_socket,
+                                                .control_socket = control_socket, .run_helper = run_helper });
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the supervisor: %m");
+        r = supervisor_load(m->supervisor);
+        if (r < 0)
+                log_warning_errno(r, "Failed to load service specs, ignoring: %m");
+        /* neither may keep us from serving: both retry until they are there */
+        (void) docker_start(m->docker);
+        (void) bus_start_or_retry(m->bus);
         return 0;
 }
 
@@ -202,6 +280,9 @@ int manager_start(Manager *m) {
                 log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
 
         r = manager_listen(m);
+        if (r < 0)
+                return r;
+        r = manager_start_modules(m);
         if (r < 0)
                 return r;
 

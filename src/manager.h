@@ -8,7 +8,11 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "bus.h"
 #include "config.h"
+#include "docker.h"
+#include "http.h"
+#include "supervisor.h"
 #include "varlink.h"
 
 typedef struct ManagerOptions {
@@ -28,6 +32,12 @@ typedef struct Manager {
 
         VarlinkServer *varlink;
         bool socket_activated;
+
+        /* the modules, started once a valid configuration is loaded */
+        HttpClient *http;
+        Docker *docker;
+        Bus *bus;
+        Supervisor *supervisor;
 
         uint64_t started_at_usec;        /* CLOCK_REALTIME */
         uint64_t started_monotonic_usec;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -23,3 +24,8 @@ char *path_join_root(const char *root, const char *path);
 
 /* Joins two path components with exactly one slash. */
 char *path_join(const char *a, const char *b);
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
