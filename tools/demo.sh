@@ -10,20 +10,24 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tools/deps.sh
 tools/build.sh >/dev/null
+# From here on no errexit: tests/sandbox.sh is a library written without it (its boot loop polls with
+# `st=$(...)`, which would end the demo silently at the first "starting"); each step is checked instead.
+set +e
 top_srcdir=$PWD top_builddir=$PWD/build
 . tests/sandbox.sh
 . tests/lib.sh
+fail() { echo "demo: $*" >&2; exit 1; }
 DEMO_DIR=/var/tmp/ballast-demo
 [ "${DEMO_KEEP:-0}" = 1 ] && export SANDBOX_NO_WATCHDOG=1 || trap 'sandbox_stop "$DEMO_DIR" >/dev/null 2>&1' EXIT
 echo "demo: booting a private systemd with dockerd in $DEMO_DIR ..."
-sandbox_start "$DEMO_DIR" --docker
-ballast_install
-sb systemctl start ballastd.socket
+sandbox_start "$DEMO_DIR" --docker || fail "the sandbox did not start (see the lines above)"
+ballast_install || fail "could not install ballast into the sandbox"
+sb systemctl start ballastd.socket || fail "ballastd.socket did not start"
 echo "demo: \$ ballastctl status      (the first call starts ballastd by socket activation)"
-bctl status
+bctl status || fail "ballastctl status failed; the journal: $(sandbox_journal -u ballastd.socket -u ballastd.service | tail -n 20)"
 echo
 echo "demo: \$ ballastctl --json status"
-bctl --json status
+bctl --json status || fail "ballastctl --json status failed"
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
 	echo
 	echo "demo: the sandbox keeps running. Use it with:  tests/sandbox.sh exec $DEMO_DIR $BALLAST_BIN/ballastctl status"

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs, from Debian 12's own archive, everything ballast needs to build and to run its tests for real:
-# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image.
+# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
+# integration tests drive it with (curl, socat).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
   libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
   systemd dbus util-linux procps iproute2 iptables
-  docker.io busybox-static
+  docker.io busybox-static curl socat
 "
 missing=""
 for p in $PACKAGES; do
