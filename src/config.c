@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -82,7 +83,10 @@ int parse_clock_minutes(const char *s, unsigned *ret) {
         unsigned h, m;
         int n = -1;
 
-        if (strlen(s) != 5 || sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 || m > 59)
+        if (strlen(s) != 5 || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[1]) || s[2] != ':' ||
+            !isdigit((unsigned char) s[3]) || !isdigit((unsigned char) s[4]))
+                return -EINVAL;
+        if (sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 || m > 59)
                 return -EINVAL;
         *ret = h * 60 + m;
         return 0;
@@ -347,7 +351,11 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
         if (r < 0)
                 return r;
         if (c->fleet_lock_url == NULL && c->updates_managed && streq(c->updates_strategy, "fleet_lock")) {
-                *ret_error = strdup("updates.strategy: \"fleet_lock\" needs updates.fleet_lock.url");
+                /* point at "strategy" when it was given, else at the "updates" object that defaulted it */
+                json_t *u = json_object_get(root, "updates");
+                json_error_set(&e, json_object_get(u, "strategy") ? "updates.strategy" : "updates",
+                               "\"fleet_lock\" needs updates.fleet_lock.url");
+                *ret_error = json_error_format(&e, strna(filename), text, size);
                 return -EINVAL;
         }
         *ret = TAKE_PTR(c);

@@ -37,6 +37,8 @@ typedef struct Service {
         bool present;          /* seen in the last load */
         bool just_applied;     /* start it, whatever its restart policy says */
         bool restart_needed;   /* its unit or container changed while it ran */
+        bool job_in_flight;    /* a start or restart we queued is not over: don't queue another */
+        char last_state[64];   /* the last state told to apply --wait */
 
         /* health */
         sd_event_source *health_timer;
@@ -443,6 +445,7 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
 
         if (svc) {
                 svc->just_applied = false;
+                svc->job_in_flight = false;
                 if (streq(result, "done")) {
                         log_event(LOG_INFO, 0, "service-started", svc->name, NULL, "%s is up.", unit);
                         waiters_reply(&svc->op_waiters, service_status_json(j->supervisor, svc));
@@ -458,9 +461,12 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
 }
 
 static int service_job(Supervisor *s, Service *svc, const char *verb) {
-        JobContext *j = job_context_new(s, svc->name);
+        JobContext *j;
         int r;
 
+        if (svc->job_in_flight && streq(verb, "StartUnit"))
+                return 0;
+        j = job_context_new(s, svc->name);
         if (!j)
                 return -ENOMEM;
         r = bus_unit_job(s->bus, verb, svc->unit, on_start_job, j);
@@ -468,6 +474,7 @@ static int service_job(Supervisor *s, Service *svc, const char *verb) {
                 job_context_free(j);
                 return log_warning_errno(r, "Failed to queue %s of %s: %m", verb, svc->unit);
         }
+        svc->job_in_flight = true;
         log_debug("%s %s", verb, svc->unit);
         waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "starting"));
         return 0;
@@ -716,8 +723,15 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         if (!svc)
                 return;
         service_health_update(svc, u);
-        waiters_notify(svc->op_waiters, json_pack("{s:s,s:s?,s:s?}", "name", svc->name, "state", u->active_state,
-                                                  "sub_state", u->sub_state));
+        if (svc->op_waiters && u->active_state && u->sub_state) {
+                char now[64];
+                snprintf(now, sizeof(now), "%s/%s", u->active_state, u->sub_state);
+                if (!streq(now, svc->last_state)) {
+                        snprintf(svc->last_state, sizeof(svc->last_state), "%s", now);
+                        waiters_notify(svc->op_waiters, json_pack("{s:s,s:s,s:s}", "name", svc->name, "state",
+                                                                  u->active_state, "sub_state", u->sub_state));
+                }
+        }
 }
 
 void supervisor_on_bus_state(Supervisor *s, bool connected) {

@@ -48,8 +48,8 @@ VarlinkClient *varlink_client_free(VarlinkClient *c) {
 }
 
 int varlink_client_send(VarlinkClient *c, const char *method, json_t *parameters, bool more) {
-        _cleanup_json_ json_t *m = json_pack("{s:s,s:O}", "method", method, "parameters",
-                                             parameters ?: json_object());
+        _cleanup_json_ json_t *m = json_pack("{s:s,s:o}", "method", method, "parameters",
+                                             parameters ? json_incref(parameters) : json_object());
         _cleanup_free_ char *text = NULL;
         size_t n, done = 0;
 

@@ -35,6 +35,7 @@ struct Connection {
 
         VarlinkCall *call;   /* the call being answered; input waits until it is over */
         bool close_after_flush;
+        bool stall_armed;    /* the stall deadline runs; more bytes do not push it back */
         bool read_eof;       /* the peer shut down its side: answer what it sent, then close */
 };
 
@@ -268,7 +269,7 @@ static int connection_update(Connection *c) {
         /* Read while there is room, and while no call holds the input back: a client cannot make us buffer
          * more than one message while we work on its call. */
         if (!c->close_after_flush && !c->read_eof && !(c->call && c->in_size > 0) &&
-            c->in_size <= c->server->limits.max_message_size)
+            c->in_size <= c->server->limits.max_message_size && c->out_size == 0)
                 events |= EPOLLIN;
         r = sd_event_source_set_io_events(c->io, events);
         if (r < 0)
@@ -276,9 +277,15 @@ static int connection_update(Connection *c) {
 
         /* A partial message or unread output must make progress within stall_usec; a quiet connection may
          * sit for idle_usec. A call in progress is our business, not the client's. */
-        if (c->call)
+        if (c->call) {
+                c->stall_armed = false;
                 return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-        timeout = (c->in_size > 0 || c->out_size > 0) ? c->server->limits.stall_usec : c->server->limits.idle_usec;
+        }
+        bool busy = c->in_size > 0 || c->out_size > 0;
+        if (busy && c->stall_armed)
+                return 0;
+        c->stall_armed = busy;
+        timeout = busy ? c->server->limits.stall_usec : c->server->limits.idle_usec;
         r = sd_event_source_set_time_relative(c->timer, timeout);
         if (r < 0)
                 return r;
@@ -451,6 +458,10 @@ static int connection_process(Connection *c) {
                         break;
                 }
                 len = (size_t) (nul - c->in);
+                if (len > c->server->limits.max_message_size)
+                        return reply_protocol_error(
+                                c, "io.ballast.Agent.MessageTooLarge",
+                                json_pack("{s:I}", "limit", (json_int_t) c->server->limits.max_message_size));
                 r = connection_dispatch(c, c->in, len);
                 if (r < 0)
                         return r;

@@ -5,7 +5,9 @@
 # own root file system, with D-Bus and journald only (sandbox.target). Needs root, cgroup v1 (hybrid).
 #
 # As a library (bash):            . "$srcdir/tests/sandbox.sh"
-#   sandbox_start DIR [--docker] [--fresh]
+#   sandbox_start DIR [--docker] [--fresh] [--persist]
+#                                 --persist: /etc and /var/lib changes, the unit dir and the state dirs are kept in
+#                                 DIR/persist, so sandbox_stop + sandbox_start is a reboot (--fresh clears it).
 #                                 boot; exports SANDBOX_DIR, SANDBOX_PID (host PID of the sandbox's systemd),
 #                                 SANDBOX_DBUS (system bus address usable from the host, for sd_bus),
 #                                 and with --docker SANDBOX_DOCKER_HOST (unix:// address of the sandbox's dockerd).
@@ -117,11 +119,12 @@ _sb_busybox_tar() {
 }
 
 sandbox_start() {
-	local dir= docker=0 fresh=0 a
+	local dir= docker=0 fresh=0 persist=0 a
 	for a in "$@"; do
 		case "$a" in
 		--docker) docker=1 ;;
 		--fresh) fresh=1 ;;
+		--persist) persist=1 ;;
 		-*) _sb_log "sandbox_start: unknown option $a"; return 2 ;;
 		*) dir=$a ;;
 		esac
@@ -142,6 +145,9 @@ sandbox_start() {
 	if [ "$fresh" = 1 ] && [ -d "$dir/docker" ]; then
 		rm -rf "$dir/docker" || { _sb_log "could not remove $dir/docker"; return 1; }
 	fi
+	if [ "$fresh" = 1 ] && [ -d "$dir/persist" ]; then
+		rm -rf "$dir/persist" || { _sb_log "could not remove $dir/persist"; return 1; }
+	fi
 
 	local name="ballast-sb-$$-$RANDOM$RANDOM" start_ns
 	start_ns=$(date +%s%N)
@@ -151,7 +157,7 @@ sandbox_start() {
 	_sb_log "booting systemd in $dir (cgroup $name)"
 	# Double fork + setsid: the launcher is nobody's job (a bare `wait` in the caller won't block on it)
 	# and is not hit by the caller's terminal signals.
-	( setsid bash "$_SANDBOX_SELF" __launch "$dir" "$name" "$docker" \
+	( setsid bash "$_SANDBOX_SELF" __launch "$dir" "$name" "$docker" "$persist" \
 		</dev/null >"$dir/launch.log" 2>&1 & )
 
 	export SANDBOX_DIR=$dir
@@ -350,6 +356,9 @@ sandbox_stop() {
 	if [ "$purge" = 1 ] && [ -d "$dir/docker" ]; then
 		rm -rf "$dir/docker" || _sb_log "warning: could not remove $dir/docker"
 	fi
+	if [ "$purge" = 1 ] && [ -d "$dir/persist" ]; then
+		rm -rf "$dir/persist" || _sb_log "warning: could not remove $dir/persist"
+	fi
 	rm -f "$dir/sd.pid" "$dir/launcher.pid" "$dir/cgroups" "$dir/cgname" "$dir/ns" "$dir/watch.pid"
 	if [ "${SANDBOX_DIR:-}" = "$dir" ]; then
 		unset SANDBOX_PID SANDBOX_DBUS SANDBOX_DOCKER_HOST
@@ -402,7 +411,10 @@ _sb_launch() {
 # ---- internal: PID 1 of the new namespaces; prepares mounts and execs systemd -----------------------------
 _sb_inner() {
 	set -eu
-	local dir=$1 docker=${3:-0} hostcg id ctrl path d o u ov=/run/.sandbox-overlay
+	local dir=$1 docker=${3:-0} persist=${4:-0} hostcg id ctrl path d o u ov=/run/.sandbox-overlay
+	# --persist: what a reboot keeps (the /etc, /var/lib overlays, the unit dir, the state dirs) lives in
+	# DIR/persist instead of the sandbox's /run, so that stopping and starting the sandbox is a reboot.
+	[ "$persist" = 1 ] && ov=$dir/persist/overlay
 	mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 	mkdir -p /run/systemd/system /run/lock "$ov"
 	ip link set lo up
@@ -440,13 +452,23 @@ _sb_inner() {
 		fi
 	done
 	[ "$etc_ov" = 1 ] && echo ballast-sandbox > /etc/hostname
-	mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
+	if [ "$persist" = 1 ]; then
+		mkdir -p "$dir/persist/etc-systemd-system"
+		mount --bind "$dir/persist/etc-systemd-system" /etc/systemd/system
+	else
+		mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
+	fi
 	# Journal in /run only (Debian ships /var/log/journal, which would make it persistent).
 	mkdir -p /etc/systemd/journald.conf.d
 	printf '[Journal]\nStorage=volatile\nReadKMsg=no\n' > /etc/systemd/journald.conf.d/90-sandbox.conf
 	for d in /var/lib/containerd /var/lib/docker /var/lib/ballast; do
 		mkdir -p "$d"
-		mount -t tmpfs -o mode=711 tmpfs "$d"
+		if [ "$persist" = 1 ]; then
+			mkdir -p "$dir/persist/${d//\//_}"
+			mount --bind "$dir/persist/${d//\//_}" "$d"
+		else
+			mount -t tmpfs -o mode=711 tmpfs "$d"
+		fi
 	done
 	mount --bind "$dir/console.log" /dev/console
 

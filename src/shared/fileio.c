@@ -125,6 +125,8 @@ int mkdir_parents_and_self(const char *path, mode_t mode) {
 
         if (!p)
                 return -ENOMEM;
+        if (!p[0])
+                return -EINVAL;
         for (char *s = p + 1; *s; s++) {
                 if (*s != '/')
                         continue;
@@ -133,8 +135,15 @@ int mkdir_parents_and_self(const char *path, mode_t mode) {
                         return -errno;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+                if (errno != EEXIST)
+                        return -errno;
+                if (stat(p, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
         return 0;
 }
 
