@@ -338,8 +338,32 @@ static int dispatch_parameters(const char *path, json_t *v, void *target, JsonEr
         return 0;
 }
 
+static const char varlink_service_description[] =
+        "# The Varlink Service Interface is provided by every varlink service. It\n"
+        "# describes the service and the interfaces it implements.\n"
+        "interface org.varlink.service\n"
+        "\n"
+        "method GetInfo() -> (\n"
+        "  vendor: string,\n"
+        "  product: string,\n"
+        "  version: string,\n"
+        "  url: string,\n"
+        "  interfaces: []string\n"
+        ")\n"
+        "\n"
+        "method GetInterfaceDescription(interface: string) -> (description: string)\n"
+        "\n"
+        "error InterfaceNotFound (interface: string)\n"
+        "error MethodNotFound (method: string)\n"
+        "error MethodNotImplemented (method: string)\n"
+        "error InvalidParameter (parameter: string)\n"
+        "error PermissionDenied ()\n"
+        "error ExpectedMore ()\n";
+
 static int service_get_info(VarlinkServer *s, VarlinkCall *call) {
         json_t *ifaces = json_array();
+
+        json_array_append_new(ifaces, json_string("org.varlink.service"));
 
         for (const char *const *i = s->interfaces; i && *i; i += 2)
                 json_array_append_new(ifaces, json_string(i[0]));
@@ -353,6 +377,8 @@ static int service_get_interface_description(VarlinkServer *s, VarlinkCall *call
 
         if (!json_is_string(name) || json_object_size(params) != 1)
                 return varlink_call_error_invalid_parameter(call, "interface");
+        if (streq(json_string_value(name), "org.varlink.service"))
+                return varlink_call_reply(call, json_pack("{s:s}", "description", varlink_service_description));
         for (const char *const *i = s->interfaces; i && *i; i += 2)
                 if (streq(i[0], json_string_value(name)))
                         return varlink_call_reply(call, json_pack("{s:s}", "description", i[1]));

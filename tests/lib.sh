@@ -60,8 +60,9 @@ wait_for() {
 	done
 }
 
-# Where the sandbox's copy of the build lives (its /run is private and not hidden by ProtectHome=/ProtectSystem=).
-BALLAST_BIN=/run/ballast-test/bin
+# Where the sandbox's copy of the build lives: private to the sandbox (its /var/lib is an overlay), kept across
+# a simulated reboot (--persist), and not hidden by ballastd.service's ProtectHome=.
+BALLAST_BIN=/var/lib/ballast-test/bin
 
 # Installs ballastd, ballastctl, ballast-run and the units into the running sandbox. EXTRA_DROPIN (optional)
 # is appended to the test drop-in of ballastd.service.
