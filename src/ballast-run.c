@@ -491,14 +491,15 @@ static int docker_pump(Docker *d, struct curl_waitfd *extra, unsigned n_extra, i
         return 0;
 }
 
-/* Maps a failed transfer to an errno: -ECONNREFUSED when Docker is not there (worth a retry), -ECONNRESET
- * when the connection broke, -ETIMEDOUT, or -EIO. */
+/* Maps a failed transfer to an errno: -ENOENT (no socket) or -ECONNREFUSED (nobody listening) when Docker
+ * is not there (worth a retry), -ECONNRESET when the connection broke, -ETIMEDOUT, or -EIO. */
 static int request_result_errno(const Request *req) {
         switch (req->result) {
         case CURLE_OK:
                 return 0;
         case CURLE_COULDNT_CONNECT:
-                return -ECONNREFUSED;
+                /* curl says the same for both; the difference tells whether dockerd ever created its socket */
+                return access(arg_docker_socket, F_OK) < 0 && errno == ENOENT ? -ENOENT : -ECONNREFUSED;
         case CURLE_OPERATION_TIMEDOUT:
                 return -ETIMEDOUT;
         case CURLE_GOT_NOTHING:
@@ -603,7 +604,7 @@ static int sleep_interruptible(Docker *d, uint64_t ms) {
 /* Waits for Docker (bounded by --docker-timeout) and picks the API version to speak. */
 static int docker_negotiate(Docker *d) {
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + arg_docker_timeout_ms * USEC_PER_MSEC;
-        uint64_t delay_ms = 100;
+        uint64_t delay_ms = 100, now;
         _cleanup_request_ Request *req = NULL;
         _cleanup_json_ json_t *v = NULL;
         unsigned server_max, server_min = 0, pick;
@@ -615,21 +616,24 @@ static int docker_negotiate(Docker *d) {
                 req = request_free(req);
                 /* /version (unversioned: it serves every client) says both ends of the server's range; /_ping
                  * only has the upper one. */
-                r = docker_call(d, "GET", "/version", NULL, 10 * 1000, true, &req);
+                r = request_new(d, "GET", "/version", NULL, 10 * 1000, &req);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set up GET /version: %m");
+                r = docker_perform(d, req, true);
                 if (r == -EINTR)
                         return r;
                 if (r >= 0 && req->status == 200)
                         break;
                 if (r >= 0 && req->status < 500)
                         return log_error_errno(-EPROTO, "GET /version: %s", request_message(req, msg, sizeof(msg)));
-                if (now_usec(CLOCK_MONOTONIC) + delay_ms * USEC_PER_MSEC >= deadline) {
+                now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline) {
                         if (r >= 0)
                                 return log_error_errno(-EIO, "Docker is not ready after %" PRIu64 " s: %s",
                                                        arg_docker_timeout_ms / 1000,
                                                        request_message(req, msg, sizeof(msg)));
-                        return log_error_errno(r, "Docker is not reachable at %s after %" PRIu64 " s: %s",
-                                               arg_docker_socket, arg_docker_timeout_ms / 1000,
-                                               req ? request_error(req) : "no answer");
+                        return log_error_errno(r, "Docker is not reachable at %s after %" PRIu64 " s: %m (%s)",
+                                               arg_docker_socket, arg_docker_timeout_ms / 1000, request_error(req));
                 }
                 /* Docker starting up (or restarting) is normal at boot: say why we wait, now and then. */
                 if (attempt == 1 || attempt % 10 == 0) {
@@ -639,7 +643,7 @@ static int docker_negotiate(Docker *d) {
                                 log_notice("Docker is not ready yet (HTTP %ld), retrying", req->status);
                         (void) sd_notifyf(false, "STATUS=waiting for Docker at %s", arg_docker_socket);
                 }
-                r = sleep_interruptible(d, delay_ms);
+                r = sleep_interruptible(d, MIN(delay_ms, (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
                 if (r < 0)
                         return r;
                 delay_ms = MIN(delay_ms * 2, (uint64_t) 2000);
@@ -1117,18 +1121,13 @@ static int readiness_read(Readiness *rd) {
 
 /* ---- docker: the main path ----------------------------------------------------------------------------- */
 
-typedef enum RunOutcome {
-        OUTCOME_EXITED,    /* the container exited: exit with its code */
-        OUTCOME_STOPPED,   /* SIGTERM/SIGINT: we stopped it */
-        OUTCOME_UNHEALTHY, /* ballastd says its first health check failed: we stopped it */
-} RunOutcome;
-
 static const char *signal_name(int sig) {
         return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
 /* After the start: one loop over the wait (the container's exit), SIGTERM/SIGINT and the readiness answer,
- * until one of them ends it. */
+ * until one of them ends it; *ret_exit is then what to exit with: the container's exit code when it exited,
+ * 0 after a stop by signal, 1 when it was stopped because it never became healthy. */
 static int container_supervise(Docker *d, const char *id, Request *wait, int *ret_exit) {
         Readiness rd = { .fd = -1 };
         bool ready = false;
@@ -1177,7 +1176,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                         (void) sd_notifyf(false, "STOPPING=1\nSTATUS=stopping container %s", short_id(id));
                         (void) container_stop(d, id);
                         *ret_exit = EXIT_SUCCESS;
-                        return OUTCOME_STOPPED;
+                        return 0;
                 }
 
                 if (wait->done) {
@@ -1190,7 +1189,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                                 (void) sd_notifyf(false, "STATUS=container %s exited with code %d", short_id(id),
                                                   *ret_exit);
                         }
-                        return OUTCOME_EXITED;
+                        return 0;
                 }
 
                 if (rd.fd >= 0 && (w[1].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))) {
@@ -1211,7 +1210,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                                 (void) sd_notifyf(false, "STATUS=first health check failed: %s", text);
                                 (void) container_stop(d, id);
                                 *ret_exit = EXIT_FAILURE;
-                                return OUTCOME_UNHEALTHY;
+                                return 0;
                         }
                         if (strneq(rd.buf, "ready\t", 6)) {
                                 log_info("First health check of %s passed, ready", arg_name);
@@ -1243,7 +1242,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                         (void) sd_notify(false, "STATUS=no health verdict in time");
                         (void) container_stop(d, id);
                         *ret_exit = EXIT_FAILURE;
-                        return OUTCOME_UNHEALTHY;
+                        return 0;
                 }
         }
 }
@@ -1302,7 +1301,9 @@ static int run_docker(void) {
                   short_id(id), cname);
         (void) sd_notifyf(false, "STATUS=container %s started", short_id(id));
 
-        (void) container_supervise(&d, id, wait, &code);
+        r = container_supervise(&d, id, wait, &code);
+        if (r < 0)
+                code = EXIT_DOCKER;
 
 finish:
         wait = request_free(wait);
