@@ -1023,8 +1023,52 @@ int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params) {
         return varlink_call_reply(call, json_pack("{s:o}", "services", list));
 }
 
+typedef struct GetContext {
+        Supervisor *supervisor;
+        VarlinkCall *call;
+        char *name;
+} GetContext;
+
+static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
+        json_t *status = service_status_json(s, svc);
+
+        if (container)
+                json_object_set_new(status, "container", container);
+        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", service_spec_to_json(svc->spec), "status",
+                                                  status));
+}
+
+static void on_container_inspected(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        GetContext *g = userdata;
+        Service *svc = supervisor_find(g->supervisor, g->name);
+        json_t *state = json_object_get(reply, "State"), *container = NULL;
+
+        if (!svc)
+                (void) reply_no_such_service(g->call, g->name);
+        else {
+                if (error >= 0 && status == 200)
+                        container = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
+                                              "id", json_object_get(reply, "Id"),
+                                              "status", json_object_get(state, "Status"),
+                                              "started_at", json_object_get(state, "StartedAt"),
+                                              "finished_at", json_object_get(state, "FinishedAt"),
+                                              "exit_code", json_object_get(state, "ExitCode"),
+                                              "oom_killed", json_object_get(state, "OOMKilled"),
+                                              "pid", json_object_get(state, "Pid"),
+                                              "image", json_object_get(json_object_get(reply, "Config"), "Image"));
+                else
+                        container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
+                (void) reply_service(g->supervisor, g->call, svc, container);
+        }
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_free_ char *path = NULL;
+        GetContext *g;
         Service *svc;
 
         if (dispatch_name(call, params, &p) < 0)
@@ -1032,8 +1076,23 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
         svc = supervisor_find(s, p.name);
         if (!svc)
                 return reply_no_such_service(call, p.name);
-        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", service_spec_to_json(svc->spec), "status",
-                                                  service_status_json(s, svc)));
+        if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !docker_is_up(s->docker))
+                return reply_service(s, call, svc, NULL);
+
+        /* what Docker says of the container, asked on the loop; a slow Docker only costs this call */
+        g = calloc(1, sizeof(GetContext));
+        if (!g || asprintf(&path, "/containers/ballast-%s/json", svc->name) < 0) {
+                free(g);
+                return -ENOMEM;
+        }
+        *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
+        if (docker_call(s->docker, "GET", path, NULL, 2000, on_container_inspected, g) < 0) {
+                varlink_call_unref(g->call);
+                free(g->name);
+                free(g);
+                return reply_service(s, call, svc, NULL);
+        }
+        return 0;
 }
 
 int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *params) {

@@ -41,6 +41,7 @@ is "$(prop Slice ballast-web.service)" ballast.slice "the unit runs in ballast.s
 is "$(sb systemctl is-enabled ballast-web.service)" enabled "the unit is enabled"
 check "the applied spec is persisted" -- test -s "$root/var/lib/ballast/services/web.json"
 like "$(bctl inspect web)" '"team": "test"' "inspect shows the spec"
+like "$(bctl inspect web)" '"status": "running"' "inspect shows the container as Docker sees it"
 
 # --- docker kill: systemd sees the crash and restarts ---
 n0=$(prop NRestarts ballast-web.service)
@@ -100,6 +101,20 @@ ok $(( n >= 3 && n <= 12 ? 0 : 1 )) "a crash loop is slowed down (NRestarts $n i
 j=$(sandbox_journal -u ballast-crash.service | grep -o 'backing off [0-9]* ms' | awk '{print $3}' | tr '\n' ' ')
 like "$j" "200 400 800 800" "the delay doubles up to max_delay_ms ($j)"
 bctl rm crash >/dev/null
+
+# --- specs from the services directory (as Ignition writes them); units no spec owns are removed ---
+printf '{"name": "filesvc", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}\n' > "$root/etc/ballast/services.d/filesvc.json"
+sb systemctl reload ballastd.service
+sandbox_wait_unit ballast-filesvc.service active 10
+ok $? "a spec dropped into services.d runs after a reload"
+out=$(bctl rm filesvc 2>&1); st=$?
+like "$st $out" "^1 .*ServiceNotManaged.*services.d" "rm of a file-defined service is refused and names the directory"
+rm "$root/etc/ballast/services.d/filesvc.json"
+sb systemctl reload ballastd.service
+wait_for 10 test ! -e "$root/etc/systemd/system/ballast-filesvc.service"
+ok $? "its file deleted: the unit no spec owns is stopped and removed"
+is "$(prop ActiveState ballast-filesvc.service)" inactive "and it is not running"
+check "the web service was not touched by that" -- answers
 
 # --- a simulated reboot with ballastd disabled: enabled services come back on their own ---
 sandbox_stop "$SB_DIR" >/dev/null 2>&1
