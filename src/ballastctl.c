@@ -402,10 +402,13 @@ static int verb_apply(int argc, char *argv[]) {
                         const char *name = json_string_value(json_object_get(reply, "name"));
                         const char *state = json_string_value(json_object_get(reply, "state"));
                         const char *sub = json_string_value(json_object_get(reply, "sub_state"));
+                        const char *health = json_string_value(json_object_get(reply, "health"));
                         if (arg_json) {
                                 _cleanup_free_ char *p = json_dump_compact(reply);
                                 printf("%s\n", strempty(p));
-                        } else if (sub)
+                        } else if (sub && health) /* the final reply: the service's status */
+                                printf("%s: %s (%s), health: %s\n", strna(name), strna(state), sub, health);
+                        else if (sub)
                                 printf("%s: %s (%s)\n", strna(name), strna(state), sub);
                         else
                                 printf("%s: %s\n", strna(name), strna(state));

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs ballast for real: builds it, boots a private systemd + dockerd sandbox (own namespaces, nothing on the
-# host changes), installs ballastd there with its socket, and shows `ballastctl status`. Run as root on Debian 12.
+# host changes), installs ballastd there with its socket, applies the sample service examples/hello.json (busybox
+# httpd in Docker, port 18080, an HTTP health check) and shows `ballastctl status` and `ps`. Run as root on Debian 12.
 # DEMO_KEEP=1 leaves the sandbox running and prints how to use it and how to stop it.
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,8 +27,17 @@ sb systemctl start ballastd.socket || fail "ballastd.socket did not start"
 echo "demo: \$ ballastctl status      (the first call starts ballastd by socket activation)"
 bctl status || fail "ballastctl status failed; the journal: $(sandbox_journal -u ballastd.socket -u ballastd.service | tail -n 20)"
 echo
-echo "demo: \$ ballastctl --json status"
-bctl --json status || fail "ballastctl --json status failed"
+echo "demo: \$ ballastctl apply --wait examples/hello.json"
+bctl -t 60 apply --wait examples/hello.json || fail "apply failed; the journal: $(sandbox_journal -u ballastd.service -u ballast-hello.service | tail -n 20)"
+echo
+echo "demo: \$ curl http://127.0.0.1:18080/      (inside the sandbox's network namespace)"
+sb curl -s -m 2 http://127.0.0.1:18080/ || fail "the sample service does not answer"
+echo
+echo "demo: \$ ballastctl ps"
+bctl ps || fail "ballastctl ps failed"
+echo
+echo "demo: \$ ballastctl status"
+bctl status || fail "ballastctl status failed"
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
 	echo
 	echo "demo: the sandbox keeps running. Use it with:  tests/sandbox.sh exec $DEMO_DIR $BALLAST_BIN/ballastctl status"
