@@ -61,20 +61,6 @@ static const char *quote(char *buf, size_t len, const char *s) {
 }
 #define Q(s) quote((char[QUOTE_MAX]){}, QUOTE_MAX, (s))
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT: return "an object";
-        case JSON_ARRAY: return "an array";
-        case JSON_STRING: return "a string";
-        case JSON_INTEGER: return "an integer";
-        case JSON_REAL: return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE: return "a boolean";
-        case JSON_NULL: return "null";
-        }
-        return "unknown";
-}
-
 static bool has_control_char(const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
@@ -97,7 +83,7 @@ static int dispatch_ranged(const char *path, json_t *v, uint64_t *target, uint64
         json_int_t i;
 
         if (!json_is_integer(v))
-                return json_error_set(e, path, "expected an integer, got %s", type_name(v));
+                return json_error_set(e, path, "expected an integer, got %s", json_type_name(v));
         i = json_integer_value(v);
         if (i < 0 || (uint64_t) i < min || (uint64_t) i > max)
                 return json_error_set(e, path, "%lld is out of range %llu..%llu", (long long) i,
@@ -160,7 +146,7 @@ static int lookup(const char *const table[], size_t n, const char *s) {
 
 static int dispatch_name(const char *path, json_t *v, void *target, JsonError *e) {
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         if (!service_name_is_valid(json_string_value(v)))
                 return json_error_set(e, path,
                                       "%s is not a valid service name (1 to 63 of a-z, 0-9 and '-', starting with a "
@@ -173,7 +159,7 @@ static int dispatch_runtime(const char *path, json_t *v, void *target, JsonError
         int r;
 
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         r = lookup(runtime_table, ELEMENTSOF(runtime_table), json_string_value(v));
         if (r < 0)
                 return json_error_set(e, path, "%s is not a runtime (expected \"docker\" or \"exec\")",
@@ -193,7 +179,7 @@ static bool image_is_valid(const char *s) {
 
 static int dispatch_image(const char *path, json_t *v, void *target, JsonError *e) {
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         if (!image_is_valid(json_string_value(v)))
                 return json_error_set(e, path,
                                       "%s is not a Docker image reference (1 to 255 of A-Z, a-z, 0-9, '.', '_', '/', "
@@ -214,7 +200,7 @@ static int dispatch_argv(const char *path, json_t *v, void *target, JsonError *e
         json_array_foreach(v, i, item) {
                 json_path_index(sub, sizeof(sub), path, i);
                 if (!json_is_string(item))
-                        return json_error_set(e, sub, "expected a string, got %s", type_name(item));
+                        return json_error_set(e, sub, "expected a string, got %s", json_type_name(item));
                 r = check_text(sub, json_string_value(item), SERVICE_STRING_MAX, e);
                 if (r < 0)
                         return r;
@@ -244,7 +230,7 @@ static int dispatch_env(const char *path, json_t *v, void *target, JsonError *e)
         json_t *item, *copy;
 
         if (!json_is_object(v))
-                return json_error_set(e, path, "expected an object of strings, got %s", type_name(v));
+                return json_error_set(e, path, "expected an object of strings, got %s", json_type_name(v));
         json_object_foreach(v, key, item) {
                 int r;
 
@@ -255,7 +241,7 @@ static int dispatch_env(const char *path, json_t *v, void *target, JsonError *e)
                                               Q(key));
                 json_path_key(sub, sizeof(sub), path, key);
                 if (!json_is_string(item))
-                        return json_error_set(e, sub, "expected a string, got %s", type_name(item));
+                        return json_error_set(e, sub, "expected a string, got %s", json_type_name(item));
                 r = check_text(sub, json_string_value(item), SERVICE_STRING_MAX, e);
                 if (r < 0)
                         return r;
@@ -274,7 +260,7 @@ static int dispatch_labels(const char *path, json_t *v, void *target, JsonError 
         json_t *item, *copy;
 
         if (!json_is_object(v))
-                return json_error_set(e, path, "expected an object of strings, got %s", type_name(v));
+                return json_error_set(e, path, "expected an object of strings, got %s", json_type_name(v));
         json_object_foreach(v, key, item) {
                 /* label keys contain dots, which a path cannot tell from nesting: name the key in the message */
                 if (!label_key_is_valid(key))
@@ -286,7 +272,7 @@ static int dispatch_labels(const char *path, json_t *v, void *target, JsonError 
                         return json_error_set(e, path, "%s: keys starting with \"" RESERVED_LABEL_PREFIX
                                               "\" are reserved for ballast", Q(key));
                 if (!json_is_string(item))
-                        return json_error_set(e, path, "%s: expected a string, got %s", Q(key), type_name(item));
+                        return json_error_set(e, path, "%s: expected a string, got %s", Q(key), json_type_name(item));
                 if (strlen(json_string_value(item)) > LABEL_VALUE_MAX)
                         return json_error_set(e, path, "%s: value is longer than %u bytes", Q(key), LABEL_VALUE_MAX);
                 if (has_control_char(json_string_value(item)))
@@ -304,7 +290,7 @@ static int dispatch_protocol(const char *path, json_t *v, void *target, JsonErro
         const char *s = json_string_value(v);
 
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         if (!streq(s, "tcp") && !streq(s, "udp"))
                 return json_error_set(e, path, "%s is not a protocol (expected \"tcp\" or \"udp\")", Q(s));
         *(bool *) target = streq(s, "udp");
@@ -326,7 +312,7 @@ static int dispatch_ports(const char *path, json_t *v, void *target, JsonError *
         json_t *item;
 
         if (!json_is_array(v))
-                return json_error_set(e, path, "expected an array of ports, got %s", type_name(v));
+                return json_error_set(e, path, "expected an array of ports, got %s", json_type_name(v));
         ports = calloc(json_array_size(v) + 1, sizeof(ServicePort));
         if (!ports)
                 return -ENOMEM;
@@ -350,7 +336,7 @@ static int dispatch_cpu(const char *path, json_t *v, void *target, JsonError *e)
         long long m;
 
         if (!json_is_number(v))
-                return json_error_set(e, path, "expected a number of CPUs such as 0.5, got %s", type_name(v));
+                return json_error_set(e, path, "expected a number of CPUs such as 0.5, got %s", json_type_name(v));
         cpu = json_number_value(v);
         if (!(cpu > 0)) /* also NaN, which jansson never gives but a caller building JSON might */
                 return json_error_set(e, path, "%g is not a positive number of CPUs", cpu);
@@ -372,7 +358,7 @@ static int dispatch_memory(const char *path, json_t *v, void *target, JsonError 
         if (json_is_integer(v))
                 return json_error_set(e, path, "%lld has no unit (e.g. \"256M\")", (long long) json_integer_value(v));
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a size such as \"256M\", got %s", type_name(v));
+                return json_error_set(e, path, "expected a size such as \"256M\", got %s", json_type_name(v));
         s = json_string_value(v);
         unit = s + strspn(s, DIGITS);
         if (unit > s && *unit == 0)
@@ -396,7 +382,7 @@ static int dispatch_restart_policy(const char *path, json_t *v, void *target, Js
         int r;
 
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         r = lookup(restart_table, ELEMENTSOF(restart_table), json_string_value(v));
         if (r < 0)
                 return json_error_set(e, path,
@@ -449,7 +435,7 @@ static int dispatch_health_http(const char *path, json_t *v, void *target, JsonE
         int r;
 
         if (!json_is_string(v))
-                return json_error_set(e, path, "expected a string, got %s", type_name(v));
+                return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
         if (!strneq(u, "http://", 7) || strlen(u) <= 7 || strlen(u) > HEALTH_URL_MAX || strpbrk(u, " \t\n") ||
             has_control_char(u))
                 return json_error_set(e, path,

@@ -231,19 +231,14 @@ static char *service_spec_path(Supervisor *s, const char *name) {
 
 /* Writes path only when its content differs; says whether it did. */
 static int write_if_changed(const char *path, const char *text, mode_t mode) {
-        _cleanup_free_ char *old = NULL, *dir = NULL;
+        _cleanup_free_ char *old = NULL;
         size_t size;
-        const char *slash;
         int r;
 
         if (read_full_file(path, 4 * 1024 * 1024, &old, &size) >= 0 && size == strlen(text) &&
             memcmp(old, text, size) == 0)
                 return 0;
-        slash = strrchr(path, '/');
-        dir = strndup(path, (size_t) (slash - path));
-        if (!dir)
-                return -ENOMEM;
-        r = mkdir_parents_and_self(dir, 0755);
+        r = mkdir_parents(path, 0755);
         if (r < 0)
                 return r;
         r = write_file_atomic(path, text, strlen(text), mode);
@@ -837,6 +832,18 @@ static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
         return 0;
 }
 
+/* The service a {"name"} call is about; NULL when the call was answered with an error already. */
+static Service *lookup_service(Supervisor *s, VarlinkCall *call, json_t *params, NameParams *p) {
+        Service *svc;
+
+        if (dispatch_name(call, params, p) < 0)
+                return NULL;
+        svc = supervisor_find(s, p->name);
+        if (!svc)
+                (void) reply_no_such_service(call, p->name);
+        return svc;
+}
+
 int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
         _cleanup_json_ json_t *normalized = NULL;
@@ -956,11 +963,9 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         Service *svc;
         int r;
 
-        if (dispatch_name(call, params, &p) < 0)
-                return 0;
-        svc = supervisor_find(s, p.name);
+        svc = lookup_service(s, call, params, &p);
         if (!svc)
-                return reply_no_such_service(call, p.name);
+                return 0;
         if (svc->origin == ORIGIN_FILE)
                 return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
                                           json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
@@ -998,11 +1003,9 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
         Service *svc;
         int r;
 
-        if (dispatch_name(call, params, &p) < 0)
-                return 0;
-        svc = supervisor_find(s, p.name);
+        svc = lookup_service(s, call, params, &p);
         if (!svc)
-                return reply_no_such_service(call, p.name);
+                return 0;
         if (!bus_is_connected(s->bus))
                 return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
         r = waiter_add(&svc->op_waiters, call);
@@ -1071,11 +1074,9 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
         GetContext *g;
         Service *svc;
 
-        if (dispatch_name(call, params, &p) < 0)
-                return 0;
-        svc = supervisor_find(s, p.name);
+        svc = lookup_service(s, call, params, &p);
         if (!svc)
-                return reply_no_such_service(call, p.name);
+                return 0;
         if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !docker_is_up(s->docker))
                 return reply_service(s, call, svc, NULL);
 
@@ -1099,11 +1100,9 @@ int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *par
         _cleanup_(name_params_done) NameParams p = {};
         Service *svc;
 
-        if (dispatch_name(call, params, &p) < 0)
-                return 0;
-        svc = supervisor_find(s, p.name);
+        svc = lookup_service(s, call, params, &p);
         if (!svc)
-                return reply_no_such_service(call, p.name);
+                return 0;
         if (svc->spec->health == HEALTH_NONE || svc->healthy)
                 return varlink_call_reply(call, NULL);
         /* the unit is starting (ballast-run calls this right after the container started): check now */

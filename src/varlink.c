@@ -634,23 +634,15 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd) {
 
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode, gid_t gid) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int fd = -1;
-        const char *slash;
         int r;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        slash = strrchr(path, '/');
-        if (slash && slash != path) {
-                dir = strndup(path, (size_t) (slash - path));
-                if (!dir)
-                        return -ENOMEM;
-                r = mkdir_parents_and_self(dir, 0755);
-                if (r < 0)
-                        return r;
-        }
+        r = mkdir_parents(path, 0755);
+        if (r < 0)
+                return r;
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)

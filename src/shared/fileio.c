@@ -147,6 +147,18 @@ int mkdir_parents_and_self(const char *path, mode_t mode) {
         return 0;
 }
 
+int mkdir_parents(const char *path, mode_t mode) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(path, '/');
+
+        if (!slash || slash == path)
+                return 0;
+        dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        return mkdir_parents_and_self(dir, mode);
+}
+
 char *path_join(const char *a, const char *b) {
         size_t la = strlen(a);
         char *r;

@@ -17,6 +17,8 @@ int unlink_durable(const char *path);
 
 /* mkdir -p, each created component with the given mode. */
 int mkdir_parents_and_self(const char *path, mode_t mode);
+/* mkdir -p of the directory that holds path. */
+int mkdir_parents(const char *path, mode_t mode);
 
 /* Joins root and an absolute host path: ("/srv/root", "/etc/x") → "/srv/root/etc/x"; a NULL or "/" root gives
  * the path itself. */

@@ -34,7 +34,7 @@ const char *json_path_index(char *buf, size_t len, const char *path, size_t i) {
         return buf;
 }
 
-static const char *json_type_name(const json_t *v) {
+const char *json_type_name(const json_t *v) {
         switch (json_typeof(v)) {
         case JSON_OBJECT: return "an object";
         case JSON_ARRAY: return "an array";

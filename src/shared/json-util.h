@@ -42,6 +42,9 @@ typedef struct JsonField {
  * keys and values a dispatcher refuses are errors: -EINVAL with e filled in. */
 int json_dispatch(const char *path, json_t *obj, const JsonField table[], void *base, JsonError *e);
 
+/* "an object", "a string", … for error messages. */
+const char *json_type_name(const json_t *v);
+
 /* Builds "path.key" or "path[i]" into buf. */
 const char *json_path_key(char *buf, size_t len, const char *path, const char *key);
 const char *json_path_index(char *buf, size_t len, const char *path, size_t i);
