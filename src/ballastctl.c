@@ -9,6 +9,7 @@
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/macro.h"
+#include "shared/parse-util.h"
 #include "shared/time-util.h"
 #include "varlink-client.h"
 
@@ -37,7 +38,9 @@ static void help(void) {
                "                       --wait: show progress until each is active or failed\n"
                "  rm NAME              stop a service and remove its unit, container and spec\n"
                "  restart NAME         restart a service (waits until it is up again)\n"
-               "  logs NAME [-f]       the service's journal (journalctl -u ballast-NAME.service)\n\n"
+               "  logs NAME [-f]       the service's journal (journalctl -u ballast-NAME.service)\n"
+               "  capacity             capacity, reserved, allocatable, committed, free, the largest fit,\n"
+               "                       ports held, per-service usage against limits, interfaces\n\n"
                "Options:\n"
                "  -s --socket PATH     control socket (default $BALLAST_SOCKET or " DEFAULT_SOCKET ")\n"
                "  -j --json            print JSON instead of tables\n"
@@ -424,6 +427,120 @@ static int verb_apply(int argc, char *argv[]) {
         return bad;
 }
 
+static const char *fmt_resource(char *buf, size_t len, const char *resource, json_t *v) {
+        if (!v)
+                return "-";
+        if (streq(resource, "cpu"))
+                snprintf(buf, len, "%g", json_number_value(v));
+        else if (streq(resource, "memory") || streq(resource, "disk"))
+                format_size(buf, len, (uint64_t) json_integer_value(v));
+        else
+                snprintf(buf, len, "%lld", (long long) json_integer_value(v));
+        return buf;
+}
+
+static int verb_capacity(int argc, char *argv[]) {
+        static const char *const resources[] = { "cpu", "memory", "pids", "disk" };
+        static const char *const columns[] = { "capacity", "reserved", "eviction_threshold", "allocatable",
+                                                "committed", "free" };
+        _cleanup_json_ json_t *c = NULL;
+        json_t *list, *item, *conditions;
+        const char *key;
+        json_t *value;
+        size_t i;
+        int r;
+
+        r = call("io.ballast.Agent.GetCapacity", NULL, &c);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(c);
+
+        printf("%-8s %10s %10s %10s %12s %10s %10s\n", "", "CAPACITY", "RESERVED", "THRESHOLD", "ALLOCATABLE",
+               "COMMITTED", "FREE");
+        for (size_t k = 0; k < ELEMENTSOF(resources); k++) {
+                printf("%-8s", resources[k]);
+                for (size_t col = 0; col < ELEMENTSOF(columns); col++) {
+                        char buf[FORMAT_SIZE_MAX];
+                        printf(" %*s", col == 3 ? 12 : 10,
+                               fmt_resource(buf, sizeof(buf), resources[k],
+                                            json_object_get(json_object_get(c, columns[col]), resources[k])));
+                }
+                printf("\n");
+        }
+        {
+                char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX];
+                json_t *f = json_object_get(c, "largest_fit");
+                printf("\nLargest service that still fits: cpu %s, memory %s, pids %s\n",
+                       fmt_resource(b1, sizeof(b1), "cpu", json_object_get(f, "cpu")),
+                       fmt_resource(b2, sizeof(b2), "memory", json_object_get(f, "memory")),
+                       fmt_resource(b3, sizeof(b3), "pids", json_object_get(f, "pids")));
+        }
+
+        list = json_object_get(c, "ports");
+        printf("Ports held:  ");
+        if (json_array_size(list) == 0)
+                printf("none");
+        json_array_foreach(list, i, item)
+                printf("%s%s (%s)", i ? ", " : "", strna(json_string_value(json_object_get(item, "port"))),
+                       strna(json_string_value(json_object_get(item, "service"))));
+        printf("\n");
+
+        conditions = json_object_get(c, "conditions");
+        printf("Conditions:  ");
+        i = 0;
+        json_object_foreach(conditions, key, value)
+                if (json_is_boolean(value))
+                        printf("%s%s %s", i++ ? ", " : "", key, json_is_true(value) ? "YES" : "no");
+        printf("\n");
+
+        list = json_object_get(c, "services");
+        if (json_array_size(list) > 0) {
+                printf("\n%-24s %8s %10s %8s %10s %10s %8s %6s\n", "SERVICE", "CPU", "MEMORY", "PIDS", "MEM USED",
+                       "CPU TIME", "PIDS NOW", "OOM");
+                json_array_foreach(list, i, item) {
+                        json_t *req = json_object_get(item, "requested"), *use = json_object_get(item, "usage");
+                        char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX], b4[FORMAT_SIZE_MAX];
+                        char cpu_time[32] = "-", pids_now[32] = "-", oom[16] = "-";
+                        if (use) {
+                                snprintf(cpu_time, sizeof(cpu_time), "%.1fs",
+                                         (double) json_integer_value(json_object_get(use, "cpu_usage_usec")) / 1e6);
+                                snprintf(pids_now, sizeof(pids_now), "%lld",
+                                         (long long) json_integer_value(json_object_get(use, "pids_current")));
+                                snprintf(oom, sizeof(oom), "%lld",
+                                         (long long) json_integer_value(json_object_get(use, "oom_kills")));
+                        }
+                        printf("%-24s %8s %10s %8s %10s %10s %8s %6s\n",
+                               strna(json_string_value(json_object_get(item, "name"))),
+                               fmt_resource(b1, sizeof(b1), "cpu", json_object_get(req, "cpu")),
+                               fmt_resource(b2, sizeof(b2), "memory", json_object_get(req, "memory")),
+                               fmt_resource(b3, sizeof(b3), "pids", json_object_get(req, "pids")),
+                               use ? fmt_resource(b4, sizeof(b4), "memory", json_object_get(use, "memory_current")) : "-",
+                               cpu_time, pids_now, oom);
+                }
+        }
+
+        list = json_object_get(c, "interfaces");
+        if (json_array_size(list) > 0) {
+                printf("\n%-16s %-8s %6s %8s  %s\n", "INTERFACE", "STATE", "MTU", "SPEED", "ADDRESSES");
+                json_array_foreach(list, i, item) {
+                        json_t *addrs = json_object_get(item, "addresses"), *a;
+                        json_t *speed = json_object_get(item, "speed_mbps");
+                        char sp[32] = "-";
+                        size_t k;
+                        if (json_is_integer(speed))
+                                snprintf(sp, sizeof(sp), "%lldM", (long long) json_integer_value(speed));
+                        printf("%-16s %-8s %6lld %8s  ", strna(json_string_value(json_object_get(item, "name"))),
+                               strna(json_string_value(json_object_get(item, "state"))),
+                               (long long) json_integer_value(json_object_get(item, "mtu")), sp);
+                        json_array_foreach(addrs, k, a)
+                                printf("%s%s", k ? " " : "", strna(json_string_value(a)));
+                        printf("\n");
+                }
+        }
+        return 0;
+}
+
 static const Verb verbs[] = {
         { "status", 0, 0, verb_status },
         { "ps", 0, 0, verb_ps },
@@ -432,6 +549,7 @@ static const Verb verbs[] = {
         { "rm", 1, 1, verb_rm },
         { "restart", 1, 1, verb_restart },
         { "logs", 1, 1, verb_logs },
+        { "capacity", 0, 0, verb_capacity },
         {}
 };
 

@@ -26,7 +26,7 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
 
         return varlink_call_reply(
                 call,
-                json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s?,s:I,s:{s:i,s:i,s:i},s:o,s:i}",
+                json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s?,s:I,s:{s:i,s:i,s:i},s:o,s:i,s:o}",
                           "version", PACKAGE_VERSION,
                           "node", m->node_name,
                           "pid", (int) getpid(),
@@ -37,7 +37,8 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
                           "config_loaded_at_usec", (json_int_t) m->config_loaded_at_usec,
                           "services", "total", (int) total, "active", (int) active, "failed", (int) failed,
                           "waiting_for", waiting,
-                          "connections", (int) varlink_server_n_connections(m->varlink)));
+                          "connections", (int) varlink_server_n_connections(m->varlink),
+                          "conditions", m->config_error ? json_object() : manager_conditions_json(m)));
 }
 
 /* The service methods need the supervisor, which runs only on a valid configuration. */
@@ -50,6 +51,17 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
                 return impl(m->supervisor, call, params);                                                  \
         }
 
+static int method_get_capacity(VarlinkCall *call, json_t *params, void *userdata) {
+        Manager *m = userdata;
+
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (!m->supervisor)
+                return varlink_call_error(call, "io.ballast.Agent.NotReady",
+                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+        return varlink_call_reply(call, manager_capacity_json(m));
+}
+
 SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
 SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
 SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
@@ -59,6 +71,7 @@ SUPERVISOR_METHOD(method_wait_healthy, supervisor_method_wait_healthy)
 
 const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.GetStatus", method_get_status, 0 },
+        { "io.ballast.Agent.GetCapacity", method_get_capacity, 0 },
         { "io.ballast.Agent.ListServices", method_list_services, 0 },
         { "io.ballast.Agent.GetService", method_get_service, 0 },
         { "io.ballast.Agent.WaitHealthy", method_wait_healthy, 0 },

@@ -15,6 +15,8 @@
 #include "shared/time-util.h"
 
 static int manager_start_modules(Manager *m);
+static void manager_refresh_node(Manager *m);
+static void manager_bound_slice(Manager *m);
 
 char *manager_path(Manager *m, const char *path) {
         return path_join_root(m->root, path);
@@ -47,6 +49,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
+        sd_event_source_disable_unref(m->node_timer);
         supervisor_free(m->supervisor);
         bus_free(m->bus);
         docker_free(m->docker);
@@ -109,9 +112,10 @@ int manager_reload(Manager *m) {
         m->config_error = mfree(m->config_error);
         log_event(LOG_INFO, 0, "reloaded", NULL, BALLAST_MESSAGE_RELOADED, "Reloaded configuration from %s.",
                   m->config_path);
-        if (m->supervisor)
+        if (m->supervisor) {
+                manager_refresh_node(m); /* reserved and thresholds may have changed */
                 (void) supervisor_load(m->supervisor);
-        else
+        } else
                 (void) manager_start_modules(m);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");
         return 0;
@@ -119,6 +123,9 @@ int manager_reload(Manager *m) {
 
 static void on_bus_state(Bus *b, bool connected, void *userdata) {
         Manager *m = userdata;
+        m->slice_bound = false;
+        if (connected)
+                manager_bound_slice(m);
         if (m->supervisor)
                 supervisor_on_bus_state(m->supervisor, connected);
 }
@@ -131,6 +138,8 @@ static void on_bus_unit(Bus *b, const UnitState *u, void *userdata) {
 
 static void on_docker_state(Docker *d, bool up, void *userdata) {
         Manager *m = userdata;
+        if (up)
+                manager_refresh_node(m); /* the Docker data root's disk is part of capacity */
         if (m->supervisor)
                 supervisor_on_docker_state(m->supervisor, up);
 }
@@ -139,6 +148,124 @@ static void on_docker_event(Docker *d, const DockerEvent *ev, void *userdata) {
         Manager *m = userdata;
         if (m->supervisor)
                 supervisor_on_docker_event(m->supervisor, ev);
+}
+
+#define NODE_REFRESH_USEC (10 * USEC_PER_SEC)
+
+static CapacityPolicy manager_policy(Manager *m) {
+        return (CapacityPolicy) {
+                .reserved = { .cpu_millis = m->config->reserved_cpu_millis, .memory = m->config->reserved_memory,
+                              .pids = m->config->reserved_pids },
+                .eviction_memory = m->config->eviction_memory,
+                .eviction_disk_percent = m->config->eviction_disk_percent,
+        };
+}
+
+static int append_slice_limits(sd_bus_message *msg, void *userdata) {
+        const Resources *a = userdata;
+        int r;
+
+        r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", a->memory);
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "(sv)", "CPUQuotaPerSecUSec", "t", a->cpu_millis * 1000);
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", a->pids);
+        return r;
+}
+
+static void on_slice_bound(Bus *b, int error, void *userdata) {
+        Manager *m = userdata;
+
+        if (error < 0) {
+                log_warning_errno(error, "Failed to bound ballast.slice at allocatable, retrying later: %m");
+                m->slice_bound = false;
+        }
+}
+
+/* The sum of all workloads is held at allocatable by their common slice. */
+static void manager_bound_slice(Manager *m) {
+        if (m->slice_bound || !m->node_known || !m->bus || !bus_is_connected(m->bus))
+                return;
+        if (bus_set_unit_properties(m->bus, "ballast.slice", append_slice_limits, &m->allocatable, on_slice_bound,
+                                    m) >= 0) {
+                m->slice_bound = true;
+                log_debug("ballast.slice bounded at allocatable.");
+        }
+}
+
+static void manager_refresh_node(Manager *m) {
+        json_t *info = m->docker ? docker_info(m->docker) : NULL;
+        const char *docker_root = json_string_value(json_object_get(info, "DockerRootDir"));
+        CapacityPolicy policy;
+        Resources alloc;
+        NodeFacts f;
+        int r;
+
+        r = capacity_read_node("/proc", "/sys", "/sys/fs/cgroup", docker_root, &f);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read the node's capacity, keeping the last figures: %m");
+                return;
+        }
+        policy = manager_policy(m);
+        alloc = capacity_allocatable(&f.capacity, &policy);
+        if (!m->node_known || memcmp(&alloc, &m->allocatable, sizeof(alloc)) != 0)
+                m->slice_bound = false;
+        m->node = f;
+        m->allocatable = alloc;
+        m->node_known = true;
+        if (m->supervisor)
+                supervisor_set_allocatable(m->supervisor, &alloc);
+        manager_bound_slice(m);
+}
+
+static int on_node_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        manager_refresh_node(m);
+        (void) sd_event_source_set_time_relative(s, NODE_REFRESH_USEC);
+        return 0;
+}
+
+json_t *manager_conditions_json(Manager *m) {
+        uint64_t disk_threshold = m->node.capacity.disk / 100 * m->config->eviction_disk_percent;
+        json_t *c;
+
+        if (!m->node_known)
+                return json_object();
+        /* kubelet's conditions: a resource under its eviction threshold (or, for memory, under pressure) */
+        c = json_pack("{s:b,s:b,s:b}",
+                      "memory_pressure", m->node.memory_available < m->config->eviction_memory ||
+                                                 m->node.memory_pressure_avg10 > 10.0,
+                      "disk_pressure", m->node.capacity.disk > 0 && m->node.disk_free < disk_threshold,
+                      "pids_pressure", m->node.capacity.pids > 0 && m->node.pids_current > m->node.capacity.pids / 10 * 9);
+        if (c && m->node.memory_pressure_avg10 >= 0)
+                json_object_set_new(c, "memory_psi_some_avg10", json_real(m->node.memory_pressure_avg10));
+        return c;
+}
+
+json_t *manager_capacity_json(Manager *m) {
+        CapacityPolicy policy = manager_policy(m);
+        Resources committed = m->supervisor ? supervisor_committed(m->supervisor) : (Resources) {};
+        Resources free_now = resources_sub(&m->allocatable, &committed);
+        Resources threshold = { .memory = m->config->eviction_memory,
+                                .disk = m->node.capacity.disk / 100 * m->config->eviction_disk_percent };
+
+        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:o,s:o,s:o}",
+                         "capacity", resources_to_json(&m->node.capacity),
+                         "reserved", resources_to_json(&policy.reserved),
+                         "eviction_threshold", resources_to_json(&threshold),
+                         "allocatable", resources_to_json(&m->allocatable),
+                         "committed", resources_to_json(&committed),
+                         "free", resources_to_json(&free_now),
+                         /* one node: the largest service that still fits is what is free */
+                         "largest_fit", resources_to_json(&free_now),
+                         "node", "memory_available", (json_int_t) m->node.memory_available,
+                         "disk_free", (json_int_t) m->node.disk_free,
+                         "inodes", (json_int_t) m->node.inodes,
+                         "inodes_free", (json_int_t) m->node.inodes_free,
+                         "ports", m->supervisor ? supervisor_ports_json(m->supervisor) : json_array(),
+                         "services", m->supervisor ? supervisor_commitments_json(m->supervisor) : json_array(),
+                         "conditions", manager_conditions_json(m));
 }
 
 /* The modules run only on a valid configuration: with a broken one, acting on defaults could remove the
@@ -175,6 +302,12 @@ static int manager_start_modules(Manager *m) {
                                                 .control_socket = control_socket, .run_helper = run_helper });
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the supervisor: %m");
+        manager_refresh_node(m);
+        r = sd_event_add_time_relative(m->event, &m->node_timer, CLOCK_MONOTONIC, NODE_REFRESH_USEC, USEC_PER_SEC,
+                                       on_node_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the node timer: %m");
+        (void) sd_event_source_set_description(m->node_timer, "node-refresh");
         r = supervisor_load(m->supervisor);
         if (r < 0)
                 log_warning_errno(r, "Failed to load service specs, ignoring: %m");

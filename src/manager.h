@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus.h"
+#include "capacity.h"
 #include "config.h"
 #include "docker.h"
 #include "http.h"
@@ -39,6 +40,13 @@ typedef struct Manager {
         Bus *bus;
         Supervisor *supervisor;
 
+        /* the node: re-read on a timer (cheap /proc and /sys reads) */
+        NodeFacts node;
+        Resources allocatable;
+        bool node_known;
+        bool slice_bound;         /* ballast.slice carries the current allocatable */
+        sd_event_source *node_timer;
+
         uint64_t started_at_usec;        /* CLOCK_REALTIME */
         uint64_t started_monotonic_usec;
         uint64_t config_loaded_at_usec;  /* CLOCK_REALTIME */
@@ -54,6 +62,11 @@ int manager_run(Manager *m);
 
 /* Re-reads the configuration; an invalid one is refused and the old one stays. */
 int manager_reload(Manager *m);
+
+/* The node's conditions (memory, disk, pids pressure) as JSON. */
+json_t *manager_conditions_json(Manager *m);
+/* Everything `ballastctl capacity` shows. */
+json_t *manager_capacity_json(Manager *m);
 
 /* A host path under the manager's root. */
 char *manager_path(Manager *m, const char *path);

@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus.h"
+#include "capacity.h"
 #include "docker.h"
 #include "http.h"
 #include "spec.h"
@@ -44,6 +45,19 @@ void supervisor_on_bus_state(Supervisor *s, bool connected);
 void supervisor_on_unit(Supervisor *s, const UnitState *u);
 void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev);
 void supervisor_on_docker_state(Supervisor *s, bool up);
+
+/* What the node can give to services; admission is checked against it. */
+void supervisor_set_allocatable(Supervisor *s, const Resources *allocatable);
+/* Σ resources of the admitted services. */
+Resources supervisor_committed(Supervisor *s);
+/* [{"port": "10090/tcp", "service": "web"}] */
+json_t *supervisor_ports_json(Supervisor *s);
+/* [{"name", "requested": {cpu, memory, pids}}] */
+json_t *supervisor_commitments_json(Supervisor *s);
+/* Pure admission: does want fit beside the others? The first port held by another service, or the first
+ * resource that is short, is reported. */
+int supervisor_admit(const ServiceSpec *want, const ServiceSpec *const *others, size_t n_others,
+                     const Resources *allocatable, json_t **ret_error_params);
 
 /* Counts for GetStatus. */
 void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active, unsigned *ret_failed);
