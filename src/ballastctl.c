@@ -89,7 +89,7 @@ static int call(const char *method, json_t *params, json_t **ret) {
 }
 
 static int print_json(json_t *v) {
-        _cleanup_free_ char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        _cleanup_free_ char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
         if (!s)
                 return 1;
         puts(s);

@@ -349,6 +349,9 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         /* SIGTERM to the main process only, so the helper can stop the container in order; then all */
         fputs("KillMode=mixed\n", f);
         fprintf(f, "SyslogIdentifier=%s\n", s->name);
+        /* accounting on, so that usage can be read back from the unit's cgroup (cpuacct is its own
+         * hierarchy on v1 and is only populated with CPUAccounting=) */
+        fputs("CPUAccounting=yes\nMemoryAccounting=yes\nTasksAccounting=yes\n", f);
         if (s->memory > 0)
                 fprintf(f, "MemoryMax=%" PRIu64 "\n", s->memory);
         if (s->cpu_millis > 0) {

@@ -314,7 +314,7 @@ static void test_golden(const char *spec, const char *golden) {
 static const char *const unit_keys[] = {
         "Description=", "Requires=", "After=", "StartLimitIntervalSec=", "Slice=", "Type=", "NotifyAccess=",
         "ExecStartPre=", "ExecStart=", "Environment=", "Restart=", "RestartSec=", "TimeoutStartSec=",
-        "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
+        "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "CPUAccounting=", "MemoryAccounting=", "TasksAccounting=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
 };
 
 static const char *line_key(const char *line) {

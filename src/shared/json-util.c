@@ -352,5 +352,6 @@ char *json_error_format(const JsonError *e, const char *file, const char *text, 
 }
 
 char *json_dump_compact(const json_t *v) {
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* 10 significant digits: 0.3 stays 0.3 */
+        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 }
