@@ -407,8 +407,8 @@ int bus_refresh_all(Bus *b, BusDoneFunc cb, void *userdata) {
         return r;
 }
 
-int bus_set_unit_properties(Bus *b, const char *unit, BusAppendFunc append, void *append_userdata, BusDoneFunc cb,
-                            void *userdata) {
+int bus_set_unit_properties(Bus *b, const char *unit, bool runtime, BusAppendFunc append, void *append_userdata,
+                            BusDoneFunc cb, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         Pending *p;
         int r;
@@ -418,7 +418,7 @@ int bus_set_unit_properties(Bus *b, const char *unit, BusAppendFunc append, void
         r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "SetUnitProperties");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "sb", unit, 0);
+        r = sd_bus_message_append(m, "sb", unit, runtime);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)

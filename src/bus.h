@@ -58,10 +58,10 @@ int bus_unit_job(Bus *b, const char *verb, const char *unit, BusJobFunc cb, void
 int bus_refresh_unit(Bus *b, const char *unit);
 /* Re-reads every ballast-*.service unit systemd knows into the cache; cb when done. */
 int bus_refresh_all(Bus *b, BusDoneFunc cb, void *userdata);
-/* SetUnitProperties(runtime=false) with a builder callback appending to the a(sv) array. */
+/* SetUnitProperties with a builder callback appending to the a(sv) array. runtime: gone at reboot. */
 typedef int (*BusAppendFunc)(sd_bus_message *m, void *userdata);
-int bus_set_unit_properties(Bus *b, const char *unit, BusAppendFunc append, void *append_userdata, BusDoneFunc cb,
-                            void *userdata);
+int bus_set_unit_properties(Bus *b, const char *unit, bool runtime, BusAppendFunc append, void *append_userdata,
+                            BusDoneFunc cb, void *userdata);
 
 /* ballast-NAME.service? Pure. */
 bool bus_unit_is_ours(const char *unit);

@@ -186,7 +186,7 @@ static void on_slice_bound(Bus *b, int error, void *userdata) {
 static void manager_bound_slice(Manager *m) {
         if (m->slice_bound || !m->node_known || !m->bus || !bus_is_connected(m->bus))
                 return;
-        if (bus_set_unit_properties(m->bus, "ballast.slice", append_slice_limits, &m->allocatable, on_slice_bound,
+        if (bus_set_unit_properties(m->bus, "ballast.slice", true, append_slice_limits, &m->allocatable, on_slice_bound,
                                     m) >= 0) {
                 m->slice_bound = true;
                 log_debug("ballast.slice bounded at allocatable.");

@@ -36,7 +36,8 @@ typedef struct Service {
         ServiceOrigin origin;
         bool present;          /* seen in the last load */
         bool just_applied;     /* start it, whatever its restart policy says */
-        bool restart_needed;   /* its unit or container changed while it ran */
+        bool restart_needed;   /* its spec changed while it ran */
+        bool resize_needed;    /* only its resources changed: applied live, without a restart */
         bool job_in_flight;    /* a start or restart we queued is not over: don't queue another */
         char last_state[64];   /* the last state told to apply --wait */
 
@@ -205,6 +206,33 @@ static Service *supervisor_add(Supervisor *s, const char *name) {
         (void) sd_event_source_set_description(svc->health_timer, "health-timer");
         s->services[s->n_services++] = svc;
         return svc;
+}
+
+/* Equal but for "resources"? Then a change can be applied to the running workload. */
+static bool specs_differ_only_in_resources(const ServiceSpec *a, const ServiceSpec *b) {
+        _cleanup_json_ json_t *ja = service_spec_to_json(a), *jb = service_spec_to_json(b);
+
+        if (!ja || !jb)
+                return false;
+        json_object_del(ja, "resources");
+        json_object_del(jb, "resources");
+        return json_equal(ja, jb);
+}
+
+/* Takes spec; says what the change needs done to the running workload. */
+static void service_set_spec(Service *svc, ServiceSpec *spec) {
+        if (svc->spec && service_spec_equal(svc->spec, spec)) {
+                service_spec_free(spec);
+                return;
+        }
+        if (svc->spec) {
+                if (specs_differ_only_in_resources(svc->spec, spec))
+                        svc->resize_needed = true;
+                else
+                        svc->restart_needed = true;
+        }
+        service_spec_free(svc->spec);
+        svc->spec = spec;
 }
 
 /* ---- files: units, wants links, container bodies, persisted specs ---- */
@@ -491,10 +519,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                         if (!svc)
                                 return -ENOMEM;
                 }
-                if (!svc->spec || !service_spec_equal(svc->spec, spec)) {
-                        service_spec_free(svc->spec);
-                        svc->spec = TAKE_PTR(spec);
-                }
+                service_set_spec(svc, TAKE_PTR(spec));
                 svc->origin = origin;
                 svc->present = true;
         }
@@ -650,6 +675,75 @@ static void reconcile_orphans(Supervisor *s) {
         }
 }
 
+static int append_unit_limits(sd_bus_message *m, void *userdata) {
+        const ServiceSpec *spec = userdata;
+        int r = 0;
+
+        /* "infinity" (UINT64_MAX) where the spec commits nothing */
+        r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", spec->memory ?: UINT64_MAX);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t",
+                                          spec->cpu_millis ? spec->cpu_millis * 1000 : UINT64_MAX);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "TasksMax", "t", spec->pids ?: UINT64_MAX);
+        return r;
+}
+
+static void on_resized(Bus *b, int error, void *userdata) {
+        JobContext *j = userdata;
+
+        if (error < 0)
+                log_warning_errno(error, "Failed to change the limits of %s live: %m", j->name);
+        else
+                log_event(LOG_INFO, 0, "service-resized", j->name, NULL, "Changed the limits of %s without a restart.",
+                          j->name);
+        job_context_free(j);
+}
+
+static void on_container_updated(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        JobContext *j = userdata;
+
+        if (error < 0 || status != 200)
+                log_warning("Docker refused the new limits of %s (HTTP %ld); they apply at its next start.", j->name,
+                            status);
+        else
+                log_event(LOG_INFO, 0, "service-resized", j->name, NULL,
+                          "Changed the limits of the container of %s without a restart.", j->name);
+        job_context_free(j);
+}
+
+/* Resources changed and nothing else: systemd takes new limits for a running unit (SetUnitProperties,
+ * runtime: the unit file already says the same for the next boot), Docker for a running container
+ * (POST /containers/NAME/update). */
+static void service_resize(Supervisor *s, Service *svc) {
+        JobContext *j = job_context_new(s, svc->name);
+        int r;
+
+        if (!j)
+                return;
+        if (svc->spec->runtime == SERVICE_RUNTIME_EXEC) {
+                r = bus_set_unit_properties(s->bus, svc->unit, true, append_unit_limits, svc->spec, on_resized, j);
+        } else {
+                _cleanup_json_ json_t *body = json_pack("{s:I,s:I,s:I,s:I}",
+                                                       "Memory", (json_int_t) svc->spec->memory,
+                                                       "MemorySwap", (json_int_t) (svc->spec->memory ? svc->spec->memory * 2 : 0),
+                                                       "NanoCpus", (json_int_t) svc->spec->cpu_millis * 1000000,
+                                                       "PidsLimit", (json_int_t) svc->spec->pids);
+                _cleanup_free_ char *path = NULL;
+                if (!body || asprintf(&path, "/containers/ballast-%s/update", svc->name) < 0)
+                        r = -ENOMEM;
+                else
+                        r = docker_call(s->docker, "POST", path, body, 10000, on_container_updated, j);
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Failed to change the limits of %s live; they apply at its next start: %m",
+                                  svc->name);
+                job_context_free(j);
+        }
+}
+
+static void service_resize(Supervisor *s, Service *svc);
+
 static void reconcile_jobs(Supervisor *s) {
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *svc = s->services[i];
@@ -664,6 +758,11 @@ static void reconcile_jobs(Supervisor *s) {
                         continue;
                 }
                 svc->restart_needed = false;
+                if (svc->resize_needed) {
+                        svc->resize_needed = false;
+                        if (u && u->active_state && !streq(u->active_state, "inactive") && !streq(u->active_state, "failed"))
+                                service_resize(s, svc);
+                }
                 if (supervisor_should_start(svc->spec->restart, u ? u->active_state : NULL, u ? u->result : NULL,
                                             svc->just_applied))
                         (void) service_job(s, svc, "StartUnit");
@@ -694,12 +793,10 @@ static void supervisor_reconcile(Supervisor *s) {
         }
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *svc = s->services[i];
-                int r = service_write_files(s, svc);
-                if (r > 0) {
+                /* a unit rewritten for another reason (a newer ballastd) takes effect at its next start:
+                 * nothing healthy is restarted for it */
+                if (service_write_files(s, svc) > 0)
                         reload = true;
-                        if (!svc->just_applied)
-                                svc->restart_needed = true;
-                }
         }
         reconcile_orphans(s);
         if (reload) {
@@ -970,7 +1067,6 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
         JsonError e = {};
         Service *svc;
-        bool created = false;
         int r;
 
         if (!v)
@@ -1029,13 +1125,8 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                 svc = supervisor_add(s, spec->name);
                 if (!svc)
                         return -ENOMEM;
-                created = true;
         }
-        if (created || !service_spec_equal(svc->spec, spec)) {
-                service_spec_free(svc->spec);
-                svc->spec = TAKE_PTR(spec);
-                svc->restart_needed = !created;
-        }
+        service_set_spec(svc, TAKE_PTR(spec));
         svc->origin = ORIGIN_API;
         svc->present = true;
         svc->just_applied = true;

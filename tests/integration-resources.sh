@@ -41,6 +41,16 @@ share=$(( (u1 - u0) * 1000000000 / hz * 1000 / (t1 - t0) ))
 ok $(( share >= 120 && share <= 260 ? 0 : 1 )) "a busy loop is throttled to about 20% of a CPU (measured $((share / 10)).$((share % 10))% over 3 s)"
 like "$(cg cpu/ballast.slice/ballast-busy.service/cpu.stat)" "nr_throttled [1-9]" "and the kernel counts the throttling"
 
+# --- a change of resources applies live, without a restart ---
+pid0=$(sb systemctl show -P MainPID ballast-busy.service)
+sed -i 's/"cpu": 0.2, "memory": "32M"/"cpu": 0.3, "memory": "48M"/' "$SPECS/busy.json"
+bctl apply "$SPECS/busy.json" >/dev/null
+wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w cat /sys/fs/cgroup/cpu/ballast.slice/ballast-busy.service/cpu.cfs_quota_us)\" = 30000 ]"
+ok $? "a new cpu commitment reaches cpu.cfs_quota_us (30000)"
+is "$(cg memory/ballast.slice/ballast-busy.service/memory.limit_in_bytes)" 50331648 "and the new memory limit memory.limit_in_bytes (48M)"
+is "$(sb systemctl show -P MainPID ballast-busy.service)" "$pid0" "without restarting the service"
+like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=busy BALLAST_EVENT=service-resized)" "without a restart" "the journal says so"
+
 # --- the sum: ballast.slice is bounded at allocatable ---
 alloc_mem=$(bctl --json capacity | tr -d ' \n' | sed -n 's/.*"allocatable":{[^}]*"memory":\([0-9]*\).*/\1/p')
 wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w cat /sys/fs/cgroup/memory/ballast.slice/memory.limit_in_bytes)\" = '$alloc_mem' ]"
@@ -70,17 +80,17 @@ printf '{"name": "b", "runtime": "exec", "command": ["/bin/sleep", "infinity"], 
 printf '{"name": "c", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "ports": [{"host": 10090}]}' > "$SPECS/c.json"
 printf '{"name": "d", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "resources": {"cpu": 64}}' > "$SPECS/d.json"
 bctl apply "$SPECS/a.json" >/dev/null
-ok $? "a (cpu 0.5) fits beside busy (cpu 0.2) in 1 allocatable CPU"
+ok $? "a (cpu 0.5) fits beside busy (cpu 0.3) in 1 allocatable CPU"
 out=$(bctl apply "$SPECS/b.json" 2>&1); st=$?
 is "$st" 1 "b (cpu 0.5) does not fit: refused"
-like "$out" 'InsufficientCapacity.*"resource": ?"cpu".*"requested": ?0.5.*"free": ?0.3[,}]' "the refusal names the resource, what was asked and what is free"
+like "$out" 'InsufficientCapacity.*"resource": ?"cpu".*"requested": ?0.5.*"free": ?0.2[,}]' "the refusal names the resource, what was asked and what is free"
 out=$(bctl apply "$SPECS/c.json" 2>&1)
 like "$out" 'InsufficientCapacity.*"resource": ?"port".*"10090/tcp".*"held_by": ?"a"' "two services on one host port: refused, naming the holder"
 out=$(bctl apply "$SPECS/d.json" 2>&1)
 like "$out" 'InsufficientCapacity.*"resource": ?"cpu".*"requested": ?64' "cpu beyond the node is refused"
 check "nothing of the refused ones was written" -- test ! -e "$root/etc/systemd/system/ballast-b.service" -a ! -e "$root/var/lib/ballast/services/c.json"
 like "$(bctl capacity)" "10090/tcp \(a\)" "capacity lists the port held by a"
-like "$(bctl capacity)" "Largest service that still fits: cpu 0.3" "capacity reports the largest fit"
+like "$(bctl capacity)" "Largest service that still fits: cpu 0.2" "capacity reports the largest fit"
 bctl rm a >/dev/null
 bctl apply "$SPECS/b.json" >/dev/null
 ok $? "after rm a, b fits"
