@@ -7,7 +7,8 @@
 # The root: `debootstrap --variant=minbase bookworm` into /var/tmp/ballast-deb12-rootfs, once (cached; delete
 # it to rebuild). Every run mounts a fresh overlay over it, in a private mount namespace: proc, /sys and /dev
 # (rbind), tmpfs on /tmp and /run, /var/tmp on the host's disk (as on a real machine), the host's resolv.conf
-# and apt sources, and at /src a clean clone of the committed HEAD (as CI sees it). --worktree copies the
+# and apt sources, and at /src a clean clone of the committed HEAD (as CI sees it); then pivot_root into it
+# (not chroot: see below). --worktree copies the
 # working tree over the clone (modified and untracked files, deletions; not what .gitignore ignores).
 # COMMAND runs in /src, in a clean environment (HOME=/root, standard PATH; -e adds variables).
 # Everything the run starts lives in a cgroup of its own; at the end (also on failure, timeout or Ctrl-C)
@@ -21,7 +22,7 @@ set -eu
 self=$(readlink -f "$0")
 log() { echo "fresh: $*" >&2; }
 
-# ---- inside the private mount namespace: build the root and chroot into it -------------------------------
+# ---- inside the private mount namespace: build the root and pivot into it ---------------------------------
 if [ "${1:-}" = __chroot ]; then
 	work=$2; shift 2
 	m=$work/merged
@@ -45,7 +46,15 @@ if [ "${1:-}" = __chroot ]; then
 	fi
 	env=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "TERM=${TERM:-dumb}")
 	while IFS= read -r -d '' e; do env+=("$e"); done < "$work/env"
-	exec chroot "$m" /usr/bin/env -i "${env[@]}" /bin/bash -c 'cd /src && exec "$@"' fresh "$@"
+	# pivot_root, not chroot: the overlay must be the namespace's root. In a chroot, setns() into a mount
+	# namespace puts the caller at the namespace's real root, so `nsenter` without -r and `docker exec` (runc
+	# joins the container's namespaces) would land in the host's own / instead of the container.
+	cd "$m"
+	mkdir -p .fresh-old-root
+	pivot_root . .fresh-old-root
+	umount -l /.fresh-old-root
+	rmdir /.fresh-old-root
+	exec /usr/bin/env -i "${env[@]}" /bin/bash -c 'cd /src && exec "$@"' fresh "$@"
 fi
 
 # ---- inside the run's cgroups: enter them, then a private mount namespace --------------------------------
@@ -68,8 +77,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || set -- tools/test.sh
-if [ "$(id -u)" != 0 ]; then log "run me as root (debootstrap, mounts, chroot)"; exit 1; fi
-for c in debootstrap git unshare flock chroot; do
+if [ "$(id -u)" != 0 ]; then log "run me as root (debootstrap, mounts, pivot_root)"; exit 1; fi
+for c in debootstrap git unshare flock pivot_root; do
 	command -v "$c" >/dev/null || { log "$c is missing on this machine"; exit 1; }
 done
 
