@@ -837,8 +837,10 @@ static const ValueSpec v1_usage[] = {
         { "memory", "memory.max_usage_in_bytes", NULL, cgroup_parse_u64, 1, true, USE(memory_peak) },
         /* the oom_kill line appeared in 4.13 */
         { "memory", "memory.oom_control", "oom_kill", NULL, 1, true, USE(oom_kills) },
-        /* cpuacct is its own hierarchy on the hosts we know: a cgroup needs to be created there too */
-        { "cpuacct", "cpuacct.usage", NULL, cgroup_parse_u64, 1000, false, USE(cpu_usage_usec) },
+        /* cpuacct is its own hierarchy on the hosts we know: a cgroup needs to be created there too. systemd
+         * 252 does not put units in it when it is not mounted together with cpu (even with CPUAccounting=),
+         * so it is optional: cpu_usage_usec stays 0 for them */
+        { "cpuacct", "cpuacct.usage", NULL, cgroup_parse_u64, 1000, true, USE(cpu_usage_usec) },
         { "cpu", "cpu.stat", "nr_throttled", NULL, 1, false, USE(cpu_nr_throttled) },
         { "cpu", "cpu.stat", "throttled_time", NULL, 1000, false, USE(cpu_throttled_usec) },
         { "pids", "pids.current", NULL, cgroup_parse_u64, 1, false, USE(pids_current) },

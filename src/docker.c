@@ -190,6 +190,9 @@ static void on_info(Docker *d, int error, long status, json_t *reply, void *user
         }
         json_decref(d->info);
         d->info = json_incref(reply);
+        /* what depends on the host facts (the cgroup driver, the data root) learns them now */
+        if (d->on_state)
+                d->on_state(d, true, d->userdata);
         log_debug("Docker: cgroup driver %s, cgroup version %s, data root %s.",
                   strna(json_string_value(json_object_get(reply, "CgroupDriver"))),
                   strna(json_string_value(json_object_get(reply, "CgroupVersion"))),

@@ -51,6 +51,7 @@ Manager *manager_free(Manager *m) {
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
         sd_event_source_disable_unref(m->node_timer);
         supervisor_free(m->supervisor);
+        netlink_free(m->netlink);
         bus_free(m->bus);
         docker_free(m->docker);
         http_client_free(m->http);
@@ -222,6 +223,8 @@ static int on_node_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         manager_refresh_node(m);
+        if (m->supervisor)
+                supervisor_verify_cgroups(m->supervisor);
         (void) sd_event_source_set_time_relative(s, NODE_REFRESH_USEC);
         return 0;
 }
@@ -250,7 +253,7 @@ json_t *manager_capacity_json(Manager *m) {
         Resources threshold = { .memory = m->config->eviction_memory,
                                 .disk = m->node.capacity.disk / 100 * m->config->eviction_disk_percent };
 
-        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:o,s:o,s:o}",
+        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:o,s:o,s:o,s:o}",
                          "capacity", resources_to_json(&m->node.capacity),
                          "reserved", resources_to_json(&policy.reserved),
                          "eviction_threshold", resources_to_json(&threshold),
@@ -265,7 +268,72 @@ json_t *manager_capacity_json(Manager *m) {
                          "inodes_free", (json_int_t) m->node.inodes_free,
                          "ports", m->supervisor ? supervisor_ports_json(m->supervisor) : json_array(),
                          "services", m->supervisor ? supervisor_commitments_json(m->supervisor) : json_array(),
-                         "conditions", manager_conditions_json(m));
+                         "conditions", manager_conditions_json(m),
+                         "interfaces", m->netlink ? netlink_interfaces_json(m->netlink) : json_array());
+}
+
+static void on_netlink_change(Netlink *n, void *userdata) {
+        log_debug("Network interfaces changed.");
+}
+
+/* "ID" and "VERSION_ID" of os-release, under the root. */
+static json_t *manager_os_json(Manager *m) {
+        _cleanup_free_ char *path = manager_path(m, "/etc/os-release"), *text = NULL;
+        json_t *os = json_object();
+
+        if (!path || !os)
+                return os;
+        if (read_full_file(path, 64 * 1024, &text, NULL) < 0) {
+                free(path);
+                path = manager_path(m, "/usr/lib/os-release");
+                if (!path || read_full_file(path, 64 * 1024, &text, NULL) < 0)
+                        return os;
+        }
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                char *eq = strchr(line, '=');
+                const char *key;
+                size_t n;
+
+                if (!eq)
+                        continue;
+                *eq = 0;
+                key = streq(line, "ID") ? "id" : streq(line, "VERSION_ID") ? "version" :
+                      streq(line, "PRETTY_NAME") ? "pretty_name" : NULL;
+                if (!key)
+                        continue;
+                eq++;
+                n = strlen(eq);
+                if (n >= 2 && (eq[0] == '"' || eq[0] == '\'') && eq[n - 1] == eq[0]) {
+                        eq[n - 1] = 0;
+                        eq++;
+                }
+                json_object_set_new(os, key, json_string(eq));
+        }
+        return os;
+}
+
+json_t *manager_document_json(Manager *m) {
+        json_t *doc, *cap = manager_capacity_json(m);
+
+        /* schema 1: the README documents every field */
+        doc = json_pack("{s:i,s:s,s:O,s:o,s:s,s:I}",
+                        "schema", 1,
+                        "node", m->node_name,
+                        "labels", m->config->node_labels,
+                        "os", manager_os_json(m),
+                        "ballast_version", PACKAGE_VERSION,
+                        "taken_at_usec", (json_int_t) now_usec(CLOCK_REALTIME));
+        if (!doc || !cap) {
+                json_decref(cap);
+                json_decref(doc);
+                return NULL;
+        }
+        json_object_update(doc, cap); /* capacity, reserved, allocatable, committed, free, largest_fit, ports, … */
+        json_decref(cap);
+        json_object_set_new(doc, "services", m->supervisor ? supervisor_services_json(m->supervisor) : json_array());
+        json_object_set_new(doc, "drain", json_pack("{s:b}", "draining", 0));
+        json_object_set_new(doc, "updates", json_pack("{s:s}", "state", m->config->updates_managed ? "idle" : "unmanaged"));
+        return doc;
 }
 
 /* The modules run only on a valid configuration: with a broken one, acting on defaults could remove the
@@ -311,6 +379,14 @@ static int manager_start_modules(Manager *m) {
         r = supervisor_load(m->supervisor);
         if (r < 0)
                 log_warning_errno(r, "Failed to load service specs, ignoring: %m");
+        /* interfaces through netlink, kept current by its change events; without it we only report less */
+        r = netlink_new(&m->netlink, m->event, on_netlink_change, m);
+        if (r >= 0)
+                r = netlink_start(m->netlink);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to watch network interfaces, not reporting them: %m");
+                m->netlink = netlink_free(m->netlink);
+        }
         /* neither may keep us from serving: both retry until they are there */
         (void) docker_start(m->docker);
         (void) bus_start_or_retry(m->bus);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "docker.h"
 #include "http.h"
+#include "netlink.h"
 #include "supervisor.h"
 #include "varlink.h"
 
@@ -39,6 +40,7 @@ typedef struct Manager {
         Docker *docker;
         Bus *bus;
         Supervisor *supervisor;
+        Netlink *netlink;
 
         /* the node: re-read on a timer (cheap /proc and /sys reads) */
         NodeFacts node;
@@ -65,6 +67,8 @@ int manager_reload(Manager *m);
 
 /* The node's conditions (memory, disk, pids pressure) as JSON. */
 json_t *manager_conditions_json(Manager *m);
+/* The node's status document for the cluster (schema 1, documented in the README). */
+json_t *manager_document_json(Manager *m);
 /* Everything `ballastctl capacity` shows. */
 json_t *manager_capacity_json(Manager *m);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "health.h"
 #include "shared/fileio.h"
 #include "shared/log.h"
@@ -53,6 +54,7 @@ typedef struct Service {
         /* from Docker */
         int last_exit_code;
         unsigned oom_kills;
+        uint64_t cgroup_oom_kills_seen; /* the kernel's count in the service's cgroup, last time we looked */
 
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
@@ -69,6 +71,8 @@ struct Supervisor {
         size_t n_services;
         Resources allocatable;
         bool allocatable_known;
+        CgroupMode cgroup_mode;
+        bool cgroup_mode_known;
         char **protected_names; /* specs on disk we could not parse: their units are left alone */
 
         sd_event_source *reconcile_defer;
@@ -235,6 +239,136 @@ static void service_set_spec(Service *svc, ServiceSpec *spec) {
         svc->spec = spec;
 }
 
+/* ---- cgroups ---- */
+
+#define CGROUP_FS_ROOT "/sys/fs/cgroup"
+#define CGROUPFS_PARENT "ballast"
+
+/* Docker's cgroup driver, from /info: "systemd", "cgroupfs", or NULL while unknown. */
+static const char *docker_cgroup_driver(Supervisor *s) {
+        return json_string_value(json_object_get(docker_info(s->docker), "CgroupDriver"));
+}
+
+/* Where a container is parented: with the systemd driver the service's own slice (a child of ballast.slice:
+ * systemd reads the dash as the hierarchy), with cgroupfs a cgroup ballast creates and limits itself. */
+static char *service_cgroup_parent(Supervisor *s, const char *name) {
+        const char *driver = docker_cgroup_driver(s);
+        char *p;
+
+        if (!driver)
+                return NULL;
+        if (asprintf(&p, streq(driver, "systemd") ? "ballast-%s.slice" : "/" CGROUPFS_PARENT "/%s", name) < 0)
+                return NULL;
+        return p;
+}
+
+/* The cgroup whose limits ballast answers for: the unit's for exec services, the cgroupfs parent for
+ * containers under Docker's cgroupfs driver; NULL where Docker and systemd keep them (systemd driver). */
+static char *service_cgroup_path(Supervisor *s, const Service *svc) {
+        const char *driver;
+        char *p;
+
+        if (svc->spec->runtime == SERVICE_RUNTIME_EXEC) {
+                if (asprintf(&p, "ballast.slice/%s", svc->unit) < 0)
+                        return NULL;
+                return p;
+        }
+        driver = docker_cgroup_driver(s);
+        if (!driver || streq(driver, "systemd"))
+                return NULL;
+        if (asprintf(&p, CGROUPFS_PARENT "/%s", svc->name) < 0)
+                return NULL;
+        return p;
+}
+
+static CgroupLimits limits_of(uint64_t cpu_millis, uint64_t memory, uint64_t pids) {
+        return (CgroupLimits) {
+                .memory_max = memory ?: UINT64_MAX,
+                .cpu_quota_us = cpu_millis ? cpu_millis * 100 : UINT64_MAX, /* per 100 ms period */
+                .cpu_period_us = cpu_millis ? 100000 : 0,
+                .pids_max = pids ?: UINT64_MAX,
+        };
+}
+
+static bool supervisor_cgroups_ready(Supervisor *s) {
+        if (!s->cgroup_mode_known && cgroup_detect_mode(CGROUP_FS_ROOT, &s->cgroup_mode) >= 0)
+                s->cgroup_mode_known = true;
+        return s->cgroup_mode_known;
+}
+
+/* Under Docker's cgroupfs driver: the parent cgroup of a service's container, limited to its commitment, and
+ * the common parent, limited to allocatable. */
+static void service_prepare_cgroupfs_parent(Supervisor *s, const Service *svc) {
+        _cleanup_free_ char *path = NULL;
+        CgroupLimits want;
+        int r;
+
+        if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !supervisor_cgroups_ready(s))
+                return;
+        path = service_cgroup_path(s, svc);
+        if (!path)
+                return;
+        if (s->allocatable_known) {
+                CgroupLimits top = limits_of(s->allocatable.cpu_millis, s->allocatable.memory, s->allocatable.pids);
+                r = cgroup_create(s->cgroup_mode, CGROUP_FS_ROOT, CGROUPFS_PARENT, &top);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to create the cgroup " CGROUPFS_PARENT ": %m");
+        }
+        want = limits_of(svc->spec->cpu_millis, svc->spec->memory, svc->spec->pids);
+        r = cgroup_create(s->cgroup_mode, CGROUP_FS_ROOT, path, &want);
+        if (r < 0)
+                log_warning_errno(r, "Failed to create the cgroup %s of %s: %m", path, svc->name);
+}
+
+void supervisor_verify_cgroups(Supervisor *s) {
+        if (!supervisor_cgroups_ready(s))
+                return;
+        for (size_t i = 0; i < s->n_services; i++) {
+                Service *svc = s->services[i];
+                const UnitState *u = bus_unit(s->bus, svc->unit);
+                _cleanup_free_ char *path = NULL;
+                CgroupLimits want;
+                CgroupUsage use;
+
+                if (!u || !u->active_state || !streq(u->active_state, "active"))
+                        continue;
+                path = service_cgroup_path(s, svc);
+                if (!path)
+                        continue;
+                want = limits_of(svc->spec->cpu_millis, svc->spec->memory, svc->spec->pids);
+                /* a limit changed by hand is put back (and logged by cgroup_enforce_limits) */
+                (void) cgroup_enforce_limits(s->cgroup_mode, CGROUP_FS_ROOT, path, &want, svc->name, NULL);
+
+                /* OOM kills in a cgroup of ours (Docker reports its own containers' as events) */
+                if (svc->spec->runtime == SERVICE_RUNTIME_EXEC &&
+                    cgroup_read_usage(s->cgroup_mode, CGROUP_FS_ROOT, path, &use) >= 0) {
+                        if (use.oom_kills > svc->cgroup_oom_kills_seen) {
+                                svc->oom_kills += (unsigned) (use.oom_kills - svc->cgroup_oom_kills_seen);
+                                log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
+                                          "%s was killed for running out of memory (its limit).", svc->name);
+                        }
+                        svc->cgroup_oom_kills_seen = use.oom_kills;
+                }
+        }
+}
+
+/* Usage of a service's cgroup for reports; NULL when there is none to read. */
+static json_t *service_usage_json(Supervisor *s, const Service *svc) {
+        _cleanup_free_ char *path = NULL;
+        CgroupUsage u;
+
+        if (!supervisor_cgroups_ready(s))
+                return NULL;
+        path = service_cgroup_path(s, svc);
+        if (!path || cgroup_read_usage(s->cgroup_mode, CGROUP_FS_ROOT, path, &u) < 0)
+                return NULL;
+        return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "memory_current", (json_int_t) u.memory_current,
+                         "cpu_usage_usec", (json_int_t) u.cpu_usage_usec, "pids_current", (json_int_t) u.pids_current,
+                         "oom_kills", (json_int_t) MAX(u.oom_kills, (uint64_t) svc->oom_kills),
+                         "cpu_nr_throttled", (json_int_t) u.cpu_nr_throttled,
+                         "cpu_throttled_usec", (json_int_t) u.cpu_throttled_usec);
+}
+
 /* ---- files: units, wants links, container bodies, persisted specs ---- */
 
 static char *supervisor_unit_path(Supervisor *s, const char *unit) {
@@ -257,6 +391,11 @@ static char *service_spec_path(Supervisor *s, const char *name) {
         if (asprintf(&f, "services/%s.json", name) < 0)
                 return NULL;
         return path_join(s->state_dir, f);
+}
+
+static bool service_body_exists(Supervisor *s, const char *name) {
+        _cleanup_free_ char *p = service_body_path(s, name, false);
+        return p && access(p, F_OK) >= 0;
 }
 
 /* Writes path only when its content differs; says whether it did. */
@@ -305,11 +444,15 @@ static int service_write_files(Supervisor *s, Service *svc) {
         bool docker = svc->spec->runtime == SERVICE_RUNTIME_DOCKER;
         int r, changed = 0;
 
-        if (docker) {
-                _cleanup_json_ json_t *body = container_create_body(svc->spec);
+        if (docker && (docker_cgroup_driver(s) || !service_body_exists(s, svc->name))) {
+                /* the body depends on Docker's cgroup driver: wait for /info rather than write one that will
+                 * change (and recreate the container) as soon as Docker answers */
+                _cleanup_free_ char *parent = service_cgroup_parent(s, svc->name);
+                _cleanup_json_ json_t *body = container_create_body(svc->spec, parent);
                 body_path = service_body_path(s, svc->name, false);
                 if (!body || !body_path)
                         return -ENOMEM;
+                service_prepare_cgroupfs_parent(s, svc);
                 body_text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
                 if (!body_text)
                         return -ENOMEM;
@@ -338,6 +481,13 @@ static int service_write_files(Supervisor *s, Service *svc) {
 }
 
 static int remove_unit_files(Supervisor *s, const char *unit, const char *name) {
+        _cleanup_free_ char *cg = NULL;
+
+        /* a cgroupfs parent of ours goes with the service (once its container is gone it is empty) */
+        if (supervisor_cgroups_ready(s) && docker_cgroup_driver(s) && !streq(docker_cgroup_driver(s), "systemd") &&
+            asprintf(&cg, CGROUPFS_PARENT "/%s", name) >= 0)
+                (void) cgroup_destroy(s->cgroup_mode, CGROUP_FS_ROOT, cg);
+
         _cleanup_free_ char *path = supervisor_unit_path(s, unit), *body = service_body_path(s, name, false);
 
         if (!path || !body)
@@ -456,8 +606,9 @@ json_t *supervisor_commitments_json(Supervisor *s) {
 
         for (size_t i = 0; i < s->n_services; i++) {
                 Resources r = capacity_of_spec(s->services[i]->spec);
-                json_array_append_new(a, json_pack("{s:s,s:o}", "name", s->services[i]->name, "requested",
-                                                   resources_to_json(&r)));
+                json_array_append_new(a, json_pack("{s:s,s:o,s:o*}", "name", s->services[i]->name, "requested",
+                                                   resources_to_json(&r), "usage",
+                                                   service_usage_json(s, s->services[i])));
         }
         return a;
 }
@@ -1235,6 +1386,22 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
         log_event(LOG_INFO, 0, "service-restart", svc->name, NULL, "Restarting %s on request.", svc->unit);
         svc->healthy = false;
         return service_job(s, svc, "RestartUnit");
+}
+
+json_t *supervisor_services_json(Supervisor *s) {
+        json_t *list = json_array();
+
+        for (size_t i = 0; i < s->n_services; i++) {
+                json_t *st = service_status_json(s, s->services[i]);
+                Resources r = capacity_of_spec(s->services[i]->spec);
+                json_t *usage = service_usage_json(s, s->services[i]);
+
+                json_object_set_new(st, "requested", resources_to_json(&r));
+                if (usage)
+                        json_object_set_new(st, "usage", usage);
+                json_array_append_new(list, st);
+        }
+        return list;
 }
 
 int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params) {

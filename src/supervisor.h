@@ -52,12 +52,18 @@ void supervisor_set_allocatable(Supervisor *s, const Resources *allocatable);
 Resources supervisor_committed(Supervisor *s);
 /* [{"port": "10090/tcp", "service": "web"}] */
 json_t *supervisor_ports_json(Supervisor *s);
+/* Every service's status with what it requested and, where its cgroup is ours, its usage. */
+json_t *supervisor_services_json(Supervisor *s);
 /* [{"name", "requested": {cpu, memory, pids}}] */
 json_t *supervisor_commitments_json(Supervisor *s);
 /* Pure admission: does want fit beside the others? The first port held by another service, or the first
  * resource that is short, is reported. */
 int supervisor_admit(const ServiceSpec *want, const ServiceSpec *const *others, size_t n_others,
                      const Resources *allocatable, json_t **ret_error_params);
+
+/* Reads back every running service's cgroup limits and puts back what was changed behind our back; counts the
+ * OOM kills of exec services. Called on the node timer. */
+void supervisor_verify_cgroups(Supervisor *s);
 
 /* Counts for GetStatus. */
 void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active, unsigned *ret_failed);

@@ -395,7 +395,7 @@ static void set(json_t *o, const char *key, json_t *v, bool *failed) {
         }
 }
 
-json_t *container_create_body(const ServiceSpec *s) {
+json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
         _cleanup_json_ json_t *body = json_object(), *env = json_array(), *labels = NULL, *exposed = json_object(),
                               *bindings = json_object(), *host = json_object(), *log = NULL;
         _cleanup_free_ const char **keys = NULL;
@@ -470,6 +470,8 @@ json_t *container_create_body(const ServiceSpec *s) {
         log = json_pack("{s:s, s:{s:s}}", "Type", "journald", "Config", "tag", s->name);
         set(host, "LogConfig", json_incref(log), &failed);
         set(host, "Init", json_false(), &failed);
+        if (cgroup_parent)
+                set(host, "CgroupParent", json_string(cgroup_parent), &failed);
         set(body, "HostConfig", json_incref(host), &failed);
         if (failed)
                 return NULL;

@@ -37,9 +37,10 @@ char *unit_escape_value(const char *s);
 
 /* The JSON body of POST /containers/create for a Docker service: image, command, env, labels
  * (io.ballast.service, io.ballast.unit, io.ballast.hash), ports, resources, Docker's restart policy off,
- * logs to the journal. io.ballast.hash is the FNV-1a 64 (16 lowercase hex digits) of the rest of the body,
+ * logs to the journal. cgroup_parent (NULL: Docker's default) is HostConfig.CgroupParent: with Docker's systemd
+ * cgroup driver a slice ("ballast-NAME.slice", under ballast.slice), with cgroupfs a path ("/ballast/NAME"). io.ballast.hash is the FNV-1a 64 (16 lowercase hex digits) of the rest of the body,
  * dumped with JSON_COMPACT | JSON_SORT_KEYS: equal hashes mean the container was created from this very body.
  * NULL for an exec service or on ENOMEM. */
-json_t *container_create_body(const ServiceSpec *s);
+json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent);
 /* The container's name: "ballast-NAME". */
 char *container_name_for_service(const char *name);

@@ -51,6 +51,14 @@ is "$(cg memory/ballast.slice/ballast-busy.service/memory.limit_in_bytes)" 50331
 is "$(sb systemctl show -P MainPID ballast-busy.service)" "$pid0" "without restarting the service"
 like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=busy BALLAST_EVENT=service-resized)" "without a restart" "the journal says so"
 
+# --- a limit changed by hand behind ballast's back is detected, restored and logged ---
+sb sh -c 'echo 1073741824 > /sys/fs/cgroup/memory/ballast.slice/ballast-busy.service/memory.limit_in_bytes'
+is "$(cg memory/ballast.slice/ballast-busy.service/memory.limit_in_bytes)" 1073741824 "a limit is changed by hand in the cgroup file"
+wait_for 15 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w cat /sys/fs/cgroup/memory/ballast.slice/ballast-busy.service/memory.limit_in_bytes)\" = 50331648 ]"
+ok $? "ballastd puts it back (48M) within its 10 s check"
+like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=busy BALLAST_EVENT=cgroup-limits-restored)" "memory" "and logs what it found"
+like "$(bctl --json capacity | tr -d ' \n')" '"name":"busy","requested":\{[^}]*\},"usage":\{[^}]*"memory_current":[1-9]' "capacity shows the service's usage from its cgroup"
+
 # --- the sum: ballast.slice is bounded at allocatable ---
 alloc_mem=$(bctl --json capacity | tr -d ' \n' | sed -n 's/.*"allocatable":{[^}]*"memory":\([0-9]*\).*/\1/p')
 wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w cat /sys/fs/cgroup/memory/ballast.slice/memory.limit_in_bytes)\" = '$alloc_mem' ]"
@@ -66,6 +74,11 @@ cat > "$SPECS/hog.json" <<'JSON'
 JSON
 bctl -t 20 apply --wait "$SPECS/hog.json" >/dev/null
 ok $? "a memory hog is applied"
+is "$(sb /usr/bin/docker inspect -f '{{.HostConfig.CgroupParent}}' ballast-hog)" /ballast/hog \
+	"Docker's cgroupfs driver: the container is parented to a cgroup ballast made (/ballast/hog)"
+is "$(cg memory/ballast/hog/memory.limit_in_bytes)" 16777216 "which ballast limited to the service's memory (16M)"
+cid=$(sb /usr/bin/docker inspect -f '{{.Id}}' ballast-hog)
+check "the container's own cgroup is inside it" -- test -d "$root/sys/fs/cgroup/memory/ballast/hog/$cid"
 wait_for 20 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl --json ps | tr -d ' \n' | grep -q '\"name\":\"hog\".*\"oom_kills\":[1-9]\|\"oom_kills\":[1-9][^}]*\"name\":\"hog\"'"
 ok $? "its OOM kill is counted in ps"
 like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=hog BALLAST_EVENT=service-oom)" "out of memory" "and is an event in the journal"
@@ -96,5 +109,18 @@ bctl apply "$SPECS/b.json" >/dev/null
 ok $? "after rm a, b fits"
 bctl apply "$SPECS/c.json" >/dev/null
 ok $? "and port 10090 is free again"
+
+like "$(bctl --json capacity | tr -d ' \n')" '"capacity":\{[^}]*"disk":[1-9]' "the disk of Docker's data root is part of capacity"
+
+# --- interfaces: netlink events, no restart, no polling (the sandbox has its own network namespace) ---
+like "$(bctl capacity)" "lo +[a-z]+ +65536 .*127.0.0.1/8" "capacity lists the interfaces with state, MTU and addresses"
+sb ip link add tb0 type veth peer name tb1
+sb ip addr add 10.213.0.1/30 dev tb0
+sb ip link set tb0 up
+wait_for 3 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl capacity | grep -q 'tb0 .*10.213.0.1/30'"
+ok $? "a veth pair created in the namespace appears in capacity with its address"
+sb ip link del tb0
+wait_for 3 sh -c "! nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl capacity | grep -q tb0"
+ok $? "and disappears when deleted, without a restart"
 
 done_testing

@@ -80,6 +80,8 @@ ballast_install() {
 	Environment=BALLAST_RUN_HELPER=$BALLAST_BIN/ballast-run
 	ExecStart=
 	ExecStart=$BALLAST_BIN/ballastd --log-level debug
+	# the sandbox's Docker data root is under /var/tmp (the host's disk); ballastd reads its size
+	PrivateTmp=no
 	${EXTRA_DROPIN:-}
 	UNIT
 	sb systemctl daemon-reload

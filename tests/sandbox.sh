@@ -33,7 +33,8 @@
 # /proc/$SANDBOX_PID/root/etc/systemd/system/), then `sb systemctl daemon-reload`.
 # Files in DIR: sd.pid, console.log (systemd's console; its log goes to the journal), launch.log,
 # cgroups (host cgroup dirs), ns (namespace ids), watch.pid, docker/ (data root), cache/ (busybox image tarball).
-# Environment knobs: SANDBOX_BOOT_TIMEOUT (30 s), SANDBOX_DOCKER_TIMEOUT (30 s), SANDBOX_CACHE_DIR (DIR/cache).
+# Environment knobs: SANDBOX_BOOT_TIMEOUT (30 s), SANDBOX_DOCKER_TIMEOUT (30 s), SANDBOX_CACHE_DIR (DIR/cache),
+# SANDBOX_DOCKER_OPTS (more dockerd options, e.g. --exec-opt native.cgroupdriver=systemd).
 
 _SANDBOX_SELF=$(readlink -f "${BASH_SOURCE[0]}")
 
@@ -489,7 +490,7 @@ _sb_inner() {
 		cat > /etc/systemd/system/docker.service.d/10-sandbox.conf <<-EOF
 		[Service]
 		ExecStart=
-		ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --data-root $dir/docker
+		ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --data-root $dir/docker ${SANDBOX_DOCKER_OPTS:-}
 		EOF
 	fi
 	cat > /run/systemd/system/sandbox.target <<-EOF

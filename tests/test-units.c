@@ -488,7 +488,7 @@ static void test_hostile(void) {
                         /* the container's command, env and labels go to Docker in the body, never to the unit */
                         is_str(dunit, baseline, "  docker unit is that of a spec without the value");
                 }
-                body = container_create_body(docker);
+                body = container_create_body(docker, NULL);
                 ok(body && streq(json_string_value(json_array_get(json_object_get(body, "Cmd"), 1)), value) &&
                            streq(json_string_value(json_object_get(json_object_get(body, "Labels"), "v")), label),
                    "  container body carries the value unchanged");
@@ -566,8 +566,8 @@ static void test_container_body(void) {
         if (!ok(s && want_text, "web.json and web-create.json load"))
                 return;
         want = json_loads(want_text, 0, &jerr);
-        body = container_create_body(s);
-        ok(body && want && json_equal(body, want), "container_create_body(web) is web-create.json");
+        body = container_create_body(s, NULL);
+        ok(body && want && json_equal(body, want), "container_create_body(web, NULL) is web-create.json");
         if (body && want && !json_equal(body, want)) {
                 dump = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
                 diag("got %s", dump);
@@ -594,10 +594,10 @@ static void test_container_body(void) {
                 static const char other[] = "{\"name\":\"web\",\"image\":\"example/web:1.4.3\"}";
 
                 ok(service_spec_parse(same, sizeof(same) - 1, NULL, &t, &error) == 0, "same spec, other spelling");
-                body2 = t ? container_create_body(t) : NULL;
+                body2 = t ? container_create_body(t, NULL) : NULL;
                 ok(body2 && json_equal(body, body2), "  same body, same hash");
                 ok(service_spec_parse(other, sizeof(other) - 1, NULL, &u, NULL) == 0, "another image");
-                body3 = u ? container_create_body(u) : NULL;
+                body3 = u ? container_create_body(u, NULL) : NULL;
                 ok(body3 && !streq(json_string_value(json_object_get(json_object_get(body3, "Labels"),
                                                                      "io.ballast.hash")),
                                    hash),
@@ -623,7 +623,7 @@ static void test_container_ports(void) {
 
         if (!ok(service_spec_parse(text, sizeof(text) - 1, NULL, &s, NULL) == 0, "ports spec parses"))
                 return;
-        body = container_create_body(s);
+        body = container_create_body(s, NULL);
         b = json_dumps(json_object_get(json_object_get(body, "HostConfig"), "PortBindings"),
                        JSON_SORT_KEYS | JSON_COMPACT);
         is_str(b, want, "two host ports on one container port");
@@ -639,7 +639,7 @@ static void test_container_env_sorted(void) {
 
         if (!ok(service_spec_parse(text, sizeof(text) - 1, NULL, &s, NULL) == 0, "env spec parses"))
                 return;
-        body = container_create_body(s);
+        body = container_create_body(s, NULL);
         env = json_dumps(json_object_get(body, "Env"), JSON_COMPACT);
         is_str(env, "[\"A=a=b\",\"M=\",\"Z=1\"]", "Env sorted by key");
 }
