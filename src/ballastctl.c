@@ -240,16 +240,18 @@ static int verb_restart(int argc, char *argv[]) {
 }
 
 static int verb_logs(int argc, char *argv[]) {
-        _cleanup_free_ char *unit = NULL, *container = NULL;
+        _cleanup_free_ char *own = NULL, *about = NULL, *container = NULL;
         int r = check_name("logs", argv[1]);
 
         if (r != 0)
                 return r;
-        if (asprintf(&unit, "ballast-%s.service", argv[1]) < 0 ||
+        if (asprintf(&own, "_SYSTEMD_UNIT=ballast-%s.service", argv[1]) < 0 ||
+            asprintf(&about, "UNIT=ballast-%s.service", argv[1]) < 0 ||
             asprintf(&container, "CONTAINER_NAME=ballast-%s", argv[1]) < 0)
                 return 1;
-        /* the unit's own lines and, for Docker services, the container's (Docker's journald log driver) */
-        char *args[] = { (char *) "journalctl", (char *) "--no-pager", (char *) "-u", unit, (char *) "+",
+        /* what `journalctl -u` shows (the unit's own lines and systemd's about it) and, for Docker services,
+         * the container's output (Docker's journald log driver) */
+        char *args[] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
                          container, arg_follow ? (char *) "-f" : NULL, NULL };
         execvp("journalctl", args);
         fprintf(stderr, "ballastctl logs: cannot run journalctl: %s\n", strerror(errno));

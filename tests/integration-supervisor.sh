@@ -89,6 +89,33 @@ ok $? "Docker started again → the service is back by itself"
 wait_for 10 sh -c "[ \$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P ActiveState ballast-web.service) = active ]"
 ok $? "and its unit is active"
 
+# --- the other health checks: a command inside the container, and TCP for an exec service ---
+cat > "$SPECS/cmdcheck.json" <<'JSON'
+{"name": "cmdcheck", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "touch /tmp/ok; exec sleep 100000"],
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 1000, "timeout_ms": 900, "retries": 2}}
+JSON
+bctl -t 30 apply --wait "$SPECS/cmdcheck.json" >/dev/null
+ok $? "a service with a cmd check (run in the container through the Engine API) becomes active"
+like "$(bctl ps)" "cmdcheck +docker +active \(running\) +healthy" "and is healthy"
+pid0=$(prop MainPID ballast-cmdcheck.service)
+sb /usr/bin/docker exec ballast-cmdcheck rm /tmp/ok
+wait_for 15 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-cmdcheck.service)\" != $pid0 ]"
+ok $? "its failing command restarts it"
+like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=cmdcheck BALLAST_EVENT=health-failed)" "/bin/test exited with status 1 in the container" \
+	"the journal says which command failed and how"
+bctl rm cmdcheck >/dev/null
+cat > "$SPECS/tcpcheck.json" <<'JSON'
+{"name": "tcpcheck", "runtime": "exec", "command": ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:18091", "-h", "/"],
+ "health": {"tcp": 18091, "interval_ms": 500, "timeout_ms": 300, "retries": 2}}
+JSON
+bctl -t 20 apply --wait "$SPECS/tcpcheck.json" >/dev/null
+ok $? "an exec service with a tcp check is applied"
+wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl ps | grep -Eq 'tcpcheck +exec +active \(running\) +healthy'"
+ok $? "and its tcp check passes"
+like "$(bctl logs web)" "Started ballast-web.service" "logs shows the service's journal"
+bctl rm tcpcheck >/dev/null
+
 # --- a crash-looping exec service backs off exponentially ---
 cat > "$SPECS/crash.json" <<'JSON'
 {"name": "crash", "runtime": "exec", "command": ["/bin/sh", "-c", "exit 3"],
