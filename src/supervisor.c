@@ -55,6 +55,8 @@ typedef struct Service {
         int last_exit_code;
         unsigned oom_kills;
         uint64_t cgroup_oom_kills_seen; /* the kernel's count in the service's cgroup, last time we looked */
+        CgroupUsage usage;              /* from the last sweep */
+        bool usage_known;
 
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
@@ -73,6 +75,8 @@ struct Supervisor {
         bool allocatable_known;
         CgroupMode cgroup_mode;
         bool cgroup_mode_known;
+        sd_event_source *sweep_timer;
+        size_t sweep_next;
         char **protected_names; /* specs on disk we could not parse: their units are left alone */
 
         sd_event_source *reconcile_defer;
@@ -320,53 +324,75 @@ static void service_prepare_cgroupfs_parent(Supervisor *s, const Service *svc) {
                 log_warning_errno(r, "Failed to create the cgroup %s of %s: %m", path, svc->name);
 }
 
-void supervisor_verify_cgroups(Supervisor *s) {
-        if (!supervisor_cgroups_ready(s))
-                return;
-        for (size_t i = 0; i < s->n_services; i++) {
-                Service *svc = s->services[i];
-                const UnitState *u = bus_unit(s->bus, svc->unit);
-                _cleanup_free_ char *path = NULL;
-                CgroupLimits want;
-                CgroupUsage use;
+/* One service of the sweep: one libcgroup snapshot gives the limits (put back when changed behind our back)
+ * and the usage (kept for reports, so that no report reads cgroups). */
+static void service_sweep_cgroup(Supervisor *s, Service *svc) {
+        const UnitState *u = bus_unit(s->bus, svc->unit);
+        _cleanup_free_ char *path = NULL;
+        CgroupLimits want, have;
+        CgroupUsage use;
 
-                if (!u || !u->active_state || !streq(u->active_state, "active"))
-                        continue;
-                path = service_cgroup_path(s, svc);
-                if (!path)
-                        continue;
-                want = limits_of(svc->spec->cpu_millis, svc->spec->memory, svc->spec->pids);
-                /* a limit changed by hand is put back (and logged by cgroup_enforce_limits) */
+        if (!u || !u->active_state || !streq(u->active_state, "active"))
+                return;
+        path = service_cgroup_path(s, svc);
+        if (!path || cgroup_read(s->cgroup_mode, CGROUP_FS_ROOT, path, &have, &use) < 0)
+                return;
+        svc->usage = use;
+        svc->usage_known = true;
+
+        want = limits_of(svc->spec->cpu_millis, svc->spec->memory, svc->spec->pids);
+        if (!cgroup_limits_equal(&want, &have))
+                /* a limit changed by hand: put back and logged by cgroup_enforce_limits */
                 (void) cgroup_enforce_limits(s->cgroup_mode, CGROUP_FS_ROOT, path, &want, svc->name, NULL);
 
-                /* OOM kills in a cgroup of ours (Docker reports its own containers' as events) */
-                if (svc->spec->runtime == SERVICE_RUNTIME_EXEC &&
-                    cgroup_read_usage(s->cgroup_mode, CGROUP_FS_ROOT, path, &use) >= 0) {
-                        if (use.oom_kills > svc->cgroup_oom_kills_seen) {
-                                svc->oom_kills += (unsigned) (use.oom_kills - svc->cgroup_oom_kills_seen);
-                                log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
-                                          "%s was killed for running out of memory (its limit).", svc->name);
-                        }
-                        svc->cgroup_oom_kills_seen = use.oom_kills;
+        /* OOM kills in a cgroup of ours (Docker reports its own containers' as events) */
+        if (svc->spec->runtime == SERVICE_RUNTIME_EXEC) {
+                if (use.oom_kills > svc->cgroup_oom_kills_seen) {
+                        svc->oom_kills += (unsigned) (use.oom_kills - svc->cgroup_oom_kills_seen);
+                        log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
+                                  "%s was killed for running out of memory (its limit).", svc->name);
                 }
+                svc->cgroup_oom_kills_seen = use.oom_kills;
         }
 }
 
-/* Usage of a service's cgroup for reports; NULL when there is none to read. */
-static json_t *service_usage_json(Supervisor *s, const Service *svc) {
-        _cleanup_free_ char *path = NULL;
-        CgroupUsage u;
+/* A reading costs about 0.7 ms (libcgroup reads every file of the cgroup), so a sweep goes in batches, each
+ * its own turn of the loop: 500 services never hold the loop for more than one batch. */
+#define SWEEP_BATCH 16
+#define SWEEP_STEP_USEC (20 * USEC_PER_MSEC)
 
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        size_t end = MIN(s->sweep_next + SWEEP_BATCH, s->n_services);
+
+        for (; s->sweep_next < end; s->sweep_next++)
+                service_sweep_cgroup(s, s->services[s->sweep_next]);
+        if (s->sweep_next < s->n_services) {
+                (void) sd_event_source_set_time_relative(src, SWEEP_STEP_USEC);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+void supervisor_verify_cgroups(Supervisor *s) {
         if (!supervisor_cgroups_ready(s))
+                return;
+        s->sweep_next = 0;
+        (void) sd_event_source_set_time_relative(s->sweep_timer, 0);
+        (void) sd_event_source_set_enabled(s->sweep_timer, SD_EVENT_ONESHOT);
+}
+
+/* Usage of a service's cgroup, from the last sweep; NULL when there is none. */
+static json_t *service_usage_json(Supervisor *s, const Service *svc) {
+        const CgroupUsage *u = &svc->usage;
+
+        if (!svc->usage_known)
                 return NULL;
-        path = service_cgroup_path(s, svc);
-        if (!path || cgroup_read_usage(s->cgroup_mode, CGROUP_FS_ROOT, path, &u) < 0)
-                return NULL;
-        return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "memory_current", (json_int_t) u.memory_current,
-                         "cpu_usage_usec", (json_int_t) u.cpu_usage_usec, "pids_current", (json_int_t) u.pids_current,
-                         "oom_kills", (json_int_t) MAX(u.oom_kills, (uint64_t) svc->oom_kills),
-                         "cpu_nr_throttled", (json_int_t) u.cpu_nr_throttled,
-                         "cpu_throttled_usec", (json_int_t) u.cpu_throttled_usec);
+        return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "memory_current", (json_int_t) u->memory_current,
+                         "cpu_usage_usec", (json_int_t) u->cpu_usage_usec, "pids_current", (json_int_t) u->pids_current,
+                         "oom_kills", (json_int_t) MAX(u->oom_kills, (uint64_t) svc->oom_kills),
+                         "cpu_nr_throttled", (json_int_t) u->cpu_nr_throttled,
+                         "cpu_throttled_usec", (json_int_t) u->cpu_throttled_usec);
 }
 
 /* ---- files: units, wants links, container bodies, persisted specs ---- */
@@ -1535,6 +1561,11 @@ int supervisor_new(Supervisor **ret, sd_event *event, Bus *bus, Docker *docker, 
                 return r;
         (void) sd_event_source_set_enabled(s->reconcile_timer, SD_EVENT_ON);
         (void) sd_event_source_set_description(s->reconcile_timer, "reconcile-timer");
+        r = sd_event_add_time_relative(event, &s->sweep_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_sweep, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->sweep_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->sweep_timer, "cgroup-sweep");
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -1548,6 +1579,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         strv_free(s->protected_names);
         sd_event_source_disable_unref(s->reconcile_defer);
         sd_event_source_disable_unref(s->reconcile_timer);
+        sd_event_source_disable_unref(s->sweep_timer);
         sd_event_unref(s->event);
         free(s->unit_dir);
         free(s->state_dir);
