@@ -8,13 +8,13 @@
 # it to rebuild). Every run mounts a fresh overlay over it, in a private mount namespace: proc, /sys and /dev
 # (rbind), tmpfs on /tmp and /run, /var/tmp on the host's disk (as on a real machine), the host's resolv.conf
 # and apt sources, and at /src a clean clone of the committed HEAD (as CI sees it); then pivot_root into it
-# (not chroot: see below). --worktree copies the
-# working tree over the clone (modified and untracked files, deletions; not what .gitignore ignores).
+# (not chroot: see below). --worktree copies the working tree over the clone (modified and untracked files,
+# deletions; not what .gitignore ignores).
 # COMMAND runs in /src, in a clean environment (HOME=/root, standard PATH; -e adds variables).
 # Everything the run starts lives in a cgroup of its own; at the end (also on failure, timeout or Ctrl-C)
 # whatever is left there is killed (and reported), the cgroups removed, the namespace's mounts vanish, and
 # the overlay's upper dir and the clone are deleted. Exit status: COMMAND's (124 on timeout).
-# Needs root, debootstrap, git, util-linux (unshare, flock). Nothing is installed on the host.
+# Needs root, debootstrap, git, util-linux (unshare, flock, pivot_root). Nothing is installed on the host.
 # Environment knobs: FRESH_TIMEOUT (COMMAND's time limit, 2400 s), FRESH_ROOTFS (the cached root),
 # FRESH_MIRROR (default: the first URI in /etc/apt/sources.list.d/debian.sources, else deb.debian.org).
 set -eu
@@ -23,7 +23,7 @@ self=$(readlink -f "$0")
 log() { echo "fresh: $*" >&2; }
 
 # ---- inside the private mount namespace: build the root and pivot into it ---------------------------------
-if [ "${1:-}" = __chroot ]; then
+if [ "${1:-}" = __enter ]; then
 	work=$2; shift 2
 	m=$work/merged
 	mount -t overlay overlay -o "lowerdir=$FRESH_ROOTFS,upperdir=$work/upper,workdir=$work/ovwork" "$m"
@@ -61,7 +61,7 @@ fi
 if [ "${1:-}" = __run ]; then
 	work=$2; shift 2
 	while read -r d; do echo $$ > "$d/cgroup.procs"; done < "$work/cgroups"
-	exec unshare --mount --propagation private -- bash "$self" __chroot "$work" "$@"
+	exec unshare --mount --propagation private -- bash "$self" __enter "$work" "$@"
 fi
 
 worktree=0
