@@ -77,6 +77,10 @@ struct Supervisor {
         bool cgroup_mode_known;
         sd_event_source *sweep_timer;
         size_t sweep_next;
+
+        /* calls that need systemd, made before the bus was there (just after a socket-activated start) */
+        struct Deferred *deferred;
+        sd_event_source *deferred_timeout;
         char **protected_names; /* specs on disk we could not parse: their units are left alone */
 
         sd_event_source *reconcile_defer;
@@ -84,6 +88,60 @@ struct Supervisor {
         bool reload_in_flight;
         bool reconcile_again;
 };
+
+typedef int (*SupervisorMethod)(Supervisor *s, VarlinkCall *call, json_t *params);
+
+typedef struct Deferred {
+        struct Deferred *next;
+        VarlinkCall *call;
+        json_t *params;
+        SupervisorMethod method;
+} Deferred;
+
+#define DEFERRED_TIMEOUT_USEC (30 * USEC_PER_SEC)
+
+/* Keeps a call until systemd is reachable; it is made again then, or refused after 30 s. */
+static int supervisor_defer(Supervisor *s, VarlinkCall *call, json_t *params, SupervisorMethod method) {
+        Deferred *d = calloc(1, sizeof(Deferred));
+
+        if (!d)
+                return -ENOMEM;
+        *d = (Deferred) { .next = s->deferred, .call = varlink_call_ref(call), .params = json_incref(params),
+                          .method = method };
+        s->deferred = d;
+        if (sd_event_source_get_enabled(s->deferred_timeout, NULL) <= 0) {
+                (void) sd_event_source_set_time_relative(s->deferred_timeout, DEFERRED_TIMEOUT_USEC);
+                (void) sd_event_source_set_enabled(s->deferred_timeout, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+static void supervisor_flush_deferred(Supervisor *s, bool run) {
+        Deferred *list = s->deferred;
+
+        s->deferred = NULL;
+        (void) sd_event_source_set_enabled(s->deferred_timeout, SD_EVENT_OFF);
+        while (list) {
+                Deferred *d = list;
+                list = d->next;
+                if (!run)
+                        (void) varlink_call_error(d->call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                else if (varlink_call_is_connected(d->call)) {
+                        int r = d->method(s, d->call, d->params);
+                        if (r < 0)
+                                (void) varlink_call_error(d->call, "io.ballast.Agent.InternalError",
+                                                          json_pack("{s:s}", "reason", strerror(-r)));
+                }
+                varlink_call_unref(d->call);
+                json_decref(d->params);
+                free(d);
+        }
+}
+
+static int on_deferred_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        supervisor_flush_deferred(userdata, false);
+        return 0;
+}
 
 bool supervisor_should_start(RestartPolicy policy, const char *active_state, const char *result, bool just_applied) {
         if (active_state && (streq(active_state, "active") || streq(active_state, "activating") ||
@@ -1122,9 +1180,14 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         }
 }
 
+static void on_first_refresh(Bus *b, int error, void *userdata) {
+        /* the unit cache is filled: calls that waited for systemd can be made now */
+        supervisor_flush_deferred(userdata, true);
+}
+
 void supervisor_on_bus_state(Supervisor *s, bool connected) {
-        if (connected)
-                (void) bus_refresh_all(s->bus, NULL, NULL);
+        if (connected && bus_refresh_all(s->bus, on_first_refresh, s) < 0)
+                supervisor_flush_deferred(s, true);
         supervisor_schedule_reconcile(s);
 }
 
@@ -1368,7 +1431,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
                                           json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
         if (!bus_is_connected(s->bus))
-                return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                return supervisor_defer(s, call, params, supervisor_method_remove);
 
         /* The spec goes first (durably): after a crash the unit is an orphan and the next pass removes it. */
         path = service_spec_path(s, p.name);
@@ -1405,7 +1468,7 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
         if (!svc)
                 return 0;
         if (!bus_is_connected(s->bus))
-                return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                return supervisor_defer(s, call, params, supervisor_method_restart);
         r = waiter_add(&svc->op_waiters, call);
         if (r < 0)
                 return r;
@@ -1566,6 +1629,12 @@ int supervisor_new(Supervisor **ret, sd_event *event, Bus *bus, Docker *docker, 
                 return r;
         (void) sd_event_source_set_enabled(s->sweep_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(s->sweep_timer, "cgroup-sweep");
+        r = sd_event_add_time_relative(event, &s->deferred_timeout, CLOCK_MONOTONIC, DEFERRED_TIMEOUT_USEC,
+                                       USEC_PER_SEC, on_deferred_timeout, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->deferred_timeout, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->deferred_timeout, "deferred-calls");
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -1580,6 +1649,8 @@ Supervisor *supervisor_free(Supervisor *s) {
         sd_event_source_disable_unref(s->reconcile_defer);
         sd_event_source_disable_unref(s->reconcile_timer);
         sd_event_source_disable_unref(s->sweep_timer);
+        supervisor_flush_deferred(s, false);
+        sd_event_source_disable_unref(s->deferred_timeout);
         sd_event_unref(s->event);
         free(s->unit_dir);
         free(s->state_dir);

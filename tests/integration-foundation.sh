@@ -9,6 +9,7 @@ SB_DIR=$(mktemp -d /var/tmp/ballast-it-foundation.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
 sandbox_start "$SB_DIR" || bail "cannot start the systemd sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
+need socat
 
 SOCK=/run/ballast/ballastd.sock
 sb systemctl start ballastd.socket
@@ -53,6 +54,8 @@ like "$(vcall "{\"method\":\"io.ballast.Agent.GetStatus\",\"parameters\":{\"x\":
 
 # a client that sends half a message and stalls: the others are served meanwhile, and it is dropped
 sb sh -c "(printf '{\"method\":'; sleep 30) | socat -t 30 - UNIX-CONNECT:$SOCK >/dev/null 2>&1 &"
+wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl --json status | grep -q '\"connections\": 2,'" \
+	|| bail "the stalling client did not connect"
 t0=$(date +%s%N)
 out=$(bctl status 2>&1)
 t1=$(date +%s%N)

@@ -10,6 +10,7 @@ SB_DIR=$(mktemp -d /var/tmp/ballast-it-resources.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
 sandbox_start "$SB_DIR" --docker || bail "cannot start the sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
+need curl ip
 root=/proc/$SANDBOX_PID/root
 ncpu=$(nproc)
 # allocatable cpu = ncpu - (ncpu - 1) = 1 CPU, so that admission can be tested with small numbers

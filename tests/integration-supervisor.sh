@@ -10,6 +10,7 @@ SB_DIR=$(mktemp -d /var/tmp/ballast-it-supervisor.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
 sandbox_start "$SB_DIR" --docker --persist || bail "cannot start the sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
+need curl
 sb systemctl start ballastd.socket
 root=/proc/$SANDBOX_PID/root
 SPECS=$SB_DIR/specs

@@ -87,5 +87,13 @@ ballast_install() {
 	sb systemctl daemon-reload
 }
 
+# Tools the tests need: missing ones fail loudly (a `! curl ...` check would otherwise pass without curl).
+need() {
+	local c
+	for c; do
+		sb sh -c "command -v $c" >/dev/null 2>&1 || bail "$c is not installed (tools/deps.sh installs it)"
+	done
+}
+
 # ballastctl inside the sandbox.
 bctl() { sb "$BALLAST_BIN/ballastctl" "$@"; }
