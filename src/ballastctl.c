@@ -40,7 +40,8 @@ static void help(void) {
                "  restart NAME         restart a service (waits until it is up again)\n"
                "  logs NAME [-f]       the service's journal (journalctl -u ballast-NAME.service)\n"
                "  capacity             capacity, reserved, allocatable, committed, free, the largest fit,\n"
-               "                       ports held, per-service usage against limits, interfaces\n\n"
+               "                       ports held, per-service usage against limits, interfaces\n"
+               "  nodes                the cluster's nodes (from etcd): free capacity and known ports\n\n"
                "Options:\n"
                "  -s --socket PATH     control socket (default $BALLAST_SOCKET or " DEFAULT_SOCKET ")\n"
                "  -j --json            print JSON instead of tables\n"
@@ -157,6 +158,31 @@ static int verb_status(int argc, char *argv[]) {
                 printf("%s%s", i > 0 ? ", " : "", strna(json_string_value(w)));
         printf("\n");
         printf("Connections: %lld\n", (long long) json_integer_value(json_object_get(s, "connections")));
+        {
+                json_t *cl = json_object_get(s, "cluster");
+                const char *names[] = { "etcd", "http" };
+                bool any = false;
+                for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                        json_t *e = json_object_get(cl, names[k]);
+                        char b[64];
+                        if (!json_is_object(e))
+                                continue;
+                        any = true;
+                        printf("Cluster:     %s %s", names[k], strna(json_string_value(json_object_get(e, "state"))));
+                        if (json_is_string(json_object_get(e, "endpoint")))
+                                printf(" via %s", json_string_value(json_object_get(e, "endpoint")));
+                        if (json_is_string(json_object_get(e, "url")))
+                                printf(" to %s", json_string_value(json_object_get(e, "url")));
+                        if (json_is_string(json_object_get(e, "error")))
+                                printf(": %s", json_string_value(json_object_get(e, "error")));
+                        if (json_is_integer(json_object_get(e, "since_usec")))
+                                printf(" (since %s)", format_timestamp(b, sizeof(b),
+                                                                       (uint64_t) json_integer_value(json_object_get(e, "since_usec"))));
+                        printf("\n");
+                }
+                if (!any)
+                        printf("Cluster:     standalone (none configured)\n");
+        }
         return 0;
 }
 
@@ -543,6 +569,41 @@ static int verb_capacity(int argc, char *argv[]) {
         return 0;
 }
 
+static int verb_nodes(int argc, char *argv[]) {
+        _cleanup_json_ json_t *reply = NULL;
+        json_t *nodes, *n;
+        size_t i;
+        int r;
+
+        r = call("io.ballast.Agent.ListNodes", NULL, &reply);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(reply);
+        nodes = json_object_get(reply, "nodes");
+        printf("%-24s %8s %10s %10s  %s\n", "NODE", "FREE CPU", "FREE MEM", "SERVICES", "PORTS");
+        json_array_foreach(nodes, i, n) {
+                json_t *d = json_object_get(n, "document"), *free_ = json_object_get(d, "free"), *ports, *p;
+                char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX];
+                size_t k;
+
+                printf("%-24s %8s %10s %10zu  ", strna(json_string_value(json_object_get(n, "node"))),
+                       fmt_resource(b1, sizeof(b1), "cpu", json_object_get(free_, "cpu")),
+                       fmt_resource(b2, sizeof(b2), "memory", json_object_get(free_, "memory")),
+                       json_array_size(json_object_get(d, "services")));
+                ports = json_object_get(d, "ports");
+                if (json_array_size(ports) == 0)
+                        printf("-");
+                json_array_foreach(ports, k, p)
+                        printf("%s%s=%s", k ? " " : "", strna(json_string_value(json_object_get(p, "port"))),
+                               strna(json_string_value(json_object_get(p, "service"))));
+                printf("\n");
+        }
+        if (json_array_size(nodes) == 0)
+                printf("(no nodes)\n");
+        return 0;
+}
+
 static const Verb verbs[] = {
         { "status", 0, 0, verb_status },
         { "ps", 0, 0, verb_ps },
@@ -552,6 +613,7 @@ static const Verb verbs[] = {
         { "restart", 1, 1, verb_restart },
         { "logs", 1, 1, verb_logs },
         { "capacity", 0, 0, verb_capacity },
+        { "nodes", 0, 0, verb_nodes },
         {}
 };
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -23,10 +25,20 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
                 json_array_append_new(waiting, json_string("docker"));
         if (m->supervisor)
                 supervisor_counts(m->supervisor, &total, &active, &failed);
+        {
+                json_t *cl = m->reporter ? reporter_status_json(m->reporter) : NULL;
+                const char *st = json_string_value(json_object_get(json_object_get(cl, "etcd"), "state"));
+                if (st && !streq(st, "ok"))
+                        json_array_append_new(waiting, json_string("etcd"));
+                st = json_string_value(json_object_get(json_object_get(cl, "http"), "state"));
+                if (st && !streq(st, "ok"))
+                        json_array_append_new(waiting, json_string("the HTTP endpoint"));
+                json_decref(cl);
+        }
 
         return varlink_call_reply(
                 call,
-                json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s?,s:I,s:{s:i,s:i,s:i},s:o,s:i,s:o}",
+                json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s?,s:I,s:{s:i,s:i,s:i},s:o,s:i,s:o,s:o}",
                           "version", PACKAGE_VERSION,
                           "node", m->node_name,
                           "pid", (int) getpid(),
@@ -38,7 +50,8 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
                           "services", "total", (int) total, "active", (int) active, "failed", (int) failed,
                           "waiting_for", waiting,
                           "connections", (int) varlink_server_n_connections(m->varlink),
-                          "conditions", m->config_error ? json_object() : manager_conditions_json(m)));
+                          "conditions", m->config_error ? json_object() : manager_conditions_json(m),
+                          "cluster", m->reporter ? reporter_status_json(m->reporter) : json_pack("{s:n,s:n}", "etcd", "http")));
 }
 
 /* The service methods need the supervisor, which runs only on a valid configuration. */
@@ -62,6 +75,38 @@ static int method_get_capacity(VarlinkCall *call, json_t *params, void *userdata
         return varlink_call_reply(call, manager_capacity_json(m));
 }
 
+static void on_nodes(int error, json_t *nodes, void *userdata) {
+        VarlinkCall *call = userdata;
+
+        if (error == -ENOTCONN)
+                (void) varlink_call_error(call, "io.ballast.Agent.ClusterNotConfigured", NULL);
+        else if (error < 0)
+                (void) varlink_call_error(call, "io.ballast.Agent.ClusterUnavailable",
+                                          json_pack("{s:s}", "reason", strerror(-error)));
+        else
+                (void) varlink_call_reply(call, json_pack("{s:O}", "nodes", nodes));
+        varlink_call_unref(call);
+}
+
+static int method_list_nodes(VarlinkCall *call, json_t *params, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (!m->reporter)
+                return varlink_call_error(call, "io.ballast.Agent.NotReady",
+                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+        r = reporter_list_nodes(m->reporter, on_nodes, varlink_call_ref(call));
+        if (r < 0) {
+                varlink_call_unref(call);
+                if (r == -ENOTCONN)
+                        return varlink_call_error(call, "io.ballast.Agent.ClusterNotConfigured", NULL);
+                return r;
+        }
+        return 0;
+}
+
 SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
 SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
 SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
@@ -72,6 +117,7 @@ SUPERVISOR_METHOD(method_wait_healthy, supervisor_method_wait_healthy)
 const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.GetStatus", method_get_status, 0 },
         { "io.ballast.Agent.GetCapacity", method_get_capacity, 0 },
+        { "io.ballast.Agent.ListNodes", method_list_nodes, 0 },
         { "io.ballast.Agent.ListServices", method_list_services, 0 },
         { "io.ballast.Agent.GetService", method_get_service, 0 },
         { "io.ballast.Agent.WaitHealthy", method_wait_healthy, 0 },

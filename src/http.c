@@ -181,7 +181,8 @@ int http_client_new(HttpClient **ret, sd_event *event) {
         c->multi = curl_multi_init();
         if (!c->multi)
                 return -ENOMEM;
-        r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC, 0, 0, on_curl_timer, c);
+        /* accuracy 1 µs: curl's timeouts start transfers; sd-event's default slack would delay each by 250 ms */
+        r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC, 0, 1, on_curl_timer, c);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);

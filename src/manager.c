@@ -50,6 +50,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
         sd_event_source_disable_unref(m->node_timer);
+        reporter_free(m->reporter);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
         bus_free(m->bus);
@@ -116,6 +117,7 @@ int manager_reload(Manager *m) {
         if (m->supervisor) {
                 manager_refresh_node(m); /* reserved and thresholds may have changed */
                 (void) supervisor_load(m->supervisor);
+                reporter_changed(m->reporter); /* labels, name */
         } else
                 (void) manager_start_modules(m);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");
@@ -135,6 +137,7 @@ static void on_bus_unit(Bus *b, const UnitState *u, void *userdata) {
         Manager *m = userdata;
         if (m->supervisor)
                 supervisor_on_unit(m->supervisor, u);
+        reporter_changed(m->reporter);
 }
 
 static void on_docker_state(Docker *d, bool up, void *userdata) {
@@ -149,6 +152,7 @@ static void on_docker_event(Docker *d, const DockerEvent *ev, void *userdata) {
         Manager *m = userdata;
         if (m->supervisor)
                 supervisor_on_docker_event(m->supervisor, ev);
+        reporter_changed(m->reporter);
 }
 
 #define NODE_REFRESH_USEC (10 * USEC_PER_SEC)
@@ -209,8 +213,10 @@ static void manager_refresh_node(Manager *m) {
         }
         policy = manager_policy(m);
         alloc = capacity_allocatable(&f.capacity, &policy);
-        if (!m->node_known || memcmp(&alloc, &m->allocatable, sizeof(alloc)) != 0)
+        if (!m->node_known || memcmp(&alloc, &m->allocatable, sizeof(alloc)) != 0) {
                 m->slice_bound = false;
+                reporter_changed(m->reporter);
+        }
         m->node = f;
         m->allocatable = alloc;
         m->node_known = true;
@@ -262,7 +268,7 @@ json_t *manager_capacity_json(Manager *m) {
                          "free", resources_to_json(&free_now),
                          /* one node: the largest service that still fits is what is free */
                          "largest_fit", resources_to_json(&free_now),
-                         "node", "memory_available", (json_int_t) m->node.memory_available,
+                         "host", "memory_available", (json_int_t) m->node.memory_available,
                          "disk_free", (json_int_t) m->node.disk_free,
                          "inodes", (json_int_t) m->node.inodes,
                          "inodes_free", (json_int_t) m->node.inodes_free,
@@ -273,7 +279,9 @@ json_t *manager_capacity_json(Manager *m) {
 }
 
 static void on_netlink_change(Netlink *n, void *userdata) {
+        Manager *m = userdata;
         log_debug("Network interfaces changed.");
+        reporter_changed(m->reporter);
 }
 
 /* "ID" and "VERSION_ID" of os-release, under the root. */
@@ -336,6 +344,33 @@ json_t *manager_document_json(Manager *m) {
         return doc;
 }
 
+static json_t *manager_report_document(void *userdata) {
+        return manager_document_json(userdata);
+}
+
+/* The cluster: etcd and/or an HTTP endpoint; none configured is standalone, a full mode. Host paths of the
+ * TLS files and the token resolve under the root like every other. */
+static int manager_start_reporter(Manager *m) {
+        const Config *c = m->config;
+        _cleanup_free_ char *ca = c->etcd_ca ? manager_path(m, c->etcd_ca) : NULL,
+                            *cert = c->etcd_cert ? manager_path(m, c->etcd_cert) : NULL,
+                            *key = c->etcd_key ? manager_path(m, c->etcd_key) : NULL,
+                            *token = c->http_token_file ? manager_path(m, c->http_token_file) : NULL;
+        int r;
+
+        r = reporter_new(&m->reporter, m->event, m->http,
+                         &(ReporterOptions) { .etcd_endpoints = c->etcd_endpoints, .etcd_prefix = c->etcd_prefix,
+                                              .etcd_ttl_s = c->etcd_ttl_s, .etcd_ca = ca, .etcd_cert = cert,
+                                              .etcd_key = key, .http_url = c->http_url, .http_token_file = token,
+                                              .http_interval_s = c->http_interval_s, .node_name = m->node_name },
+                         manager_report_document, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up cluster reporting: %m");
+        /* an unreachable cluster is retried on the loop; it never keeps us from serving */
+        (void) reporter_start(m->reporter);
+        return 0;
+}
+
 /* The modules run only on a valid configuration: with a broken one, acting on defaults could remove the
  * units of services whose directory we were told differently. */
 static int manager_start_modules(Manager *m) {
@@ -356,6 +391,9 @@ static int manager_start_modules(Manager *m) {
         r = http_client_new(&m->http, m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up HTTP: %m");
+        r = manager_start_reporter(m);
+        if (r < 0)
+                return r;
         r = docker_new(&m->docker, m->event, m->http, docker_socket, on_docker_event, on_docker_state, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up Docker: %m");
@@ -393,6 +431,11 @@ static int manager_start_modules(Manager *m) {
         return 0;
 }
 
+static void on_reporter_stopped(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_exit(m->event, 0);
+}
+
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
@@ -400,6 +443,9 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         log_event(LOG_INFO, 0, "stopping", NULL, BALLAST_MESSAGE_STOPPED,
                   "Received SIG%s, exiting; workloads keep running.", sigabbrev_np((int) si->ssi_signo));
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
+        /* a clean exit revokes the cluster lease at once (bounded: the reporter gives up after 1 s) */
+        if (m->reporter && reporter_stop(m->reporter, on_reporter_stopped, m) >= 0)
+                return 0;
         return sd_event_exit(m->event, 0);
 }
 

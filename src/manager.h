@@ -14,6 +14,7 @@
 #include "docker.h"
 #include "http.h"
 #include "netlink.h"
+#include "reporter.h"
 #include "supervisor.h"
 #include "varlink.h"
 
@@ -41,6 +42,7 @@ typedef struct Manager {
         Bus *bus;
         Supervisor *supervisor;
         Netlink *netlink;
+        Reporter *reporter;
 
         /* the node: re-read on a timer (cheap /proc and /sys reads) */
         NodeFacts node;
