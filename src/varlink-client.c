@@ -81,7 +81,7 @@ int varlink_client_read(VarlinkClient *c, uint64_t timeout_usec, json_t **ret_pa
         char *nul;
         size_t len;
 
-        while (!(nul = memchr(c->buf, 0, c->size))) {
+        while (!(nul = c->buf ? memchr(c->buf, 0, c->size) : NULL)) {
                 struct pollfd p = { .fd = c->fd, .events = POLLIN };
                 int ms = -1;
                 ssize_t k;

@@ -264,7 +264,7 @@ static int connection_update(Connection *c) {
                 return r;
         if (c->out_size > 0)
                 events |= EPOLLOUT;
-        else if (c->close_after_flush || (c->read_eof && !c->call && !memchr(c->in, 0, c->in_size)))
+        else if (c->close_after_flush || (c->read_eof && !c->call && !(c->in && memchr(c->in, 0, c->in_size))))
                 return -ECONNRESET;
         /* Read while there is room, and while no call holds the input back: a client cannot make us buffer
          * more than one message while we work on its call. */
@@ -472,7 +472,7 @@ static int connection_dispatch(Connection *c, const char *text, size_t size) {
 
 static int connection_process(Connection *c) {
         while (!c->call && !c->close_after_flush) {
-                char *nul = memchr(c->in, 0, c->in_size);
+                char *nul = c->in ? memchr(c->in, 0, c->in_size) : NULL;
                 size_t len;
                 int r;
 
