@@ -107,6 +107,23 @@ static int method_list_nodes(VarlinkCall *call, json_t *params, void *userdata) 
         return 0;
 }
 
+/* The update methods need the updater, which runs only on a valid configuration. */
+#define UPDATER_METHOD(fn, impl)                                                                           \
+        static int fn(VarlinkCall *call, json_t *params, void *userdata) {                                \
+                Manager *m = userdata;                                                                     \
+                if (!m->updater)                                                                           \
+                        return varlink_call_error(call, "io.ballast.Agent.NotReady",                       \
+                                                  json_pack("{s:s}", "reason", m->config_error ?: "starting")); \
+                return impl(m->updater, call, params);                                                     \
+        }
+
+UPDATER_METHOD(method_get_update_status, updater_method_status)
+UPDATER_METHOD(method_update_pin, updater_method_pin)
+UPDATER_METHOD(method_update_pause, updater_method_pause)
+UPDATER_METHOD(method_update_resume, updater_method_resume)
+UPDATER_METHOD(method_update_set_windows, updater_method_set_windows)
+UPDATER_METHOD(method_update_approve, updater_method_approve)
+
 SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
 SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
 SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
@@ -124,5 +141,11 @@ const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.ApplyService", method_apply_service, VARLINK_METHOD_WRITE | VARLINK_METHOD_MORE },
         { "io.ballast.Agent.RemoveService", method_remove_service, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.RestartService", method_restart_service, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.GetUpdateStatus", method_get_update_status, 0 },
+        { "io.ballast.Agent.UpdatePin", method_update_pin, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdatePause", method_update_pause, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateResume", method_update_resume, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateSetWindows", method_update_set_windows, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateApprove", method_update_approve, VARLINK_METHOD_WRITE },
         {}
 };

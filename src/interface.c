@@ -3,6 +3,14 @@
 
 #include "interface.h"
 
+/* What every update method answers: the whole update status. */
+#define UPDATE_STATUS                                                                                            \
+        "(os: object, managed: bool, file: ?string, file_error: ?string,\n"                                   \
+        "  state_error: ?string, channel: ?string, channel_source: string, max_version: ?string, strategy: string,\n" \
+        "  time_zone: string, windows: []object, window: object, paused: bool, clock_known: bool,\n"             \
+        "  approved_version: ?string, reboot_needed: bool, new_version: ?string, update_engine: ?object,\n"      \
+        "  flow: ?object, decision: object, policy: object)\n"
+
 const char ballast_interface_description[] =
         "# ballast: a node agent for CoreOS hosts. Services are Docker containers (or plain processes)\n"
         "# run as systemd units; this interface is the only way to drive the agent.\n"
@@ -83,6 +91,26 @@ const char ballast_interface_description[] =
         "method RestartService(name: string) -> (name: string, state: string, sub_state: ?string)\n"
         "# For the unit's helper: replies once the service's first health check passed.\n"
         "method WaitHealthy(name: string) -> ()\n"
+        "\n"
+        "# OS updates: the OS, the policy in force (ballast.json and the operator's changes, persisted), the\n"
+        "# maintenance window now (window.state: inside, outside, none, unknown; next_start_usec, end_usec),\n"
+        "# update_engine's last status (Flatcar), the reboot flow, and the gate: decision is whether the node may\n"
+        "# reboot now, policy the same as if a reboot were needed; each {allow, reason, message}, reason one of\n"
+        "# ok, unmanaged, config-error, not-needed, strategy-off, paused, clock-unknown, version-unknown,\n"
+        "# version-above-max, window-unknown, no-windows, outside-window, no-lock, not-drained.\n"
+        "method GetUpdateStatus() -> " UPDATE_STATUS
+        "# Pins the channel (Flatcar's GROUP=, rewritten at once; Fedora CoreOS: the stream ballast accepts).\n"
+        "method UpdatePin(channel: string) -> " UPDATE_STATUS
+        "# No reboot for updates until UpdateResume; persisted.\n"
+        "method UpdatePause() -> " UPDATE_STATUS
+        "method UpdateResume() -> " UPDATE_STATUS
+        "type MaintenanceWindow (days: []string, start: string, length_min: int)\n"
+        "# Replaces the configuration's windows (and time zone, when given); persisted across restarts.\n"
+        "method UpdateSetWindows(windows: []MaintenanceWindow, time_zone: ?string) -> " UPDATE_STATUS
+        "# Allows a reboot into this version (default: the pending one) although it is above max_version.\n"
+        "method UpdateApprove(version: ?string) -> " UPDATE_STATUS
+        "error UpdatesNotManaged (reason: string)\n"
+        "error InvalidUpdatePolicy (field: string, reason: string)\n"
         "\n"
         "error NoSuchService (name: string)\n"
         "error InvalidSpec (field: string, reason: string)\n"

@@ -51,6 +51,7 @@ Manager *manager_free(Manager *m) {
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
         sd_event_source_disable_unref(m->node_timer);
         reporter_free(m->reporter);
+        updater_free(m->updater);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
         bus_free(m->bus);
@@ -117,6 +118,8 @@ int manager_reload(Manager *m) {
         if (m->supervisor) {
                 manager_refresh_node(m); /* reserved and thresholds may have changed */
                 (void) supervisor_load(m->supervisor);
+                if (m->updater)
+                        (void) updater_set_config(m->updater, m->config);
                 reporter_changed(m->reporter); /* labels, name */
         } else
                 (void) manager_start_modules(m);
@@ -339,8 +342,9 @@ json_t *manager_document_json(Manager *m) {
         json_object_update(doc, cap); /* capacity, reserved, allocatable, committed, free, largest_fit, ports, … */
         json_decref(cap);
         json_object_set_new(doc, "services", m->supervisor ? supervisor_services_json(m->supervisor) : json_array());
-        json_object_set_new(doc, "drain", json_pack("{s:b}", "draining", 0));
-        json_object_set_new(doc, "updates", json_pack("{s:s}", "state", m->config->updates_managed ? "idle" : "unmanaged"));
+        json_object_set_new(doc, "drain", json_pack("{s:b,s:b}", "draining", m->draining, "drained", m->drain_done));
+        json_object_set_new(doc, "updates", m->updater ? updater_report_json(m->updater)
+                                                       : json_pack("{s:s}", "state", "unmanaged"));
         return doc;
 }
 
@@ -425,6 +429,10 @@ static int manager_start_modules(Manager *m) {
                 log_warning_errno(r, "Failed to watch network interfaces, not reporting them: %m");
                 m->netlink = netlink_free(m->netlink);
         }
+        /* OS updates: reports always, acts only with an "updates" block on an OS it knows */
+        r = updater_new(&m->updater, m->event, m->root, state_dir, m->config);
+        if (r < 0)
+                log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");
         /* neither may keep us from serving: both retry until they are there */
         (void) docker_start(m->docker);
         (void) bus_start_or_retry(m->bus);

@@ -16,6 +16,7 @@
 #include "netlink.h"
 #include "reporter.h"
 #include "supervisor.h"
+#include "updater.h"
 #include "varlink.h"
 
 typedef struct ManagerOptions {
@@ -43,6 +44,11 @@ typedef struct Manager {
         Supervisor *supervisor;
         Netlink *netlink;
         Reporter *reporter;
+        Updater *updater;
+
+        /* ballastctl drain: services stopped and kept stopped, the report says so */
+        bool draining;
+        bool drain_done;
 
         /* the node: re-read on a timer (cheap /proc and /sys reads) */
         NodeFacts node;

@@ -1,0 +1,141 @@
+#!/bin/bash
+# OS updates in the systemd sandbox. The OS is what the sandbox's /etc/os-release says: each case replaces it
+# (the sandbox's /etc is an overlay, the host's is untouched) with a fixture from tests/data/updates and
+# restarts ballastd, so ballastd runs exactly as on a host (root "/"), writing the real paths
+# (/etc/flatcar/update.conf, /etc/zincati/config.d/90-ballast.toml) inside the sandbox.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/sandbox.sh"
+. "$here/lib.sh"
+data=$here/data/updates
+
+SB_DIR=$(mktemp -d /var/tmp/ballast-it-updates.XXXXXX)
+trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+sandbox_start "$SB_DIR" || bail "cannot start the sandbox"
+ballast_install || bail "cannot install ballast into the sandbox"
+root=/proc/$SANDBOX_PID/root
+
+# the gate asks whether the clock is synchronized; timesyncd's flag file says so in the sandbox
+sb mkdir -p /run/systemd/timesync && sb touch /run/systemd/timesync/synchronized
+
+set_os() {  # set_os FIXTURE
+	sb rm -f /etc/os-release
+	cp "$data/os-release-$1" "$root/etc/os-release"
+}
+restart() {
+	sb systemctl stop ballastd.service ballastd.socket >/dev/null 2>&1
+	sb rm -f /var/lib/ballast/updates.json
+	sb systemctl start ballastd.socket
+	bctl status >/dev/null
+}
+reload() { sb systemctl stop ballastd.service >/dev/null 2>&1; bctl status >/dev/null; }
+ust() { bctl update status 2>&1; }
+ustj() { bctl --json update status 2>&1; }
+tomorrow=$(date -u -d tomorrow +%a)
+
+# --- unmanaged: no "updates" block on Flatcar, then a managed block on an OS ballast does not know ---
+set_os flatcar
+sb rm -rf /etc/flatcar /etc/coreos /etc/zincati
+printf '{"node": {"name": "n1"}}\n' > "$root/etc/ballast/ballast.json"
+restart
+out=$(ust)
+like "$out" "OS: +flatcar 3815.2.0" "status detects Flatcar and its version"
+like "$out" "Managed: +no \(report only\)" "without an \"updates\" block: report only"
+like "$out" "\(unmanaged\)" "and the gate says unmanaged"
+check "nothing is written (no /etc/flatcar)" -- test ! -e "$root/etc/flatcar"
+like "$(bctl update pause 2>&1)" "UpdatesNotManaged" "pause is refused when updates are not managed"
+
+set_os debian
+printf '{"node": {"name": "n1"}, "updates": {"channel": "stable", "strategy": "periodic", "windows": [{"days": ["Sun"], "start": "03:00", "length_min": 60}]}}\n' \
+	> "$root/etc/ballast/ballast.json"
+restart
+out=$(ust)
+like "$out" "OS: +other debian" "Debian is \"other\""
+like "$out" "Managed: +no" "and not managed even with an \"updates\" block"
+check "nothing is written on an unmanaged OS" -- test ! -e "$root/etc/flatcar" -a ! -e "$root/etc/coreos" -a ! -e "$root/etc/zincati"
+
+# --- Flatcar: update.conf rendered, unknown keys kept, idempotent ---
+set_os flatcar
+sb mkdir -p /etc/flatcar
+cp "$data/update.conf-user" "$root/etc/flatcar/update.conf"
+printf '{"node": {"name": "n1"}, "updates": {"channel": "stable", "strategy": "periodic", "time_zone": "UTC", "windows": [{"days": ["%s"], "start": "03:00", "length_min": 60}]}}\n' \
+	"$tomorrow" > "$root/etc/ballast/ballast.json"
+restart
+is "$(cat "$root/etc/flatcar/update.conf")" "$(cat "$data/update.conf-user.expected")" \
+	"update.conf: GROUP=stable, REBOOT_STRATEGY=off, every other line byte for byte"
+st0=$(stat -c '%i %Y.%y' "$root/etc/flatcar/update.conf")
+sleep 1
+restart
+is "$(stat -c '%i %Y.%y' "$root/etc/flatcar/update.conf")" "$st0" "a second run changes nothing (same inode and mtime)"
+out=$(ust)
+like "$out" "Managed: +yes" "managed on Flatcar"
+like "$out" "Channel: +stable \(config\)" "the channel from the configuration"
+like "$out" "Window now: +outside, next opens" "outside the window, with the next opening"
+like "$out" "Policy now: +would not allow: .*\(outside-window\)" "the gate's reason: outside-window"
+like "$out" "Decision: +no reboot: .*\(not-needed\)" "no reboot now: none is needed"
+like "$(ustj)" "\"next_start_usec\": [0-9]+" "GetUpdateStatus carries the next window start"
+
+# hostile pins: refused with a clear error, nothing written
+for bad in 'beta;reboot' '$(reboot)' 'a b' '../x' "$(printf 'x\ny')" ''; do
+	out=$(bctl update pin "$bad" 2>&1)
+	st=$?
+	ok $(( st == 1 ? 0 : 1 )) "pin $(printf '%q' "$bad") is refused"
+	like "$out" "InvalidUpdatePolicy.*channel" "with a clear error"
+done
+is "$(stat -c '%i %Y.%y' "$root/etc/flatcar/update.conf")" "$st0" "and update.conf was not touched"
+
+like "$(bctl update pin beta)" "Channel: +beta \(pin\)" "pin beta"
+grep -qx 'GROUP=beta' "$root/etc/flatcar/update.conf"
+ok $? "rewrites GROUP= in update.conf at once"
+like "$(cat "$root/var/lib/ballast/updates.json")" '"channel": "beta"' "the pin is persisted in state_dir/updates.json"
+reload
+like "$(ust)" "Channel: +beta \(pin\)" "and survives a restart of ballastd"
+grep -qx 'GROUP=beta' "$root/etc/flatcar/update.conf"
+ok $? "update.conf keeps the pinned channel after the restart"
+
+like "$(bctl update pause)" "Paused: +yes" "pause"
+like "$(ust)" "Policy now: +would not allow: .*\(paused\)" "paused: the gate's reason is paused"
+reload
+like "$(ust)" "Paused: +yes" "pause survives a restart"
+like "$(bctl update resume)" "Paused: +no" "resume"
+
+out=$(bctl update window Mon,Tue,Wed,Thu,Fri,Sat,Sun 00:00 10080 Europe/Berlin)
+like "$out" "Window now: +inside" "a window set over Varlink that is always open: inside"
+like "$out" "\(Europe/Berlin\)" "in the zone given"
+like "$out" "Policy now: +would not allow: .*\(not-drained\)" "inside the window the gate still wants a drain (periodic)"
+like "$(bctl update window Sun 25:00 60 2>&1)" "InvalidUpdatePolicy.*start" "a bad start time is refused"
+like "$(bctl update window Sun 03:00 60 Mars/Olympus 2>&1)" "InvalidUpdatePolicy.*time_zone" "an unknown time zone is refused"
+like "$(bctl update window Funday 03:00 60 2>&1)" "InvalidUpdatePolicy.*days" "an unknown weekday is refused"
+like "$(ust)" "Window now: +inside" "refused changes leave the windows as they were"
+
+# --- Container Linux: /etc/coreos is a symlink to the directory that holds update.conf ---
+set_os container-linux
+sb rm -rf /etc/flatcar /etc/coreos /etc/cl-conf
+sb mkdir -p /etc/cl-conf
+sb ln -s cl-conf /etc/coreos
+cp "$data/update.conf-user" "$root/etc/cl-conf/update.conf"
+restart
+like "$(ust)" "OS: +container-linux 2512.3.0" "Container Linux detected"
+is "$(cat "$root/etc/cl-conf/update.conf")" "$(cat "$data/update.conf-user.expected")" \
+	"update.conf written through the /etc/coreos symlink"
+check "the symlink is still a symlink" -- test -L "$root/etc/coreos"
+check "no /etc/flatcar was created" -- test ! -e "$root/etc/flatcar"
+
+# --- Fedora CoreOS: the Zincati drop-in ---
+set_os fedora-coreos
+sb rm -rf /etc/coreos /etc/cl-conf
+# as on Fedora CoreOS, /etc/zincati exists (ballastd.service may write only below directories that exist)
+sb mkdir -p /etc/zincati
+printf '{"node": {"name": "n1"}, "updates": {"channel": "stable", "strategy": "fleet_lock", "fleet_lock": {"url": "http://127.0.0.1:9/", "group": "workers"}}}\n' \
+	> "$root/etc/ballast/ballast.json"
+restart
+is "$(cat "$root/etc/zincati/config.d/90-ballast.toml" 2>&1)" "$(cat "$data/90-ballast.toml.expected")" \
+	"the Zincati drop-in: fleet_lock at ballastd's loopback endpoint, the group"
+out=$(ust)
+like "$out" "OS: +fedora-coreos 39.20240210.3.0" "Fedora CoreOS detected with its OSTree version"
+like "$out" "Policy now: +would not allow: .*\(no-lock\)" "fleet_lock without the lock: no reboot"
+st0=$(stat -c '%i %Y.%y' "$root/etc/zincati/config.d/90-ballast.toml")
+restart
+is "$(stat -c '%i %Y.%y' "$root/etc/zincati/config.d/90-ballast.toml")" "$st0" "a second run leaves the drop-in alone"
+
+done_testing
