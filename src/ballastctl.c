@@ -42,6 +42,9 @@ static void help(void) {
                "  capacity             capacity, reserved, allocatable, committed, free, the largest fit,\n"
                "                       ports held, per-service usage against limits, interfaces\n"
                "  nodes                the cluster's nodes (from etcd): free capacity and known ports\n"
+               "  drain                stop every service (the last one first) and keep them stopped;\n"
+               "                       the node's status document says it is draining\n"
+               "  undrain              start again what drain stopped\n"
                "  update status        OS updates: the OS, the policy, the window, the reboot flow and\n"
                "                       whether the node may reboot now, and if not, why\n"
                "  update pin CHANNEL   pin the update channel (Flatcar: GROUP= in update.conf)\n"
@@ -665,6 +668,19 @@ static void print_update_status(json_t *s) {
 #undef STR
 }
 
+static int verb_drain(int argc, char *argv[]) {
+        _cleanup_json_ json_t *reply = NULL;
+        bool drain = streq(argv[0], "drain");
+        int r = call(drain ? "io.ballast.Agent.Drain" : "io.ballast.Agent.Undrain", NULL, &reply);
+
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(reply);
+        printf("%s\n", drain ? "Node drained: every service is stopped." : "Node undrained: services start again.");
+        return 0;
+}
+
 static int verb_update(int argc, char *argv[]) {
         _cleanup_json_ json_t *reply = NULL;
         const char *sub = argv[1], *method;
@@ -726,6 +742,8 @@ static const Verb verbs[] = {
         { "capacity", 0, 0, verb_capacity },
         { "nodes", 0, 0, verb_nodes },
         { "update", 1, 5, verb_update },
+        { "drain", 0, 0, verb_drain },
+        { "undrain", 0, 0, verb_drain },
         {}
 };
 

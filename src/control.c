@@ -6,6 +6,7 @@
 #include "config.h"
 #include "control.h"
 #include "manager.h"
+#include "shared/log.h"
 #include "shared/time-util.h"
 
 static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) {
@@ -124,6 +125,59 @@ UPDATER_METHOD(method_update_resume, updater_method_resume)
 UPDATER_METHOD(method_update_set_windows, updater_method_set_windows)
 UPDATER_METHOD(method_update_approve, updater_method_approve)
 
+static void on_drained(Supervisor *s, int error, void *userdata) {
+        Manager *m = userdata;
+        VarlinkCall *call;
+
+        m->drain_done = true;
+        reporter_changed(m->reporter);
+        while ((call = manager_pop_drain_waiter(m))) {
+                (void) varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", m->draining, "drained", true));
+                varlink_call_unref(call);
+        }
+}
+
+static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (!m->supervisor)
+                return varlink_call_error(call, "io.ballast.Agent.NotReady",
+                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+        if (m->draining && m->drain_done)
+                return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
+        if (!m->draining) {
+                r = supervisor_drain(m->supervisor, on_drained, m);
+                if (r == -ENOTCONN)
+                        return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                if (r < 0)
+                        return r;
+                m->draining = true;
+                m->drain_done = false;
+                log_event(LOG_INFO, 0, "draining", NULL, NULL, "Draining the node on request.");
+                reporter_changed(m->reporter);
+                if (m->drain_done) /* nothing to stop: done already */
+                        return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
+        }
+        return manager_add_drain_waiter(m, call);
+}
+
+static int method_undrain(VarlinkCall *call, json_t *params, void *userdata) {
+        Manager *m = userdata;
+
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (!m->supervisor)
+                return varlink_call_error(call, "io.ballast.Agent.NotReady",
+                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+        supervisor_undrain(m->supervisor);
+        m->draining = m->drain_done = false;
+        reporter_changed(m->reporter);
+        return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", false, "drained", false));
+}
+
 SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
 SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
 SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
@@ -141,6 +195,8 @@ const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.ApplyService", method_apply_service, VARLINK_METHOD_WRITE | VARLINK_METHOD_MORE },
         { "io.ballast.Agent.RemoveService", method_remove_service, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.RestartService", method_restart_service, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.Drain", method_drain, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.Undrain", method_undrain, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.GetUpdateStatus", method_get_update_status, 0 },
         { "io.ballast.Agent.UpdatePin", method_update_pin, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.UpdatePause", method_update_pause, VARLINK_METHOD_WRITE },

@@ -45,9 +45,26 @@ int manager_new(Manager **ret, const ManagerOptions *options) {
         return 0;
 }
 
+int manager_add_drain_waiter(Manager *m, VarlinkCall *call) {
+        VarlinkCall **w = reallocarray(m->drain_waiters, m->n_drain_waiters + 1, sizeof(VarlinkCall *));
+
+        if (!w)
+                return -ENOMEM;
+        m->drain_waiters = w;
+        m->drain_waiters[m->n_drain_waiters++] = varlink_call_ref(call);
+        return 0;
+}
+
+VarlinkCall *manager_pop_drain_waiter(Manager *m) {
+        return m->n_drain_waiters > 0 ? m->drain_waiters[--m->n_drain_waiters] : NULL;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        for (VarlinkCall *c; (c = manager_pop_drain_waiter(m));)
+                varlink_call_unref(c);
+        free(m->drain_waiters);
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
         sd_event_source_disable_unref(m->node_timer);
         reporter_free(m->reporter);

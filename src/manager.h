@@ -49,6 +49,8 @@ typedef struct Manager {
         /* ballastctl drain: services stopped and kept stopped, the report says so */
         bool draining;
         bool drain_done;
+        VarlinkCall **drain_waiters;  /* Drain calls answered once every service is stopped */
+        size_t n_drain_waiters;
 
         /* the node: re-read on a timer (cheap /proc and /sys reads) */
         NodeFacts node;
@@ -79,6 +81,10 @@ json_t *manager_conditions_json(Manager *m);
 json_t *manager_document_json(Manager *m);
 /* Everything `ballastctl capacity` shows. */
 json_t *manager_capacity_json(Manager *m);
+
+/* Drain calls waiting for the drain to finish (a reference is taken). */
+int manager_add_drain_waiter(Manager *m, VarlinkCall *call);
+VarlinkCall *manager_pop_drain_waiter(Manager *m);
 
 /* A host path under the manager's root. */
 char *manager_path(Manager *m, const char *path);

@@ -40,6 +40,7 @@ typedef struct Service {
         bool restart_needed;   /* its spec changed while it ran */
         bool resize_needed;    /* only its resources changed: applied live, without a restart */
         bool job_in_flight;    /* a start or restart we queued is not over: don't queue another */
+        bool drained_active;   /* it was running when the node was drained: start it again at undrain */
         char last_state[64];   /* the last state told to apply --wait */
 
         /* health */
@@ -82,6 +83,12 @@ struct Supervisor {
         struct Deferred *deferred;
         sd_event_source *deferred_timeout;
         char **protected_names; /* specs on disk we could not parse: their units are left alone */
+
+        /* drain: every service stopped, in reverse order, and kept stopped until undrain */
+        bool draining;
+        size_t drain_next;          /* services left to stop: [0, drain_next) */
+        SupervisorDrainFunc drain_done;
+        void *drain_userdata;
 
         sd_event_source *reconcile_defer;
         sd_event_source *reconcile_timer;
@@ -840,6 +847,8 @@ static int service_job(Supervisor *s, Service *svc, const char *verb) {
 
         if (svc->job_in_flight && streq(verb, "StartUnit"))
                 return 0;
+        if (s->draining)
+                return 0; /* drained: nothing starts or restarts until undrain */
         j = job_context_new(s, svc->name);
         if (!j)
                 return -ENOMEM;
@@ -980,6 +989,8 @@ static void service_resize(Supervisor *s, Service *svc) {
 static void service_resize(Supervisor *s, Service *svc);
 
 static void reconcile_jobs(Supervisor *s) {
+        if (s->draining)
+                return;
         for (size_t i = 0; i < s->n_services; i++) {
                 Service *svc = s->services[i];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
@@ -1469,6 +1480,8 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
                 return 0;
         if (!bus_is_connected(s->bus))
                 return supervisor_defer(s, call, params, supervisor_method_restart);
+        if (s->draining)
+                return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
         r = waiter_add(&svc->op_waiters, call);
         if (r < 0)
                 return r;
@@ -1661,4 +1674,75 @@ Supervisor *supervisor_free(Supervisor *s) {
         free(s->run_helper);
         free(s);
         return NULL;
+}
+
+/* ---- drain ---- */
+
+static void drain_step(Supervisor *s);
+
+static void on_drain_stopped(Bus *b, const char *unit, const char *result, void *userdata) {
+        Supervisor *s = userdata;
+
+        if (!streq(result, "done"))
+                log_warning("Stopping %s for the drain: job %s.", unit, result);
+        drain_step(s);
+}
+
+static void drain_step(Supervisor *s) {
+        SupervisorDrainFunc done;
+
+        if (s->drain_next > s->n_services)
+                s->drain_next = s->n_services; /* a service was removed meanwhile */
+        while (s->draining && s->drain_next > 0) {
+                Service *svc = s->services[--s->drain_next];
+                const UnitState *u = bus_unit(s->bus, svc->unit);
+
+                svc->drained_active = u && u->active_state && !streq(u->active_state, "inactive") &&
+                                      !streq(u->active_state, "failed");
+                if (!svc->drained_active)
+                        continue;
+                log_event(LOG_INFO, 0, "service-drain", svc->name, NULL, "Stopping %s: the node is draining.",
+                          svc->unit);
+                if (bus_unit_job(s->bus, "StopUnit", svc->unit, on_drain_stopped, s) >= 0)
+                        return; /* the next one when this one is down */
+                log_warning("Failed to stop %s for the drain, going on.", svc->unit);
+        }
+        if (!s->draining || !s->drain_done)
+                return;
+        done = s->drain_done;
+        s->drain_done = NULL;
+        log_event(LOG_INFO, 0, "drained", NULL, NULL, "Node drained: every service is stopped.");
+        done(s, 0, s->drain_userdata);
+}
+
+int supervisor_drain(Supervisor *s, SupervisorDrainFunc done, void *userdata) {
+        if (s->draining && s->drain_done)
+                return -EBUSY;
+        if (!bus_is_connected(s->bus))
+                return -ENOTCONN;
+        s->draining = true;
+        s->drain_done = done;
+        s->drain_userdata = userdata;
+        /* reverse order: what was started last stops first */
+        s->drain_next = s->n_services;
+        drain_step(s);
+        return 0;
+}
+
+void supervisor_undrain(Supervisor *s) {
+        if (!s->draining)
+                return;
+        s->draining = false;
+        s->drain_done = NULL;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (s->services[i]->drained_active) {
+                        s->services[i]->drained_active = false;
+                        s->services[i]->just_applied = true; /* start it whatever its restart policy says */
+                }
+        log_event(LOG_INFO, 0, "undrained", NULL, NULL, "Node undrained: services start again.");
+        supervisor_schedule_reconcile(s);
+}
+
+bool supervisor_is_draining(Supervisor *s) {
+        return s->draining;
 }

@@ -76,5 +76,13 @@ int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *params);
 
+/* Drain: stops every service, the last one first, each when the one before is down, and keeps them stopped
+ * (no reconcile, health or restart starts one) until supervisor_undrain(), which starts again those that were
+ * running. done is called once all are stopped. -EBUSY while a drain is in progress, -ENOTCONN without systemd. */
+typedef void (*SupervisorDrainFunc)(Supervisor *s, int error, void *userdata);
+int supervisor_drain(Supervisor *s, SupervisorDrainFunc done, void *userdata);
+void supervisor_undrain(Supervisor *s);
+bool supervisor_is_draining(Supervisor *s);
+
 /* Pure: should a unit in this state be started by a reconcile pass? */
 bool supervisor_should_start(RestartPolicy policy, const char *active_state, const char *result, bool just_applied);

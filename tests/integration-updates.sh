@@ -138,4 +138,20 @@ st0=$(stat -c '%i %Y.%y' "$root/etc/zincati/config.d/90-ballast.toml")
 restart
 is "$(stat -c '%i %Y.%y' "$root/etc/zincati/config.d/90-ballast.toml")" "$st0" "a second run leaves the drop-in alone"
 
+# --- drain: services stopped (the last one first) and kept stopped, the report says so; undrain ---
+printf '{"name": "a", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}' > "$SB_DIR/a.json"
+printf '{"name": "b", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}' > "$SB_DIR/b.json"
+bctl apply "$SB_DIR/a.json" "$SB_DIR/b.json" >/dev/null
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
+ok $? "two services run"
+like "$(bctl drain)" "drained" "drain answers once every service is stopped"
+is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "both are stopped"
+like "$(bctl --json restart a 2>&1)" "Draining" "a restart is refused while draining"
+sleep 2
+is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "and they stay stopped (reconcile does not start them)"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=service-drain | tr '\n' ' ')" "ballast-b.service.*ballast-a.service" "stopped in reverse order"
+like "$(bctl undrain)" "undrained" "undrain"
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
+ok $? "both run again"
+
 done_testing
