@@ -123,7 +123,7 @@ static int meminfo_get(const char *text, const char *key, uint64_t *ret) {
 int capacity_read_node(const char *proc_root, const char *sys_root, const char *cgroup_root, const char *docker_root,
                        NodeFacts *ret) {
         _cleanup_free_ char *online = NULL, *cpuset = NULL, *meminfo = NULL, *pid_max = NULL, *psi = NULL,
-                            *threads = NULL;
+                            *threads = NULL, *loadavg = NULL;
         NodeFacts f = { .memory_pressure_avg10 = -1 };
         unsigned n_online = 0, n_cpuset = 0;
         uint64_t v;
@@ -158,9 +158,9 @@ int capacity_read_node(const char *proc_root, const char *sys_root, const char *
                 if (safe_atou64(threads, &v) >= 0 && (f.capacity.pids == 0 || v < f.capacity.pids))
                         f.capacity.pids = v;
         }
-        if (read_small(proc_root, "loadavg", &threads) >= 0) {
+        if (read_small(proc_root, "loadavg", &loadavg) >= 0) {
                 unsigned long long running, total;
-                if (sscanf(threads, "%*s %*s %*s %llu/%llu", &running, &total) == 2)
+                if (sscanf(loadavg, "%*s %*s %*s %llu/%llu", &running, &total) == 2)
                         f.pids_current = total;
         }
 

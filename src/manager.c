@@ -68,6 +68,7 @@ Manager *manager_free(Manager *m) {
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
         sd_event_source_disable_unref(m->node_timer);
         reporter_free(m->reporter);
+        json_decref(m->last_document);
         updater_free(m->updater);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
@@ -362,6 +363,16 @@ json_t *manager_document_json(Manager *m) {
         json_object_set_new(doc, "drain", json_pack("{s:b,s:b}", "draining", m->draining, "drained", m->drain_done));
         json_object_set_new(doc, "updates", m->updater ? updater_report_json(m->updater)
                                                        : json_pack("{s:s}", "state", "unmanaged"));
+
+        /* "taken at" moves only when the content does: an unchanged document compares equal, and the
+         * reporter does not put it again at every keepalive */
+        json_object_del(doc, "taken_at_usec");
+        if (!m->last_document || !json_equal(m->last_document, doc)) {
+                json_decref(m->last_document);
+                m->last_document = json_deep_copy(doc);
+                m->last_document_taken_usec = now_usec(CLOCK_REALTIME);
+        }
+        json_object_set_new(doc, "taken_at_usec", json_integer((json_int_t) m->last_document_taken_usec));
         return doc;
 }
 

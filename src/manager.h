@@ -44,6 +44,8 @@ typedef struct Manager {
         Supervisor *supervisor;
         Netlink *netlink;
         Reporter *reporter;
+        json_t *last_document;          /* the last status document without its time, to keep that time */
+        uint64_t last_document_taken_usec;
         Updater *updater;
 
         /* ballastctl drain: services stopped and kept stopped, the report says so */
