@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "bus.h"
@@ -35,7 +36,22 @@ struct Bus {
         UnitState *units;
         size_t n_units, allocated_units;
         Job *jobs;
+
+        /* dbus-daemon refuses more than 128 pending replies per connection (LimitsExceeded): calls beyond
+         * BUS_MAX_IN_FLIGHT wait here, in order, and go out as replies come back */
+        struct QueuedCall *queue_head, *queue_tail;
+        unsigned in_flight;
 };
+
+typedef struct QueuedCall {
+        struct QueuedCall *next;
+        Bus *bus;
+        sd_bus_message *message;
+        sd_bus_message_handler_t handler;
+        void *userdata;
+} QueuedCall;
+
+#define BUS_MAX_IN_FLIGHT 64
 
 typedef struct Pending {
         Bus *bus;
@@ -48,6 +64,84 @@ typedef struct Pending {
 bool bus_unit_is_ours(const char *unit) {
         size_t n = strlen(unit), p = strlen(BUS_UNIT_PREFIX), s = strlen(BUS_UNIT_SUFFIX);
         return n > p + s && strneq(unit, BUS_UNIT_PREFIX, p) && streq(unit + n - s, BUS_UNIT_SUFFIX);
+}
+
+static void bus_pump(Bus *b);
+
+static int on_queued_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        QueuedCall *c = userdata;
+        Bus *b = c->bus;
+
+        if (b->in_flight > 0)
+                b->in_flight--;
+        (void) c->handler(m, c->userdata, ret_error);
+        sd_bus_message_unref(c->message);
+        free(c);
+        bus_pump(b);
+        return 0;
+}
+
+/* Answers a call that can no longer be made with an error reply of our own, so its handler runs. */
+static void queued_call_fail(QueuedCall *c, const char *why) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+        if (sd_bus_message_new_method_errorf(c->message, &reply, SD_BUS_ERROR_NO_REPLY, "%s", why) >= 0)
+                (void) c->handler(reply, c->userdata, NULL);
+        sd_bus_message_unref(c->message);
+        free(c);
+}
+
+static void bus_pump(Bus *b) {
+        while (b->queue_head && b->bus && b->in_flight < BUS_MAX_IN_FLIGHT) {
+                QueuedCall *c = b->queue_head;
+
+                b->queue_head = c->next;
+                if (!b->queue_head)
+                        b->queue_tail = NULL;
+                if (sd_bus_call_async(b->bus, NULL, c->message, on_queued_reply, c, BUS_CALL_TIMEOUT_USEC) < 0) {
+                        queued_call_fail(c, "cannot send");
+                        continue;
+                }
+                b->in_flight++;
+        }
+}
+
+/* Sends a method call with at most BUS_MAX_IN_FLIGHT replies pending; the handler is always called. */
+static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
+        QueuedCall *c;
+
+        if (!b->bus)
+                return -ENOTCONN;
+        c = calloc(1, sizeof(QueuedCall));
+        if (!c)
+                return -ENOMEM;
+        *c = (QueuedCall) { .bus = b, .message = sd_bus_message_ref(m), .handler = handler, .userdata = userdata };
+        if (b->queue_tail)
+                b->queue_tail->next = c;
+        else
+                b->queue_head = c;
+        b->queue_tail = c;
+        bus_pump(b);
+        return 0;
+}
+
+static int bus_call(Bus *b, const char *path, const char *iface, const char *member,
+                    sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        if (!b->bus)
+                return -ENOTCONN;
+        r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, path, iface, member);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return bus_send(b, m, handler, userdata);
 }
 
 static void unit_state_done(UnitState *u) {
@@ -205,15 +299,18 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
         if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
-        for (Job **j = &b->jobs; *j; j = &(*j)->next) {
+        /* every job of ours with that path: systemd merges a second StopUnit of a stopping unit into the
+         * first job, so two callers may wait for one job */
+        for (Job **j = &b->jobs; *j;) {
                 Job *job = *j;
-                if (!job->path || !streq(job->path, path))
+                if (!job->path || !streq(job->path, path)) {
+                        j = &job->next;
                         continue;
+                }
                 *j = job->next;
                 if (job->cb)
                         job->cb(b, job->unit, result, job->userdata);
                 job_free(job);
-                break;
         }
         if (bus_unit_is_ours(unit))
                 (void) bus_refresh_unit(b, unit);
@@ -256,8 +353,7 @@ int bus_unit_job(Bus *b, const char *verb, const char *unit, BusJobFunc cb, void
                 free(job);
                 return -ENOMEM;
         }
-        r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, verb, on_job_reply, job, "ss",
-                                     unit, "replace");
+        r = bus_call(b, SD_PATH, SD_MANAGER, verb, on_job_reply, job, "ss", unit, "replace");
         if (r < 0) {
                 job_free(job);
                 return r;
@@ -287,7 +383,7 @@ static int bus_call_done(Bus *b, const char *method, BusDoneFunc cb, void *userd
         if (!p)
                 return -ENOMEM;
         *p = (Pending) { .bus = b, .cb = cb, .userdata = userdata };
-        r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, method, on_done_reply, p, "");
+        r = bus_call(b, SD_PATH, SD_MANAGER, method, on_done_reply, p, "");
         if (r < 0)
                 free(p);
         return r;
@@ -354,8 +450,7 @@ static int bus_refresh_unit_internal(Bus *b, const char *unit, Pending *all) {
                 return -ENOMEM;
         }
         /* GetAll with an empty interface: Unit and Service properties in one reply */
-        r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                     on_refresh_reply, rf, "s", "");
+        r = bus_call(b, path, "org.freedesktop.DBus.Properties", "GetAll", on_refresh_reply, rf, "s", "");
         if (r < 0) {
                 free(rf->unit);
                 free(rf);
@@ -400,8 +495,8 @@ int bus_refresh_all(Bus *b, BusDoneFunc cb, void *userdata) {
         if (!all)
                 return -ENOMEM;
         *all = (Pending) { .bus = b, .cb = cb, .userdata = userdata };
-        r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "ListUnitsByPatterns",
-                                     on_list_reply, all, "asas", 0, 1, BUS_UNIT_PREFIX "*" BUS_UNIT_SUFFIX);
+        r = bus_call(b, SD_PATH, SD_MANAGER, "ListUnitsByPatterns", on_list_reply, all, "asas", 0, 1,
+                     BUS_UNIT_PREFIX "*" BUS_UNIT_SUFFIX);
         if (r < 0)
                 free(all);
         return r;
@@ -431,7 +526,7 @@ int bus_set_unit_properties(Bus *b, const char *unit, bool runtime, BusAppendFun
         if (!p)
                 return -ENOMEM;
         *p = (Pending) { .bus = b, .cb = cb, .userdata = userdata };
-        r = sd_bus_call_async(b->bus, NULL, m, on_done_reply, p, BUS_CALL_TIMEOUT_USEC);
+        r = bus_send(b, m, on_done_reply, p);
         if (r < 0)
                 free(p);
         return r;
@@ -489,6 +584,13 @@ static void bus_disconnect(Bus *b) {
                         j->cb(b, j->unit, "disconnected", j->userdata);
                 job_free(j);
         }
+        while (b->queue_head) {
+                QueuedCall *c = b->queue_head;
+                b->queue_head = c->next;
+                queued_call_fail(c, "disconnected");
+        }
+        b->queue_tail = NULL;
+        b->in_flight = 0;
         b->bus = sd_bus_flush_close_unref(b->bus);
         if (was && b->on_state)
                 b->on_state(b, false, b->userdata);
