@@ -194,8 +194,11 @@ typedef struct BackoffState {
  * which is delay_ms, already waited); a run "ran a while" when it lived at least stable_ms after its own
  * delay, i.e. previous start + previous delay + stable_ms ≤ now. A start that follows a quick exit waits
  * twice the previous delay, at least delay_ms and at most max_delay_ms: delay_ms, 2·delay_ms, 4·delay_ms, …
- * up to max_delay_ms. No previous start (first start of this boot: the state lives in /run) means no delay,
- * and so does a recorded start in the future (a state file from another boot or clock). */
+ * up to max_delay_ms. With delay_ms 0 the first quick exit still backs off BACKOFF_FLOOR_MS, so that a crash
+ * loop never spins (the unit has StartLimitIntervalSec=0). No previous start (first start of this boot: the
+ * state lives in /run) means no delay, and so does a recorded start in the future (a state file from another
+ * boot or clock). */
+#define BACKOFF_FLOOR_MS 100
 static uint64_t backoff_delay(const BackoffState *prev, uint64_t now_usec, uint64_t delay_ms, uint64_t max_delay_ms,
                               uint64_t stable_ms) {
         uint64_t ran_until, d;
@@ -206,8 +209,8 @@ static uint64_t backoff_delay(const BackoffState *prev, uint64_t now_usec, uint6
         if (ran_until <= now_usec)
                 return 0;
         d = prev->delay_ms > UINT64_MAX / 2 ? UINT64_MAX : prev->delay_ms * 2;
-        d = MAX(d, delay_ms);
-        return MIN(d, max_delay_ms);
+        d = MAX(d, MAX(delay_ms, (uint64_t) BACKOFF_FLOOR_MS));
+        return MIN(d, MAX(max_delay_ms, (uint64_t) BACKOFF_FLOOR_MS));
 }
 
 static int backoff_state_parse(const char *text, BackoffState *ret) {

@@ -572,7 +572,7 @@ static int service_write_files(Supervisor *s, Service *svc) {
 }
 
 static int remove_unit_files(Supervisor *s, const char *unit, const char *name) {
-        _cleanup_free_ char *cg = NULL;
+        _cleanup_free_ char *cg = NULL, *backoff = NULL;
 
         /* a cgroupfs parent of ours goes with the service (once its container is gone it is empty) */
         if (supervisor_cgroups_ready(s) && docker_cgroup_driver(s) && !streq(docker_cgroup_driver(s), "systemd") &&
@@ -586,6 +586,9 @@ static int remove_unit_files(Supervisor *s, const char *unit, const char *name) 
         (void) link_wants(s, "multi-user.target", unit, false);
         (void) link_wants(s, "docker.service", unit, false);
         (void) unlink_durable(body);
+        /* ballast-run's backoff state: a service applied again starts afresh */
+        if (asprintf(&backoff, "/run/ballast/backoff/%s", name) >= 0)
+                (void) unlink(backoff);
         return unlink_durable(path);
 }
 
