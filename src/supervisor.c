@@ -59,6 +59,12 @@ typedef struct Service {
         CgroupUsage usage;              /* from the last sweep */
         bool usage_known;
 
+        /* the files were checked against the spec and are as we left them: a pass that changes nothing only
+         * stat()s the unit file (ino, size, mtime) instead of generating and comparing everything */
+        bool files_synced;
+        struct stat unit_stat;
+        char synced_driver[16];
+
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
 } Service;
@@ -306,6 +312,7 @@ static void service_set_spec(Service *svc, ServiceSpec *spec) {
         }
         service_spec_free(svc->spec);
         svc->spec = spec;
+        svc->files_synced = false;
 }
 
 /* ---- cgroups ---- */
@@ -528,12 +535,26 @@ static int link_wants(Supervisor *s, const char *target, const char *unit, bool 
 }
 
 /* Brings a service's files in line with its spec. Returns > 0 when something changed. */
+static bool stat_same(const struct stat *a, const struct stat *b) {
+        return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 static int service_write_files(Supervisor *s, Service *svc) {
         const UnitContext ctx = { .run_helper = s->run_helper, .state_dir = s->host_state_dir,
                                   .docker_socket = s->docker_socket, .control_socket = s->control_socket };
         _cleanup_free_ char *text = NULL, *path = NULL, *body_path = NULL, *body_text = NULL;
         bool docker = svc->spec->runtime == SERVICE_RUNTIME_DOCKER;
+        const char *driver = docker ? strempty(docker_cgroup_driver(s)) : "";
+        struct stat st;
         int r, changed = 0;
+
+        path = supervisor_unit_path(s, svc->unit);
+        if (!path)
+                return -ENOMEM;
+        if (svc->files_synced && streq(svc->synced_driver, driver) && stat(path, &st) >= 0 &&
+            stat_same(&st, &svc->unit_stat))
+                return 0;
 
         if (docker && (docker_cgroup_driver(s) || !service_body_exists(s, svc->name))) {
                 /* the body depends on Docker's cgroup driver: wait for /info rather than write one that will
@@ -555,9 +576,6 @@ static int service_write_files(Supervisor *s, Service *svc) {
         r = unit_text_for_service(svc->spec, &ctx, &text);
         if (r < 0)
                 return log_error_errno(r, "Failed to generate the unit of %s: %m", svc->name);
-        path = supervisor_unit_path(s, svc->unit);
-        if (!path)
-                return -ENOMEM;
         r = write_if_changed(path, text, 0644);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
@@ -568,6 +586,9 @@ static int service_write_files(Supervisor *s, Service *svc) {
                 r = link_wants(s, "docker.service", svc->unit, docker);
         if (r < 0)
                 return log_error_errno(r, "Failed to enable %s: %m", svc->unit);
+        /* in sync, unless the body still waits for Docker's cgroup driver */
+        svc->files_synced = stat(path, &svc->unit_stat) >= 0 && (!docker || !isempty(driver));
+        snprintf(svc->synced_driver, sizeof(svc->synced_driver), "%s", driver);
         return changed;
 }
 
