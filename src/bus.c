@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ struct Bus {
         /* dbus-daemon refuses more than 128 pending replies per connection (LimitsExceeded): calls beyond
          * BUS_MAX_IN_FLIGHT wait here, in order, and go out as replies come back */
         struct QueuedCall *queue_head, *queue_tail;
-        unsigned in_flight;
+        unsigned in_flight, queued, queued_peak;
 };
 
 typedef struct QueuedCall {
@@ -98,11 +99,18 @@ static void bus_pump(Bus *b) {
                 b->queue_head = c->next;
                 if (!b->queue_head)
                         b->queue_tail = NULL;
+                b->queued--;
                 if (sd_bus_call_async(b->bus, NULL, c->message, on_queued_reply, c, BUS_CALL_TIMEOUT_USEC) < 0) {
                         queued_call_fail(c, "cannot send");
                         continue;
                 }
                 b->in_flight++;
+        }
+        /* a burst (hundreds of services applied at once) is over: give its messages' pages back, or they stay
+         * in RssAnon for good (glibc keeps freed heap) */
+        if (!b->queue_head && b->in_flight == 0 && b->queued_peak > BUS_MAX_IN_FLIGHT) {
+                b->queued_peak = 0;
+                (void) malloc_trim(0);
         }
 }
 
@@ -121,6 +129,7 @@ static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler,
         else
                 b->queue_head = c;
         b->queue_tail = c;
+        b->queued_peak = MAX(b->queued_peak, ++b->queued);
         bus_pump(b);
         return 0;
 }
@@ -590,7 +599,7 @@ static void bus_disconnect(Bus *b) {
                 queued_call_fail(c, "disconnected");
         }
         b->queue_tail = NULL;
-        b->in_flight = 0;
+        b->in_flight = b->queued = 0;
         b->bus = sd_bus_flush_close_unref(b->bus);
         if (was && b->on_state)
                 b->on_state(b, false, b->userdata);
