@@ -9,13 +9,27 @@
 #include "shared/log.h"
 #include "shared/time-util.h"
 
+/* A module that runs only on a valid configuration is not there: say why. */
+static int reply_not_ready(VarlinkCall *call, Manager *m) {
+        return varlink_call_error(call, "io.ballast.Agent.NotReady",
+                                  json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+}
+
+/* Methods without parameters refuse any. */
+static int refuse_parameters(VarlinkCall *call, json_t *params) {
+        if (json_object_size(params) == 0)
+                return 0;
+        (void) varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        return -EINVAL;
+}
+
 static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
         json_t *waiting;
         unsigned total = 0, active = 0, failed = 0;
 
-        if (json_object_size(params) > 0)
-                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (refuse_parameters(call, params) < 0)
+                return 0;
 
         waiting = json_array();
         if (m->config_error)
@@ -60,19 +74,17 @@ static int method_get_status(VarlinkCall *call, json_t *params, void *userdata) 
         static int fn(VarlinkCall *call, json_t *params, void *userdata) {                                \
                 Manager *m = userdata;                                                                     \
                 if (!m->supervisor)                                                                        \
-                        return varlink_call_error(call, "io.ballast.Agent.NotReady",                       \
-                                                  json_pack("{s:s}", "reason", m->config_error ?: "starting")); \
+                        return reply_not_ready(call, m);                                                  \
                 return impl(m->supervisor, call, params);                                                  \
         }
 
 static int method_get_capacity(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
 
-        if (json_object_size(params) > 0)
-                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (refuse_parameters(call, params) < 0)
+                return 0;
         if (!m->supervisor)
-                return varlink_call_error(call, "io.ballast.Agent.NotReady",
-                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+                return reply_not_ready(call, m);
         return varlink_call_reply(call, manager_capacity_json(m));
 }
 
@@ -93,11 +105,10 @@ static int method_list_nodes(VarlinkCall *call, json_t *params, void *userdata) 
         Manager *m = userdata;
         int r;
 
-        if (json_object_size(params) > 0)
-                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (refuse_parameters(call, params) < 0)
+                return 0;
         if (!m->reporter)
-                return varlink_call_error(call, "io.ballast.Agent.NotReady",
-                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+                return reply_not_ready(call, m);
         r = reporter_list_nodes(m->reporter, on_nodes, varlink_call_ref(call));
         if (r < 0) {
                 varlink_call_unref(call);
@@ -113,8 +124,7 @@ static int method_list_nodes(VarlinkCall *call, json_t *params, void *userdata) 
         static int fn(VarlinkCall *call, json_t *params, void *userdata) {                                \
                 Manager *m = userdata;                                                                     \
                 if (!m->updater)                                                                           \
-                        return varlink_call_error(call, "io.ballast.Agent.NotReady",                       \
-                                                  json_pack("{s:s}", "reason", m->config_error ?: "starting")); \
+                        return reply_not_ready(call, m);                                                  \
                 return impl(m->updater, call, params);                                                     \
         }
 
@@ -141,11 +151,10 @@ static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
         int r;
 
-        if (json_object_size(params) > 0)
-                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (refuse_parameters(call, params) < 0)
+                return 0;
         if (!m->supervisor)
-                return varlink_call_error(call, "io.ballast.Agent.NotReady",
-                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+                return reply_not_ready(call, m);
         if (m->draining && m->drain_done)
                 return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
         if (!m->draining) {
@@ -167,11 +176,10 @@ static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
 static int method_undrain(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
 
-        if (json_object_size(params) > 0)
-                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        if (refuse_parameters(call, params) < 0)
+                return 0;
         if (!m->supervisor)
-                return varlink_call_error(call, "io.ballast.Agent.NotReady",
-                                          json_pack("{s:s}", "reason", m->config_error ?: "starting"));
+                return reply_not_ready(call, m);
         supervisor_undrain(m->supervisor);
         m->draining = m->drain_done = false;
         reporter_changed(m->reporter);
