@@ -119,7 +119,20 @@ _sb_busybox_tar() {
 	[ $rc -eq 0 ] && echo "$tar"
 }
 
+# A boot that fails for a reason outside the test (a loaded machine, a launcher that died before systemd
+# came up) is tried once more before the caller hears of it; usage errors are not retried.
 sandbox_start() {
+	local i st
+	for i in 1 2; do
+		_sandbox_start_once "$@"
+		st=$?
+		[ "$st" -eq 0 ] || [ "$st" -eq 2 ] && return "$st"
+		[ "$i" -eq 1 ] && _sb_log "boot failed, trying once more"
+	done
+	return "$st"
+}
+
+_sandbox_start_once() {
 	local dir= docker=0 fresh=0 persist=0 a
 	for a in "$@"; do
 		case "$a" in
