@@ -188,6 +188,16 @@ static void on_exec_inspect(Docker *d, int error, long status, json_t *reply, vo
                 return;
         }
         code = json_integer_value(json_object_get(reply, "ExitCode"));
+        if (error >= 0 && status == 200 && json_is_true(json_object_get(reply, "Running"))) {
+                /* the start call can return a moment before Docker records the exit: ask again (bounded by
+                 * the check's timeout, which ends it) */
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "/exec/%s/json", c->exec_id) >= 0 &&
+                    docker_call(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect, c) >= 0) {
+                        c->docker_pending = true;
+                        return;
+                }
+        }
         if (error < 0 || status != 200 || json_is_true(json_object_get(reply, "Running"))) {
                 check_finish(c, false, "cannot read the exit code of the check");
                 return;
