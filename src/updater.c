@@ -841,6 +841,12 @@ static int no_params(VarlinkCall *call, json_t *params) {
         return 0;
 }
 
+/* The state file could not be written: say which and why (nothing was changed for good). */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int r) {
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", strna(path), "reason", strerror(-r)));
+}
+
 static int refuse_unmanaged(Updater *u, VarlinkCall *call) {
         RebootDecision d;
         unmanaged_decision(u, &d);
@@ -884,8 +890,7 @@ int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params) {
                 return r;
         r = updater_save(u);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", u->state_path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, u->state_path, r);
         log_event(LOG_INFO, 0, "update-pinned", NULL, NULL, "Update channel pinned to %s.", channel);
         if (updater_write_file(u) < 0)
                 return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
@@ -907,8 +912,7 @@ static int set_paused(Updater *u, VarlinkCall *call, json_t *params, bool paused
                 r = updater_save(u);
                 if (r < 0) {
                         u->paused = !paused;
-                        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                                  json_pack("{s:s,s:s}", "path", u->state_path, "reason", strerror(-r)));
+                        return reply_state_write_failed(call, u->state_path, r);
                 }
                 log_event(LOG_INFO, 0, paused ? "updates-paused" : "updates-resumed", NULL, NULL,
                           paused ? "Reboots for updates paused." : "Reboots for updates resumed.");
@@ -964,8 +968,7 @@ int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params) {
                 return r;
         r = updater_save(u);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", u->state_path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, u->state_path, r);
         log_event(LOG_INFO, 0, "update-windows-set", NULL, NULL, "Maintenance windows set (%zu, zone %s).", n,
                   effective_time_zone(u));
         updater_step(u);
@@ -998,8 +1001,7 @@ int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params) {
                 return r;
         r = updater_save(u);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", u->state_path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, u->state_path, r);
         log_event(LOG_INFO, 0, "update-approved", NULL, NULL, "Version %s approved (above max_version allowed).",
                   version);
         updater_step(u);

@@ -746,7 +746,8 @@ static bool update_group_valid(const char *g) {
         return !isempty(g) && strlen(g) <= 128 && all_of(g, ALNUM "._-");
 }
 
-static bool update_server_valid(const char *s) {
+/* An http:// or https:// URL with a host, of at most 2048 characters, all of them in allowed. */
+static bool url_valid(const char *s, const char *allowed) {
         size_t skip;
 
         if (!s || strlen(s) > 2048)
@@ -757,7 +758,11 @@ static bool update_server_valid(const char *s) {
                 skip = 7;
         else
                 return false;
-        return s[skip] && s[skip] != '/' && all_of(s, SHELL_SAFE);
+        return s[skip] && s[skip] != '/' && all_of(s, allowed);
+}
+
+static bool update_server_valid(const char *s) {
+        return url_valid(s, SHELL_SAFE);
 }
 
 #define UPDATE_CONF_COMMENT "# ballastd sets GROUP, SERVER and REBOOT_STRATEGY=off here (see /etc/ballast/ballast.json)."
@@ -1007,17 +1012,7 @@ char *updates_toml_quote(const char *s) {
 
 static bool http_url_valid(const char *s) {
         /* RFC 3986's unreserved and reserved characters and '%': nothing that needs escaping anywhere */
-        size_t skip;
-
-        if (!s || strlen(s) > 2048)
-                return false;
-        if (strneq(s, "https://", 8))
-                skip = 8;
-        else if (strneq(s, "http://", 7))
-                skip = 7;
-        else
-                return false;
-        return s[skip] && s[skip] != '/' && all_of(s, ALNUM "-._~:/?#[]@!$&'()*+,;=%");
+        return url_valid(s, ALNUM "-._~:/?#[]@!$&'()*+,;=%");
 }
 
 static bool stream_valid(const char *s) {
