@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The FleetLock endpoint ballastd serves on loopback for Zincati (Fedora CoreOS): Zincati's fleet_lock strategy
+ * posts /v1/pre-reboot before it finalizes an update and /v1/steady-state after boot, and ballast's policy
+ * (window, cluster lock, drain) decides the answer. HTTP is libmicrohttpd's, driven by the one sd-event loop
+ * (MHD's epoll fd as an sd-event io source, its timeout as a time source; MHD never runs a thread of its own).
+ *
+ * The protocol (https://coreos.github.io/zincati/development/fleetlock/protocol/): POST only, header
+ * "fleet-lock-protocol: true", body {"client_params":{"id":…,"group":…}} (parsed by
+ * updates_fleetlock_parse_request()); 200 with an empty body when allowed, otherwise a 4xx/5xx status with the
+ * error document {"kind":…,"value":…} (updates_fleetlock_error_body()). Anything else (another path or method,
+ * no header, a bad or oversized body) is answered with an error document and never reaches the handler. */
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "shared/macro.h"
+
+typedef struct LockServer LockServer;
+
+typedef enum LockServerOp {
+        LOCK_SERVER_PRE_REBOOT,   /* POST /v1/pre-reboot */
+        LOCK_SERVER_STEADY_STATE, /* POST /v1/steady-state */
+} LockServerOp;
+
+/* Decides one well-formed request, synchronously (Zincati polls pre-reboot every few minutes, so "not yet" is an
+ * ordinary answer and the flow goes on in the background). Return 0 to answer 200. Otherwise return a negative
+ * errno and set *ret_kind (a static string of [a-z0-9_], bounded cardinality: Zincati uses it as a metric
+ * label) and *ret_value (a malloc'd sentence that says why, freed by the server); the status is 409 for
+ * -EBUSY/-EAGAIN (not now: window, lock, drain in progress) and 500 otherwise. */
+typedef int (*LockServerHandler)(LockServerOp op, const char *id, const char *group, const char **ret_kind,
+                                 char **ret_value, void *userdata);
+
+/* Listens on address:port (IPv4 or IPv6 literal; loopback in production; port 0 picks a free one, for tests). */
+int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint16_t port,
+                    LockServerHandler handler, void *userdata);
+LockServer *lock_server_free(LockServer *s);
+DEFINE_CLEANUP_FUNC(LockServer *, lock_server_free);
+
+/* The port actually bound. */
+uint16_t lock_server_port(LockServer *s);
