@@ -6,6 +6,7 @@
 #include "docker.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
+#include "shared/parse-util.h"
 #include "shared/time-util.h"
 
 #define DOCKER_RETRY_MIN_USEC (100 * USEC_PER_MSEC)
@@ -50,11 +51,24 @@ int docker_api_version_compare(const char *a, const char *b) {
         return 0;
 }
 
+/* "MAJOR.MINOR", digits only: what goes into every URL (/v1.41/...) must be nothing else. */
+static bool api_version_valid(const char *s) {
+        size_t major = s ? strspn(s, "0123456789") : 0, minor;
+
+        if (major == 0 || major > 4 || s[major] != '.')
+                return false;
+        minor = strspn(s + major + 1, "0123456789");
+        return minor > 0 && minor <= 4 && s[major + 1 + minor] == 0;
+}
+
 const char *docker_api_negotiate(const char *server_version, const char *server_min) {
         const char *v;
 
-        if (isempty(server_version))
+        /* found by tests/fuzz/fuzz-docker-version: "1.41.24" compared as 1.41 and was then spoken as is */
+        if (!api_version_valid(server_version))
                 return NULL;
+        if (!api_version_valid(server_min))
+                server_min = NULL;  /* as ballast-run does: an unreadable minimum is no minimum */
         v = docker_api_version_compare(server_version, DOCKER_API_MAX) < 0 ? server_version : DOCKER_API_MAX;
         if (docker_api_version_compare(v, DOCKER_API_MIN) < 0)
                 return NULL;
@@ -133,8 +147,8 @@ static void docker_dispatch_event_line(Docker *d, const char *line, size_t len) 
         attrs = json_object_get(json_object_get(v, "Actor"), "Attributes");
         ev.service = json_string_value(json_object_get(attrs, "io.ballast.service"));
         code = json_string_value(json_object_get(attrs, "exitCode"));
-        if (code)
-                ev.exit_code = atoi(code); /* Docker's own decimal string; a bad one is only informational */
+        if (code && safe_atoi(code, &ev.exit_code) < 0)
+                ev.exit_code = -1; /* Docker's own decimal string; a bad one is only informational */
         if (ev.time_nsec > d->last_event_nsec)
                 d->last_event_nsec = ev.time_nsec;
         if (!ev.action)

@@ -63,5 +63,6 @@ json_t *docker_container_summary(json_t *inspect);
 
 /* Compares Docker API versions "1.41" < "1.47": <0, 0, >0. Pure. */
 int docker_api_version_compare(const char *a, const char *b);
-/* Chooses the version to speak given the daemon's ApiVersion and MinAPIVersion; NULL when there is none. Pure. */
+/* Chooses the version to speak given the daemon's ApiVersion and MinAPIVersion; NULL when there is none, or when
+ * ApiVersion is not "MAJOR.MINOR" (digits, at most 4 each). A MinAPIVersion that is not is ignored. Pure. */
 const char *docker_api_negotiate(const char *server_version, const char *server_min);
