@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs, from Debian 12's own archive, everything ballast needs to build and to run its tests for real:
-# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
-# integration tests drive it with (curl, socat).
+# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, the clients the
+# integration tests drive it with (curl, socat), and clang with libFuzzer for the fuzz harnesses (tests/fuzz/).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
   libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
   systemd dbus util-linux procps iproute2 iptables
   docker.io busybox-static etcd-server openssl tzdata curl socat
+  clang libclang-rt-14-dev
 "
 missing=""
 for p in $PACKAGES; do
