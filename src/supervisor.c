@@ -845,6 +845,10 @@ static void job_context_free(JobContext *j) {
         free(j);
 }
 
+static void job_context_destroy(void *userdata) {
+        job_context_free(userdata);
+}
+
 static json_t *service_status_json(Supervisor *s, Service *svc);
 
 static void on_start_job(Bus *b, const char *unit, const char *result, void *userdata) {
@@ -1004,7 +1008,8 @@ static void service_resize(Supervisor *s, Service *svc) {
                 if (!body || asprintf(&path, "/containers/ballast-%s/update", svc->name) < 0)
                         r = -ENOMEM;
                 else
-                        r = docker_call(s->docker, "POST", path, body, 10000, on_container_updated, j);
+                        r = docker_call_full(s->docker, "POST", path, body, 10000, on_container_updated,
+                                             job_context_destroy, j);
         }
         if (r < 0) {
                 log_warning_errno(r, "Failed to change the limits of %s live; they apply at its next start: %m",
@@ -1553,6 +1558,14 @@ typedef struct GetContext {
         char *name;
 } GetContext;
 
+static void get_context_free(void *userdata) {
+        GetContext *g = userdata;
+
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
@@ -1584,9 +1597,7 @@ static void on_container_inspected(Docker *d, int error, long status, json_t *re
                         container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
                 (void) reply_service(g->supervisor, g->call, svc, container);
         }
-        varlink_call_unref(g->call);
-        free(g->name);
-        free(g);
+        get_context_free(g);
 }
 
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
@@ -1608,10 +1619,8 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         }
         *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
-        if (docker_call(s->docker, "GET", path, NULL, 2000, on_container_inspected, g) < 0) {
-                varlink_call_unref(g->call);
-                free(g->name);
-                free(g);
+        if (docker_call_full(s->docker, "GET", path, NULL, 2000, on_container_inspected, get_context_free, g) < 0) {
+                get_context_free(g);
                 return reply_service(s, call, svc, NULL);
         }
         return 0;
