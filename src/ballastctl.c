@@ -320,7 +320,7 @@ static int spec_files_add(SpecFile **files, size_t *n, const char *path) {
         }
         f->spec = json_loadb(f->text, f->size, JSON_REJECT_DUPLICATES, &jerr);
         if (!f->spec) {
-                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
+                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, json_error_column(&jerr), jerr.text);
                 return 1;
         }
         return 0;
