@@ -378,6 +378,12 @@ static void print_apply_error(const SpecFile *f, const char *error, json_t *para
                 fprintf(stderr, "%s\n", strna(msg));
                 return;
         }
+        if (streq(error, "io.ballast.Agent.StateWriteFailed")) {
+                fprintf(stderr, "%s: ballastd cannot write %s: %s (io.ballast.Agent.StateWriteFailed)\n", f->path,
+                        strna(json_string_value(json_object_get(params, "path"))),
+                        strna(json_string_value(json_object_get(params, "reason"))));
+                return;
+        }
         _cleanup_free_ char *p = json_dump_compact(params);
         fprintf(stderr, "%s: %s %s\n", f->path, error, strempty(p));
 }

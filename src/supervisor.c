@@ -1304,6 +1304,17 @@ static json_t *service_status_json(Supervisor *s, Service *svc) {
                          "oom_kills", (int) svc->oom_kills);
 }
 
+/* The reason names the errno too ("No space left on device (ENOSPC)"): an operator greps for it. */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int error) {
+        _cleanup_free_ char *reason = NULL;
+        const char *name = strerrorname_np(-error);
+
+        if (asprintf(&reason, "%s%s%s%s", strerror(-error), name ? " (" : "", strempty(name), name ? ")" : "") < 0)
+                return -ENOMEM;
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
+}
+
 static int reply_no_such_service(VarlinkCall *call, const char *name) {
         return varlink_call_error(call, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", name));
 }
@@ -1404,8 +1415,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (r < 0) {
                 log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
                           "Cannot persist the spec of %s: %m", spec->name);
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         }
 
         if (!svc) {
@@ -1486,8 +1496,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         r = unlink_durable(path);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
