@@ -753,13 +753,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load(path, &spec, &error);
-                if (r >= 0 && !streq(spec->name, name)) {
-                        free(error);
-                        if (asprintf(&error, "%s: name \"%s\" does not match the file name", path, spec->name) < 0)
-                                return -ENOMEM;
-                        r = -EINVAL;
-                }
+                r = service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
