@@ -766,6 +766,21 @@ int service_spec_load(const char *path, ServiceSpec **ret, char **ret_error) {
         return service_spec_parse(text, size, path, ret, ret_error);
 }
 
+int service_spec_load_named(const char *path, const char *name, ServiceSpec **ret, char **ret_error) {
+        _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+        int r;
+
+        r = service_spec_load(path, &spec, ret_error);
+        if (r < 0)
+                return r;
+        if (!streq(spec->name, name)) {
+                r = set_error(ret_error, "%s: name \"%s\" does not match the file name", path, spec->name);
+                return r < 0 ? r : -EINVAL;
+        }
+        *ret = TAKE_PTR(spec);
+        return 0;
+}
+
 /* ---- normalized JSON ---- */
 
 static json_t *strv_to_json(char *const *l) {
