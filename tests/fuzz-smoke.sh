@@ -28,7 +28,7 @@ for c in "$top_srcdir"/tests/fuzz/fuzz-*.c; do
 	[ -x "$h" ] || bail "no harness $h for $c"
 	harnesses+=("$h")
 done
-[ ${#harnesses[@]} -ge 11 ] || bail "only ${#harnesses[@]} harnesses in $top_srcdir/tests/fuzz"
+[ ${#harnesses[@]} -ge 12 ] || bail "only ${#harnesses[@]} harnesses in $top_srcdir/tests/fuzz"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ballast-fuzz-smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
