@@ -10,6 +10,18 @@
 #include "shared/log.h"
 #include "spec.h"
 
+static bool position(const char *s, unsigned *ret_line, unsigned *ret_col) {
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return false;
+        *ret_line = (unsigned) strtoul(s, &end, 10);
+        if (*end != ':' || end[1] < '0' || end[1] > '9')
+                return false;
+        *ret_col = (unsigned) strtoul(end + 1, &end, 10);
+        return *end == ':';
+}
+
 static unsigned count_lines(const uint8_t *data, size_t size) {
         unsigned n = 1;
 
@@ -35,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(!file_spec && !param_spec);
                 FUZZ_CHECK(file_error && param_error);
                 FUZZ_CHECK(strncmp(file_error, "services.d/web.json:", 20) == 0);
-                if (sscanf(file_error, "services.d/web.json:%u:%u:", &line, &col) == 2) {
+                /* "FILE:LINE:COL: ", digits right after the colons (sscanf's %u would skip blanks and
+                 * read "FILE: 2222:3: ..." as a position: a key such as "2222:3[" is quoted as is) */
+                if (position(file_error + strlen("services.d/web.json:"), &line, &col)) {
                         FUZZ_CHECK(line >= 1 && line <= count_lines(data, size));
                         FUZZ_CHECK(col >= 1);
                 }
