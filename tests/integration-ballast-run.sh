@@ -21,6 +21,7 @@ BIN=/run/ballast-test/bin
 BODIES=/var/lib/ballast/containers
 sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
 cp "$top_builddir/ballast-run" "$ROOT$BIN/" || bail "cannot install ballast-run"
+ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
 DOCKER=/usr/bin/docker
 PORT=18080
 

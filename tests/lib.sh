@@ -97,6 +97,16 @@ ballast_sanitizer_check() {
 	ok $((n > 0)) "sanitizers: no ASan, LSan or UBSan report from any process of this test ($n in $BALLAST_SAN_DIR)"
 }
 
+# In a sanitizer build: the same report files for every unit of the sandbox (workloads run ballast-run), now
+# and after a simulated reboot. ballast_install does it; a test that installs only ballast-run calls it itself.
+ballast_sanitizer_env() {
+	[ -n "$BALLAST_SAN_DIR" ] || return 0
+	sb systemctl set-environment "ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" || return 1
+	sb mkdir -p /etc/systemd/system.conf.d || return 1
+	printf '[Manager]\nDefaultEnvironment="ASAN_OPTIONS=%s" "UBSAN_OPTIONS=%s"\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" \
+		> "/proc/$SANDBOX_PID/root/etc/systemd/system.conf.d/90-ballast-sanitizers.conf"
+}
+
 # Where the sandbox's copy of the build lives: private to the sandbox (its /var/lib is an overlay), kept across
 # a simulated reboot (--persist), and not hidden by ballastd.service's ProtectHome=.
 BALLAST_BIN=/var/lib/ballast-test/bin
@@ -122,12 +132,7 @@ ballast_install() {
 	${EXTRA_DROPIN:-}
 	UNIT
 	if [ -n "$BALLAST_SAN_DIR" ]; then
-		# The same report files for every unit of the sandbox (workloads run ballast-run), now and after a
-		# simulated reboot.
-		sb systemctl set-environment "ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" || return 1
-		sb mkdir -p /etc/systemd/system.conf.d || return 1
-		printf '[Manager]\nDefaultEnvironment="ASAN_OPTIONS=%s" "UBSAN_OPTIONS=%s"\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" \
-			> "$root/etc/systemd/system.conf.d/90-ballast-sanitizers.conf"
+		ballast_sanitizer_env || return 1
 		cat > "$root/etc/systemd/system/ballastd.service.d/20-sanitizers.conf" <<-UNIT
 		# This ballastd is an ASan/UBSan build (tests only; the production unit is unchanged).
 		[Service]
