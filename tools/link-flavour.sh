@@ -5,7 +5,7 @@
 #   tools/link-flavour.sh PKG_CONFIG "STATIC_DEPS" LINK-COMMAND...
 #
 # LINK-COMMAND is the program's ordinary link command (compiler, flags, -o, objects, the -l flags of its LDADD).
-# Each -lNAME that belongs to a module of STATIC_DEPS becomes -Wl,-Bstatic -lNAME -Wl,-Bdynamic; the libraries
+# Each -lNAME that belongs to a module of STATIC_DEPS is put between -Wl,-Bstatic and -Wl,-Bdynamic; the libraries
 # those static archives need themselves (pkg-config --static: -lpthread for libnl, gnutls for libmicrohttpd, …)
 # are appended, dynamic. -Wl,--as-needed (right after the compiler) drops what the program does not use. The command is printed, then run.
 set -eu
@@ -29,26 +29,38 @@ is_static() {
 	return 1
 }
 
-# Rebuild "$@" with the static ones wrapped; then the private dependencies that are not static themselves.
+# Rebuild "$@" with the static ones wrapped; then the private dependencies (once each) that are not static.
 cc=$1
 shift
 n=$#
 i=0
+mode=dynamic
 used_static=0
 while [ "$i" -lt "$n" ]; do
 	a=$1
 	shift
 	i=$((i + 1))
 	if is_static "$a"; then
-		set -- "$@" -Wl,-Bstatic "$a" -Wl,-Bdynamic
+		[ "$mode" = static ] || set -- "$@" -Wl,-Bstatic
+		mode=static
 		used_static=1
-	else
-		set -- "$@" "$a"
+	elif [ "$mode" = static ]; then
+		set -- "$@" -Wl,-Bdynamic
+		mode=dynamic
 	fi
+	set -- "$@" "$a"
 done
+[ "$mode" = static ] && set -- "$@" -Wl,-Bdynamic
 if [ "$used_static" = 1 ]; then
+	seen=" "
 	for p in $private_l; do
-		is_static "$p" || set -- "$@" "$p"
+		case "$seen" in *" $p "*) continue ;; esac
+		seen="$seen$p "
+		is_static "$p" && continue
+		# only what can be linked dynamically here: pkg-config --static also names the dependencies of
+		# the dependencies (libunistring for gnutls…), whose .so the shared library loads by itself
+		lib=lib${p#-l}.so
+		[ "$($cc -print-file-name="$lib")" != "$lib" ] && set -- "$@" "$p"
 	done
 fi
 set -- "$cc" -Wl,--as-needed "$@"
