@@ -245,6 +245,7 @@ butane_vs_ignition() {  # BUTANE IGNITION BINDIR VARIANT VERSION
 	bu = yaml.safe_load(open(sys.argv[1])); ign = json.load(open(sys.argv[2])); bindir = sys.argv[3]
 	assert (bu["variant"], bu["version"]) == (sys.argv[4], sys.argv[5]), (bu["variant"], bu["version"])
 	def data(c):
+	    if c.get("source", "").startswith("https://"): return (c["source"], c["verification"]["hash"])
 	    if "local" in c: return open(bindir + "/" + c["local"], "rb").read()
 	    if "inline" in c: return c["inline"].encode()
 	    raw = base64.b64decode(c["source"].split(",", 1)[1])
@@ -255,6 +256,9 @@ butane_vs_ignition() {  # BUTANE IGNITION BINDIR VARIANT VERSION
 	assert [d["path"] for d in bu["storage"]["directories"]] == [d["path"] for d in ign["storage"]["directories"]]
 	assert bu["systemd"]["units"] == ign["systemd"]["units"]
 	assert bu["passwd"] == ign["passwd"]
+	bca = bu.get("ignition", {}).get("security", {}).get("tls", {}).get("certificate_authorities", [])
+	ica = ign["ignition"].get("security", {}).get("tls", {}).get("certificateAuthorities", [])
+	assert [data(c) for c in bca] == [data(c) for c in ica]
 	PY
 }
 butane_vs_ignition "$T/b.bu" "$T/inline.ign" "$BIN" fcos 1.5.0 2>"$T/err"
@@ -265,5 +269,10 @@ like "$(head -3 "$T/b.bu")" "butane --strict --files-dir $BIN" "it says how to t
 gen --config "$EX" --binaries "$BIN" --binaries-url https://dl.example.com/b --butane flatcar -o "$T/u.bu"
 like "$(grep -A7 'path: "/opt/bin/ballastd"' "$T/u.bu")" "hash: \"sha512-$(sha512sum < "$BIN/ballastd" | cut -d' ' -f1)\"" \
 	"by URL, the Butane source carries the source and the sha512"
+
+gen --config "$EX" --services "$T/svc" --binaries "$BIN" --binaries-url "https://127.0.0.1:$port/" --ca-file "$P/ca.pem" \
+	--butane flatcar -o "$T/local.bu"
+butane_vs_ignition "$T/local.bu" "$T/local.ign" "$BIN" flatcar 1.0.0 2>"$T/err"
+ok $? "by URL with a CA, the Butane source has the same sources, hashes and CA $(tail -1 "$T/err")"
 
 done_testing
