@@ -727,10 +727,10 @@ int service_spec_parse(const char *text, size_t size, const char *filename, Serv
                 const char *what = json_error_code(&jerr) == json_error_invalid_utf8 ? "not UTF-8 text"
                                                                                       : "invalid JSON";
                 sanitize(jerr.text);
-                r = filename ? set_error(ret_error, "%s:%d:%d: %s: %s", filename, jerr.line, jerr.column, what,
-                                         jerr.text)
-                             : set_error(ret_error, "%s at line %d, column %d: %s", what, jerr.line, jerr.column,
-                                         jerr.text);
+                r = filename ? set_error(ret_error, "%s:%d:%d: %s: %s", filename, jerr.line,
+                                         json_error_column(&jerr), what, jerr.text)
+                             : set_error(ret_error, "%s at line %d, column %d: %s", what, jerr.line,
+                                         json_error_column(&jerr), jerr.text);
                 return r < 0 ? r : -EINVAL;
         }
 

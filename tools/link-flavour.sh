@@ -14,12 +14,9 @@ pkgconfig=$1 static_deps=$2
 shift 2
 
 static_l=
-private_l=
 if [ -n "$static_deps" ]; then
 	# shellcheck disable=SC2086
 	static_l=$($pkgconfig --libs-only-l $static_deps) || { echo "$0: pkg-config does not know: $static_deps" >&2; exit 1; }
-	# shellcheck disable=SC2086
-	private_l=$($pkgconfig --static --libs-only-l $static_deps)
 fi
 
 is_static() {
@@ -35,7 +32,7 @@ shift
 n=$#
 i=0
 mode=dynamic
-used_static=0
+used=" "
 while [ "$i" -lt "$n" ]; do
 	a=$1
 	shift
@@ -43,7 +40,7 @@ while [ "$i" -lt "$n" ]; do
 	if is_static "$a"; then
 		[ "$mode" = static ] || set -- "$@" -Wl,-Bstatic
 		mode=static
-		used_static=1
+		used="$used$a "
 	elif [ "$mode" = static ]; then
 		set -- "$@" -Wl,-Bdynamic
 		mode=dynamic
@@ -51,18 +48,23 @@ while [ "$i" -lt "$n" ]; do
 	set -- "$@" "$a"
 done
 [ "$mode" = static ] && set -- "$@" -Wl,-Bdynamic
-if [ "$used_static" = 1 ]; then
-	seen=" "
-	for p in $private_l; do
-		case "$seen" in *" $p "*) continue ;; esac
-		seen="$seen$p "
-		is_static "$p" && continue
-		# only what can be linked dynamically here: pkg-config --static also names the dependencies of
-		# the dependencies (libunistring for gnutls…), whose .so the shared library loads by itself
-		lib=lib${p#-l}.so
-		[ "$($cc -print-file-name="$lib")" != "$lib" ] && set -- "$@" "$p"
+# the private dependencies of the modules this program links statically
+private_l=
+for m in $static_deps; do
+	for l in $($pkgconfig --libs-only-l "$m"); do
+		case "$used" in *" $l "*) private_l="$private_l $($pkgconfig --static --libs-only-l "$m")"; break ;; esac
 	done
-fi
+done
+seen=" "
+for p in $private_l; do
+	case "$seen" in *" $p "*) continue ;; esac
+	seen="$seen$p "
+	is_static "$p" && continue
+	# only what can be linked dynamically here: pkg-config --static also names the dependencies of
+	# the dependencies (libunistring for gnutls…), whose .so the shared library loads by itself
+	lib=lib${p#-l}.so
+	[ "$($cc -print-file-name="$lib")" != "$lib" ] && set -- "$@" "$p"
+done
 set -- "$cc" -Wl,--as-needed "$@"
 echo "$*"
 exec "$@"
