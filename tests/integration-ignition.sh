@@ -1,9 +1,10 @@
 #!/bin/bash
-# First boot to working node: `make ignition`'s config (the example ballast.json and examples/hello.json, the
-# install flavour's binaries inlined) applied by the real Ignition to a fresh root, then what it wrote put into
-# the sandbox (its /etc, and /opt bound over the sandbox's /opt), the preset applied as on a first boot, and the
-# boot itself: multi-user.target. ballastd must come up by itself after Docker, start the example service and
-# report healthy, with no step by hand; and its socket must start it again when it is not running.
+# First boot to working node: the config `make ignition` writes (the example ballast.json, here with a cluster
+# added: an etcd on the sandbox's loopback; examples/hello.json; the install flavour's binaries inlined) applied
+# by the real Ignition to a fresh root, then what it wrote put into the sandbox (its /etc, and /opt bound over
+# the sandbox's /opt), the preset applied as on a first boot, and the boot itself: multi-user.target. ballastd
+# must come up by itself after Docker, start the example service, report it to etcd and say it is healthy,
+# with no step by hand; and its socket must start it again when it is not running.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/sandbox.sh"
@@ -16,7 +17,10 @@ SB_DIR=$(mktemp -d /var/tmp/ballast-it-ignition.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
 
 # --- Ignition, as in the initramfs: the config, then the files stage on a fresh root ---
-"$G" --config "$top_srcdir/ignition/example/ballast.json" --services "$top_srcdir/examples" \
+ETCD=http://127.0.0.1:23791
+jq --arg e "$ETCD" '. + {node: {name: "first-boot", labels: .node.labels}, cluster: {etcd: {endpoints: [$e], ttl_s: 10}}}' \
+	"$top_srcdir/ignition/example/ballast.json" > "$SB_DIR/ballast.json" || bail "jq failed"
+"$G" --config "$SB_DIR/ballast.json" --services "$top_srcdir/examples" \
 	--binaries "$top_builddir/dist-bin" -o "$SB_DIR/ballast.ign" || bail "the generator failed"
 R=$SB_DIR/ignroot
 ign_root "$R" || bail "cannot prepare the root"
@@ -25,7 +29,15 @@ ign_apply "$SB_DIR/ballast.ign" "$R" || { tail -5 "$R.log"; bail "ignition faile
 # --- the machine boots over it ---
 sandbox_start "$SB_DIR" --docker || bail "cannot start the sandbox"
 root=/proc/$SANDBOX_PID/root
-need curl
+need curl etcd base64
+# the cluster's etcd, already there when the machine boots
+sb systemd-run --quiet --unit=etcd-test --collect /usr/bin/etcd --name t --data-dir "$SB_DIR/etcd" \
+	--listen-client-urls $ETCD --advertise-client-urls $ETCD \
+	--listen-peer-urls http://127.0.0.1:23801 --initial-advertise-peer-urls http://127.0.0.1:23801 \
+	--initial-cluster t=http://127.0.0.1:23801 || bail "cannot start etcd"
+wait_for 10 sb curl -sf -m 1 $ETCD/health || bail "etcd did not start"
+KEY=$(printf '/ballast/nodes/first-boot' | base64 -w0)
+doc() { sb curl -s -m 2 -X POST $ETCD/v3/kv/range -d "{\"key\":\"$KEY\"}" | sed -n 's/.*"value":"\([^"]*\)".*/\1/p' | base64 -d 2>/dev/null; }
 cp -a "$R/etc/ballast" "$root/etc/" || bail "cannot copy /etc/ballast"
 cp -a "$R/etc/systemd/system/." "$root/etc/systemd/system/" || bail "cannot copy the units"
 mkdir -p "$root/etc/systemd/system-preset"
@@ -69,6 +81,12 @@ like "$out" "Services: +1 total, 1 active, 0 failed" "ballastctl status: the ser
 like "$out" "Waiting for: +nothing" "ballastctl status: waiting for nothing (systemd, Docker and a valid configuration are there)"
 is "$(sb /opt/bin/ballastctl --json status | jq -r '"\(.config) \(.config_error)"')" "/etc/ballast/ballast.json null" \
 	"the configuration Ignition wrote is in use, without error"
+wait_for 10 sh -c "$(declare -f sb doc); SANDBOX_PID=$SANDBOX_PID ETCD=$ETCD KEY=$KEY; doc | grep -q '\"name\":\"hello\".*\"state\":\"active\"'"
+ok $? "the node reports itself to etcd, with the example service active"
+d=$(doc)
+like "$d" '"node":"first-boot"' "under its name"
+like "$d" '"labels":\{"role":"web","zone":"a"\}' "with the labels of ballast.json"
+like "$out" "Cluster: +etcd ok via $ETCD" "ballastctl status: the cluster is ok"
 like "$(sb systemctl show -P Environment ballastd.service)" "BALLAST_RUN_HELPER=/opt/bin/ballast-run" "ballastd is told where ballast-run is"
 like "$(sb systemctl cat ballast-hello.service)" "ExecStart=\"/opt/bin/ballast-run\" docker --name hello" "the service's unit runs /opt/bin/ballast-run"
 is "$(sb stat -c '%a %G' /run/ballast/ballastd.sock)" "660 ballast" "the control socket is 0660, group ballast (the group Ignition made)"
