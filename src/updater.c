@@ -528,13 +528,28 @@ static void updater_inputs(Updater *u, GateView *g) {
 }
 
 static void updater_enter(Updater *u, RebootState s, const GateView *g) {
-        RebootDecision d;
+        RebootDecision start, now;
+        const char *reason, *why;
 
-        updates_may_start(&g->in, &d);
+        updates_may_start(&g->in, &start);
+        updates_may_reboot(&g->in, &now);
+        /* why the flow moves: the gate's first objection, or what happened */
+        reason = start.reason;
+        why = start.message;
+        if (g->in.new_boot) {
+                reason = "new-boot";
+                why = "The node booted again since the flow's last step.";
+        } else if (s == REBOOT_STATE_POST_REBOOT_UNLOCK && start.allow) {
+                reason = now.reason;
+                why = now.message;
+        } else if (s == REBOOT_STATE_IDLE && u->flow.state == REBOOT_STATE_POST_REBOOT_UNLOCK) {
+                reason = "done";
+                why = "The lock is released and the services are back.";
+        }
         log_event(s == REBOOT_STATE_REBOOTING ? LOG_NOTICE : LOG_INFO, 0, "reboot-flow", NULL, NULL,
                   "Reboot flow: %s → %s%s%s (%s: %s)", updates_reboot_state_to_string(u->flow.state),
                   updates_reboot_state_to_string(s), g->in.new_version ? ", version " : "",
-                  strempty(g->in.new_version), d.reason, d.message);
+                  strempty(g->in.new_version), reason, why);
         switch (s) {
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
                 u->unlocked = false;
