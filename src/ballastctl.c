@@ -320,7 +320,7 @@ static int spec_files_add(SpecFile **files, size_t *n, const char *path) {
         }
         f->spec = json_loadb(f->text, f->size, JSON_REJECT_DUPLICATES, &jerr);
         if (!f->spec) {
-                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
+                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, json_error_column(&jerr), jerr.text);
                 return 1;
         }
         return 0;
@@ -376,6 +376,12 @@ static void print_apply_error(const SpecFile *f, const char *error, json_t *para
                 snprintf(e.message, sizeof(e.message), "%s", strempty(json_string_value(json_object_get(params, "reason"))));
                 msg = json_error_format(&e, f->path, f->text, f->size);
                 fprintf(stderr, "%s\n", strna(msg));
+                return;
+        }
+        if (streq(error, "io.ballast.Agent.StateWriteFailed")) {
+                fprintf(stderr, "%s: ballastd cannot write %s: %s (io.ballast.Agent.StateWriteFailed)\n", f->path,
+                        strna(json_string_value(json_object_get(params, "path"))),
+                        strna(json_string_value(json_object_get(params, "reason"))));
                 return;
         }
         _cleanup_free_ char *p = json_dump_compact(params);

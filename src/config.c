@@ -357,7 +357,7 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
 
         root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                if (asprintf(ret_error, "%s:%d:%d: %s", strna(filename), jerr.line, jerr.column, jerr.text) < 0)
+                if (asprintf(ret_error, "%s:%d:%d: %s", strna(filename), jerr.line, json_error_column(&jerr), jerr.text) < 0)
                         return -ENOMEM;
                 return -EINVAL;
         }

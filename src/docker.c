@@ -35,6 +35,7 @@ struct Docker {
 typedef struct DockerCall {
         Docker *docker;
         DockerReplyFunc cb;
+        DockerDestroyFunc destroy;
         void *userdata;
 } DockerCall;
 
@@ -331,8 +332,16 @@ static void on_call_done(HttpRequest *req, int error, const char *message, long 
         free(c);
 }
 
-int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
-                DockerReplyFunc cb, void *userdata) {
+static void on_call_destroy(void *userdata) {
+        DockerCall *c = userdata;
+
+        if (c->destroy)
+                c->destroy(c->userdata);
+        free(c);
+}
+
+int docker_call_full(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                     DockerReplyFunc cb, DockerDestroyFunc destroy, void *userdata) {
         _cleanup_free_ char *url = NULL, *text = NULL;
         DockerCall *c;
         int r;
@@ -350,11 +359,11 @@ int docker_call(Docker *d, const char *method, const char *path, json_t *body, u
         c = calloc(1, sizeof(DockerCall));
         if (!c)
                 return -ENOMEM;
-        *c = (DockerCall) { .docker = d, .cb = cb, .userdata = userdata };
+        *c = (DockerCall) { .docker = d, .cb = cb, .destroy = destroy, .userdata = userdata };
         r = http_request_start(d->http,
                                &(HttpRequestOptions) { .method = method, .url = url, .unix_socket = d->socket_path,
                                                        .body = text, .body_size = text ? strlen(text) : 0,
-                                                       .timeout_ms = timeout_ms },
+                                                       .timeout_ms = timeout_ms, .destroy = on_call_destroy },
                                on_call_done, c, NULL);
         if (r < 0)
                 free(c);

@@ -44,9 +44,18 @@ const char *docker_api_version(Docker *d);
 /* The last /info, or NULL. */
 json_t *docker_info(Docker *d);
 
-/* A call to /vX.Y/PATH (PATH starts with '/'). body may be NULL. */
-int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
-                DockerReplyFunc cb, void *userdata);
+/* Frees a call's userdata when its reply never comes: the call was still in flight when the HTTP client was
+ * freed (at exit). */
+typedef void (*DockerDestroyFunc)(void *userdata);
+
+/* A call to /vX.Y/PATH (PATH starts with '/'). body may be NULL. cb is called exactly once, unless the process
+ * exits first: then destroy (may be NULL) gets userdata instead. */
+int docker_call_full(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                     DockerReplyFunc cb, DockerDestroyFunc destroy, void *userdata);
+static inline int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                              DockerReplyFunc cb, void *userdata) {
+        return docker_call_full(d, method, path, body, timeout_ms, cb, NULL, userdata);
+}
 
 /* Compares Docker API versions "1.41" < "1.47": <0, 0, >0. Pure. */
 int docker_api_version_compare(const char *a, const char *b);

@@ -124,14 +124,16 @@ Manager *manager_free(Manager *m) {
         for (VarlinkCall *c; (c = manager_pop_drain_waiter(m));)
                 varlink_call_unref(c);
         free(m->drain_waiters);
-        /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
+        /* top down: the supervisor uses the others, the HTTP client carries Docker's requests; but the bus goes
+         * before the supervisor: freeing it answers the supervisor's jobs and calls still in flight
+         * ("disconnected"), and those answers must find it */
         sd_event_source_disable_unref(m->node_timer);
         reporter_free(m->reporter);
         json_decref(m->last_document);
         updater_free(m->updater);
+        bus_free(m->bus);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
-        bus_free(m->bus);
         docker_free(m->docker);
         http_client_free(m->http);
         varlink_server_free(m->varlink);

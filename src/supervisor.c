@@ -753,13 +753,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load(path, &spec, &error);
-                if (r >= 0 && !streq(spec->name, name)) {
-                        free(error);
-                        if (asprintf(&error, "%s: name \"%s\" does not match the file name", path, spec->name) < 0)
-                                return -ENOMEM;
-                        r = -EINVAL;
-                }
+                r = service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
@@ -843,6 +837,10 @@ static JobContext *job_context_new(Supervisor *s, const char *name) {
 static void job_context_free(JobContext *j) {
         free(j->name);
         free(j);
+}
+
+static void job_context_destroy(void *userdata) {
+        job_context_free(userdata);
 }
 
 static json_t *service_status_json(Supervisor *s, Service *svc);
@@ -1004,7 +1002,8 @@ static void service_resize(Supervisor *s, Service *svc) {
                 if (!body || asprintf(&path, "/containers/ballast-%s/update", svc->name) < 0)
                         r = -ENOMEM;
                 else
-                        r = docker_call(s->docker, "POST", path, body, 10000, on_container_updated, j);
+                        r = docker_call_full(s->docker, "POST", path, body, 10000, on_container_updated,
+                                             job_context_destroy, j);
         }
         if (r < 0) {
                 log_warning_errno(r, "Failed to change the limits of %s live; they apply at its next start: %m",
@@ -1299,6 +1298,17 @@ static json_t *service_status_json(Supervisor *s, Service *svc) {
                          "oom_kills", (int) svc->oom_kills);
 }
 
+/* The reason names the errno too ("No space left on device (ENOSPC)"): an operator greps for it. */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int error) {
+        _cleanup_free_ char *reason = NULL;
+        const char *name = strerrorname_np(-error);
+
+        if (asprintf(&reason, "%s%s%s%s", strerror(-error), name ? " (" : "", strempty(name), name ? ")" : "") < 0)
+                return -ENOMEM;
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
+}
+
 static int reply_no_such_service(VarlinkCall *call, const char *name) {
         return varlink_call_error(call, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", name));
 }
@@ -1399,8 +1409,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (r < 0) {
                 log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
                           "Cannot persist the spec of %s: %m", spec->name);
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         }
 
         if (!svc) {
@@ -1481,8 +1490,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         r = unlink_durable(path);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
@@ -1553,6 +1561,14 @@ typedef struct GetContext {
         char *name;
 } GetContext;
 
+static void get_context_free(void *userdata) {
+        GetContext *g = userdata;
+
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
@@ -1584,9 +1600,7 @@ static void on_container_inspected(Docker *d, int error, long status, json_t *re
                         container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
                 (void) reply_service(g->supervisor, g->call, svc, container);
         }
-        varlink_call_unref(g->call);
-        free(g->name);
-        free(g);
+        get_context_free(g);
 }
 
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
@@ -1608,10 +1622,8 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         }
         *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
-        if (docker_call(s->docker, "GET", path, NULL, 2000, on_container_inspected, g) < 0) {
-                varlink_call_unref(g->call);
-                free(g->name);
-                free(g);
+        if (docker_call_full(s->docker, "GET", path, NULL, 2000, on_container_inspected, get_context_free, g) < 0) {
+                get_context_free(g);
                 return reply_service(s, call, svc, NULL);
         }
         return 0;

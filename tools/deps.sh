@@ -5,9 +5,9 @@
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
-  libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
+  libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev
   systemd dbus util-linux procps iproute2 iptables
-  docker.io busybox-static etcd-server openssl tzdata curl socat
+  docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
 "
 missing=""
 for p in $PACKAGES; do
