@@ -584,8 +584,11 @@ static void test_many(void) {
         Many m = { .n = 400 };
         unsigned calls = H.calls;
 
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+
         H.mode = MODE_ALLOW;
         ok(run_with_loop(many_fn, &m, 60), "400 requests on one kept-alive connection, then 100 on new ones");
+        diag("500 requests in %" PRIu64 " ms", (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         is_int(m.ok, m.n, "every kept-alive request answered 200");
         is_int(m.fresh_ok, m.n / 4, "every request on a new connection answered 200");
         is_int(H.calls, calls + m.n + m.n / 4, "each reached the handler once");
