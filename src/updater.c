@@ -1235,13 +1235,14 @@ static json_t *usec_or_null(uint64_t t) {
 }
 
 static json_t *lock_json(Updater *u) {
-        return json_pack("{s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:o,s:o,s:b,s:b,s:s?}",
+        return json_pack("{s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:o,s:o,s:b,s:b,s:s?}",
                          "held", u->lock_held,
                          "url", uses_lock(u) ? u->fleet_lock_url : NULL,
                          "group", uses_lock(u) ? u->fleet_lock_group : NULL,
                          "id", uses_lock(u) ? u->lock_id : NULL,
                          "reason", u->lock_reason,
                          "message", u->lock_message,
+                         "kind", u->lock_kind,
                          "status", (json_int_t) u->lock_status,
                          "failures", (int) u->lock_failures,
                          "at_usec", usec_or_null(u->lock_at_usec),
