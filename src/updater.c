@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fleetlock.h"
+#include "lockserver.h"
 #include "shared/backoff.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
@@ -99,6 +100,13 @@ struct Updater {
         int inhibit_fd;
         sd_bus_slot *inhibit_call;
         char *inhibit_error;
+
+        /* Fedora CoreOS: the FleetLock endpoint Zincati asks before it finalizes an update */
+        LockServer *endpoint;
+        char *endpoint_error;
+        const char *zincati_last_op;   /* "pre-reboot" / "steady-state" */
+        int zincati_last_answer;       /* HTTP status we answered */
+        uint64_t zincati_last_usec;    /* CLOCK_REALTIME */
 
         /* the reboot through logind (Flatcar, Container Linux) */
         sd_bus_slot *reboot_call;
@@ -806,6 +814,87 @@ static int updater_take_status(Updater *u, sd_bus_message *m) {
         return 0;
 }
 
+/* ---- Fedora CoreOS: Zincati's FleetLock endpoint ---- */
+
+static void decision_explain(Updater *u, RebootDecision *d);
+
+/* Zincati asks before it finalizes (pre-reboot) and says when it runs again (steady-state). pre-reboot makes a
+ * reboot needed and runs the flow (window, the cluster's lock, drain); the answer is 200 only once the flow
+ * has reached the point where the reboot may happen, and then Zincati finalizes and reboots (ballast does not
+ * call logind on Fedora CoreOS). Until then: 409, the reason as the kind, the sentence as the value. */
+static int on_zincati(LockServerOp op, const char *id, const char *group, const char **ret_kind, char **ret_value,
+                      void *userdata) {
+        Updater *u = userdata;
+        GateView g;
+        RebootDecision d;
+
+        u->need_known = true;
+        u->zincati_last_usec = now_usec(CLOCK_REALTIME);
+        if (op == LOCK_SERVER_STEADY_STATE) {
+                u->zincati_last_op = "steady-state";
+                u->zincati_last_answer = 200;
+                if (u->reboot_needed || u->reboot_started)
+                        log_event(LOG_INFO, 0, "zincati-steady-state", NULL, NULL,
+                                  "Zincati is in steady state (id %s, group %s): no reboot pending.", id, group);
+                u->reboot_needed = false;
+                /* told 200 in this boot, and Zincati runs again without having rebooted: it will not */
+                if (u->flow.state == REBOOT_STATE_REBOOTING)
+                        u->reboot_started = false;
+                updater_step(u);
+                return 0;
+        }
+
+        u->zincati_last_op = "pre-reboot";
+        if (!u->reboot_needed)
+                log_event(LOG_INFO, 0, "zincati-pre-reboot", NULL, NULL,
+                          "Zincati asks to finalize an update (id %s, group %s): a reboot is needed.", id, group);
+        u->reboot_needed = true;
+        updater_step(u);
+        if (u->flow.state == REBOOT_STATE_REBOOTING && drained(u)) {
+                if (!u->reboot_started)
+                        log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                                  "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
+                u->reboot_started = true;
+                u->zincati_last_answer = 200;
+                return 0;
+        }
+        updater_inputs(u, &g);
+        updates_may_reboot(&g.in, &d);
+        decision_explain(u, &d);
+        if (d.allow) {
+                /* the gate agrees, the flow is not there yet: say where it is */
+                d.reason = updates_reboot_state_to_string(u->flow.state);
+                d.message = "The reboot flow is on its way (lock, drain); ask again.";
+        }
+        *ret_kind = d.reason;
+        *ret_value = strdup(d.message);
+        u->zincati_last_answer = 409;
+        return -EBUSY;
+}
+
+static void updater_setup_endpoint(Updater *u) {
+        int r;
+
+        if (!updater_is_managed(u) || u->os.kind != OS_FEDORA_COREOS) {
+                u->endpoint = lock_server_free(u->endpoint);
+                u->endpoint_error = mfree(u->endpoint_error);
+                return;
+        }
+        if (u->endpoint)
+                return;
+        r = lock_server_new(&u->endpoint, u->event, UPDATER_FLEETLOCK_ADDRESS, UPDATER_FLEETLOCK_PORT, on_zincati, u);
+        if (r < 0) {
+                free(u->endpoint_error);
+                u->endpoint_error = strdupf("cannot serve the FleetLock endpoint for Zincati at %s: %s",
+                                            UPDATER_FLEETLOCK_BASE_URL, strerror(-r));
+                log_event(LOG_ERR, r, "endpoint-failed", NULL, BALLAST_MESSAGE_ERROR,
+                          "Zincati cannot finalize updates: %s.", u->endpoint_error);
+                return;
+        }
+        u->endpoint_error = mfree(u->endpoint_error);
+        log_info("Serving the FleetLock endpoint for Zincati at %s.", UPDATER_FLEETLOCK_BASE_URL);
+}
+
 /* ---- logind: the delay inhibitor while draining, the reboot ---- */
 
 static int on_inhibit(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -1092,6 +1181,7 @@ int updater_set_config(Updater *u, const Config *c) {
                 log_notice("OS \"%s\" is not one ballast manages updates on: touching nothing.", strna(u->os.id));
         (void) updater_write_file(u);
         updater_setup_fleetlock(u);
+        updater_setup_endpoint(u);
         updater_watch(u);
         updater_step(u);
         return 0;
@@ -1153,6 +1243,8 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
 Updater *updater_free(Updater *u) {
         if (!u)
                 return NULL;
+        lock_server_free(u->endpoint);
+        free(u->endpoint_error);
         fleetlock_free(u->fleetlock);
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
@@ -1325,6 +1417,13 @@ json_t *updater_status_json(Updater *u) {
                                                            "started", u->reboot_started, "failures",
                                                            (int) u->reboot_failures, "error", u->reboot_error));
                 json_object_set_new(j, "boot_id", json_string(u->boot_id));
+                if (u->os.kind == OS_FEDORA_COREOS)
+                        json_object_set_new(j, "zincati",
+                                            json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
+                                                      UPDATER_FLEETLOCK_BASE_URL, "serving", u->endpoint != NULL,
+                                                      "error", u->endpoint_error, "last_request",
+                                                      u->zincati_last_op, "last_answer", u->zincati_last_answer,
+                                                      "last_request_usec", usec_or_null(u->zincati_last_usec)));
         }
         return j;
 }
