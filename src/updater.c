@@ -95,6 +95,9 @@ struct Updater {
         uint64_t lock_at_usec, lock_retry_at_usec; /* CLOCK_REALTIME */
 
         /* drain and the logind delay inhibitor while draining */
+        unsigned drain_timeout_s;  /* 0: no limit */
+        sd_event_source *drain_timer;
+        bool drain_timed_out;      /* drain_timeout_s passed: what is still stopping is left to the shutdown */
         bool drain_requested;
         char *drain_error;
         int inhibit_fd;
@@ -482,6 +485,7 @@ typedef struct GateView {
 } GateView;
 
 static void updater_inhibit(Updater *u);
+static void updater_step(Updater *u);
 static void updater_uninhibit(Updater *u);
 static void updater_reboot(Updater *u);
 
@@ -496,7 +500,8 @@ static bool uses_lock(Updater *u) {
 }
 
 static bool drained(Updater *u) {
-        return u->drain_requested && u->hooks.drained && u->hooks.drained(u->hooks.userdata);
+        return u->drain_requested &&
+               (u->drain_timed_out || (u->hooks.drained && u->hooks.drained(u->hooks.userdata)));
 }
 
 static void updater_inputs(Updater *u, GateView *g) {
@@ -597,6 +602,27 @@ static void updater_start_drain(Updater *u) {
         }
         u->drain_error = mfree(u->drain_error);
         u->drain_requested = true;
+        u->drain_timed_out = false;
+        if (u->drain_timeout_s > 0) {
+                (void) sd_event_source_set_time_relative(u->drain_timer, u->drain_timeout_s * USEC_PER_SEC);
+                (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+/* The drain takes longer than drain_timeout_s: the reboot goes ahead, and the shutdown stops what is still
+ * stopping (each service's own stop timeout still applies). Policy was settled before the drain began; only
+ * a slow stop is left, and waiting for ever would hold the fleet's lock for ever. */
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Updater *u = userdata;
+
+        if (!u->drain_requested || drained(u))
+                return 0;
+        u->drain_timed_out = true;
+        log_event(LOG_WARNING, 0, "drain-timeout", NULL, NULL,
+                  "The drain did not finish within %u s (drain_timeout_s): going on; the shutdown stops the rest.",
+                  u->drain_timeout_s);
+        updater_step(u);
+        return 0;
 }
 
 /* Makes what the current state stands for happen (idempotent: again after a restart of ballastd). Returns
@@ -646,6 +672,8 @@ static bool updater_act(Updater *u) {
                 updater_uninhibit(u);
                 if (u->drain_requested) {
                         u->drain_requested = false;
+                        u->drain_timed_out = false;
+                        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
                         if (u->hooks.undrain)
                                 u->hooks.undrain(u->hooks.userdata);
                         changed = true;
@@ -1155,6 +1183,7 @@ int updater_set_config(Updater *u, const Config *c) {
         u->windows = w;
         u->n_windows = c->n_windows;
         u->managed = c->updates_managed;
+        u->drain_timeout_s = c->drain_timeout_s;
         u->strategy = updates_strategy_from_string(c->updates_strategy);
         if ((int) u->strategy < 0)
                 u->strategy = UPDATES_STRATEGY_OFF;
@@ -1223,6 +1252,12 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
                 return r;
         (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_OFF);
         (void) sd_event_source_set_description(u->reboot_retry, "updates-reboot-retry");
+        r = sd_event_add_time_relative(event, &u->drain_timer, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_SEC,
+                                       on_drain_timeout, u);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(u->drain_timer, "updates-drain-timeout");
         r = sd_event_add_time_relative(event, &u->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_bus_retry, u);
         if (r < 0)
                 return r;
@@ -1249,6 +1284,7 @@ Updater *updater_free(Updater *u) {
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);
+        sd_event_source_disable_unref(u->drain_timer);
         sd_event_source_disable_unref(u->bus_retry);
         sd_event_source_disable_unref(u->window_timer);
         sd_event_unref(u->event);
@@ -1409,8 +1445,10 @@ json_t *updater_status_json(Updater *u) {
         if (j) {
                 json_object_set_new(j, "time_zone", json_string(effective_time_zone(u)));
                 json_object_set_new(j, "lock", lock_json(u));
-                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:s?}", "requested", u->drain_requested,
-                                                          "drained", drained(u), "error", u->drain_error));
+                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:b,s:I,s:s?}", "requested", u->drain_requested,
+                                                          "drained", drained(u), "timed_out", u->drain_timed_out,
+                                                          "timeout_s", (json_int_t) u->drain_timeout_s,
+                                                          "error", u->drain_error));
                 json_object_set_new(j, "inhibitor", json_pack("{s:b,s:s?}", "held", u->inhibit_fd >= 0,
                                                               "error", u->inhibit_error));
                 json_object_set_new(j, "reboot", json_pack("{s:b,s:b,s:i,s:s?}", "asked", u->reboot_asked,

@@ -212,4 +212,25 @@ wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q balla
 ok $? "and the services run again"
 like "$(ust)" "Flow: +idle" "the flow is idle"
 
+# drain_timeout_s bounds the drain: a service that ignores SIGTERM (its stop takes the unit's whole stop timeout,
+# 20 s) does not hold the reboot, and the cluster's lock, for longer
+sed -i 's/"windows"/"drain_timeout_s": 2, "windows"/' "$root/etc/ballast/ballast.json"
+reload
+printf '{"name": "stubborn", "runtime": "exec", "command": ["/bin/sh", "-c", "trap \\"\\" TERM; while :; do sleep 0.1; done"]}' \
+	>"$SB_DIR/stubborn.json"
+bctl apply "$SB_DIR/stubborn.json" >/dev/null
+wait_for 10 sb systemctl is-active -q ballast-stubborn.service
+ok $? "a service that ignores SIGTERM runs"
+t0=$(date +%s)
+zpost pre-reboot >/dev/null
+wait_for 15 pre_ok
+ok $? "pre-reboot is answered 200 although that service is still stopping"
+ok $(( $(date +%s) - t0 <= 8 ? 0 : 1 )) "within a few seconds of drain_timeout_s (2 s), not the stop timeout (20 s)"
+is "$(sb systemctl is-active ballast-stubborn.service)" deactivating "the service is still stopping (the shutdown finishes it)"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=drain-timeout)" "did not finish within 2 s \(drain_timeout_s\): going on" \
+	"the journal says the drain timed out and the flow went on"
+is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
+wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
+ok $? "and the lock is released"
+
 done_testing
