@@ -583,6 +583,8 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
         (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : g->in.new_version);
         (void) updater_save(u);
+        if (u->hooks.changed)
+                u->hooks.changed(u->hooks.userdata);
 }
 
 static void updater_start_drain(Updater *u) {
