@@ -113,6 +113,11 @@ static void updater_hook_undrain(void *userdata) {
         manager_undrain(userdata, "the OS update's reboot is over or was called off");
 }
 
+static void updater_hook_changed(void *userdata) {
+        Manager *m = userdata;
+        reporter_changed(m->reporter);
+}
+
 static bool updater_hook_drained(void *userdata) {
         Manager *m = userdata;
         return m->draining && m->drain_done;
@@ -523,7 +528,8 @@ static int manager_start_modules(Manager *m) {
         /* OS updates: reports always, acts only with an "updates" block on an OS it knows */
         r = updater_new(&m->updater, m->event, m->http,
                         &(UpdaterHooks) { .drain = updater_hook_drain, .undrain = updater_hook_undrain,
-                                          .drained = updater_hook_drained, .userdata = m },
+                                          .drained = updater_hook_drained, .changed = updater_hook_changed,
+                                          .userdata = m },
                         m->root, state_dir, m->config);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");

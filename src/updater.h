@@ -28,6 +28,7 @@ typedef struct UpdaterHooks {
         int (*drain)(void *userdata);   /* start draining: 0 when started or already draining, <0 when it cannot */
         void (*undrain)(void *userdata);
         bool (*drained)(void *userdata); /* draining and every service stopped */
+        void (*changed)(void *userdata); /* the flow moved: the node's report changed */
         void *userdata;
 } UpdaterHooks;
 
