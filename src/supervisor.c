@@ -1581,21 +1581,13 @@ static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t 
 static void on_container_inspected(Docker *d, int error, long status, json_t *reply, void *userdata) {
         GetContext *g = userdata;
         Service *svc = supervisor_find(g->supervisor, g->name);
-        json_t *state = json_object_get(reply, "State"), *container = NULL;
+        json_t *container = NULL;
 
         if (!svc)
                 (void) reply_no_such_service(g->call, g->name);
         else {
                 if (error >= 0 && status == 200)
-                        container = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
-                                              "id", json_object_get(reply, "Id"),
-                                              "status", json_object_get(state, "Status"),
-                                              "started_at", json_object_get(state, "StartedAt"),
-                                              "finished_at", json_object_get(state, "FinishedAt"),
-                                              "exit_code", json_object_get(state, "ExitCode"),
-                                              "oom_killed", json_object_get(state, "OOMKilled"),
-                                              "pid", json_object_get(state, "Pid"),
-                                              "image", json_object_get(json_object_get(reply, "Config"), "Image"));
+                        container = docker_container_summary(reply);
                 else
                         container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
                 (void) reply_service(g->supervisor, g->call, svc, container);

@@ -3,6 +3,8 @@
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
 # generator's tests read its output with (jq, python3-yaml).
+# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, the clients the
+# integration tests drive it with (curl, socat), and clang with libFuzzer for the fuzz harnesses (tests/fuzz/).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -10,6 +12,7 @@ PACKAGES="
   systemd dbus util-linux procps iproute2 iptables
   docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
+  clang libclang-rt-14-dev
 "
 missing=""
 for p in $PACKAGES; do
