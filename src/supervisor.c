@@ -1015,6 +1015,7 @@ static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void
                 remove_container(s, j->name);
                 log_event(LOG_INFO, 0, "service-removed", j->name, BALLAST_MESSAGE_SERVICE_REMOVED,
                           "Removed %s: no spec owns it.", unit);
+                s->reload_forced = true; /* so that systemd forgets the unit, as after an rm */
                 supervisor_schedule_reconcile(s);
         }
         job_context_free(j);
@@ -1338,6 +1339,20 @@ static void on_first_refresh(Bus *b, int error, void *userdata) {
 
         /* the unit cache is filled: calls that waited for systemd can be made now, and restarts decided */
         s->units_known = true;
+        /* a unit systemd still has loaded although its file is gone (an earlier ballastd removed it and was
+         * killed before its reload): reload, so that systemd forgets it */
+        for (size_t i = 0; i < bus_n_units(b); i++) {
+                const UnitState *u = bus_unit_at(b, i);
+                _cleanup_free_ char *path = NULL;
+
+                if (!u || !u->load_state || !streq(u->load_state, "loaded") || !bus_unit_is_ours(u->name))
+                        continue;
+                path = supervisor_unit_path(s, u->name);
+                if (path && access(path, F_OK) < 0 && errno == ENOENT) {
+                        log_debug("%s is loaded but its file is gone: reloading systemd.", u->name);
+                        s->reload_forced = true;
+                }
+        }
         supervisor_flush_deferred(userdata, true);
         supervisor_schedule_reconcile(userdata);
 }

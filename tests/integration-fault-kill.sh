@@ -44,40 +44,8 @@ spec_file() {  # NAME VERSION -> path of a spec file
 	echo "$f"
 }
 
-# The state checker, run inside the sandbox: check.sh SECONDS NAME=VERSION... (empty VERSION: must not exist)
-cat > "$SB_DIR/check.sh" <<'EOF'
-#!/bin/bash
-end=$((SECONDS + $1)); shift
-while :; do
-	bad= want=0
-	for kv; do
-		n=${kv%%=*} v=${kv#*=} u=ballast-${kv%%=*}.service as= pid=
-		while IFS== read -r k val; do
-			case $k in ActiveState) as=$val ;; MainPID) pid=$val ;; esac
-		done < <(systemctl show -p ActiveState -p MainPID "$u")
-		if [ -n "$v" ]; then
-			want=$((want + 1))
-			[ -f "/etc/systemd/system/$u" ] || bad="$bad $n:no-unit-file"
-			[ "$as" = active ] || bad="$bad $n:$as"
-			tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ" | grep -qx "V=$v" || bad="$bad $n:not-running-V=$v"
-		else
-			[ ! -e "/etc/systemd/system/$u" ] || bad="$bad $n:unit-file-left"
-			case $as in inactive|failed) ;; *) bad="$bad $n:$as" ;; esac
-		fi
-	done
-	procs=$(cat /sys/fs/cgroup/systemd/ballast.slice/ballast-*.service/cgroup.procs 2>/dev/null | wc -l)
-	[ "$procs" = "$want" ] || bad="$bad processes-in-ballast.slice:$procs/$want"
-	t=$(find /var/lib/ballast /etc/systemd/system -name '.#*' 2>/dev/null | head -3 | tr '\n' ' ')
-	[ -z "$t" ] || bad="$bad temp-files:$t"
-	for l in /etc/systemd/system/*.wants/ballast-*.service; do
-		[ ! -L "$l" ] || [ -e "$l" ] || bad="$bad dangling-link:$l"
-	done
-	[ -z "$bad" ] && exit 0
-	[ "$SECONDS" -lt "$end" ] || { echo "$bad"; exit 1; }
-	sleep 0.05
-done
-EOF
-chmod +x "$SB_DIR/check.sh"
+# the state checker (tests/fault-check.sh), run inside the sandbox
+check="$here/fault-check.sh"
 
 # --- the start: every service applied once without a fault; their normalized spec texts are the reference ---
 declare -A want norm
@@ -86,7 +54,7 @@ for n in "${NAMES[@]}"; do
 	want[$n]=1
 	norm[$n]=$(cat "$root$S/services/$n.json")
 done
-sb "$SB_DIR/check.sh" 20 k1=1 k2=1 k3=1
+sb "$check" 20 k1=1 k2=1 k3=1
 ok $? "three services applied and running"
 like "${norm[k1]}" '"V": "1"' "the persisted, normalized spec carries V"
 expected_text() { local t=${norm[$1]}; echo "${t//\"V\": \"1\"/\"V\": \"$2\"}"; }
@@ -173,7 +141,7 @@ for i in $(seq "$KILLS"); do
 
 	sb systemctl start ballastd.service
 	t0=$(date +%s%N)
-	res=$(sb "$SB_DIR/check.sh" 20 $(model_args))
+	res=$(sb "$check" 20 $(model_args))
 	st=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	[ "$ms" -gt "$worst_ms" ] && worst_ms=$ms
