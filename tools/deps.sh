@@ -13,6 +13,7 @@ PACKAGES="
   docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev
+  docker.io busybox-static etcd-server openssl tzdata curl socat valgrind
 "
 missing=""
 for p in $PACKAGES; do
