@@ -2,9 +2,8 @@
 # Installs, from Debian 12's own archive, everything ballast needs to build and to run its tests for real:
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
-# generator's tests read its output with (jq, python3-yaml).
-# the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, the clients the
-# integration tests drive it with (curl, socat), and clang with libFuzzer for the fuzz harnesses (tests/fuzz/).
+# generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
+# (tests/fuzz/); valgrind for the memcheck run of ballastd.
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -12,8 +11,7 @@ PACKAGES="
   systemd dbus util-linux procps iproute2 iptables
   docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
-  clang libclang-rt-14-dev
-  docker.io busybox-static etcd-server openssl tzdata curl socat valgrind
+  clang libclang-rt-14-dev valgrind
 "
 missing=""
 for p in $PACKAGES; do
