@@ -120,7 +120,7 @@ ballast_install() {
 		[ -x "$top_builddir/$f" ] && { cp "$top_builddir/$f" "$root$BALLAST_BIN/$f" || return 1; }
 	done
 	sb sh -c 'getent group ballast >/dev/null || groupadd --system ballast' || return 1
-	sed -e "s|@sbindir@|$BALLAST_BIN|g" "$top_srcdir/units/ballastd.service.in" > "$root/etc/systemd/system/ballastd.service"
+	sed -e "s|@sbindir@|$BALLAST_BIN|g" -e "s|@libexecdir@|$BALLAST_BIN|g" "$top_srcdir/units/ballastd.service.in" > "$root/etc/systemd/system/ballastd.service"
 	cp "$top_srcdir/units/ballastd.socket" "$top_srcdir/units/ballast.slice" "$root/etc/systemd/system/" || return 1
 	cat > "$root/etc/systemd/system/ballastd.service.d/10-test.conf" <<-UNIT
 	[Service]

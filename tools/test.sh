@@ -1,9 +1,9 @@
 #!/bin/sh
 # The one command that installs what the build needs, builds, and runs every test (unit and integration,
 # against a real systemd and a real dockerd booted in a private sandbox). Run as root on Debian 12.
-# Twice: a plain build in build/ (with ballastd under valgrind memcheck, tests/integration-valgrind.sh), then
-# the same suite built with AddressSanitizer, LeakSanitizer and UBSan in build-asan/, where any report of any
-# ballast program fails the test that started it (tests/lib.sh).
+# Twice: a plain build in build/ (with ballastd under valgrind memcheck and a short libFuzzer run of every
+# harness), then the same suite built with AddressSanitizer, LeakSanitizer and UBSan in build-asan/, where any
+# report of any ballast program fails the test that started it (tests/lib.sh).
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -13,7 +13,9 @@ fi
 tools/deps.sh
 tools/build.sh
 rc=0
-(cd build && make -j"$(nproc)" check) || rc=1
+# the libFuzzer harnesses, built with clang beside this build (build/fuzz), before the tests start: make check's
+# tests/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
+(cd build && make -j"$(nproc)" fuzz-targets && make -j"$(nproc)" check) || rc=1
 
 echo "test: the suite again, built with ASan + UBSan (build-asan/)"
 mkdir -p build-asan
