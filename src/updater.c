@@ -32,6 +32,9 @@
 #define LOGIN_INTERFACE "org.freedesktop.login1.Manager"
 #define REBOOT_RETRY_MIN_USEC (5 * USEC_PER_SEC)
 #define REBOOT_RETRY_MAX_USEC (300 * USEC_PER_SEC)
+/* Zincati asks pre-reboot every 5 min (+10 % jitter) while it has an update staged: after this long without a
+ * word from it, the node is not kept drained for a finalization that is not coming. */
+#define ZINCATI_SILENCE_USEC (20 * 60 * USEC_PER_SEC)
 
 struct Updater {
         sd_event *event;
@@ -590,6 +593,14 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
 static void updater_start_drain(Updater *u) {
         int r;
 
+        /* the drain is the flow's while it runs: undrained meanwhile (ballastctl undrain), it drains again;
+         * `ballastctl update pause` is how an operator stops the flow */
+        if (u->drain_requested && u->hooks.draining && !u->hooks.draining(u->hooks.userdata)) {
+                log_event(LOG_NOTICE, 0, "draining", NULL, NULL,
+                          "The node was undrained while the reboot flow drains it: draining again "
+                          "(ballastctl update pause calls the flow off).");
+                u->drain_requested = false;
+        }
         if (u->drain_requested || !u->hooks.drain)
                 return;
         r = u->hooks.drain(u->hooks.userdata);
@@ -648,19 +659,30 @@ static bool updater_act(Updater *u) {
                         (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
                 break;
 
-        case REBOOT_STATE_DRAINING:
-                updater_inhibit(u);
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
-                }
-                break;
+        case REBOOT_STATE_DRAINING: {
+                bool was = u->drain_requested;
 
-        case REBOOT_STATE_REBOOTING:
+                updater_inhibit(u);
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                break;
+        }
+
+        case REBOOT_STATE_REBOOTING: {
                 /* after a restart of ballastd in this state, the services may have come back: drain again */
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
+                bool was = u->drain_requested;
+
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                if (u->os.kind == OS_FEDORA_COREOS && !u->reboot_started && u->zincati_last_usec > 0 &&
+                    now_usec(CLOCK_REALTIME) > u->zincati_last_usec + ZINCATI_SILENCE_USEC) {
+                        log_event(LOG_WARNING, 0, "zincati-silent", NULL, NULL,
+                                  "Zincati has not asked to finalize for %d min: the reboot is called off, the node undrained.",
+                                  (int) (ZINCATI_SILENCE_USEC / USEC_PER_SEC / 60));
+                        u->reboot_needed = false;
+                        u->need_known = true;
+                        changed = true;
+                        break;
                 }
                 if (!drained(u))
                         break;
@@ -669,6 +691,7 @@ static bool updater_act(Updater *u) {
                 if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
                         updater_reboot(u);
                 break;
+        }
 
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
                 updater_uninhibit(u);
