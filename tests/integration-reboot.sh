@@ -144,6 +144,16 @@ check "no drain without the lock: node A's service still runs" -- sb systemctl i
 check "and the sandbox was not rebooted" -- _sb_alive "$SANDBOX_PID"
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-error | head -1)" "FleetLock pre-reboot failed \(lock-unreachable\).*Retrying in" \
 	"the journal says so, with the retry"
+# a crash of node A's ballastd: the flow resumes where it was, update_engine is asked again (GetStatus)
+sb systemctl kill -s KILL ballastd.service
+wait_for 10 sh -c "! nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballastd.service"
+bctl status >/dev/null
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=reboot-flow-resumed | tail -1)" "resumed in state locking" \
+	"after kill -9, the restarted ballastd resumes the flow in locking"
+wait_for 10 status_has A '"operation": "UPDATE_STATUS_UPDATED_NEED_REBOOT"'
+ok $? "and learns update_engine's state from GetStatus (no signal needed)"
+wait_for 10 status_has A '"reason": "lock-unreachable"'
+ok $? "and asks the lock server again"
 
 lock_start || bail "cannot start the test FleetLock server"
 wait_for 40 sh -c "[ \$(wc -l <'$SB_DIR/holders') = 1 ]"
