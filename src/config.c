@@ -205,11 +205,16 @@ static int dispatch_strategy(const char *path, json_t *v, void *target, JsonErro
         return json_dispatch_string(path, v, target, e);
 }
 
-static int dispatch_time_zone(const char *path, json_t *v, void *target, JsonError *e) {
-        const char *s = json_string_value(v);
+bool config_time_zone_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
 
-        if (!json_is_string(v) || isempty(s) || strlen(s) > 64 || strstr(s, "..") || s[0] == '/' ||
-            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") != strlen(s))
+        return n > 0 && n <= 64 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") == n &&
+               s[0] != '/' && s[n - 1] != '/' && !strstr(s, "//");
+}
+
+static int dispatch_time_zone(const char *path, json_t *v, void *target, JsonError *e) {
+        if (!json_is_string(v) || !config_time_zone_valid(json_string_value(v)))
                 return json_error_set(e, path, "expected a time zone such as \"UTC\" or \"Europe/Berlin\"");
         return json_dispatch_string(path, v, target, e);
 }

@@ -643,6 +643,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
+        /* sd-event watches children (the cmd health checks of exec services) only with SIGCHLD blocked: without
+         * this, sd_event_add_child() refused every one with EBUSY and such a check never ran */
+        {
+                sigset_t chld;
+                sigemptyset(&chld);
+                sigaddset(&chld, SIGCHLD);
+                if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+                        return log_error_errno(-errno, "Failed to block SIGCHLD: %m");
+        }
 
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)

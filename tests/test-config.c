@@ -339,6 +339,14 @@ static void test_bad_configs(void) {
                 { "unknown strategy",
                   "{\"updates\": {\"strategy\": \"sometimes\"}}",
                   "bad.json:1:14: updates.strategy: expected \"fleet_lock\", \"periodic\" or \"off\"" },
+                /* found by tests/fuzz/fuzz-config: accepted here, refused by updates_in_window(), so the
+                 * updater could never compute a window of a configuration that loaded */
+                { "time zone with a trailing slash",
+                  "{\"updates\": {\"strategy\": \"off\", \"time_zone\": \"UTC/\"}}",
+                  "bad.json:1:33: updates.time_zone: expected a time zone such as \"UTC\" or \"Europe/Berlin\"" },
+                { "time zone with an empty component",
+                  "{\"updates\": {\"strategy\": \"off\", \"time_zone\": \"Europe//Berlin\"}}",
+                  "bad.json:1:33: updates.time_zone: expected a time zone such as \"UTC\" or \"Europe/Berlin\"" },
                 { "time zone escaping the zoneinfo dir",
                   "{\"updates\": {\"strategy\": \"off\", \"time_zone\": \"../../etc/shadow\"}}",
                   "bad.json:1:33: updates.time_zone: expected a time zone such as \"UTC\" or \"Europe/Berlin\"" },

@@ -42,7 +42,8 @@ for h in "$@"; do
 		line="$target: $execs executions, CRASH (exit $rc) ${artifact:+input $artifact}; log $log"
 		[ "$tap" = 1 ] && echo "not ok $n - $line" || echo "$line"
 		# what went wrong, for the test log
-		grep -E '^==[0-9]+==ERROR|SUMMARY|invariant violated|^    #[0-9] ' "$log" | head -20 | sed 's/^/# /'
+		grep -E '^==[0-9]+==ERROR|SUMMARY|invariant violated|^ *#[0-9]+ .*[a-z]\.c:[0-9]+' "$log" | head -16 |
+			sed 's/^/# /'
 	fi
 done
 [ "$tap" = 1 ] && echo "1..$n"
