@@ -59,6 +59,7 @@ struct Updater {
         char *set_time_zone;
         char *approved_version;
         char *state_error;  /* updates.json could not be read: fail closed */
+        char *state_write_error; /* the flow's step could not be persisted: fail closed until it can */
 
         /* the OS and the owned file */
         OsInfo os;
@@ -326,8 +327,9 @@ static int updater_save(Updater *u) {
         if (r >= 0)
                 r = write_file_atomic(u->state_path, text, strlen(text), 0644);
         if (r < 0)
-                log_warning_errno(r, "Failed to write %s: %m", u->state_path);
-        return r;
+                return log_warning_errno(r, "Failed to write %s: %m", u->state_path);
+        u->state_write_error = mfree(u->state_write_error);
+        return 0;
 }
 
 static int updater_load(Updater *u) {
@@ -530,7 +532,7 @@ static void updater_inputs(Updater *u, GateView *g) {
                 .drained = drained(u),
                 .paused = u->paused,
                 .clock_known = clock_known(u),
-                .config_error = !updater_is_managed(u) || u->file_error || u->state_error,
+                .config_error = !updater_is_managed(u) || u->file_error || u->state_error || u->state_write_error,
                 .strategy = u->strategy,
                 .max_version = u->max_version,
                 .new_version = version,
@@ -585,7 +587,14 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         u->flow.since_usec = now_usec(CLOCK_REALTIME);
         memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
         (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : g->in.new_version);
-        (void) updater_save(u);
+        /* A step that is not on disk would be lost by the reboot (a lock held, and never released): then the
+         * flow stops going forward (config-error) and goes back, which releases, until a write succeeds. */
+        if (updater_save(u) < 0 && !u->state_write_error) {
+                u->state_write_error = strdupf("The reboot flow's state could not be written to %s; on doubt, no reboot.",
+                                               u->state_path);
+                log_event(LOG_ERR, 0, "updates-state-write-failed", NULL, BALLAST_MESSAGE_ERROR, "%s",
+                          u->state_write_error);
+        }
         if (u->hooks.changed)
                 u->hooks.changed(u->hooks.userdata);
 }
@@ -1326,6 +1335,7 @@ Updater *updater_free(Updater *u) {
         free(u->set_time_zone);
         free(u->approved_version);
         free(u->state_error);
+        free(u->state_write_error);
         updates_os_info_done(&u->os);
         free(u->os_error);
         free(u->file_path);
@@ -1369,7 +1379,9 @@ static void decision_explain(Updater *u, RebootDecision *d) {
                 *d = (RebootDecision) { .allow = false, .reason = "reboot-failed", .message = u->reboot_error };
         if (d->allow)
                 return;
-        if (streq(d->reason, "no-lock")) {
+        if (streq(d->reason, "config-error") && u->state_write_error)
+                d->message = u->state_write_error;
+        else if (streq(d->reason, "no-lock")) {
                 if (u->lock_setup_error)
                         d->message = u->lock_setup_error;
                 else if (u->lock_reason && !streq(u->lock_reason, "lock-ok") && u->lock_message &&
@@ -1451,7 +1463,7 @@ json_t *updater_status_json(Updater *u) {
                       "managed", updater_is_managed(u),
                       "file", u->file_path,
                       "file_error", u->file_error,
-                      "state_error", u->state_error,
+                      "state_error", u->state_error ?: u->state_write_error,
                       "channel", effective_channel(u),
                       "channel_source", u->pin_channel ? "pin" : "config",
                       "max_version", u->max_version,
