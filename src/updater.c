@@ -87,6 +87,8 @@ struct Updater {
 
         /* the cluster's FleetLock (strategy fleet_lock) */
         FleetLock *fleetlock;
+        FleetLock *fleetlock_retired; /* the previous server's, releasing there after a reload */
+        char *lock_url_in_use, *lock_group_in_use;
         char *lock_id;
         char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
         bool lock_held;
@@ -790,14 +792,48 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
 
 /* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
  * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
+/* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
+static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+
+        if (o->result != FLEETLOCK_OK) {
+                log_event(LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock steady-state to the server no longer configured failed (%s): %s Retrying.",
+                          fleetlock_result_to_reason(o->result), o->message);
+                return;
+        }
+        log_event(LOG_NOTICE, 0, "fleetlock-unlocked", NULL, NULL,
+                  "Released the lock at the server no longer configured: %s", o->message);
+        if (u->fleetlock_retired == f)
+                u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
+}
+
 static void updater_setup_fleetlock(Updater *u) {
         _cleanup_free_ char *p = NULL, *text = NULL;
+        bool want = updater_is_managed(u) && uses_lock(u);
         char id[33];
         int r;
 
-        u->fleetlock = fleetlock_free(u->fleetlock);
+        /* a reload with the same server keeps the client, and whatever it is doing */
+        if (want && u->fleetlock && streq_ptr(u->lock_url_in_use, u->fleet_lock_url) &&
+            streq_ptr(u->lock_group_in_use, u->fleet_lock_group))
+                return;
+        if (u->fleetlock) {
+                /* another server, or none: what the old one may hold is released there, in the background */
+                if (u->lock_held || fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT) ||
+                    fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE)) {
+                        fleetlock_free(u->fleetlock_retired);
+                        u->fleetlock_retired = TAKE_PTR(u->fleetlock);
+                        fleetlock_set_func(u->fleetlock_retired, on_retired_fleetlock, u);
+                        (void) fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
+                }
+                u->fleetlock = fleetlock_free(u->fleetlock);
+                u->lock_held = false;
+        }
         u->lock_setup_error = mfree(u->lock_setup_error);
-        if (!updater_is_managed(u) || !uses_lock(u))
+        u->lock_url_in_use = mfree(u->lock_url_in_use);
+        u->lock_group_in_use = mfree(u->lock_group_in_use);
+        if (!want)
                 return;
         p = path_join_root(u->root, "/etc/machine-id");
         r = p ? read_full_file(p, 128, &text, NULL) : -ENOMEM;
@@ -812,6 +848,10 @@ static void updater_setup_fleetlock(Updater *u) {
                 (void) set_string(&u->lock_id, id);
                 r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
                                   on_fleetlock, u);
+                if (r >= 0) {
+                        (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
+                        (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
+                }
                 if (r < 0)
                         u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
                                                       strna(u->fleet_lock_url), strna(u->fleet_lock_group),
@@ -1315,6 +1355,9 @@ Updater *updater_free(Updater *u) {
         lock_server_free(u->endpoint);
         free(u->endpoint_error);
         fleetlock_free(u->fleetlock);
+        fleetlock_free(u->fleetlock_retired);
+        free(u->lock_url_in_use);
+        free(u->lock_group_in_use);
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);

@@ -229,8 +229,14 @@ ok $(( $(date +%s) - t0 <= 8 ? 0 : 1 )) "within a few seconds of drain_timeout_s
 is "$(sb systemctl is-active ballast-stubborn.service)" deactivating "the service is still stopping (the shutdown finishes it)"
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=drain-timeout)" "did not finish within 2 s \(drain_timeout_s\): going on" \
 	"the journal says the drain timed out and the flow went on"
-is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
+is "$(holders)" "$zid " "the lock is held"
+# the configuration moves to another lock server: the slot held at the old one is given back there
+sed -i 's|127.0.0.1:4400/|127.0.0.1:4401/|' "$root/etc/ballast/ballast.json"
+sb systemctl reload ballastd.service
 wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
-ok $? "and the lock is released"
+ok $? "after a reload that names another lock server, the old server's slot is released"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-unlocked | tail -1)" "Released the lock at the server no longer configured" \
+	"and the journal says so"
+is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
 
 done_testing
