@@ -172,6 +172,8 @@ ok $? "the other node is refused: the semaphore is full (airlock's failed_lock)"
 out=$(node $other update status)
 like "$out" "Flow: +locking" "the other node waits in locking"
 like "$out" "\(lock-refused\)" "its decision: lock-refused, with the server's words"
+like "$(ustj $other | jq -c .drain)" '"requested":false' "and it does not drain"
+check "node A's service runs unless A holds the lock" -- sh -c "[ $holder = A ] || nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-web.service"
 n_max=0
 for _ in $(seq 10); do n=$(n_holders); [ "$n" -gt "$n_max" ] && n_max=$n; sleep 0.2; done
 is "$n_max" 1 "never more than one holder"
