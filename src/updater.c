@@ -790,8 +790,6 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
         updater_step(u);
 }
 
-/* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
- * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
 /* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
 static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
         Updater *u = userdata;
@@ -808,6 +806,8 @@ static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *
                 u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
 }
 
+/* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
+ * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
 static void updater_setup_fleetlock(Updater *u) {
         _cleanup_free_ char *p = NULL, *text = NULL;
         bool want = updater_is_managed(u) && uses_lock(u);
