@@ -736,6 +736,9 @@ static void updater_step(Updater *u) {
         if (u->stepping)
                 return;
         u->stepping = true;
+        /* the last step could not be persisted: try again, the flow stands still until it is */
+        if (u->state_write_error)
+                (void) updater_save(u);
         for (unsigned i = 0; i < 16; i++) {
                 GateView g;
                 RebootState next;

@@ -178,6 +178,12 @@ zpost() {  # zpost pre-reboot|steady-state [CURL-ARGS]: prints "STATUS BODY"
 }
 holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | tr '\n' ' '; }
 like "$(ust)" "Zincati: +endpoint http://127.0.0.1:7436/ serving" "ballastd serves the FleetLock endpoint on Fedora CoreOS"
+# a step of the flow that cannot be persisted (updates.json made a directory: every atomic write fails)
+sb rm -f /var/lib/ballast/updates.json
+sb mkdir /var/lib/ballast/updates.json
+like "$(zpost pre-reboot)" "^409 \{\"kind\":\"config_error\",\"value\":\"The reboot flow's state could not be written to /var/lib/ballast/updates.json; on doubt, no reboot.\"\}" \
+	"the flow's state cannot be written: 409 config_error, and why"
+sb rmdir /var/lib/ballast/updates.json
 out=$(zpost pre-reboot)
 like "$out" '^409 \{"kind":"outside_window","value":"Outside every maintenance window."\}' \
 	"pre-reboot outside the window: 409 and a FleetLock error document (kind outside_window)"
