@@ -106,7 +106,11 @@ static int error_out(int r, const char *format, ...) _printf_(2, 3);
 static int error_out(int r, const char *format, ...) {
         va_list ap;
 
+        if (r < 0)
+                errno = -r;   /* for %m: the caller passed -errno */
         fputs("ballast-ignition: ", stderr);
+        if (r < 0)
+                errno = -r;
         va_start(ap, format);
         vfprintf(stderr, format, ap);
         va_end(ap);

@@ -623,7 +623,7 @@ static int verb_nodes(int argc, char *argv[]) {
 static void print_update_status(json_t *s) {
         json_t *os = json_object_get(s, "os"), *win = json_object_get(s, "window"), *ue = json_object_get(s, "update_engine"),
                *flow = json_object_get(s, "flow"), *lock = json_object_get(s, "lock"),
-               *drain = json_object_get(s, "drain"), *w;
+               *drain = json_object_get(s, "drain"), *zi = json_object_get(s, "zincati"), *w;
         char buf[64];
         size_t i;
 
@@ -664,6 +664,16 @@ static void print_update_status(json_t *s) {
                 printf("update_engine: %s%s%s\n", json_is_true(json_object_get(ue, "known")) ? STR(ue, "operation") : "unknown",
                        json_is_string(json_object_get(ue, "error")) ? " — " : "",
                        json_is_string(json_object_get(ue, "error")) ? STR(ue, "error") : "");
+        if (json_is_object(zi)) {
+                printf("Zincati:      endpoint %s %s", STR(zi, "endpoint"),
+                       json_is_true(json_object_get(zi, "serving")) ? "serving" : "not serving");
+                if (json_is_string(json_object_get(zi, "error")))
+                        printf(" (%s)", STR(zi, "error"));
+                if (json_is_string(json_object_get(zi, "last_request")))
+                        printf("; last request %s, answered %lld", STR(zi, "last_request"),
+                               (long long) json_integer_value(json_object_get(zi, "last_answer")));
+                printf("\n");
+        }
         printf("Reboot:       %s%s%s\n", json_is_true(json_object_get(s, "reboot_needed")) ? "needed" : "not needed",
                json_is_string(json_object_get(s, "new_version")) ? ", into " : "",
                json_is_string(json_object_get(s, "new_version")) ? STR(s, "new_version") : "");

@@ -326,7 +326,10 @@ int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint
                 return log_error_errno(r, "FleetLock endpoint: cannot watch libmicrohttpd's epoll fd: %m");
         (void) sd_event_source_set_description(s->io, "lockserver-io");
 
-        r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, s);
+        /* Accuracy 1 µs, not sd-event's default of 250 ms: a timeout of 0 is how MHD says that a connection has
+         * data it has not processed yet (its epoll set is edge-triggered: no new event will come for it), and a
+         * request larger than MHD's read buffer is read one buffer per run. */
+        r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, s);
         if (r < 0)
                 return log_error_errno(r, "FleetLock endpoint: cannot add a timer: %m");
         (void) sd_event_source_set_description(s->timer, "lockserver-timeout");

@@ -37,7 +37,8 @@ typedef enum LockServerOp {
  * errno and set *ret_kind (a static string of [a-z0-9_], bounded cardinality: Zincati uses it as a metric
  * label; any other character is sent as '_', so "outside-window" goes out as "outside_window") and *ret_value
  * (a malloc'd sentence that says why, freed by the server); the status is 409 for -EBUSY/-EAGAIN (not now:
- * window, lock, drain in progress) and 500 otherwise. */
+ * window, lock, drain in progress) and 500 otherwise. It runs inside the loop's dispatch of the endpoint and
+ * must not free the LockServer. */
 typedef int (*LockServerHandler)(LockServerOp op, const char *id, const char *group, const char **ret_kind,
                                  char **ret_value, void *userdata);
 

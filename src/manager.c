@@ -113,6 +113,16 @@ static void updater_hook_undrain(void *userdata) {
         manager_undrain(userdata, "the OS update's reboot is over or was called off");
 }
 
+static void updater_hook_changed(void *userdata) {
+        Manager *m = userdata;
+        reporter_changed(m->reporter);
+}
+
+static bool updater_hook_draining(void *userdata) {
+        Manager *m = userdata;
+        return m->draining;
+}
+
 static bool updater_hook_drained(void *userdata) {
         Manager *m = userdata;
         return m->draining && m->drain_done;
@@ -523,7 +533,9 @@ static int manager_start_modules(Manager *m) {
         /* OS updates: reports always, acts only with an "updates" block on an OS it knows */
         r = updater_new(&m->updater, m->event, m->http,
                         &(UpdaterHooks) { .drain = updater_hook_drain, .undrain = updater_hook_undrain,
-                                          .drained = updater_hook_drained, .userdata = m },
+                                          .draining = updater_hook_draining, .drained = updater_hook_drained,
+                                          .changed = updater_hook_changed,
+                                          .userdata = m },
                         m->root, state_dir, m->config);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");
@@ -631,6 +643,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
+        /* sd-event watches children (the cmd health checks of exec services) only with SIGCHLD blocked: without
+         * this, sd_event_add_child() refused every one with EBUSY and such a check never ran */
+        {
+                sigset_t chld;
+                sigemptyset(&chld);
+                sigaddset(&chld, SIGCHLD);
+                if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+                        return log_error_errno(-errno, "Failed to block SIGCHLD: %m");
+        }
 
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)

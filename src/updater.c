@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fleetlock.h"
+#include "lockserver.h"
 #include "shared/backoff.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
@@ -31,6 +32,9 @@
 #define LOGIN_INTERFACE "org.freedesktop.login1.Manager"
 #define REBOOT_RETRY_MIN_USEC (5 * USEC_PER_SEC)
 #define REBOOT_RETRY_MAX_USEC (300 * USEC_PER_SEC)
+/* Zincati asks pre-reboot every 5 min (+10 % jitter) while it has an update staged: after this long without a
+ * word from it, the node is not kept drained for a finalization that is not coming. */
+#define ZINCATI_SILENCE_USEC (20 * 60 * USEC_PER_SEC)
 
 struct Updater {
         sd_event *event;
@@ -55,6 +59,7 @@ struct Updater {
         char *set_time_zone;
         char *approved_version;
         char *state_error;  /* updates.json could not be read: fail closed */
+        char *state_write_error; /* the flow's step could not be persisted: fail closed until it can */
 
         /* the OS and the owned file */
         OsInfo os;
@@ -82,6 +87,8 @@ struct Updater {
 
         /* the cluster's FleetLock (strategy fleet_lock) */
         FleetLock *fleetlock;
+        FleetLock *fleetlock_retired; /* the previous server's, releasing there after a reload */
+        char *lock_url_in_use, *lock_group_in_use;
         char *lock_id;
         char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
         bool lock_held;
@@ -94,11 +101,21 @@ struct Updater {
         uint64_t lock_at_usec, lock_retry_at_usec; /* CLOCK_REALTIME */
 
         /* drain and the logind delay inhibitor while draining */
+        unsigned drain_timeout_s;  /* 0: no limit */
+        sd_event_source *drain_timer;
+        bool drain_timed_out;      /* drain_timeout_s passed: what is still stopping is left to the shutdown */
         bool drain_requested;
         char *drain_error;
         int inhibit_fd;
         sd_bus_slot *inhibit_call;
         char *inhibit_error;
+
+        /* Fedora CoreOS: the FleetLock endpoint Zincati asks before it finalizes an update */
+        LockServer *endpoint;
+        char *endpoint_error;
+        const char *zincati_last_op;   /* "pre-reboot" / "steady-state" */
+        int zincati_last_answer;       /* HTTP status we answered */
+        uint64_t zincati_last_usec;    /* CLOCK_REALTIME */
 
         /* the reboot through logind (Flatcar, Container Linux) */
         sd_bus_slot *reboot_call;
@@ -312,8 +329,9 @@ static int updater_save(Updater *u) {
         if (r >= 0)
                 r = write_file_atomic(u->state_path, text, strlen(text), 0644);
         if (r < 0)
-                log_warning_errno(r, "Failed to write %s: %m", u->state_path);
-        return r;
+                return log_warning_errno(r, "Failed to write %s: %m", u->state_path);
+        u->state_write_error = mfree(u->state_write_error);
+        return 0;
 }
 
 static int updater_load(Updater *u) {
@@ -474,6 +492,7 @@ typedef struct GateView {
 } GateView;
 
 static void updater_inhibit(Updater *u);
+static void updater_step(Updater *u);
 static void updater_uninhibit(Updater *u);
 static void updater_reboot(Updater *u);
 
@@ -488,7 +507,8 @@ static bool uses_lock(Updater *u) {
 }
 
 static bool drained(Updater *u) {
-        return u->drain_requested && u->hooks.drained && u->hooks.drained(u->hooks.userdata);
+        return u->drain_requested &&
+               (u->drain_timed_out || (u->hooks.drained && u->hooks.drained(u->hooks.userdata)));
 }
 
 static void updater_inputs(Updater *u, GateView *g) {
@@ -514,7 +534,7 @@ static void updater_inputs(Updater *u, GateView *g) {
                 .drained = drained(u),
                 .paused = u->paused,
                 .clock_known = clock_known(u),
-                .config_error = !updater_is_managed(u) || u->file_error || u->state_error,
+                .config_error = !updater_is_managed(u) || u->file_error || u->state_error || u->state_write_error,
                 .strategy = u->strategy,
                 .max_version = u->max_version,
                 .new_version = version,
@@ -528,13 +548,28 @@ static void updater_inputs(Updater *u, GateView *g) {
 }
 
 static void updater_enter(Updater *u, RebootState s, const GateView *g) {
-        RebootDecision d;
+        RebootDecision start, now;
+        const char *reason, *why;
 
-        updates_may_start(&g->in, &d);
+        updates_may_start(&g->in, &start);
+        updates_may_reboot(&g->in, &now);
+        /* why the flow moves: the gate's first objection, or what happened */
+        reason = start.reason;
+        why = start.message;
+        if (g->in.new_boot) {
+                reason = "new-boot";
+                why = "The node booted again since the flow's last step.";
+        } else if (s == REBOOT_STATE_POST_REBOOT_UNLOCK && start.allow) {
+                reason = now.reason;
+                why = now.message;
+        } else if (s == REBOOT_STATE_IDLE && u->flow.state == REBOOT_STATE_POST_REBOOT_UNLOCK) {
+                reason = "done";
+                why = "The lock is released and the services are back.";
+        }
         log_event(s == REBOOT_STATE_REBOOTING ? LOG_NOTICE : LOG_INFO, 0, "reboot-flow", NULL, NULL,
                   "Reboot flow: %s → %s%s%s (%s: %s)", updates_reboot_state_to_string(u->flow.state),
                   updates_reboot_state_to_string(s), g->in.new_version ? ", version " : "",
-                  strempty(g->in.new_version), d.reason, d.message);
+                  strempty(g->in.new_version), reason, why);
         switch (s) {
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
                 u->unlocked = false;
@@ -554,12 +589,29 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         u->flow.since_usec = now_usec(CLOCK_REALTIME);
         memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
         (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : g->in.new_version);
-        (void) updater_save(u);
+        /* A step that is not on disk would be lost by the reboot (a lock held, and never released): then the
+         * flow stops going forward (config-error) and goes back, which releases, until a write succeeds. */
+        if (updater_save(u) < 0 && !u->state_write_error) {
+                u->state_write_error = strdupf("The reboot flow's state could not be written to %s; on doubt, no reboot.",
+                                               u->state_path);
+                log_event(LOG_ERR, 0, "updates-state-write-failed", NULL, BALLAST_MESSAGE_ERROR, "%s",
+                          u->state_write_error);
+        }
+        if (u->hooks.changed)
+                u->hooks.changed(u->hooks.userdata);
 }
 
 static void updater_start_drain(Updater *u) {
         int r;
 
+        /* the drain is the flow's while it runs: undrained meanwhile (ballastctl undrain), it drains again;
+         * `ballastctl update pause` is how an operator stops the flow */
+        if (u->drain_requested && u->hooks.draining && !u->hooks.draining(u->hooks.userdata)) {
+                log_event(LOG_NOTICE, 0, "draining", NULL, NULL,
+                          "The node was undrained while the reboot flow drains it: draining again "
+                          "(ballastctl update pause calls the flow off).");
+                u->drain_requested = false;
+        }
         if (u->drain_requested || !u->hooks.drain)
                 return;
         r = u->hooks.drain(u->hooks.userdata);
@@ -574,6 +626,27 @@ static void updater_start_drain(Updater *u) {
         }
         u->drain_error = mfree(u->drain_error);
         u->drain_requested = true;
+        u->drain_timed_out = false;
+        if (u->drain_timeout_s > 0) {
+                (void) sd_event_source_set_time_relative(u->drain_timer, u->drain_timeout_s * USEC_PER_SEC);
+                (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+/* The drain takes longer than drain_timeout_s: the reboot goes ahead, and the shutdown stops what is still
+ * stopping (each service's own stop timeout still applies). Policy was settled before the drain began; only
+ * a slow stop is left, and waiting for ever would hold the fleet's lock for ever. */
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Updater *u = userdata;
+
+        if (!u->drain_requested || drained(u))
+                return 0;
+        u->drain_timed_out = true;
+        log_event(LOG_WARNING, 0, "drain-timeout", NULL, NULL,
+                  "The drain did not finish within %u s (drain_timeout_s): going on; the shutdown stops the rest.",
+                  u->drain_timeout_s);
+        updater_step(u);
+        return 0;
 }
 
 /* Makes what the current state stands for happen (idempotent: again after a restart of ballastd). Returns
@@ -597,19 +670,30 @@ static bool updater_act(Updater *u) {
                         (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
                 break;
 
-        case REBOOT_STATE_DRAINING:
-                updater_inhibit(u);
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
-                }
-                break;
+        case REBOOT_STATE_DRAINING: {
+                bool was = u->drain_requested;
 
-        case REBOOT_STATE_REBOOTING:
+                updater_inhibit(u);
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                break;
+        }
+
+        case REBOOT_STATE_REBOOTING: {
                 /* after a restart of ballastd in this state, the services may have come back: drain again */
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
+                bool was = u->drain_requested;
+
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                if (u->os.kind == OS_FEDORA_COREOS && !u->reboot_started && u->zincati_last_usec > 0 &&
+                    now_usec(CLOCK_REALTIME) > u->zincati_last_usec + ZINCATI_SILENCE_USEC) {
+                        log_event(LOG_WARNING, 0, "zincati-silent", NULL, NULL,
+                                  "Zincati has not asked to finalize for %d min: the reboot is called off, the node undrained.",
+                                  (int) (ZINCATI_SILENCE_USEC / USEC_PER_SEC / 60));
+                        u->reboot_needed = false;
+                        u->need_known = true;
+                        changed = true;
+                        break;
                 }
                 if (!drained(u))
                         break;
@@ -618,11 +702,14 @@ static bool updater_act(Updater *u) {
                 if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
                         updater_reboot(u);
                 break;
+        }
 
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
                 updater_uninhibit(u);
                 if (u->drain_requested) {
                         u->drain_requested = false;
+                        u->drain_timed_out = false;
+                        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
                         if (u->hooks.undrain)
                                 u->hooks.undrain(u->hooks.userdata);
                         changed = true;
@@ -649,6 +736,9 @@ static void updater_step(Updater *u) {
         if (u->stepping)
                 return;
         u->stepping = true;
+        /* the last step could not be persisted: try again, the flow stands still until it is */
+        if (u->state_write_error)
+                (void) updater_save(u);
         for (unsigned i = 0; i < 16; i++) {
                 GateView g;
                 RebootState next;
@@ -703,16 +793,50 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
         updater_step(u);
 }
 
+/* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
+static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+
+        if (o->result != FLEETLOCK_OK) {
+                log_event(LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock steady-state to the server no longer configured failed (%s): %s Retrying.",
+                          fleetlock_result_to_reason(o->result), o->message);
+                return;
+        }
+        log_event(LOG_NOTICE, 0, "fleetlock-unlocked", NULL, NULL,
+                  "Released the lock at the server no longer configured: %s", o->message);
+        if (u->fleetlock_retired == f)
+                u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
+}
+
 /* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
  * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
 static void updater_setup_fleetlock(Updater *u) {
         _cleanup_free_ char *p = NULL, *text = NULL;
+        bool want = updater_is_managed(u) && uses_lock(u);
         char id[33];
         int r;
 
-        u->fleetlock = fleetlock_free(u->fleetlock);
+        /* a reload with the same server keeps the client, and whatever it is doing */
+        if (want && u->fleetlock && streq_ptr(u->lock_url_in_use, u->fleet_lock_url) &&
+            streq_ptr(u->lock_group_in_use, u->fleet_lock_group))
+                return;
+        if (u->fleetlock) {
+                /* another server, or none: what the old one may hold is released there, in the background */
+                if (u->lock_held || fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT) ||
+                    fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE)) {
+                        fleetlock_free(u->fleetlock_retired);
+                        u->fleetlock_retired = TAKE_PTR(u->fleetlock);
+                        fleetlock_set_func(u->fleetlock_retired, on_retired_fleetlock, u);
+                        (void) fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
+                }
+                u->fleetlock = fleetlock_free(u->fleetlock);
+                u->lock_held = false;
+        }
         u->lock_setup_error = mfree(u->lock_setup_error);
-        if (!updater_is_managed(u) || !uses_lock(u))
+        u->lock_url_in_use = mfree(u->lock_url_in_use);
+        u->lock_group_in_use = mfree(u->lock_group_in_use);
+        if (!want)
                 return;
         p = path_join_root(u->root, "/etc/machine-id");
         r = p ? read_full_file(p, 128, &text, NULL) : -ENOMEM;
@@ -727,6 +851,10 @@ static void updater_setup_fleetlock(Updater *u) {
                 (void) set_string(&u->lock_id, id);
                 r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
                                   on_fleetlock, u);
+                if (r >= 0) {
+                        (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
+                        (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
+                }
                 if (r < 0)
                         u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
                                                       strna(u->fleet_lock_url), strna(u->fleet_lock_group),
@@ -789,6 +917,87 @@ static int updater_take_status(Updater *u, sd_bus_message *m) {
         (void) set_string(&u->new_version, need && *version ? version : NULL);
         updater_step(u);
         return 0;
+}
+
+/* ---- Fedora CoreOS: Zincati's FleetLock endpoint ---- */
+
+static void decision_explain(Updater *u, RebootDecision *d);
+
+/* Zincati asks before it finalizes (pre-reboot) and says when it runs again (steady-state). pre-reboot makes a
+ * reboot needed and runs the flow (window, the cluster's lock, drain); the answer is 200 only once the flow
+ * has reached the point where the reboot may happen, and then Zincati finalizes and reboots (ballast does not
+ * call logind on Fedora CoreOS). Until then: 409, the reason as the kind, the sentence as the value. */
+static int on_zincati(LockServerOp op, const char *id, const char *group, const char **ret_kind, char **ret_value,
+                      void *userdata) {
+        Updater *u = userdata;
+        GateView g;
+        RebootDecision d;
+
+        u->need_known = true;
+        u->zincati_last_usec = now_usec(CLOCK_REALTIME);
+        if (op == LOCK_SERVER_STEADY_STATE) {
+                u->zincati_last_op = "steady-state";
+                u->zincati_last_answer = 200;
+                if (u->reboot_needed || u->reboot_started)
+                        log_event(LOG_INFO, 0, "zincati-steady-state", NULL, NULL,
+                                  "Zincati is in steady state (id %s, group %s): no reboot pending.", id, group);
+                u->reboot_needed = false;
+                /* told 200 in this boot, and Zincati runs again without having rebooted: it will not */
+                if (u->flow.state == REBOOT_STATE_REBOOTING)
+                        u->reboot_started = false;
+                updater_step(u);
+                return 0;
+        }
+
+        u->zincati_last_op = "pre-reboot";
+        if (!u->reboot_needed)
+                log_event(LOG_INFO, 0, "zincati-pre-reboot", NULL, NULL,
+                          "Zincati asks to finalize an update (id %s, group %s): a reboot is needed.", id, group);
+        u->reboot_needed = true;
+        updater_step(u);
+        if (u->flow.state == REBOOT_STATE_REBOOTING && drained(u)) {
+                if (!u->reboot_started)
+                        log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                                  "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
+                u->reboot_started = true;
+                u->zincati_last_answer = 200;
+                return 0;
+        }
+        updater_inputs(u, &g);
+        updates_may_reboot(&g.in, &d);
+        decision_explain(u, &d);
+        if (d.allow) {
+                /* the gate agrees, the flow is not there yet: say where it is */
+                d.reason = updates_reboot_state_to_string(u->flow.state);
+                d.message = "The reboot flow is on its way (lock, drain); ask again.";
+        }
+        *ret_kind = d.reason;
+        *ret_value = strdup(d.message);
+        u->zincati_last_answer = 409;
+        return -EBUSY;
+}
+
+static void updater_setup_endpoint(Updater *u) {
+        int r;
+
+        if (!updater_is_managed(u) || u->os.kind != OS_FEDORA_COREOS) {
+                u->endpoint = lock_server_free(u->endpoint);
+                u->endpoint_error = mfree(u->endpoint_error);
+                return;
+        }
+        if (u->endpoint)
+                return;
+        r = lock_server_new(&u->endpoint, u->event, UPDATER_FLEETLOCK_ADDRESS, UPDATER_FLEETLOCK_PORT, on_zincati, u);
+        if (r < 0) {
+                free(u->endpoint_error);
+                u->endpoint_error = strdupf("cannot serve the FleetLock endpoint for Zincati at %s: %s",
+                                            UPDATER_FLEETLOCK_BASE_URL, strerror(-r));
+                log_event(LOG_ERR, r, "endpoint-failed", NULL, BALLAST_MESSAGE_ERROR,
+                          "Zincati cannot finalize updates: %s.", u->endpoint_error);
+                return;
+        }
+        u->endpoint_error = mfree(u->endpoint_error);
+        log_info("Serving the FleetLock endpoint for Zincati at %s.", UPDATER_FLEETLOCK_BASE_URL);
 }
 
 /* ---- logind: the delay inhibitor while draining, the reboot ---- */
@@ -1051,6 +1260,7 @@ int updater_set_config(Updater *u, const Config *c) {
         u->windows = w;
         u->n_windows = c->n_windows;
         u->managed = c->updates_managed;
+        u->drain_timeout_s = c->drain_timeout_s;
         u->strategy = updates_strategy_from_string(c->updates_strategy);
         if ((int) u->strategy < 0)
                 u->strategy = UPDATES_STRATEGY_OFF;
@@ -1077,6 +1287,7 @@ int updater_set_config(Updater *u, const Config *c) {
                 log_notice("OS \"%s\" is not one ballast manages updates on: touching nothing.", strna(u->os.id));
         (void) updater_write_file(u);
         updater_setup_fleetlock(u);
+        updater_setup_endpoint(u);
         updater_watch(u);
         updater_step(u);
         return 0;
@@ -1118,6 +1329,12 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
                 return r;
         (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_OFF);
         (void) sd_event_source_set_description(u->reboot_retry, "updates-reboot-retry");
+        r = sd_event_add_time_relative(event, &u->drain_timer, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_SEC,
+                                       on_drain_timeout, u);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(u->drain_timer, "updates-drain-timeout");
         r = sd_event_add_time_relative(event, &u->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_bus_retry, u);
         if (r < 0)
                 return r;
@@ -1138,10 +1355,16 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
 Updater *updater_free(Updater *u) {
         if (!u)
                 return NULL;
+        lock_server_free(u->endpoint);
+        free(u->endpoint_error);
         fleetlock_free(u->fleetlock);
+        fleetlock_free(u->fleetlock_retired);
+        free(u->lock_url_in_use);
+        free(u->lock_group_in_use);
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);
+        sd_event_source_disable_unref(u->drain_timer);
         sd_event_source_disable_unref(u->bus_retry);
         sd_event_source_disable_unref(u->window_timer);
         sd_event_unref(u->event);
@@ -1158,6 +1381,7 @@ Updater *updater_free(Updater *u) {
         free(u->set_time_zone);
         free(u->approved_version);
         free(u->state_error);
+        free(u->state_write_error);
         updates_os_info_done(&u->os);
         free(u->os_error);
         free(u->file_path);
@@ -1201,7 +1425,9 @@ static void decision_explain(Updater *u, RebootDecision *d) {
                 *d = (RebootDecision) { .allow = false, .reason = "reboot-failed", .message = u->reboot_error };
         if (d->allow)
                 return;
-        if (streq(d->reason, "no-lock")) {
+        if (streq(d->reason, "config-error") && u->state_write_error)
+                d->message = u->state_write_error;
+        else if (streq(d->reason, "no-lock")) {
                 if (u->lock_setup_error)
                         d->message = u->lock_setup_error;
                 else if (u->lock_reason && !streq(u->lock_reason, "lock-ok") && u->lock_message &&
@@ -1220,13 +1446,14 @@ static json_t *usec_or_null(uint64_t t) {
 }
 
 static json_t *lock_json(Updater *u) {
-        return json_pack("{s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:o,s:o,s:b,s:b,s:s?}",
+        return json_pack("{s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:o,s:o,s:b,s:b,s:s?}",
                          "held", u->lock_held,
                          "url", uses_lock(u) ? u->fleet_lock_url : NULL,
                          "group", uses_lock(u) ? u->fleet_lock_group : NULL,
                          "id", uses_lock(u) ? u->lock_id : NULL,
                          "reason", u->lock_reason,
                          "message", u->lock_message,
+                         "kind", u->lock_kind,
                          "status", (json_int_t) u->lock_status,
                          "failures", (int) u->lock_failures,
                          "at_usec", usec_or_null(u->lock_at_usec),
@@ -1282,7 +1509,7 @@ json_t *updater_status_json(Updater *u) {
                       "managed", updater_is_managed(u),
                       "file", u->file_path,
                       "file_error", u->file_error,
-                      "state_error", u->state_error,
+                      "state_error", u->state_error ?: u->state_write_error,
                       "channel", effective_channel(u),
                       "channel_source", u->pin_channel ? "pin" : "config",
                       "max_version", u->max_version,
@@ -1301,14 +1528,23 @@ json_t *updater_status_json(Updater *u) {
         if (j) {
                 json_object_set_new(j, "time_zone", json_string(effective_time_zone(u)));
                 json_object_set_new(j, "lock", lock_json(u));
-                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:s?}", "requested", u->drain_requested,
-                                                          "drained", drained(u), "error", u->drain_error));
+                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:b,s:I,s:s?}", "requested", u->drain_requested,
+                                                          "drained", drained(u), "timed_out", u->drain_timed_out,
+                                                          "timeout_s", (json_int_t) u->drain_timeout_s,
+                                                          "error", u->drain_error));
                 json_object_set_new(j, "inhibitor", json_pack("{s:b,s:s?}", "held", u->inhibit_fd >= 0,
                                                               "error", u->inhibit_error));
                 json_object_set_new(j, "reboot", json_pack("{s:b,s:b,s:i,s:s?}", "asked", u->reboot_asked,
                                                            "started", u->reboot_started, "failures",
                                                            (int) u->reboot_failures, "error", u->reboot_error));
                 json_object_set_new(j, "boot_id", json_string(u->boot_id));
+                if (u->os.kind == OS_FEDORA_COREOS)
+                        json_object_set_new(j, "zincati",
+                                            json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
+                                                      UPDATER_FLEETLOCK_BASE_URL, "serving", u->endpoint != NULL,
+                                                      "error", u->endpoint_error, "last_request",
+                                                      u->zincati_last_op, "last_answer", u->zincati_last_answer,
+                                                      "last_request_usec", usec_or_null(u->zincati_last_usec)));
         }
         return j;
 }
