@@ -900,11 +900,14 @@ static bool name_is_protected(Supervisor *s, const char *name) {
 }
 
 static void remove_container(Supervisor *s, const char *name) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *holder = NULL;
 
         if (!docker_is_up(s->docker) || asprintf(&path, "/containers/ballast-%s?force=1", name) < 0)
                 return;
         (void) docker_call(s->docker, "DELETE", path, NULL, 30000, NULL, NULL);
+        /* and the network holder ballast-run runs beside it (it publishes the service's ports) */
+        if (asprintf(&holder, "/containers/ballast-%s.net?force=1", name) >= 0)
+                (void) docker_call(s->docker, "DELETE", holder, NULL, 30000, NULL, NULL);
 }
 
 static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void *userdata) {

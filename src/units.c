@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/hash-util.h"
 #include "shared/json-util.h"
 #include "units.h"
 
@@ -284,18 +285,28 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         } else
                 fputs("Type=exec\n", f);
 
-        fputs("ExecStartPre=", f);
-        r = fput_exec_path(f, ctx->run_helper);
-        if (r < 0)
-                return r;
-        fprintf(f, " backoff --name %s --delay-ms %" PRIu64 " --max-delay-ms %" PRIu64 "\n", s->name,
-                s->restart_delay_ms, s->restart_max_delay_ms);
+        /* The crash-loop backoff: `ballast-run docker` does it itself before the start (one process start less
+         * on every restart); an exec service's own command cannot, so the helper runs before it. */
+        if (!docker) {
+                fputs("ExecStartPre=", f);
+                r = fput_exec_path(f, ctx->run_helper);
+                if (r < 0)
+                        return r;
+                fprintf(f, " backoff --name %s --delay-ms %" PRIu64 " --max-delay-ms %" PRIu64 "\n", s->name,
+                        s->restart_delay_ms, s->restart_max_delay_ms);
+        }
 
         fputs("ExecStart=", f);
         if (docker) {
+                char delay[32], max_delay[32];
                 const char *words[] = { ctx->run_helper, "docker", "--name", s->name, "--body", body,
                                         "--stop-timeout", NULL, "--docker-socket", ctx->docker_socket,
-                                        "--control-socket", ctx->control_socket };
+                                        "--control-socket", ctx->control_socket, "--delay-ms", delay,
+                                        "--max-delay-ms", max_delay, "--restart",
+                                        restart_policy_to_string(s->restart) };
+
+                snprintf(delay, sizeof(delay), "%" PRIu64, s->restart_delay_ms);
+                snprintf(max_delay, sizeof(max_delay), "%" PRIu64, s->restart_max_delay_ms);
 
                 for (size_t i = 0; i < ELEMENTSOF(words); i++) {
                         if (i > 0)
@@ -342,7 +353,9 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         }
 
         fprintf(f, "Restart=%s\n", restart_policy_to_string(s->restart));
-        fprintf(f, "RestartSec=%" PRIu64 "ms\n", s->restart_delay_ms);
+        /* no hold-off of systemd's own: after a run that lasted the restart is immediate, and after a quick exit
+         * the helper's backoff waits (delay_ms, doubling up to max_delay_ms) */
+        fputs("RestartSec=0\n", f);
         /* the start job includes the longest backoff sleep of ExecStartPre= */
         fprintf(f, "TimeoutStartSec=%" PRIu64 "s\n", (s->restart_max_delay_ms + 999) / 1000 + START_SLACK_S);
         fprintf(f, "TimeoutStopSec=%ds\n", UNIT_STOP_TIMEOUT_S);
@@ -376,17 +389,6 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
 }
 
 /* ---- the container ---- */
-
-/* FNV-1a, 64 bit: a stable fingerprint, not a defense (whoever writes the spec controls the body anyway). */
-static uint64_t fnv1a64(const char *s) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                h ^= *p;
-                h *= 0x100000001b3ULL;
-        }
-        return h;
-}
 
 static void set(json_t *o, const char *key, json_t *v, bool *failed) {
         if (!o || !v || json_object_set_new(o, key, v) < 0) {

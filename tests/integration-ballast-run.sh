@@ -20,7 +20,7 @@ ROOT=/proc/$SANDBOX_PID/root
 BIN=/run/ballast-test/bin
 BODIES=/var/lib/ballast/containers
 sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
-cp "$top_builddir/ballast-run" "$ROOT$BIN/" || bail "cannot install ballast-run"
+cp "$top_builddir/ballast-run" "$top_builddir/ballast-pause" "$ROOT$BIN/" || bail "cannot install ballast-run"
 DOCKER=/usr/bin/docker
 PORT=18080
 
