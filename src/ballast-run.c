@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "shared/fileio.h"
-#include "shared/hash-util.h"
+#include "shared/holder.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -77,6 +77,7 @@ static uint64_t arg_stable_ms = 10 * 1000;
 static const char *arg_state_dir = "/run/ballast/backoff";
 static bool arg_backoff;                            /* docker: --delay-ms given, back off before the start */
 static const char *arg_pause;                       /* NULL: ballast-pause beside this program */
+static const char *arg_net_body;                    /* the network holder's body; NULL: no holder */
 static enum {
         RESTART_UNSET,
         RESTART_ALWAYS,
@@ -718,7 +719,7 @@ typedef struct Body {
         char *text;
         char *hash;         /* Labels["io.ballast.hash"], NULL when absent */
         char *image;
-        char *network_mode; /* the HostConfig.NetworkMode a container must have to be reused; NULL: any */
+        char *network_mode; /* the HostConfig.NetworkMode a container must have to be reused */
         bool holder;        /* the network holder's body (its image is imported, not pulled) */
 } Body;
 
@@ -738,7 +739,7 @@ static int body_load(const char *path, Body *ret) {
         _cleanup_free_ char *text = NULL;
         _cleanup_json_ json_t *v = NULL;
         json_error_t err;
-        const char *hash, *image;
+        const char *hash, *image, *mode;
         size_t size;
         int r;
 
@@ -759,13 +760,17 @@ static int body_load(const char *path, Body *ret) {
         hash = json_string_value(json_object_get(json_object_get(v, "Labels"), HASH_LABEL));
         if (!hash)
                 log_warning("%s has no %s label: the container is recreated on every start", path, HASH_LABEL);
+        /* as Docker reports it: "default" when the body says nothing (a container that joined a holder is
+         * not one to reuse for a body that does not) */
+        mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
 
         *ret = (Body) {
                 .text = TAKE_PTR(text),
                 .hash = hash ? strdup(hash) : NULL,
                 .image = strdup(image),
+                .network_mode = strdup(isempty(mode) ? "default" : mode),
         };
-        if ((hash && !ret->hash) || !ret->image) {
+        if ((hash && !ret->hash) || !ret->image || !ret->network_mode) {
                 body_done(ret);
                 return log_error_errno(-ENOMEM, "Out of memory");
         }
@@ -780,79 +785,15 @@ static int body_load(const char *path, Body *ret) {
  * and the setup is most of a start (about 210 ms against 75 ms without it). So, as a Kubernetes pod's sandbox
  * does, the network belongs to a second container that lives across the service's restarts: the holder
  * "ballast-NAME.net", running only ballast-pause (image ballast/pause:VERSION, imported from the binary
- * installed beside ballast-run), publishes the body's ports; the service's container joins its namespace
+ * installed beside ballast-run), publishes the service's ports; the service's container joins its namespace
  * (NetworkMode container:ID) and publishes nothing itself. Health checks, ports and outbound traffic are as
- * before; a crash of the service restarts only its process. The holder carries io.ballast.netns=NAME, not
- * io.ballast.service, so ballastd's event stream never mistakes it for the service. */
+ * before; a crash of the service restarts only its process. The holder's body (--net-body) is written by
+ * ballastd (units.c, container_holder_body()); it carries io.ballast.netns=NAME, not io.ballast.service, so
+ * ballastd's event stream never mistakes it for the service. The holder is stopped with the service (a stop,
+ * or an exit after which systemd does not restart the unit: --restart), and when it dies under a running
+ * service, the service's container is stopped too and the unit fails (125), so systemd restarts both. */
 
-#define PAUSE_REPO "ballast/pause"
-#define PAUSE_IMAGE PAUSE_REPO ":" PACKAGE_VERSION
-#define NETNS_LABEL "io.ballast.netns"
 #define PAUSE_MAX (16U * 1024U * 1024U)
-
-/* Whether the body uses Docker's default network (then it gets a holder); a body that asks for another
- * network mode is run as it is. */
-static bool body_wants_holder(json_t *v) {
-        const char *nm = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
-
-        return !nm || streq(nm, "") || streq(nm, "default") || streq(nm, "bridge");
-}
-
-static int json_copy_key(json_t *to, json_t *from, const char *key) {
-        json_t *x = json_object_get(from, key);
-
-        if (!x)
-                return 0;
-        return json_object_set_new(to, key, json_deep_copy(x)) < 0 ? -ENOMEM : 0;
-}
-
-/* The holder's body, made from the service's: its ports (ExposedPorts, PortBindings), its cgroup parent (so
- * that the holder counts against the service's commitment) and its unit label; the pause image; logging off;
- * Docker's restart policy off. *ret is left empty when the body wants no holder. */
-static int body_holder(const Body *service, Body *ret) {
-        _cleanup_json_ json_t *v = NULL, *h = NULL;
-        _cleanup_free_ char *dump = NULL;
-        json_t *hc, *labels, *hhc;
-        char hash[17];
-
-        *ret = (Body) {};
-        v = json_loads(service->text, 0, NULL);
-        if (!v)
-                return log_error_errno(-EBADMSG, "The container body is not JSON any more");
-        if (!body_wants_holder(v))
-                return 0;
-        hc = json_object_get(v, "HostConfig");
-        labels = json_object_get(v, "Labels");
-        h = json_pack("{s:s, s:[s], s:{s:s}, s:{s:{s:s}, s:{s:s}, s:b}}", "Image", PAUSE_IMAGE, "Entrypoint", "/pause",
-                      "Labels", NETNS_LABEL, arg_name, "HostConfig", "RestartPolicy", "Name", "no", "LogConfig", "Type",
-                      "none", "Init", 0);
-        if (!h)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        hhc = json_object_get(h, "HostConfig");
-        if (json_copy_key(h, v, "ExposedPorts") < 0 || json_copy_key(hhc, hc, "PortBindings") < 0 ||
-            json_copy_key(hhc, hc, "CgroupParent") < 0 || json_copy_key(json_object_get(h, "Labels"), labels,
-                                                                      "io.ballast.unit") < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        /* the hash covers all of the above, the pause image's version included */
-        dump = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!dump)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        snprintf(hash, sizeof(hash), "%016" PRIx64, fnv1a64(dump));
-        if (json_object_set_new(json_object_get(h, "Labels"), HASH_LABEL, json_string(hash)) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-
-        *ret = (Body) {
-                .text = json_dumps(h, JSON_COMPACT),
-                .hash = strdup(hash),
-                .image = strdup(PAUSE_IMAGE),
-                .holder = true,
-        };
-        if (!ret->text || !ret->hash || !ret->image) {
-                body_done(ret);
-                return log_error_errno(-ENOMEM, "Out of memory");
-        }
-        return 1;
-}
 
 /* Makes the service's body join the holder holder_id: NetworkMode container:ID, and no ports of its own
  * (Docker refuses both together; the holder publishes them). */
@@ -1123,7 +1064,8 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
                                 continue;
                         if (cr->status == 404 && !pulled) { /* no such image */
-                                r = b->holder ? docker_import_pause(d) : docker_pull(d, b->image);
+                                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d)
+                                                                             : docker_pull(d, b->image);
                                 if (r < 0)
                                         return r;
                                 pulled = true;
@@ -1616,9 +1558,16 @@ static int run_docker(void) {
 
         if (body_load(arg_body, &body) < 0)
                 return EXIT_FAILURE;
-        if (asprintf(&cname, "ballast-%s", arg_name) < 0 || asprintf(&hname, "ballast-%s.net", arg_name) < 0 ||
-            body_holder(&body, &hbody) < 0) {
+        if (arg_net_body) {
+                if (body_load(arg_net_body, &hbody) < 0) {
+                        body_done(&body);
+                        return EXIT_FAILURE;
+                }
+                hbody.holder = true;
+        }
+        if (asprintf(&cname, "ballast-%s", arg_name) < 0 || asprintf(&hname, "ballast-%s" HOLDER_SUFFIX, arg_name) < 0) {
                 body_done(&body);
+                body_done(&hbody);
                 return log_error_errno(-ENOMEM, "Out of memory"), EXIT_FAILURE;
         }
 
@@ -1700,8 +1649,8 @@ static void help(void) {
                "Commands:\n"
                "  docker    Run the service's container as the unit's main process (ExecStart=, Type=notify):\n"
                "            back off after a quick exit (with --delay-ms), negotiate the Engine API version,\n"
-               "            make the network holder ballast-NAME.net run (it publishes the body's ports; the\n"
-               "            container joins its network), reuse the stopped container ballast-NAME when its\n"
+               "            make the network holder ballast-NAME.net run (with --net-body: it publishes the\n"
+               "            ports; the container joins its network), reuse the stopped container ballast-NAME when its\n"
                "            io.ballast.hash label matches the body, else replace or create it, start it, send\n"
                "            READY=1 once ballastd says the first health check passed (at once when ballastd is\n"
                "            unreachable), and exit with the container's exit code when it exits. SIGTERM/SIGINT\n"
@@ -1717,6 +1666,8 @@ static void help(void) {
                "\n"
                "docker options:\n"
                "  --body FILE              JSON body for POST /containers/create (written by ballastd); required\n"
+               "  --net-body FILE          the network holder's body (written by ballastd); without it, the\n"
+               "                           container has its own network and publishes its ports itself\n"
                "  --stop-timeout SEC       seconds Docker waits before SIGKILL on stop (default 10)\n"
                "  --docker-socket PATH     the Engine API socket (default /var/run/docker.sock)\n"
                "  --docker-timeout TIME    how long to wait for Docker to come up (default 60s)\n"
@@ -1755,6 +1706,7 @@ enum {
         OPT_STABLE_MS,
         OPT_STATE_DIR,
         OPT_PAUSE,
+        OPT_NET_BODY,
         OPT_RESTART,
         OPT_LOG_LEVEL,
         OPT_VERSION,
@@ -1801,6 +1753,7 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 { "stable-ms", required_argument, NULL, OPT_STABLE_MS },
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "pause", required_argument, NULL, OPT_PAUSE },
+                { "net-body", required_argument, NULL, OPT_NET_BODY },
                 { "restart", required_argument, NULL, OPT_RESTART },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 {}
@@ -1815,6 +1768,7 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 { OPT_DOCKER_SOCKET, COMMAND_DOCKER },  { OPT_DOCKER_TIMEOUT, COMMAND_DOCKER },
                 { OPT_CONTROL_SOCKET, COMMAND_DOCKER }, { OPT_READY_TIMEOUT, COMMAND_DOCKER },
                 { OPT_PAUSE, COMMAND_DOCKER },          { OPT_RESTART, COMMAND_DOCKER },
+                { OPT_NET_BODY, COMMAND_DOCKER },
         };
         Command command = COMMAND_NONE;
         int c, r;
@@ -1894,6 +1848,9 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                         if (optarg[0] != '/')
                                 return usage_error("--state-dir '%s' is not an absolute path", optarg);
                         arg_state_dir = optarg;
+                        break;
+                case OPT_NET_BODY:
+                        arg_net_body = optarg;
                         break;
                 case OPT_PAUSE:
                         if (optarg[0] != '/')

@@ -24,7 +24,8 @@ cp "$top_builddir/ballast-run" "$top_builddir/ballast-pause" "$ROOT$BIN/" || bai
 DOCKER=/usr/bin/docker
 PORT=18080
 
-# body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body()
+# body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body(), and the
+# network holder's, like container_holder_body() (its hash only needs to be stable here)
 body() {
 	local ports='{}' bind='{}'
 	if [ -n "${4:-}" ]; then
@@ -38,7 +39,14 @@ body() {
 	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,
 	   "LogConfig":{"Type":"journald","Config":{"tag":"$1"}},"Init":false}}
 	EOF
+	cat > "$ROOT$BODIES/$1.net.json" <<-EOF
+	{"Image":"ballast/pause:$VERSION","Entrypoint":["/pause"],
+	 "Labels":{"io.ballast.netns":"$1","io.ballast.unit":"ballast-$1.service","io.ballast.hash":"n-${4:-none}"},
+	 "ExposedPorts":$ports,
+	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,"LogConfig":{"Type":"none"},"Init":false}}
+	EOF
 }
+VERSION=$("$top_builddir/ballast-run" --version | awk '{print $2}')
 
 # unit NAME RESTART [EXTRA-DOCKER-ARGS]: the unit as units.c writes it, the backoff in `ballast-run docker`
 # (short delays for the test; --stable-ms 1000 so that kills 1.5 s apart count as "ran a while")
@@ -53,7 +61,7 @@ unit() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock --delay-ms 100 --max-delay-ms 1000 --stable-ms 1000 --restart $2 ${3:-}
+	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --net-body $BODIES/$1.net.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock --delay-ms 100 --max-delay-ms 1000 --stable-ms 1000 --restart $2 ${3:-}
 	Restart=$2
 	RestartSec=0
 	TimeoutStartSec=30s
@@ -137,7 +145,7 @@ like "$(journal web)" "Importing the image ballast/pause:" "the holder's image w
 h1=$(holder web); set -- $h1
 is "$2" running "the network holder ballast-web.net runs"
 is "$(sb $DOCKER inspect -f '{{(index (index .HostConfig.PortBindings "8080/tcp") 0).HostPort}} {{index .Config.Labels "io.ballast.netns"}} {{if index .Config.Labels "io.ballast.service"}}service{{else}}-{{end}} {{.Config.Image}}' ballast-web.net)" \
-	"$PORT web - ballast/pause:$(sb "$BIN/ballast-run" --version | awk '{print $2}')" \
+	"$PORT web - ballast/pause:$VERSION" \
 	"it publishes the port, is labelled io.ballast.netns=web (not io.ballast.service) and runs ballast/pause"
 is "$(sb $DOCKER inspect -f '{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}' ballast-web)" "container:$1 0" \
 	"the service's container joins the holder's network (by ID) and publishes nothing itself"

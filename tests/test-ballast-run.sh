@@ -140,14 +140,13 @@ if command -v socat >/dev/null; then
 	}
 	negotiate 41 12
 	like "$log" "^GET /version HTTP" "the version is asked first, unversioned"
-	# the first call after the version: the network holder's inspect (see ballast-run.c)
-	like "$log" "GET /v1\.41/containers/ballast-web\.net/json" "Docker 20.10 (API 1.41): speaks 1.41"
+	like "$log" "GET /v1\.41/containers/ballast-web/json" "Docker 20.10 (API 1.41): speaks 1.41"
 	is "$rc" 125 "an Engine API error exits 125"
-	like "$out" "Cannot inspect ballast-web.net: fake engine says no" "with Docker's message"
+	like "$out" "Cannot inspect ballast-web: fake engine says no" "with Docker's message"
 	negotiate 52 44
-	like "$log" "GET /v1\.47/containers/ballast-web\.net/json" "Docker 29 (API 1.52, min 1.44): speaks our newest, 1.47"
+	like "$log" "GET /v1\.47/containers/ballast-web/json" "Docker 29 (API 1.52, min 1.44): speaks our newest, 1.47"
 	negotiate 60 50
-	like "$log" "GET /v1\.50/containers/ballast-web\.net/json" "an engine whose oldest (1.50) is above our newest: speaks 1.50"
+	like "$log" "GET /v1\.50/containers/ballast-web/json" "an engine whose oldest (1.50) is above our newest: speaks 1.50"
 	like "$out" "newer than ours" "with a warning"
 	negotiate 20 12
 	is "$rc" 125 "an engine older than API 1.24 is refused"

@@ -645,6 +645,66 @@ static void test_container_env_sorted(void) {
         is_str(env, "[\"A=a=b\",\"M=\",\"Z=1\"]", "Env sorted by key");
 }
 
+/* The network holder: the service's ports and cgroup parent, the pause image, nothing of the service's own
+ * (command, env, resources, io.ballast.service); a hash of its own, which only the holder's fields move. */
+static void test_holder_body(void) {
+        static const char other_env[] =
+                "{\"name\":\"web\",\"image\":\"example/web:1.4.3\",\"env\":{\"X\":\"1\"},"
+                "\"ports\":[{\"host\":10090,\"container\":8080}]}";
+        static const char other_port[] = "{\"name\":\"web\",\"image\":\"example/web:1.4.2\","
+                                         "\"ports\":[{\"host\":10091,\"container\":8080}]}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("web.json"), *t = NULL, *u = NULL;
+        _cleanup_json_ json_t *h = NULL, *h2 = NULL, *h3 = NULL, *hp = NULL, *copy = NULL;
+        _cleanup_free_ char *dump = NULL, *x = NULL;
+        json_t *labels, *hc;
+        char hash[17];
+
+        if (!ok(s, "web.json loads"))
+                return;
+        h = container_holder_body(s, "/ballast/web");
+        if (!ok(h, "container_holder_body(web)"))
+                return;
+        labels = json_object_get(h, "Labels");
+        hc = json_object_get(h, "HostConfig");
+        is_str(json_string_value(json_object_get(h, "Image")), "ballast/pause:" PACKAGE_VERSION, "  the pause image");
+        x = json_dumps(json_object_get(h, "Entrypoint"), JSON_COMPACT);
+        is_str(x, "[\"/pause\"]", "  runs /pause");
+        ok(!json_object_get(h, "Cmd") && !json_object_get(h, "Env") && !json_object_get(hc, "Memory") &&
+           !json_object_get(hc, "NanoCpus") && !json_object_get(hc, "PidsLimit"),
+           "  none of the service's command, env or limits");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.netns")), "web", "  io.ballast.netns=web");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.unit")), "ballast-web.service", "  io.ballast.unit");
+        ok(!json_object_get(labels, "io.ballast.service") && !json_object_get(labels, "team"),
+           "  not io.ballast.service (ballastd's events are the service's), nor the spec's labels");
+        free(x);
+        x = json_dumps(json_object_get(hc, "PortBindings"), JSON_COMPACT | JSON_SORT_KEYS);
+        is_str(x, "{\"8080/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"10090\"}]}", "  it publishes the service's port");
+        ok(json_object_get(json_object_get(h, "ExposedPorts"), "8080/tcp") != NULL, "  and exposes it");
+        is_str(json_string_value(json_object_get(hc, "CgroupParent")), "/ballast/web", "  under the service's cgroup parent");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")), "no",
+               "  Docker's restart policy off");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none", "  no logs");
+
+        copy = json_deep_copy(h);
+        json_object_del(json_object_get(copy, "Labels"), "io.ballast.hash");
+        dump = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) fnv1a64(dump));
+        is_str(json_string_value(json_object_get(labels, "io.ballast.hash")), hash,
+               "  io.ballast.hash is FNV-1a 64 of the rest of the holder's body");
+
+        /* another image and env, same port: same holder (a new version of the service keeps its network) */
+        ok(service_spec_parse(other_env, sizeof(other_env) - 1, NULL, &t, NULL) == 0, "another image, same port");
+        h2 = t ? container_holder_body(t, "/ballast/web") : NULL;
+        ok(h2 && json_equal(h, h2), "  the same holder body");
+        ok(service_spec_parse(other_port, sizeof(other_port) - 1, NULL, &u, NULL) == 0, "another port");
+        h3 = u ? container_holder_body(u, "/ballast/web") : NULL;
+        ok(h3 && !streq(json_string_value(json_object_get(json_object_get(h3, "Labels"), "io.ballast.hash")),
+                        json_string_value(json_object_get(labels, "io.ballast.hash"))),
+           "  another holder hash");
+        hp = container_holder_body(s, NULL);
+        ok(hp && !json_object_get(json_object_get(hp, "HostConfig"), "CgroupParent"), "no cgroup parent: none");
+}
+
 int main(void) {
         test_names();
         test_escape_tables();
@@ -660,5 +720,6 @@ int main(void) {
         test_container_body();
         test_container_ports();
         test_container_env_sorted();
+        test_holder_body();
         return tap_done();
 }
