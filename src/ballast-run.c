@@ -1385,6 +1385,19 @@ static const char *signal_name(int sig) {
         return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
+/* Whether Docker says the holder runs (a broken wait is not a dead holder). */
+static bool holder_still_runs(Docker *d, const char *holder) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *v = NULL;
+
+        if (asprintf(&path, "/containers/%s/json", holder) < 0 ||
+            docker_call(d, "GET", path, NULL, 10 * 1000, false, &req) < 0 || req->status != 200)
+                return false;
+        v = request_json(req);
+        return json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
+}
+
 /* After the start: one loop over the wait (the container's exit), the holder's wait, SIGTERM/SIGINT and the
  * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
  * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
@@ -1394,6 +1407,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, const c
         _cleanup_request_ Request *hwait = NULL;
         _cleanup_free_ char *hpath = NULL;
         Readiness rd = { .fd = -1 };
+        unsigned hwait_reopens = 0;
         bool ready = false;
         uint64_t deadline = 0;
         int r;
@@ -1469,6 +1483,19 @@ static int container_supervise(Docker *d, const char *id, Request *wait, const c
                         return 0;
                 }
 
+                if (hwait && hwait->done && holder_still_runs(d, holder) && hwait_reopens++ < 3) {
+                        /* the wait broke off, but the holder runs: wait again (bounded: a wait that keeps
+                         * ending at once is not one to trust) */
+                        hwait = request_free(hwait);
+                        r = request_new(d, "POST", hpath, NULL, 0, &hwait);
+                        if (r >= 0)
+                                r = request_add(d, hwait);
+                        if (r < 0) {
+                                readiness_stop(&rd);
+                                return log_error_errno(r, "Cannot wait for the network holder: %m");
+                        }
+                        continue;
+                }
                 if (hwait && hwait->done) {
                         readiness_stop(&rd);
                         log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
