@@ -859,7 +859,6 @@ static int tar_one_file(const char *name, const char *data, size_t size, char **
 
 /* The pause binary: --pause, else ballast-pause beside this program. */
 static char *pause_path(void) {
-        _cleanup_free_ char *self = NULL;
         char buf[4096], *slash;
         ssize_t n;
 
@@ -1179,7 +1178,7 @@ static int container_stop_as(Docker *d, const char *id, unsigned timeout_s, cons
                 return log_error_errno(r, "Cannot stop the %s %s: %s", what, short_id(id),
                                        r == -ETIMEDOUT ? "Docker did not answer in time" : "Docker did not answer");
         if (req->status == 204 || req->status == 304 || req->status == 404) {
-                log_info("%c%s %s stopped", what[0] - 'a' + 'A', what + 1, short_id(id));
+                log_info("%s %s stopped", streq(what, "container") ? "Container" : "Network holder", short_id(id));
                 return 0;
         }
         return log_error_errno(-EIO, "Cannot stop the %s %s: %s", what, short_id(id),
@@ -1677,11 +1676,12 @@ static void help(void) {
                "  docker    Run the service's container as the unit's main process (ExecStart=, Type=notify):\n"
                "            back off after a quick exit (with --delay-ms), negotiate the Engine API version,\n"
                "            make the network holder ballast-NAME.net run (with --net-body: it publishes the\n"
-               "            ports; the container joins its network), reuse the stopped container ballast-NAME when its\n"
-               "            io.ballast.hash label matches the body, else replace or create it, start it, send\n"
-               "            READY=1 once ballastd says the first health check passed (at once when ballastd is\n"
-               "            unreachable), and exit with the container's exit code when it exits. SIGTERM/SIGINT\n"
-               "            stop the container (it is kept for a fast restart) and the holder, and exit 0.\n"
+               "            ports; the container joins its network), reuse the stopped container\n"
+               "            ballast-NAME when its io.ballast.hash label matches the body, else replace or\n"
+               "            create it, start it, send READY=1 once ballastd says the first health check\n"
+               "            passed (at once when ballastd is unreachable), and exit with the container's exit\n"
+               "            code when it exits. SIGTERM/SIGINT stop the container (it is kept for a fast\n"
+               "            restart) and the holder, and exit 0.\n"
                "  backoff   Crash-loop backoff (ExecStartPre=): sleep 0 after a run that lasted a while, else\n"
                "            twice the previous delay, at least --delay-ms and at most --max-delay-ms.\n"
                "\n"
