@@ -795,34 +795,27 @@ static int body_load(const char *path, Body *ret) {
 
 #define PAUSE_MAX (16U * 1024U * 1024U)
 
-/* Makes the service's body join the holder holder_id: NetworkMode container:ID, and no ports of its own
- * (Docker refuses both together; the holder publishes them). */
+/* Makes the service's body join the holder holder_id (shared/holder.c). */
 static int body_join_holder(Body *b, const char *holder_id) {
         _cleanup_json_ json_t *v = NULL;
-        _cleanup_free_ char *mode = NULL;
-        json_t *hc;
-        char *text;
+        char *text, *mode = NULL;
+        int r;
 
         v = json_loads(b->text, 0, NULL);
-        if (!v || asprintf(&mode, "container:%s", holder_id) < 0)
+        if (!v)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        hc = json_object_get(v, "HostConfig");
-        if (!hc) {
-                hc = json_object();
-                if (json_object_set_new(v, "HostConfig", hc) < 0)
-                        return log_error_errno(-ENOMEM, "Out of memory");
-        }
-        (void) json_object_del(v, "ExposedPorts");
-        (void) json_object_del(hc, "PortBindings");
-        if (json_object_set_new(hc, "NetworkMode", json_string(mode)) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
+        r = holder_join_body(v, holder_id, &mode);
+        if (r < 0)
+                return log_error_errno(r, "Cannot join the network holder: %m");
         text = json_dumps(v, JSON_COMPACT);
-        if (!text)
+        if (!text) {
+                free(mode);
                 return log_error_errno(-ENOMEM, "Out of memory");
+        }
         free(b->text);
         b->text = text;
         free(b->network_mode);
-        b->network_mode = TAKE_PTR(mode);
+        b->network_mode = mode;
         return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "health.h"
 #include "shared/fileio.h"
+#include "shared/holder.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 #include "supervisor.h"
@@ -1046,8 +1047,9 @@ static void service_resize(Supervisor *s, Service *svc);
  *
  * A Docker service's network holder (units.h, container_holder_body()) is set up by ballast-run at the
  * unit's start, and setting up a network is most of a first start. While systemd reloads for a unit just
- * written, ballastd creates and starts the holder from the same body file ballast-run will read, so that
- * ballast-run finds it running (its fast path). Best effort: whatever fails here ballast-run does again, and
+ * written, ballastd creates and starts the holder from the same body file ballast-run will read, and creates
+ * the service's container joined to it meanwhile, so that ballast-run finds the holder running and the
+ * container ready to start (its fast path). Best effort: whatever fails here ballast-run does again, and
  * a holder that exists already (409) is left to ballast-run, which checks it against the body. */
 
 static void on_holder_started(Docker *d, int error, long status, json_t *reply, void *userdata) {
@@ -1057,6 +1059,32 @@ static void on_holder_started(Docker *d, int error, long status, json_t *reply, 
                 log_debug("Starting the network holder of %s ahead failed (HTTP %ld); ballast-run will.", j->name,
                           status);
         job_context_free(j);
+}
+
+static void on_container_created_ahead(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        JobContext *j = userdata;
+
+        if (error < 0 || status != 201)
+                log_debug("Creating the container of %s ahead: HTTP %ld; left to ballast-run.", j->name, status);
+        job_context_free(j);
+}
+
+/* The service's container, joined to the holder just created, while the holder starts: ballast-run then
+ * finds it created from its very body (hash and NetworkMode) and only starts it. */
+static void service_create_ahead(Supervisor *s, const char *name, const char *holder_id) {
+        _cleanup_free_ char *body_path = service_body_path(s, name, false), *text = NULL, *path = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        JobContext *j;
+
+        if (!body_path || read_full_file(body_path, 1024 * 1024, &text, NULL) < 0)
+                return;
+        body = json_loads(text, 0, NULL);
+        if (!body || holder_join_body(body, holder_id, NULL) < 0 ||
+            asprintf(&path, "/containers/create?name=ballast-%s", name) < 0)
+                return;
+        j = job_context_new(s, name);
+        if (j && docker_call(s->docker, "POST", path, body, 30000, on_container_created_ahead, j) < 0)
+                job_context_free(j);
 }
 
 static void on_holder_created(Docker *d, int error, long status, json_t *reply, void *userdata) {
@@ -1069,6 +1097,7 @@ static void on_holder_created(Docker *d, int error, long status, json_t *reply, 
                 job_context_free(j);
                 return;
         }
+        service_create_ahead(j->supervisor, j->name, id);
         if (docker_call(d, "POST", path, NULL, 60000, on_holder_started, j) < 0)
                 job_context_free(j);
 }

@@ -7,3 +7,11 @@
 #define PAUSE_REPO "ballast/pause"
 #define PAUSE_IMAGE PAUSE_REPO ":" PACKAGE_VERSION
 #define HOLDER_SUFFIX ".net"
+
+#include <jansson.h>
+
+/* Makes a container's create body join the holder holder_id: HostConfig.NetworkMode "container:ID" (by ID:
+ * Docker resolves a name to the ID at create time anyway), and no ExposedPorts or PortBindings of its own
+ * (Docker refuses them together; the holder publishes them). The io.ballast.hash label stays: it names the
+ * spec, and a reused container is checked against the NetworkMode as well. *ret_mode (optional): the mode. */
+int holder_join_body(json_t *body, const char *holder_id, char **ret_mode);
