@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "shared/fileio.h"
+#include "shared/holder.h"
 #include "units.h"
 #include "tap.h"
 
@@ -703,6 +704,26 @@ static void test_holder_body(void) {
            "  another holder hash");
         hp = container_holder_body(s, NULL);
         ok(hp && !json_object_get(json_object_get(hp, "HostConfig"), "CgroupParent"), "no cgroup parent: none");
+
+        /* the service's body joined to a holder: its network, no ports of its own, the rest as it was */
+        {
+                _cleanup_json_ json_t *body = container_create_body(s, "/ballast/web"), *before = NULL;
+                _cleanup_free_ char *mode = NULL;
+                json_t *bhc;
+
+                before = json_deep_copy(body);
+                is_int(holder_join_body(body, "0123abcd", &mode), 0, "holder_join_body()");
+                bhc = json_object_get(body, "HostConfig");
+                is_str(mode, "container:0123abcd", "  NetworkMode container:ID");
+                is_str(json_string_value(json_object_get(bhc, "NetworkMode")), "container:0123abcd", "  in HostConfig");
+                ok(!json_object_get(body, "ExposedPorts") && !json_object_get(bhc, "PortBindings"),
+                   "  no ExposedPorts, no PortBindings");
+                json_object_del(json_object_get(before, "HostConfig"), "PortBindings");
+                json_object_del(before, "ExposedPorts");
+                json_object_del(bhc, "NetworkMode");
+                ok(json_equal(body, before), "  everything else (the hash label too) unchanged");
+                is_int(holder_join_body(body, "", NULL), -EINVAL, "  an empty holder ID is refused");
+        }
 }
 
 int main(void) {
