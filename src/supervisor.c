@@ -40,6 +40,7 @@ typedef struct Service {
         bool present;          /* seen in the last load */
         bool just_applied;     /* start it, whatever its restart policy says */
         bool restart_needed;   /* its spec changed while it ran */
+        bool restart_marked;   /* state_dir/restart-pending/NAME exists: removed once the restart is done */
         bool resize_needed;    /* only its resources changed: applied live, without a restart */
         bool job_in_flight;    /* a start or restart we queued is not over: don't queue another */
         bool drained_active;   /* it was running when the node was drained: start it again at undrain */
@@ -102,6 +103,9 @@ struct Supervisor {
         sd_event_source *reconcile_timer;
         bool reload_in_flight;
         bool reconcile_again;
+        bool reload_forced;     /* reload systemd at the next pass even if no file changed */
+        bool units_known;       /* the unit cache was filled since the bus (re)connected */
+        bool loaded_once;
 };
 
 typedef int (*SupervisorMethod)(Supervisor *s, VarlinkCall *call, json_t *params);
@@ -504,6 +508,41 @@ static char *service_spec_path(Supervisor *s, const char *name) {
         return path_join(s->state_dir, f);
 }
 
+/* A change that needs a restart is marked durably before its spec is persisted, and the mark removed only
+ * once systemd ran the restart: a ballastd killed in between finds the mark at its next start and restarts
+ * the unit then. Without it, the new spec and unit file would be on disk while the old process runs on, since
+ * nothing on disk differs from what a restart would write. */
+#define RESTART_PENDING_DIR "restart-pending"
+
+static char *restart_marker_path(Supervisor *s, const char *name) {
+        _cleanup_free_ char *f = NULL;
+
+        if (asprintf(&f, RESTART_PENDING_DIR "/%s", name) < 0)
+                return NULL;
+        return path_join(s->state_dir, f);
+}
+
+static int restart_marker_set(Supervisor *s, Service *svc) {
+        _cleanup_free_ char *path = restart_marker_path(s, svc->name);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = mkdir_parents(path, 0700);
+        if (r >= 0)
+                r = write_file_atomic(path, "", 0, 0600);
+        if (r >= 0)
+                svc->restart_marked = true;
+        return r;
+}
+
+static void restart_marker_clear(Supervisor *s, const char *name) {
+        _cleanup_free_ char *path = restart_marker_path(s, name);
+
+        if (path)
+                (void) unlink_durable(path);
+}
+
 static bool service_body_exists(Supervisor *s, const char *name) {
         _cleanup_free_ char *p = service_body_path(s, name, false);
         return p && access(p, F_OK) >= 0;
@@ -635,6 +674,7 @@ static int remove_unit_files(Supervisor *s, const char *unit, const char *name) 
         (void) link_wants(s, "docker.service", unit, false);
         (void) unlink_durable(body);
         (void) unlink_durable(net_body);
+        restart_marker_clear(s, name);
         /* ballast-run's backoff state: a service applied again starts afresh */
         if (asprintf(&backoff, "/run/ballast/backoff/%s", name) >= 0)
                 (void) unlink(backoff);
@@ -778,13 +818,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load(path, &spec, &error);
-                if (r >= 0 && !streq(spec->name, name)) {
-                        free(error);
-                        if (asprintf(&error, "%s: name \"%s\" does not match the file name", path, spec->name) < 0)
-                                return -ENOMEM;
-                        r = -EINVAL;
-                }
+                r = service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
@@ -820,12 +854,63 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
         return 0;
 }
 
+/* A kill -9 inside write_file_atomic() leaves its temporary file beside the target; nothing of ours is
+ * mid-write when this runs (one thread), so whatever matches is litter of an earlier life. */
+static void remove_stale_temp_files_of_ours(Supervisor *s, const char *api_dir) {
+        _cleanup_free_ char *containers = path_join(s->state_dir, "containers"),
+                            *markers = path_join(s->state_dir, RESTART_PENDING_DIR);
+        const struct { const char *dir, *prefix; } where[] = {
+                { api_dir, "" }, { containers, "" }, { markers, "" }, { s->unit_dir, UNIT_PREFIX },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(where); i++) {
+                int n = where[i].dir ? remove_stale_temp_files(where[i].dir, where[i].prefix) : 0;
+                if (n > 0)
+                        log_notice("Removed %d temporary file(s) an interrupted write left in %s.", n, where[i].dir);
+                else if (n < 0)
+                        log_warning_errno(n, "Cannot clean %s of temporary files, ignoring: %m", where[i].dir);
+        }
+}
+
+/* At the first load only: restarts an earlier life of ballastd marked and did not see done. */
+static void load_restart_markers(Supervisor *s) {
+        _cleanup_free_ char *dir = path_join(s->state_dir, RESTART_PENDING_DIR);
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        if (!dir)
+                return;
+        (void) mkdir_parents_and_self(dir, 0700);
+        d = opendir(dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                Service *svc;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                svc = supervisor_find(s, de->d_name);
+                if (!svc) {
+                        restart_marker_clear(s, de->d_name);
+                        continue;
+                }
+                log_event(LOG_NOTICE, 0, "service-changed", svc->name, NULL,
+                          "%s changed and was not restarted yet (ballastd stopped in between): restarting it.",
+                          svc->unit);
+                svc->restart_needed = true;
+                svc->restart_marked = true;
+                /* its unit file may be newer than what systemd loaded */
+                s->reload_forced = true;
+        }
+}
+
 int supervisor_load(Supervisor *s) {
         _cleanup_free_ char *api_dir = path_join(s->state_dir, "services");
         int r;
 
         if (!api_dir)
                 return -ENOMEM;
+        remove_stale_temp_files_of_ours(s, api_dir);
         for (size_t i = 0; i < s->n_services; i++)
                 s->services[i]->present = false;
         strv_free(s->protected_names);
@@ -840,6 +925,9 @@ int supervisor_load(Supervisor *s) {
         for (size_t i = s->n_services; i > 0; i--)
                 if (!s->services[i - 1]->present)
                         supervisor_drop(s, s->services[i - 1]);
+        if (!s->loaded_once)
+                load_restart_markers(s);
+        s->loaded_once = true;
         log_debug("Loaded %zu service(s).", s->n_services);
         supervisor_schedule_reconcile(s);
         return 0;
@@ -870,6 +958,10 @@ static void job_context_free(JobContext *j) {
         free(j);
 }
 
+static void job_context_destroy(void *userdata) {
+        job_context_free(userdata);
+}
+
 static json_t *service_status_json(Supervisor *s, Service *svc);
 
 static void on_start_job(Bus *b, const char *unit, const char *result, void *userdata) {
@@ -879,6 +971,10 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
         if (svc) {
                 svc->just_applied = false;
                 svc->job_in_flight = false;
+                if (svc->restart_marked && !svc->restart_needed) {
+                        svc->restart_marked = false;
+                        restart_marker_clear(j->supervisor, svc->name);
+                }
                 if (streq(result, "done")) {
                         log_event(LOG_INFO, 0, "service-started", svc->name, NULL, "%s is up.", unit);
                         waiters_reply(&svc->op_waiters, service_status_json(j->supervisor, svc));
@@ -945,6 +1041,7 @@ static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void
                 remove_container(s, j->name);
                 log_event(LOG_INFO, 0, "service-removed", j->name, BALLAST_MESSAGE_SERVICE_REMOVED,
                           "Removed %s: no spec owns it.", unit);
+                s->reload_forced = true; /* so that systemd forgets the unit, as after an rm */
                 supervisor_schedule_reconcile(s);
         }
         job_context_free(j);
@@ -1032,7 +1129,8 @@ static void service_resize(Supervisor *s, Service *svc) {
                 if (!body || asprintf(&path, "/containers/ballast-%s/update", svc->name) < 0)
                         r = -ENOMEM;
                 else
-                        r = docker_call(s->docker, "POST", path, body, 10000, on_container_updated, j);
+                        r = docker_call_full(s->docker, "POST", path, body, 10000, on_container_updated,
+                                             job_context_destroy, j);
         }
         if (r < 0) {
                 log_warning_errno(r, "Failed to change the limits of %s live; they apply at its next start: %m",
@@ -1135,6 +1233,10 @@ static void reconcile_jobs(Supervisor *s) {
                 Service *svc = s->services[i];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
 
+                /* just connected, the unit cache not filled yet: whether it runs (and so needs the restart) is
+                 * decided at the pass that follows the first refresh */
+                if (svc->restart_needed && !s->units_known)
+                        continue;
                 if (svc->restart_needed && u && u->active_state &&
                     (streq(u->active_state, "active") || streq(u->active_state, "activating"))) {
                         svc->restart_needed = false;
@@ -1142,6 +1244,11 @@ static void reconcile_jobs(Supervisor *s) {
                                   "Restarting %s: its spec changed.", svc->unit);
                         (void) service_job(s, svc, "RestartUnit");
                         continue;
+                }
+                if (svc->restart_needed && svc->restart_marked) {
+                        /* not running: it starts from the reloaded unit, nothing to restart */
+                        svc->restart_marked = false;
+                        restart_marker_clear(s, svc->name);
                 }
                 svc->restart_needed = false;
                 if (svc->resize_needed) {
@@ -1186,6 +1293,10 @@ static void supervisor_reconcile(Supervisor *s) {
                         reload = true;
                         service_prestart_holder(s, svc);
                 }
+        }
+        if (s->reload_forced) {
+                s->reload_forced = false;
+                reload = true;
         }
         reconcile_orphans(s);
         log_debug("Reconcile pass over %zu service(s): %llu us of CPU%s.", s->n_services,
@@ -1338,13 +1449,34 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
 }
 
 static void on_first_refresh(Bus *b, int error, void *userdata) {
-        /* the unit cache is filled: calls that waited for systemd can be made now */
+        Supervisor *s = userdata;
+
+        /* the unit cache is filled: calls that waited for systemd can be made now, and restarts decided */
+        s->units_known = true;
+        /* a unit systemd still has loaded although its file is gone (an earlier ballastd removed it and was
+         * killed before its reload): reload, so that systemd forgets it */
+        for (size_t i = 0; i < bus_n_units(b); i++) {
+                const UnitState *u = bus_unit_at(b, i);
+                _cleanup_free_ char *path = NULL;
+
+                if (!u || !u->load_state || !streq(u->load_state, "loaded") || !bus_unit_is_ours(u->name))
+                        continue;
+                path = supervisor_unit_path(s, u->name);
+                if (path && access(path, F_OK) < 0 && errno == ENOENT) {
+                        log_debug("%s is loaded but its file is gone: reloading systemd.", u->name);
+                        s->reload_forced = true;
+                }
+        }
         supervisor_flush_deferred(userdata, true);
+        supervisor_schedule_reconcile(userdata);
 }
 
 void supervisor_on_bus_state(Supervisor *s, bool connected) {
-        if (connected && bus_refresh_all(s->bus, on_first_refresh, s) < 0)
+        s->units_known = false;
+        if (connected && bus_refresh_all(s->bus, on_first_refresh, s) < 0) {
+                s->units_known = true; /* decide with what we have rather than never */
                 supervisor_flush_deferred(s, true);
+        }
         supervisor_schedule_reconcile(s);
 }
 
@@ -1414,6 +1546,17 @@ static json_t *service_status_json(Supervisor *s, Service *svc) {
                          "oom_kills", (int) svc->oom_kills);
 }
 
+/* The reason names the errno too ("No space left on device (ENOSPC)"): an operator greps for it. */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int error) {
+        _cleanup_free_ char *reason = NULL;
+        const char *name = strerrorname_np(-error);
+
+        if (asprintf(&reason, "%s%s%s%s", strerror(-error), name ? " (" : "", strempty(name), name ? ")" : "") < 0)
+                return -ENOMEM;
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
+}
+
 static int reply_no_such_service(VarlinkCall *call, const char *name) {
         return varlink_call_error(call, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", name));
 }
@@ -1462,6 +1605,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_json_ json_t *normalized = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL;
         json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        bool marked_now = false;
         JsonError e = {};
         Service *svc;
         int r;
@@ -1502,7 +1646,20 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (json_is_true(vo))
                 return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
 
-        /* Persist first: a crash from here on converges to the new spec at the next start. */
+        /* A change that needs a restart is marked first (see restart_marker_set), then persisted: a crash from
+         * here on converges to the new spec, restarted, at the next start. */
+        if (svc && svc->spec && !service_spec_equal(svc->spec, spec) && !specs_differ_only_in_resources(svc->spec, spec)) {
+                _cleanup_free_ char *marker = restart_marker_path(s, spec->name);
+                if (!marker)
+                        return -ENOMEM;
+                marked_now = !svc->restart_marked;
+                r = restart_marker_set(s, svc);
+                if (r < 0) {
+                        log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
+                                  "Cannot persist the spec of %s: %m", spec->name);
+                        return reply_state_write_failed(call, marker, r);
+                }
+        }
         normalized = service_spec_to_json(spec);
         path = service_spec_path(s, spec->name);
         if (!normalized || !path)
@@ -1512,10 +1669,14 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         r = write_if_changed(path, text, 0600);
         if (r < 0) {
+                if (marked_now) {
+                        /* nothing changed after all */
+                        svc->restart_marked = false;
+                        restart_marker_clear(s, svc->name);
+                }
                 log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
                           "Cannot persist the spec of %s: %m", spec->name);
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         }
 
         if (!svc) {
@@ -1596,8 +1757,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         r = unlink_durable(path);
         if (r < 0)
-                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
-                                          json_pack("{s:s,s:s}", "path", path, "reason", strerror(-r)));
+                return reply_state_write_failed(call, path, r);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
@@ -1668,6 +1828,14 @@ typedef struct GetContext {
         char *name;
 } GetContext;
 
+static void get_context_free(void *userdata) {
+        GetContext *g = userdata;
+
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
@@ -1680,28 +1848,18 @@ static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t 
 static void on_container_inspected(Docker *d, int error, long status, json_t *reply, void *userdata) {
         GetContext *g = userdata;
         Service *svc = supervisor_find(g->supervisor, g->name);
-        json_t *state = json_object_get(reply, "State"), *container = NULL;
+        json_t *container = NULL;
 
         if (!svc)
                 (void) reply_no_such_service(g->call, g->name);
         else {
                 if (error >= 0 && status == 200)
-                        container = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
-                                              "id", json_object_get(reply, "Id"),
-                                              "status", json_object_get(state, "Status"),
-                                              "started_at", json_object_get(state, "StartedAt"),
-                                              "finished_at", json_object_get(state, "FinishedAt"),
-                                              "exit_code", json_object_get(state, "ExitCode"),
-                                              "oom_killed", json_object_get(state, "OOMKilled"),
-                                              "pid", json_object_get(state, "Pid"),
-                                              "image", json_object_get(json_object_get(reply, "Config"), "Image"));
+                        container = docker_container_summary(reply);
                 else
                         container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
                 (void) reply_service(g->supervisor, g->call, svc, container);
         }
-        varlink_call_unref(g->call);
-        free(g->name);
-        free(g);
+        get_context_free(g);
 }
 
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
@@ -1723,10 +1881,8 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         }
         *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
-        if (docker_call(s->docker, "GET", path, NULL, 2000, on_container_inspected, g) < 0) {
-                varlink_call_unref(g->call);
-                free(g->name);
-                free(g);
+        if (docker_call_full(s->docker, "GET", path, NULL, 2000, on_container_inspected, get_context_free, g) < 0) {
+                get_context_free(g);
                 return reply_service(s, call, svc, NULL);
         }
         return 0;

@@ -11,7 +11,6 @@
 #include "shared/json-util.h"
 #include "units.h"
 
-#define UNIT_PREFIX "ballast-"
 #define UNIT_SUFFIX ".service"
 #define LABEL_SERVICE "io.ballast.service"
 #define LABEL_UNIT "io.ballast.unit"

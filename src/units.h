@@ -15,6 +15,9 @@ typedef struct UnitContext {
         const char *control_socket; /* ballastd's socket, for the readiness wait */
 } UnitContext;
 
+/* every generated unit is UNIT_PREFIX "NAME" ".service" */
+#define UNIT_PREFIX "ballast-"
+
 /* "ballast-NAME.service" */
 char *unit_name_for_service(const char *name);
 /* "NAME" for "ballast-NAME.service", NULL for anything else. */

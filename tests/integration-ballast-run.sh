@@ -21,8 +21,15 @@ BIN=/run/ballast-test/bin
 BODIES=/var/lib/ballast/containers
 sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
 cp "$top_builddir/ballast-run" "$top_builddir/ballast-pause" "$ROOT$BIN/" || bail "cannot install ballast-run"
+ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
 DOCKER=/usr/bin/docker
 PORT=18080
+# A run shorter than --stable-ms (+ the delay) is a quick exit. The checks between a start and the next kill take
+# longer in an ASan build (every ballast-run and ballastctl is slower, and so is the machine): give it more room
+# there, and wait that much longer where a run must count as stable.
+STABLE_MS=1000
+ballast_sanitized && STABLE_MS=3000
+SETTLE_S=$(awk -v m="$STABLE_MS" 'BEGIN { printf "%.1f", (m + 500) / 1000 }')
 
 # body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body(), and the
 # network holder's, like container_holder_body() (its hash only needs to be stable here)
@@ -49,7 +56,7 @@ body() {
 VERSION=$("$top_builddir/ballast-run" --version | awk '{print $2}')
 
 # unit NAME RESTART [EXTRA-DOCKER-ARGS]: the unit as units.c writes it, the backoff in `ballast-run docker`
-# (short delays for the test; --stable-ms 1000 so that kills 1.5 s apart count as "ran a while")
+# (short delays for the test; --stable-ms STABLE_MS so that kills SETTLE_S apart count as "ran a while")
 unit() {
 	cat > "$ROOT/etc/systemd/system/ballast-$1.service" <<-EOF
 	[Unit]
@@ -61,7 +68,7 @@ unit() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --net-body $BODIES/$1.net.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock --delay-ms 100 --max-delay-ms 1000 --stable-ms 1000 --restart $2 ${3:-}
+	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --net-body $BODIES/$1.net.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock --delay-ms 100 --max-delay-ms 1000 --stable-ms $STABLE_MS --restart $2 ${3:-}
 	Restart=$2
 	RestartSec=0
 	TimeoutStartSec=30s
@@ -153,13 +160,13 @@ is "$(sb $DOCKER inspect -f '{{.HostConfig.NetworkMode}} {{len .HostConfig.PortB
 
 samples= running= answer=
 for i in 1 2 3 4 5; do
-	sleep 1.5   # > delay + --stable-ms: "ran a while", no backoff at all (RestartSec=0)
+	sleep $SETTLE_S   # > delay + --stable-ms: "ran a while", no backoff at all (RestartSec=0)
 	ms=$(time_to_answer web $DOCKER kill ballast-web) || { samples="$samples X"; continue; }
 	samples="$samples $ms"
 done
-ok "$(case "$samples" in *X*) echo 1 ;; *) echo 0 ;; esac)" "five more kills 1.5 s apart, each answered again (polled all along):$samples ms"
+ok "$(case "$samples" in *X*) echo 1 ;; *) echo 0 ;; esac)" "five more kills $SETTLE_S s apart, each answered again (polled all along):$samples ms"
 for i in 1 2 3 4 5; do
-	sleep 1.5
+	sleep $SETTLE_S
 	set -- $(time_to_running web $DOCKER kill ballast-web) X X
 	running="$running $1" answer="$answer $2"
 done
@@ -224,7 +231,7 @@ is "$(prop web ActiveState)" active "the unit is active again"
 
 # ---- the network holder dies under a running service: the unit restarts, with a holder again -------------
 n0=$(prop web NRestarts)
-sleep 1.2   # a run that lasted (--stable-ms 1000): no backoff
+sleep $SETTLE_S   # a run that lasted (--stable-ms): no backoff
 sb $DOCKER kill ballast-web.net >/dev/null
 wait_for 10 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P NRestarts ballast-web.service)\" -gt $n0 ]"
 ok $? "docker kill of the holder: the unit is restarted"
@@ -335,7 +342,7 @@ run_transient() {  # run_transient UNIT: ballast-run docker for web as a transie
 		"$BIN/ballast-run" docker --name web --body "$BODIES/web.json" --stop-timeout 1 --control-socket ""
 }
 run_transient br-early.service
-sleep 1.5
+sleep $SETTLE_S
 is "$(sb systemctl show -P ActiveState br-early.service)" activating "with Docker down, the unit waits in activating"
 like "$(sb systemctl show -P StatusText br-early.service)" "waiting for Docker" "STATUS says it waits for Docker"
 sb systemctl start docker.service
@@ -368,7 +375,7 @@ diag "  systemctl start, container created:          ${first_ms:-?} ms"
 diag "  systemctl start, stopped container reused:   ${reuse_ms:-?} ms"
 diag "  systemctl start, stale container replaced:   ${replace_ms:-?} ms"
 diag "  docker kill → answering, quick exit (+100 ms backoff): ${kill_quick_ms:-?} ms"
-diag "  docker kill → answering, kills 1.5 s apart, port polled all along: $samples ms (median ${kill_median:-?})"
+diag "  docker kill → answering, kills $SETTLE_S s apart, port polled all along: $samples ms (median ${kill_median:-?})"
 diag "  docker kill → container running again:       $running ms (median ${running_median:-?})"
 diag "  docker kill → answering, polled once running: $answer ms (median ${answer_median:-?})"
 diag "  systemctl stop (--stop-timeout 1, httpd ignores SIGTERM): ${stop_ms:-?} ms"

@@ -175,6 +175,38 @@ static void test_write_file_atomic(void) {
         is_str(names, "state.json", "only the target remains");
 }
 
+static void test_remove_stale_temp_files(void) {
+        _cleanup_free_ char *dir = tpath("stale"), *p = NULL, *tmp = NULL, *other = NULL, *lock = NULL, *sub = NULL;
+        char names[1024];
+        int fd;
+
+        if (mkdir(dir, 0755) < 0)
+                abort();
+        p = path_join(dir, "web.json");
+        tmp = path_join(dir, ".#web.json.a1B2c3");   /* what a kill -9 inside write_file_atomic() leaves */
+        other = path_join(dir, ".#web.json.tooLONGsuffix");
+        lock = path_join(dir, ".#notes.json.x1y2z3");
+        sub = path_join(dir, ".#dir.json.d1d2d3");
+        ok(write_file_atomic(p, "{}", 2, 0600) == 0, "a target written");
+        fd = open(tmp, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        ok(fd >= 0 && write(fd, "{\"na", 4) == 4, "a half-written temporary file beside it");
+        safe_close(fd);
+        fd = open(other, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        safe_close(fd);
+        ok(symlink("nowhere", lock) == 0 && mkdir(sub, 0755) == 0, "a symlink and a directory with such names");
+
+        is_int(remove_stale_temp_files(dir, "web"), 1, "one stale temporary file of prefix web removed");
+        ok(access(tmp, F_OK) < 0 && errno == ENOENT, "it is gone");
+        ok(access(p, F_OK) == 0, "the target is kept");
+        ok(access(other, F_OK) == 0, "a name that is not mkostemp()'s is kept");
+        is_int(remove_stale_temp_files(dir, ""), 0, "symlinks and directories are never removed");
+        ok(unlink(other) == 0 && unlink(lock) == 0 && rmdir(sub) == 0 && unlink(p) == 0, "cleaned up");
+        is_int(dir_entries(dir, names, sizeof(names)), 0, "the directory is empty");
+        free(TAKE_PTR(p));
+        p = path_join(dir, "missing");
+        is_int(remove_stale_temp_files(p, ""), 0, "a missing directory is not an error");
+}
+
 static void test_unlink_durable(void) {
         _cleanup_free_ char *p = tpath("doomed"), *d = tpath("doomed-dir"), *nodir = tpath("nodir/x");
         struct stat st;
@@ -266,6 +298,7 @@ int main(void) {
 
         test_read_full_file();
         test_write_file_atomic();
+        test_remove_stale_temp_files();
         test_unlink_durable();
         test_mkdir_parents_and_self();
         test_path_join();

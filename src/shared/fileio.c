@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,33 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 fail:
         (void) unlink(tmp);
         return r;
+}
+
+/* The name mkostemp() gave in write_file_atomic(): ".#" prefix…  "." six characters. */
+static bool is_our_temp_name(const char *name, const char *prefix) {
+        const char *dot = strrchr(name, '.');
+
+        return strneq(name, ".#", 2) && strneq(name + 2, prefix, strlen(prefix)) && dot && dot > name + 2 &&
+               strlen(dot + 1) == 6;
+}
+
+int remove_stale_temp_files(const char *dir, const char *prefix) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (!is_our_temp_name(de->d_name, prefix) ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        n++;
+        }
+        return n;
 }
 
 int unlink_durable(const char *path) {

@@ -12,6 +12,12 @@ int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_si
  * the same directory, fsync, rename over the target, fsync of the directory. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* Removes what write_file_atomic() leaves behind when the process is killed between creating its temporary
+ * file and the rename: regular files in dir named ".#" prefix "…" "." and six more characters. Only for a
+ * directory this process alone writes with write_file_atomic() (nothing else may be mid-write there). Returns
+ * how many were removed, or -errno when dir cannot be read (missing is 0). */
+int remove_stale_temp_files(const char *dir, const char *prefix);
+
 /* Removes a file and makes the removal durable (fsync of the directory). Missing is not an error. */
 int unlink_durable(const char *path);
 

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Fault: dockerd killed (SIGKILL to its main process) and restarted by systemd, 5 times, while services run and
+# their health checks fire: an HTTP check on a published port, a command run in the container through the Engine
+# API, and an exec service beside them that Docker's death must not concern. Some kills come while the services
+# are still coming back from the previous one, some once they are up again. Afterwards: every service active,
+# healthy and answering; ballastd the same process, not waiting for Docker; exactly one container per service
+# (named ballast-NAME, running, the one its unit runs) and no other container; the exec service untouched.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/sandbox.sh"
+. "$here/lib.sh"
+
+KILLS=${KILLS:-5}
+SB_DIR=$(mktemp -d /var/tmp/ballast-it-fault-docker.XXXXXX)
+trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+sandbox_start "$SB_DIR" --docker || bail "cannot start the sandbox"
+ballast_install || bail "cannot install ballast into the sandbox"
+need curl
+command -v jq >/dev/null || bail "jq is not installed (tools/deps.sh installs it)"
+root=/proc/$SANDBOX_PID/root
+# Debian's docker.service allows 3 starts a minute (StartLimitBurst=3): five kills in a row would leave Docker down
+# for good, which is the distribution's choice and not what this test is about.
+sb mkdir -p /etc/systemd/system/docker.service.d
+printf '[Unit]\nStartLimitIntervalSec=0\n' > "$root/etc/systemd/system/docker.service.d/50-test-no-start-limit.conf"
+sb systemctl daemon-reload
+sb systemctl start ballastd.socket
+SPECS=$SB_DIR/specs
+mkdir -p "$SPECS"
+
+cat > "$SPECS/web.json" <<'JSON'
+{"name": "web", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 8080 -h /www"],
+ "ports": [{"host": 18080, "container": 8080}],
+ "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 1000},
+ "health": {"http": "http://127.0.0.1:18080/health", "interval_ms": 300, "timeout_ms": 250, "retries": 3}}
+JSON
+cat > "$SPECS/worker.json" <<'JSON'
+{"name": "worker", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "touch /tmp/ok; exec sleep 100000"],
+ "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 1000},
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 500, "timeout_ms": 400, "retries": 3}}
+JSON
+printf '{"name": "local", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}\n' > "$SPECS/local.json"
+bctl -t 60 apply --wait "$SPECS/web.json" "$SPECS/worker.json" "$SPECS/local.json" >/dev/null ||
+	bail "cannot apply the services"
+answers() { sb curl -sf -m 0.3 -o /dev/null http://127.0.0.1:18080/health; }
+all_well() {
+	local ps
+	answers || return 1
+	ps=$(bctl ps) || return 1
+	echo "$ps" | grep -Eq 'web +docker +active \(running\) +healthy' &&
+		echo "$ps" | grep -Eq 'worker +docker +active \(running\) +healthy' &&
+		echo "$ps" | grep -Eq 'local +exec +active \(running\)'
+}
+wait_for 30 all_well
+ok $? "all three active and healthy, web answering"
+bpid=$(sb systemctl show -P MainPID ballastd.service)
+lpid=$(sb systemctl show -P MainPID ballast-local.service)
+docker_up() { sb timeout 2 /usr/bin/docker version >/dev/null 2>&1; }
+
+t0=$(date +%s)
+for i in $(seq "$KILLS"); do
+	dpid=$(sb systemctl show -P MainPID docker.service)
+	[ -n "$dpid" ] && [ "$dpid" != 0 ] || bail "dockerd is not running before kill $i"
+	tk=$(date +%s%N)
+	sb kill -9 "$dpid"
+	wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID docker.service)\" != $dpid ]"
+	wait_for 30 docker_up
+	ok $? "kill $i: dockerd (PID $dpid) killed with SIGKILL, systemd started it again ($(( ($(date +%s%N) - tk) / 1000000 )) ms until its API answered)"
+	# every other kill comes before the services are back; the others once they are
+	if [ $((i % 2)) = 0 ]; then
+		wait_for 30 all_well
+		ok $? "kill $i: every service active, healthy and answering again ($(( ($(date +%s%N) - tk) / 1000000 )) ms after the kill)"
+	else
+		sleep "0.$((RANDOM % 10))"
+	fi
+done
+wait_for 60 all_well
+ok $? "after $KILLS kills of dockerd in $(( $(date +%s) - t0 )) s: every service active, healthy and answering"
+is "$(sb systemctl show -P MainPID ballastd.service)" "$bpid" "ballastd is the same process (it never failed)"
+is "$(bctl --json status | jq -c .waiting_for)" "[]" "ballastd waits for nothing (Docker found again)"
+is "$(sb systemctl show -P MainPID ballast-local.service)" "$lpid" "the exec service was not touched"
+all=$(sb /usr/bin/docker ps -a --format '{{.Names}} {{.State}} {{.Label "io.ballast.service"}}' | sort | tr '\n' ';')
+is "$all" "ballast-web running web;ballast-worker running worker;" \
+	"exactly one container per service, running, and no other (no duplicate, no stale one)"
+for n in web worker; do
+	cid=$(sb /usr/bin/docker inspect -f '{{.Id}}' "ballast-$n")
+	like "$(sb systemctl show -P ActiveState,SubState "ballast-$n.service" | tr '\n' ' ')" "^active running" "ballast-$n.service is active/running"
+	like "$(bctl inspect "$n")" "\"Id\": \"$cid\"|\"id\": \"$cid\"|$cid" "inspect $n shows the container Docker runs ($(echo "$cid" | cut -c1-12))"
+done
+n=$(sb systemctl show -P NRestarts ballast-web.service)
+diag "ballast-web.service restarts over the $KILLS kills: $n; health failures logged: $(sandbox_journal -u ballastd.service BALLAST_EVENT=health-failed -o cat | wc -l)"
+
+done_testing
