@@ -56,7 +56,8 @@ static const char *arg_output = NULL;
 static TargetOs arg_os = TARGET_ANY;
 static Output arg_format = OUTPUT_IGNITION;
 
-static const char *const binaries[] = { "ballastd", "ballastctl", "ballast-run" };
+/* ballast-pause: the network holder's program, which ballast-run looks for beside itself */
+static const char *const binaries[] = { "ballastd", "ballastctl", "ballast-run", "ballast-pause" };
 
 /* One file the config writes. Text files carry their bytes; binaries either a URL and its sha512 or their bytes
  * gzip-compressed. */
@@ -665,7 +666,7 @@ static int render_butane(const Plan *p, char **ret) {
 static void help(void) {
         printf("Usage: ballast-ignition [OPTIONS] --binaries DIR [--binaries-url URL] [-o FILE]\n\n"
                "Writes the Ignition config (spec 3.3.0 by default) that installs ballast on a Fedora CoreOS or\n"
-               "Flatcar host at first boot: ballastd, ballastctl and ballast-run in " BIN_DIR " (0755),\n"
+               "Flatcar host at first boot: ballastd, ballastctl, ballast-run and ballast-pause in " BIN_DIR "\n(0755), "
                CONFIG_PATH " (0644), a service spec per file of --services in the\n"
                "configuration's services directory (/etc/ballast/services.d), ballastd.service and\n"
                "ballastd.socket (enabled), ballast.slice, docker.service enabled, the \"" BALLAST_GROUP "\" group and,\n"
@@ -675,8 +676,9 @@ static void help(void) {
                "Options:\n"
                "  -c --config FILE       ballast.json (default: none written; ballastd uses its defaults)\n"
                "  -s --services DIR      service specs: DIR/NAME.json, each named NAME\n"
-               "  -b --binaries DIR      where ballastd, ballastctl and ballast-run are (make install-flavour:\n"
-               "                         BUILD/dist-bin); by default they are inlined, gzip-compressed\n"
+               "  -b --binaries DIR      where ballastd, ballastctl, ballast-run and ballast-pause are (make\n"
+               "                         install-flavour: BUILD/dist-bin); by default they are inlined,\n"
+               "                         gzip-compressed\n"
                "  -u --binaries-url URL  instead, Ignition downloads URL/ballastd, … (https only), verified\n"
                "                         with the SHA-512 of the files in --binaries\n"
                "     --ca-file PEM       a CA Ignition trusts for that download (ignition.security.tls)\n"
@@ -753,7 +755,7 @@ static int parse_argv(int argc, char *argv[]) {
         if (optind < argc)
                 return error_out(-EINVAL, "unexpected argument \"%s\" (try --help)", argv[optind]);
         if (!arg_binaries)
-                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl and ballast-run are");
+                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
         if (spec_given && arg_format != OUTPUT_IGNITION)
                 return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
         if (arg_binaries_url) {

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "shared/fileio.h"
+#include "shared/holder.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -74,6 +75,15 @@ static uint64_t arg_delay_ms = 500;
 static uint64_t arg_max_delay_ms = 60 * 1000;
 static uint64_t arg_stable_ms = 10 * 1000;
 static const char *arg_state_dir = "/run/ballast/backoff";
+static bool arg_backoff;                            /* docker: --delay-ms given, back off before the start */
+static const char *arg_pause;                       /* NULL: ballast-pause beside this program */
+static const char *arg_net_body;                    /* the network holder's body; NULL: no holder */
+static enum {
+        RESTART_UNSET,
+        RESTART_ALWAYS,
+        RESTART_ON_FAILURE,
+        RESTART_NO,
+} arg_restart;
 
 /* ---- small pure helpers ------------------------------------------------------------------------------- */
 
@@ -160,19 +170,24 @@ static int api_version_pick(unsigned server_max_minor, unsigned server_min_minor
 typedef enum ContainerAction {
         ACTION_CREATE,  /* none there: create it */
         ACTION_REUSE,   /* ours, same spec, stopped: just start it again (the fast path) */
+        ACTION_RUNNING, /* ours, same spec, running, and a running one may be kept (the network holder) */
         ACTION_REPLACE, /* another spec, or running (a leftover of a run we lost track of), or in a state we
                          * can't start from: remove it and create a new one */
 } ContainerAction;
 
 /* What to do with the container of our name that Docker has (exists=false: none). hash: its
- * io.ballast.hash label (NULL: none); status: its State.Status. */
+ * io.ballast.hash label (NULL: none); status: its State.Status; same_network: its NetworkMode is the one the
+ * body asks for (Docker resolves "container:NAME" to the holder's ID at create time, so a container joined
+ * to a holder that has since been replaced cannot start); keep_running: a running one is what we want. */
 static ContainerAction container_action(bool exists, const char *hash, const char *status, bool running,
-                                        const char *want_hash) {
+                                        const char *want_hash, bool same_network, bool keep_running) {
         if (!exists)
                 return ACTION_CREATE;
         /* Without a hash in the body we cannot tell whether the old one is what the spec asks for: replace. */
-        if (!want_hash || !hash || !streq(hash, want_hash))
+        if (!want_hash || !hash || !streq(hash, want_hash) || !same_network)
                 return ACTION_REPLACE;
+        if (keep_running && running && status && streq(status, "running"))
+                return ACTION_RUNNING;
         /* Running means someone else (or a previous run of ours that was SIGKILLed) owns its lifetime: we
          * could not tell its exit from a crash of ours, so start clean. "paused", "restarting", "removing"
          * and "dead" are not states `start` brings back reliably either. */
@@ -225,7 +240,10 @@ static int backoff_state_parse(const char *text, BackoffState *ret) {
         return 0;
 }
 
-static int run_backoff(void) {
+/* Reads the previous start of this service, decides the delay before this one and records this start (before
+ * sleeping, so that a start killed in its sleep still counts as a quick one). A state that cannot be read or
+ * written only loses the backoff; it must not keep the workload from starting. */
+static int backoff_take(uint64_t *ret_delay_ms) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         BackoffState prev, next;
         bool have_prev = false;
@@ -235,7 +253,7 @@ static int run_backoff(void) {
 
         path = path_join(arg_state_dir, arg_name);
         if (!path)
-                return log_error_errno(-ENOMEM, "Out of memory"), EXIT_FAILURE;
+                return log_error_errno(-ENOMEM, "Out of memory");
 
         r = read_full_file(path, 4096, &text, NULL);
         if (r >= 0) {
@@ -252,8 +270,6 @@ static int run_backoff(void) {
                 .delay_ms = backoff_delay(have_prev ? &prev : NULL, now, arg_delay_ms, arg_max_delay_ms, arg_stable_ms),
         };
 
-        /* Recorded before sleeping, so that a start killed in its sleep still counts as a quick one. A state
-         * that cannot be written only loses the backoff; it must not keep the workload from starting. */
         n = snprintf(buf, sizeof(buf), "start_usec=%" PRIu64 "\ndelay_ms=%" PRIu64 "\n", next.start_usec,
                      next.delay_ms);
         r = mkdir_parents_and_self(arg_state_dir, 0755);
@@ -262,14 +278,22 @@ static int run_backoff(void) {
         if (r < 0)
                 log_warning_errno(r, "Cannot write backoff state %s, ignoring: %m", path);
 
-        if (next.delay_ms == 0) {
+        if (next.delay_ms == 0)
                 log_debug("No backoff for %s", arg_name);
-                return EXIT_SUCCESS;
-        }
-        log_notice("backing off %" PRIu64 " ms after a quick exit of %s", next.delay_ms, arg_name);
+        else
+                log_notice("backing off %" PRIu64 " ms after a quick exit of %s", next.delay_ms, arg_name);
+        *ret_delay_ms = next.delay_ms;
+        return 0;
+}
+
+static int run_backoff(void) {
+        uint64_t delay_ms;
+
+        if (backoff_take(&delay_ms) < 0)
+                return EXIT_FAILURE;
         struct timespec ts = {
-                .tv_sec = (time_t) (next.delay_ms / 1000),
-                .tv_nsec = (long) (next.delay_ms % 1000) * 1000000L,
+                .tv_sec = (time_t) (delay_ms / 1000),
+                .tv_nsec = (long) (delay_ms % 1000) * 1000000L,
         };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
@@ -378,9 +402,10 @@ static size_t request_header_cb(char *p, size_t size, size_t nmemb, void *userda
 }
 
 /* A request to the Engine API. path begins with '/'; it is prefixed with /v1.NN once the version is known
- * (unversioned paths only serve the negotiation). body: JSON to POST, NULL for none. timeout_ms 0: none. */
-static int request_new(Docker *d, const char *method, const char *path, const char *body, uint64_t timeout_ms,
-                       Request **ret) {
+ * (unversioned paths only serve the negotiation). body: body_size bytes of content_type to POST, NULL for
+ * none. timeout_ms 0: none. */
+static int request_new_full(Docker *d, const char *method, const char *path, const void *body, size_t body_size,
+                            const char *content_type, uint64_t timeout_ms, Request **ret) {
         _cleanup_request_ Request *req = NULL;
         char url[1024];
         int n;
@@ -408,7 +433,14 @@ static int request_new(Docker *d, const char *method, const char *path, const ch
         if (!req->headers)
                 return -ENOMEM;
         if (body) {
-                struct curl_slist *h = curl_slist_append(req->headers, "Content-Type: application/json");
+                _cleanup_free_ char *ct = NULL;
+                struct curl_slist *h;
+
+                if (asprintf(&ct, "Content-Type: %s", content_type) < 0) {
+                        ct = NULL;
+                        return -ENOMEM;
+                }
+                h = curl_slist_append(req->headers, ct);
                 if (!h)
                         return -ENOMEM;
                 req->headers = h;
@@ -429,7 +461,8 @@ static int request_new(Docker *d, const char *method, const char *path, const ch
                 return -EIO;
 
         if (streq(method, "POST")) {
-                if (curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, (long) (body ? strlen(body) : 0)) != CURLE_OK ||
+                /* the size first: COPYPOSTFIELDS then copies that many bytes (a tar has NULs in it) */
+                if (curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, (long) (body ? body_size : 0)) != CURLE_OK ||
                     curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, body ?: "") != CURLE_OK)
                         return -EIO;
         } else if (!streq(method, "GET")) {
@@ -439,6 +472,12 @@ static int request_new(Docker *d, const char *method, const char *path, const ch
 
         *ret = TAKE_PTR(req);
         return 0;
+}
+
+/* request_new_full() with a JSON body (or none). */
+static int request_new(Docker *d, const char *method, const char *path, const char *body, uint64_t timeout_ms,
+                       Request **ret) {
+        return request_new_full(d, method, path, body, body ? strlen(body) : 0, "application/json", timeout_ms, ret);
 }
 
 static int request_add(Docker *d, Request *req) {
@@ -678,21 +717,29 @@ static int docker_negotiate(Docker *d) {
 
 typedef struct Body {
         char *text;
-        char *hash;  /* Labels["io.ballast.hash"], NULL when absent */
+        char *hash;         /* Labels["io.ballast.hash"], NULL when absent */
         char *image;
+        char *network_mode; /* the HostConfig.NetworkMode a container must have to be reused */
+        bool holder;        /* the network holder's body (its image is imported, not pulled) */
 } Body;
 
 static void body_done(Body *b) {
         free(b->text);
         free(b->hash);
         free(b->image);
+        free(b->network_mode);
+        *b = (Body) {};
+}
+
+static const char *body_what(const Body *b) {
+        return b->holder ? "network holder" : "container";
 }
 
 static int body_load(const char *path, Body *ret) {
         _cleanup_free_ char *text = NULL;
         _cleanup_json_ json_t *v = NULL;
         json_error_t err;
-        const char *hash, *image;
+        const char *hash, *image, *mode;
         size_t size;
         int r;
 
@@ -713,16 +760,162 @@ static int body_load(const char *path, Body *ret) {
         hash = json_string_value(json_object_get(json_object_get(v, "Labels"), HASH_LABEL));
         if (!hash)
                 log_warning("%s has no %s label: the container is recreated on every start", path, HASH_LABEL);
+        /* as Docker reports it: "default" when the body says nothing (a container that joined a holder is
+         * not one to reuse for a body that does not) */
+        mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
 
         *ret = (Body) {
                 .text = TAKE_PTR(text),
                 .hash = hash ? strdup(hash) : NULL,
                 .image = strdup(image),
+                .network_mode = strdup(isempty(mode) ? "default" : mode),
         };
-        if ((hash && !ret->hash) || !ret->image) {
+        if ((hash && !ret->hash) || !ret->image || !ret->network_mode) {
                 body_done(ret);
                 return log_error_errno(-ENOMEM, "Out of memory");
         }
+        return 0;
+}
+
+/* ---- the network holder ----
+ *
+ * A container's network (namespace, veth on the bridge, NAT rules, the userland proxy of each published port)
+ * is set up by Docker at every start and torn down at every exit, and Docker holds the container's lock while
+ * it tears it down: the exit wait answers, and the next start begins, only after that (about 100 ms here),
+ * and the setup is most of a start (about 210 ms against 75 ms without it). So, as a Kubernetes pod's sandbox
+ * does, the network belongs to a second container that lives across the service's restarts: the holder
+ * "ballast-NAME.net", running only ballast-pause (image ballast/pause:VERSION, imported from the binary
+ * installed beside ballast-run), publishes the service's ports; the service's container joins its namespace
+ * (NetworkMode container:ID) and publishes nothing itself. Health checks, ports and outbound traffic are as
+ * before; a crash of the service restarts only its process. The holder's body (--net-body) is written by
+ * ballastd (units.c, container_holder_body()); it carries io.ballast.netns=NAME, not io.ballast.service, so
+ * ballastd's event stream never mistakes it for the service. The holder is stopped with the service (a stop,
+ * or an exit after which systemd does not restart the unit: --restart), and when it dies under a running
+ * service, the service's container is stopped too and the unit fails (125), so systemd restarts both. */
+
+#define PAUSE_MAX (16U * 1024U * 1024U)
+
+/* Makes the service's body join the holder holder_id (shared/holder.c). */
+static int body_join_holder(Body *b, const char *holder_id) {
+        _cleanup_json_ json_t *v = NULL;
+        char *text, *mode = NULL;
+        int r;
+
+        v = json_loads(b->text, 0, NULL);
+        if (!v)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = holder_join_body(v, holder_id, &mode);
+        if (r < 0)
+                return log_error_errno(r, "Cannot join the network holder: %m");
+        text = json_dumps(v, JSON_COMPACT);
+        if (!text) {
+                free(mode);
+                return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        free(b->text);
+        b->text = text;
+        free(b->network_mode);
+        b->network_mode = mode;
+        return 0;
+}
+
+/* A tar archive (ustar) of one executable file at the root: what POST /images/create?fromSrc=- imports. */
+static int tar_one_file(const char *name, const char *data, size_t size, char **ret, size_t *ret_size) {
+        size_t total = 512 + (size + 511) / 512 * 512 + 1024;
+        unsigned sum = 0;
+        char *t;
+
+        if (strlen(name) >= 100 || size > 077777777777ULL)
+                return -EINVAL;
+        t = calloc(1, total);
+        if (!t)
+                return -ENOMEM;
+        memcpy(t, name, strlen(name));               /* name */
+        memcpy(t + 100, "0000755", 8);               /* mode */
+        memcpy(t + 108, "0000000", 8);               /* uid */
+        memcpy(t + 116, "0000000", 8);               /* gid */
+        snprintf(t + 124, 12, "%011llo", (unsigned long long) size);
+        memcpy(t + 136, "00000000000", 12);          /* mtime */
+        memset(t + 148, ' ', 8);                     /* the checksum counts itself as spaces */
+        t[156] = '0';                                /* a regular file */
+        memcpy(t + 257, "ustar", 6);                 /* magic, NUL-terminated */
+        memcpy(t + 263, "00", 2);                    /* version */
+        for (size_t i = 0; i < 512; i++)
+                sum += (unsigned char) t[i];
+        snprintf(t + 148, 8, "%06o", sum);           /* six digits, NUL, and the space already there */
+        t[155] = ' ';
+        memcpy(t + 512, data, size);
+        *ret = t;
+        *ret_size = total;
+        return 0;
+}
+
+/* The pause binary: --pause, else ballast-pause beside this program. */
+static char *pause_path(void) {
+        char buf[4096], *slash;
+        ssize_t n;
+
+        if (arg_pause)
+                return strdup(arg_pause);
+        n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return strdup(LIBEXECDIR "/ballast-pause");
+        buf[n] = 0;
+        slash = strrchr(buf, '/');
+        if (!slash)
+                return strdup(LIBEXECDIR "/ballast-pause");
+        *slash = 0;
+        return path_join(buf, "ballast-pause");
+}
+
+/* The last JSON object of a progress stream (/images/create) says "error" when the operation failed. */
+static const char *progress_error(Request *req, json_t **keep) {
+        char *last = NULL;
+
+        if (!req->data)
+                return NULL;
+        for (char *l = strtok(req->data, "\r\n"); l; l = strtok(NULL, "\r\n"))
+                last = l;
+        if (!last)
+                return NULL;
+        *keep = json_loads(last, 0, NULL);
+        return json_string_value(json_object_get(*keep, "error"));
+}
+
+/* Imports ballast/pause:VERSION from the pause binary (once per node and version). */
+static int docker_import_pause(Docker *d) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ char *path = NULL, *bin = NULL, *tar = NULL;
+        _cleanup_json_ json_t *last = NULL;
+        size_t size, tar_size;
+        const char *e;
+        char msg[512];
+        int r;
+
+        path = pause_path();
+        if (!path)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = read_full_file(path, PAUSE_MAX, &bin, &size);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s (the network holder's program, installed with ballast-run): %m",
+                                       path);
+        r = tar_one_file("pause", bin, size, &tar, &tar_size);
+        if (r < 0)
+                return log_error_errno(r, "Cannot pack %s: %m", path);
+
+        log_notice("Importing the image %s from %s", PAUSE_IMAGE, path);
+        r = request_new_full(d, "POST", "/images/create?fromSrc=-&repo=" PAUSE_REPO "&tag=" PACKAGE_VERSION, tar,
+                             tar_size, "application/x-tar", 60 * 1000, &req);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the import: %m");
+        r = docker_perform(d, req, true);
+        if (r < 0)
+                return log_transport_failure(r, "import");
+        if (req->status != 200)
+                return log_error_errno(-EIO, "Cannot import %s: %s", PAUSE_IMAGE, request_message(req, msg, sizeof(msg)));
+        e = progress_error(req, &last);
+        if (e)
+                return log_error_errno(-EIO, "Cannot import %s: %s", PAUSE_IMAGE, e);
         return 0;
 }
 
@@ -738,6 +931,8 @@ static int docker_pull(Docker *d, const char *image) {
         _cleanup_free_ char *path = NULL;
         const char *slash = strrchr(image, '/');
         bool has_tag = strchr(image, '@') || strchr(slash ? slash : image, ':');
+        _cleanup_json_ json_t *last = NULL;
+        const char *e;
         char *esc;
         char msg[512];
         int r;
@@ -763,24 +958,17 @@ static int docker_pull(Docker *d, const char *image) {
         if (req->status != 200)
                 return log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
         /* The answer is a stream of JSON progress objects; a failure is an object with "error" at the end. */
-        if (req->data) {
-                char *last = NULL;
-                for (char *l = strtok(req->data, "\r\n"); l; l = strtok(NULL, "\r\n"))
-                        last = l;
-                if (last) {
-                        _cleanup_json_ json_t *j = json_loads(last, 0, NULL);
-                        const char *e = json_string_value(json_object_get(j, "error"));
-                        if (e)
-                                return log_error_errno(-EIO, "Cannot pull %s: %s", image, e);
-                }
-        }
+        e = progress_error(req, &last);
+        if (e)
+                return log_error_errno(-EIO, "Cannot pull %s: %s", image, e);
         log_notice("Pulled %s", image);
         return 0;
 }
 
-/* Finds, reuses, replaces or creates the container "ballast-NAME" so that it matches the body; returns its
- * ID. The loop covers the races of a name that someone else creates or removes at the same time. */
-static int container_prepare(Docker *d, const Body *b, const char *cname, char **ret_id) {
+/* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, and
+ * whether it already runs (only the holder's may: b->holder). The loop covers the races of a name that someone
+ * else creates or removes at the same time. */
+static int container_prepare(Docker *d, const Body *b, const char *cname, char **ret_id, bool *ret_running) {
         bool pulled = false;
         char msg[512];
         int r;
@@ -789,7 +977,7 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                 _cleanup_request_ Request *req = NULL;
                 _cleanup_json_ json_t *v = NULL;
                 _cleanup_free_ char *path = NULL;
-                const char *id, *hash, *status;
+                const char *id, *hash, *status, *mode = NULL;
                 bool running;
                 ContainerAction action;
 
@@ -807,15 +995,19 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                                 json_object_get(json_object_get(json_object_get(v, "Config"), "Labels"), HASH_LABEL));
                         status = json_string_value(json_object_get(json_object_get(v, "State"), "Status"));
                         running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
-                        action = container_action(true, hash, status, running, b->hash);
+                        mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
+                        action = container_action(true, hash, status, running, b->hash,
+                                                  !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
                 } else if (req->status == 404) {
                         id = hash = status = NULL;
-                        action = container_action(false, NULL, NULL, false, b->hash);
+                        action = container_action(false, NULL, NULL, false, b->hash, true, b->holder);
                 } else
                         return log_error_errno(-EIO, "Cannot inspect %s: %s", cname, request_message(req, msg, sizeof(msg)));
 
-                if (action == ACTION_REUSE) {
-                        log_info("Reusing the stopped container %s (%s, same spec)", short_id(id), status);
+                if (action == ACTION_REUSE || action == ACTION_RUNNING) {
+                        if (action == ACTION_REUSE)
+                                log_info("Reusing the stopped %s %s (%s, same spec)", body_what(b), short_id(id), status);
+                        *ret_running = action == ACTION_RUNNING;
                         *ret_id = strdup(id);
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
@@ -823,10 +1015,14 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         _cleanup_request_ Request *rm = NULL;
                         _cleanup_free_ char *rmpath = NULL;
 
-                        if (hash && b->hash && streq(hash, b->hash))
-                                log_notice("Removing the leftover container %s (%s)", short_id(id), strna(status));
+                        if (hash && b->hash && streq(hash, b->hash) && (!b->network_mode || (mode && streq(mode, b->network_mode))))
+                                log_notice("Removing the leftover %s %s (%s)", body_what(b), short_id(id), strna(status));
+                        else if (hash && b->hash && streq(hash, b->hash))
+                                log_notice("Replacing the %s %s (%s): it joined another network holder", body_what(b),
+                                           short_id(id), strna(status));
                         else
-                                log_notice("Replacing the container %s (%s): its spec changed", short_id(id), strna(status));
+                                log_notice("Replacing the %s %s (%s): its spec changed", body_what(b), short_id(id),
+                                           strna(status));
                         /* v=1: anonymous volumes go with the container, as with `docker run --rm`. */
                         if (asprintf(&rmpath, "/containers/%s?force=1&v=1", id) < 0)
                                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -860,7 +1056,8 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
                                 continue;
                         if (cr->status == 404 && !pulled) { /* no such image */
-                                r = docker_pull(d, b->image);
+                                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d)
+                                                                             : docker_pull(d, b->image);
                                 if (r < 0)
                                         return r;
                                 pulled = true;
@@ -876,7 +1073,8 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         warnings = json_object_get(cv, "Warnings");
                         for (size_t i = 0; i < json_array_size(warnings); i++)
                                 log_warning("Docker: %s", strna(json_string_value(json_array_get(warnings, i))));
-                        log_info("Created the container %s from %s", short_id(newid), b->image);
+                        log_info("Created the %s %s from %s", body_what(b), short_id(newid), b->image);
+                        *ret_running = false;
                         *ret_id = strdup(newid);
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
@@ -959,25 +1157,76 @@ static int container_start(Docker *d, const char *id, Request **ret_wait) {
         return 0;
 }
 
-/* POST /containers/ID/stop?t=STOP_TIMEOUT, bounded by STOP_TIMEOUT + 5 s. Not interruptible. */
-static int container_stop(Docker *d, const char *id) {
+/* POST /containers/ID/stop?t=TIMEOUT, bounded by TIMEOUT + 5 s. Not interruptible. what: for messages. */
+static int container_stop_as(Docker *d, const char *id, unsigned timeout_s, const char *what) {
         _cleanup_request_ Request *req = NULL;
         _cleanup_free_ char *path = NULL;
         char msg[512];
         int r;
 
-        if (asprintf(&path, "/containers/%s/stop?t=%u", id, arg_stop_timeout_s) < 0)
+        if (asprintf(&path, "/containers/%s/stop?t=%u", id, timeout_s) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = docker_call(d, "POST", path, NULL, ((uint64_t) arg_stop_timeout_s + 5) * 1000, false, &req);
+        r = docker_call(d, "POST", path, NULL, ((uint64_t) timeout_s + 5) * 1000, false, &req);
         if (r < 0)
-                return log_error_errno(r, "Cannot stop the container %s: %s", short_id(id),
+                return log_error_errno(r, "Cannot stop the %s %s: %s", what, short_id(id),
                                        r == -ETIMEDOUT ? "Docker did not answer in time" : "Docker did not answer");
         if (req->status == 204 || req->status == 304 || req->status == 404) {
-                log_info("Container %s stopped", short_id(id));
+                log_info("%s %s stopped", streq(what, "container") ? "Container" : "Network holder", short_id(id));
                 return 0;
         }
-        return log_error_errno(-EIO, "Cannot stop the container %s: %s", short_id(id),
+        return log_error_errno(-EIO, "Cannot stop the %s %s: %s", what, short_id(id),
                                request_message(req, msg, sizeof(msg)));
+}
+
+static int container_stop(Docker *d, const char *id) {
+        return container_stop_as(d, id, arg_stop_timeout_s, "container");
+}
+
+/* Makes the holder run (creating or replacing it as needed) and returns its ID. The fast path, a holder
+ * that runs with the same ports, is one inspect. */
+static int holder_ensure(Docker *d, const Body *h, const char *hname, char **ret_id) {
+        _cleanup_request_ Request *start = NULL;
+        _cleanup_free_ char *id = NULL, *path = NULL;
+        bool running = false;
+        char msg[512];
+        int r;
+
+        r = container_prepare(d, h, hname, &id, &running);
+        if (r < 0)
+                return r;
+        if (!running) {
+                if (asprintf(&path, "/containers/%s/start", id) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                r = docker_call(d, "POST", path, NULL, 120 * 1000, false, &start);
+                if (r < 0)
+                        return log_transport_failure(r, "start of the network holder");
+                if (start->status != 204 && start->status != 304)
+                        return log_error_errno(-EIO, "Cannot start the network holder %s: %s", short_id(id),
+                                               request_message(start, msg, sizeof(msg)));
+                log_info("Network holder %s (%s) started", short_id(id), hname);
+        }
+        *ret_id = TAKE_PTR(id);
+        return 0;
+}
+
+/* Whether systemd restarts the unit after we exit with code (its Restart=, from --restart). */
+static bool restart_follows(int code) {
+        switch (arg_restart) {
+        case RESTART_NO:
+                return false;
+        case RESTART_ON_FAILURE:
+                return code != EXIT_SUCCESS;
+        default: /* always, or not said: keep the network for the next start */
+                return true;
+        }
+}
+
+/* Stops the holder when the service goes down for good (a stop, or an exit that systemd will not restart):
+ * its ports must not outlive the service. Its pause process exits at SIGTERM, hence the short timeout.
+ * Works before the version is negotiated too (unversioned paths). */
+static void holder_release(Docker *d, const char *holder) {
+        if (holder)
+                (void) container_stop_as(d, holder, 2, "network holder");
 }
 
 /* The container's exit code from the wait's answer {"StatusCode": N, "Error": {"Message": …}}; Docker
@@ -1128,14 +1377,44 @@ static const char *signal_name(int sig) {
         return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
-/* After the start: one loop over the wait (the container's exit), SIGTERM/SIGINT and the readiness answer,
- * until one of them ends it; *ret_exit is then what to exit with: the container's exit code when it exited,
- * 0 after a stop by signal, 1 when it was stopped because it never became healthy. */
-static int container_supervise(Docker *d, const char *id, Request *wait, int *ret_exit) {
+/* Whether Docker says the holder runs (a broken wait is not a dead holder). */
+static bool holder_still_runs(Docker *d, const char *holder) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *v = NULL;
+
+        if (asprintf(&path, "/containers/%s/json", holder) < 0 ||
+            docker_call(d, "GET", path, NULL, 10 * 1000, false, &req) < 0 || req->status != 200)
+                return false;
+        v = request_json(req);
+        return json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
+}
+
+/* After the start: one loop over the wait (the container's exit), the holder's wait, SIGTERM/SIGINT and the
+ * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
+ * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
+ * healthy, 125 when the network holder went away under it (the container would run without its ports). */
+static int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
+                               bool *ret_stopped) {
+        _cleanup_request_ Request *hwait = NULL;
+        _cleanup_free_ char *hpath = NULL;
         Readiness rd = { .fd = -1 };
+        unsigned hwait_reopens = 0;
         bool ready = false;
         uint64_t deadline = 0;
         int r;
+
+        *ret_stopped = false;
+        if (holder) {
+                /* the plain wait (not-running): a holder that died since we saw it running answers at once */
+                if (asprintf(&hpath, "/containers/%s/wait", holder) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                r = request_new(d, "POST", hpath, NULL, 0, &hwait);
+                if (r >= 0)
+                        r = request_add(d, hwait);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot wait for the network holder: %m");
+        }
 
         if (isempty(arg_control_socket)) {
                 (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (health not checked)", short_id(id));
@@ -1179,6 +1458,7 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                         (void) sd_notifyf(false, "STOPPING=1\nSTATUS=stopping container %s", short_id(id));
                         (void) container_stop(d, id);
                         *ret_exit = EXIT_SUCCESS;
+                        *ret_stopped = true;
                         return 0;
                 }
 
@@ -1192,6 +1472,30 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
                                 (void) sd_notifyf(false, "STATUS=container %s exited with code %d", short_id(id),
                                                   *ret_exit);
                         }
+                        return 0;
+                }
+
+                if (hwait && hwait->done && holder_still_runs(d, holder) && hwait_reopens++ < 3) {
+                        /* the wait broke off, but the holder runs: wait again (bounded: a wait that keeps
+                         * ending at once is not one to trust) */
+                        hwait = request_free(hwait);
+                        r = request_new(d, "POST", hpath, NULL, 0, &hwait);
+                        if (r >= 0)
+                                r = request_add(d, hwait);
+                        if (r < 0) {
+                                readiness_stop(&rd);
+                                return log_error_errno(r, "Cannot wait for the network holder: %m");
+                        }
+                        continue;
+                }
+                if (hwait && hwait->done) {
+                        readiness_stop(&rd);
+                        log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
+                                  "The network holder %s of %s went away; stopping the container %s", short_id(holder),
+                                  arg_name, short_id(id));
+                        (void) sd_notify(false, "STATUS=network holder gone");
+                        (void) container_stop(d, id);
+                        *ret_exit = EXIT_DOCKER;
                         return 0;
                 }
 
@@ -1251,12 +1555,13 @@ static int container_supervise(Docker *d, const char *id, Request *wait, int *re
 }
 
 static int run_docker(void) {
-        _cleanup_free_ char *cname = NULL, *id = NULL;
+        _cleanup_free_ char *cname = NULL, *hname = NULL, *id = NULL, *holder = NULL;
         _cleanup_request_ Request *wait = NULL;
         _cleanup_close_ int signal_fd = -1;
-        Body body = {};
+        Body body = {}, hbody = {};
         Docker d = {};
         sigset_t mask;
+        bool stopped = false;
         int r, code = EXIT_DOCKER;
 
         /* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. */
@@ -1272,8 +1577,16 @@ static int run_docker(void) {
 
         if (body_load(arg_body, &body) < 0)
                 return EXIT_FAILURE;
-        if (asprintf(&cname, "ballast-%s", arg_name) < 0) {
+        if (arg_net_body) {
+                if (body_load(arg_net_body, &hbody) < 0) {
+                        body_done(&body);
+                        return EXIT_FAILURE;
+                }
+                hbody.holder = true;
+        }
+        if (asprintf(&cname, "ballast-%s", arg_name) < 0 || asprintf(&hname, "ballast-%s" HOLDER_SUFFIX, arg_name) < 0) {
                 body_done(&body);
+                body_done(&hbody);
                 return log_error_errno(-ENOMEM, "Out of memory"), EXIT_FAILURE;
         }
 
@@ -1287,13 +1600,36 @@ static int run_docker(void) {
                 goto finish;
         }
 
+        /* The crash-loop backoff, here rather than in an ExecStartPre= of its own: one process start less on
+         * every restart. A stop request during the sleep ends it. */
+        if (arg_backoff) {
+                uint64_t delay_ms = 0;
+
+                if (backoff_take(&delay_ms) >= 0 && delay_ms > 0) {
+                        (void) sd_notifyf(false, "STATUS=backing off %" PRIu64 " ms after a quick exit", delay_ms);
+                        r = sleep_interruptible(&d, delay_ms);
+                        if (r == -EINTR) {
+                                log_info("Stop requested during the backoff; not starting the container");
+                                stopped = true;
+                                code = EXIT_SUCCESS;
+                                goto finish;
+                        }
+                }
+        }
+
         r = docker_negotiate(&d);
+        if (r >= 0 && hbody.text) {
+                r = holder_ensure(&d, &hbody, hname, &holder);
+                if (r >= 0)
+                        r = body_join_holder(&body, holder);
+        }
         if (r >= 0)
-                r = container_prepare(&d, &body, cname, &id);
+                r = container_prepare(&d, &body, cname, &id, &(bool) { false });
         if (r >= 0)
                 r = container_start(&d, id, &wait);
         if (r == -EINTR) {
                 log_info("Stop requested before the container ran; not starting it");
+                stopped = true;
                 code = EXIT_SUCCESS;
                 goto finish;
         }
@@ -1304,16 +1640,21 @@ static int run_docker(void) {
                   short_id(id), cname);
         (void) sd_notifyf(false, "STATUS=container %s started", short_id(id));
 
-        r = container_supervise(&d, id, wait, &code);
+        r = container_supervise(&d, id, wait, holder, &code, &stopped);
         if (r < 0)
                 code = EXIT_DOCKER;
 
 finish:
+        /* The ports go with the service when it is stopped, or when systemd will not start it again. A stop
+         * before we knew the holder (during the backoff) stops it by name: it may run from the last start. */
+        if (hbody.text && (stopped || (holder && !restart_follows(code))))
+                holder_release(&d, holder ?: hname);
         wait = request_free(wait);
         if (d.multi)
                 curl_multi_cleanup(d.multi);
         curl_global_cleanup();
         body_done(&body);
+        body_done(&hbody);
         return code;
 }
 
@@ -1326,11 +1667,14 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  docker    Run the service's container as the unit's main process (ExecStart=, Type=notify):\n"
-               "            negotiate the Engine API version, reuse the stopped container ballast-NAME when its\n"
-               "            io.ballast.hash label matches the body, else replace or create it, start it, send\n"
-               "            READY=1 once ballastd says the first health check passed (at once when ballastd is\n"
-               "            unreachable), and exit with the container's exit code when it exits. SIGTERM/SIGINT\n"
-               "            stop the container (it is kept for a fast restart) and exit 0.\n"
+               "            back off after a quick exit (with --delay-ms), negotiate the Engine API version,\n"
+               "            make the network holder ballast-NAME.net run (with --net-body: it publishes the\n"
+               "            ports; the container joins its network), reuse the stopped container\n"
+               "            ballast-NAME when its io.ballast.hash label matches the body, else replace or\n"
+               "            create it, start it, send READY=1 once ballastd says the first health check\n"
+               "            passed (at once when ballastd is unreachable), and exit with the container's exit\n"
+               "            code when it exits. SIGTERM/SIGINT stop the container (it is kept for a fast\n"
+               "            restart) and the holder, and exit 0.\n"
                "  backoff   Crash-loop backoff (ExecStartPre=): sleep 0 after a run that lasted a while, else\n"
                "            twice the previous delay, at least --delay-ms and at most --max-delay-ms.\n"
                "\n"
@@ -1342,6 +1686,8 @@ static void help(void) {
                "\n"
                "docker options:\n"
                "  --body FILE              JSON body for POST /containers/create (written by ballastd); required\n"
+               "  --net-body FILE          the network holder's body (written by ballastd); without it, the\n"
+               "                           container has its own network and publishes its ports itself\n"
                "  --stop-timeout SEC       seconds Docker waits before SIGKILL on stop (default 10)\n"
                "  --docker-socket PATH     the Engine API socket (default /var/run/docker.sock)\n"
                "  --docker-timeout TIME    how long to wait for Docker to come up (default 60s)\n"
@@ -1349,9 +1695,12 @@ static void help(void) {
                "                           (default /run/ballast/ballastd.sock; \"\" skips the wait)\n"
                "  --ready-timeout TIME     give up (stop the container, exit 1) when no health verdict came within\n"
                "                           TIME (default infinity: systemd's TimeoutStartSec= bounds it)\n"
+               "  --restart POLICY         the unit's Restart= (always, on-failure, no): when the container's exit\n"
+               "                           ends the service for good, the network holder is stopped too\n"
+               "  --pause PATH             the holder's program (default: ballast-pause beside ballast-run)\n"
                "\n"
-               "backoff options:\n"
-               "  --delay-ms MS            the unit's RestartSec= and the first backoff step (default 500)\n"
+               "backoff options (docker: backs off itself when --delay-ms is given):\n"
+               "  --delay-ms MS            the first backoff step (default 500)\n"
                "  --max-delay-ms MS        the longest backoff (default 60000)\n"
                "  --stable-ms MS           how long a run must last to reset the backoff (default 10000)\n"
                "  --state-dir DIR          where the per-service state lives (default /run/ballast/backoff)\n"
@@ -1376,6 +1725,9 @@ enum {
         OPT_MAX_DELAY_MS,
         OPT_STABLE_MS,
         OPT_STATE_DIR,
+        OPT_PAUSE,
+        OPT_NET_BODY,
+        OPT_RESTART,
         OPT_LOG_LEVEL,
         OPT_VERSION,
 };
@@ -1420,10 +1772,14 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 { "max-delay-ms", required_argument, NULL, OPT_MAX_DELAY_MS },
                 { "stable-ms", required_argument, NULL, OPT_STABLE_MS },
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "pause", required_argument, NULL, OPT_PAUSE },
+                { "net-body", required_argument, NULL, OPT_NET_BODY },
+                { "restart", required_argument, NULL, OPT_RESTART },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 {}
         };
-        /* which options belong to which command (0: both) */
+        /* which options belong to only one command (the backoff's belong to both: `docker` backs off itself
+         * when given --delay-ms) */
         static const struct {
                 int opt;
                 Command command;
@@ -1431,8 +1787,8 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 { OPT_BODY, COMMAND_DOCKER },           { OPT_STOP_TIMEOUT, COMMAND_DOCKER },
                 { OPT_DOCKER_SOCKET, COMMAND_DOCKER },  { OPT_DOCKER_TIMEOUT, COMMAND_DOCKER },
                 { OPT_CONTROL_SOCKET, COMMAND_DOCKER }, { OPT_READY_TIMEOUT, COMMAND_DOCKER },
-                { OPT_DELAY_MS, COMMAND_BACKOFF },      { OPT_MAX_DELAY_MS, COMMAND_BACKOFF },
-                { OPT_STABLE_MS, COMMAND_BACKOFF },     { OPT_STATE_DIR, COMMAND_BACKOFF },
+                { OPT_PAUSE, COMMAND_DOCKER },          { OPT_RESTART, COMMAND_DOCKER },
+                { OPT_NET_BODY, COMMAND_DOCKER },
         };
         Command command = COMMAND_NONE;
         int c, r;
@@ -1498,6 +1854,7 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 case OPT_DELAY_MS:
                         if (parse_duration_ms(optarg, 1, false, &arg_delay_ms) < 0)
                                 return usage_error("invalid --delay-ms '%s'", optarg);
+                        arg_backoff = true;
                         break;
                 case OPT_MAX_DELAY_MS:
                         if (parse_duration_ms(optarg, 1, false, &arg_max_delay_ms) < 0)
@@ -1511,6 +1868,24 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                         if (optarg[0] != '/')
                                 return usage_error("--state-dir '%s' is not an absolute path", optarg);
                         arg_state_dir = optarg;
+                        break;
+                case OPT_NET_BODY:
+                        arg_net_body = optarg;
+                        break;
+                case OPT_PAUSE:
+                        if (optarg[0] != '/')
+                                return usage_error("--pause '%s' is not an absolute path", optarg);
+                        arg_pause = optarg;
+                        break;
+                case OPT_RESTART:
+                        if (streq(optarg, "always"))
+                                arg_restart = RESTART_ALWAYS;
+                        else if (streq(optarg, "on-failure"))
+                                arg_restart = RESTART_ON_FAILURE;
+                        else if (streq(optarg, "no"))
+                                arg_restart = RESTART_NO;
+                        else
+                                return usage_error("invalid --restart '%s' (always, on-failure or no)", optarg);
                         break;
                 case OPT_LOG_LEVEL:
                         r = log_parse_level(optarg);
@@ -1534,7 +1909,7 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                 return usage_error("--name is required");
         if (command == COMMAND_DOCKER && !arg_body)
                 return usage_error("--body is required");
-        if (command == COMMAND_BACKOFF && arg_max_delay_ms < arg_delay_ms)
+        if (arg_max_delay_ms < arg_delay_ms)
                 log_warning("--max-delay-ms %" PRIu64 " is below --delay-ms %" PRIu64 "; the backoff never exceeds the "
                             "former", arg_max_delay_ms, arg_delay_ms);
         *ret_command = command;

@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "health.h"
 #include "shared/fileio.h"
+#include "shared/holder.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 #include "supervisor.h"
@@ -490,6 +491,15 @@ static char *service_body_path(Supervisor *s, const char *name, bool host) {
         return p;
 }
 
+/* the network holder's body, beside the container's */
+static char *service_net_body_path(Supervisor *s, const char *name) {
+        _cleanup_free_ char *f = NULL;
+
+        if (asprintf(&f, "containers/%s.net.json", name) < 0)
+                return NULL;
+        return path_join(s->state_dir, f);
+}
+
 static char *service_spec_path(Supervisor *s, const char *name) {
         _cleanup_free_ char *f = NULL;
 
@@ -614,6 +624,19 @@ static int service_write_files(Supervisor *s, Service *svc) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to write %s: %m", body_path);
                 changed |= r;
+
+                /* the network holder's, which ballast-run keeps running across the container's restarts */
+                _cleanup_json_ json_t *net = container_holder_body(svc->spec, parent);
+                _cleanup_free_ char *net_path = service_net_body_path(s, svc->name), *net_text = NULL;
+                if (!net || !net_path)
+                        return -ENOMEM;
+                net_text = json_dumps(net, JSON_COMPACT | JSON_SORT_KEYS);
+                if (!net_text)
+                        return -ENOMEM;
+                r = write_if_changed(net_path, net_text, 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write %s: %m", net_path);
+                changed |= r;
         }
         r = unit_text_for_service(svc->spec, &ctx, &text);
         if (r < 0)
@@ -642,13 +665,15 @@ static int remove_unit_files(Supervisor *s, const char *unit, const char *name) 
             asprintf(&cg, CGROUPFS_PARENT "/%s", name) >= 0)
                 (void) cgroup_destroy(s->cgroup_mode, CGROUP_FS_ROOT, cg);
 
-        _cleanup_free_ char *path = supervisor_unit_path(s, unit), *body = service_body_path(s, name, false);
+        _cleanup_free_ char *path = supervisor_unit_path(s, unit), *body = service_body_path(s, name, false),
+                            *net_body = service_net_body_path(s, name);
 
-        if (!path || !body)
+        if (!path || !body || !net_body)
                 return -ENOMEM;
         (void) link_wants(s, "multi-user.target", unit, false);
         (void) link_wants(s, "docker.service", unit, false);
         (void) unlink_durable(body);
+        (void) unlink_durable(net_body);
         restart_marker_clear(s, name);
         /* ballast-run's backoff state: a service applied again starts afresh */
         if (asprintf(&backoff, "/run/ballast/backoff/%s", name) >= 0)
@@ -996,11 +1021,14 @@ static bool name_is_protected(Supervisor *s, const char *name) {
 }
 
 static void remove_container(Supervisor *s, const char *name) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *holder = NULL;
 
         if (!docker_is_up(s->docker) || asprintf(&path, "/containers/ballast-%s?force=1", name) < 0)
                 return;
         (void) docker_call(s->docker, "DELETE", path, NULL, 30000, NULL, NULL);
+        /* and the network holder ballast-run runs beside it (it publishes the service's ports) */
+        if (asprintf(&holder, "/containers/ballast-%s.net?force=1", name) >= 0)
+                (void) docker_call(s->docker, "DELETE", holder, NULL, 30000, NULL, NULL);
 }
 
 static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void *userdata) {
@@ -1113,6 +1141,91 @@ static void service_resize(Supervisor *s, Service *svc) {
 
 static void service_resize(Supervisor *s, Service *svc);
 
+/* ---- the network holder, ahead of a first start ----
+ *
+ * A Docker service's network holder (units.h, container_holder_body()) is set up by ballast-run at the
+ * unit's start, and setting up a network is most of a first start. While systemd reloads for a unit just
+ * written, ballastd creates and starts the holder from the same body file ballast-run will read, and creates
+ * the service's container joined to it meanwhile, so that ballast-run finds the holder running and the
+ * container ready to start (its fast path). Best effort: whatever fails here ballast-run does again, and
+ * a holder that exists already (409) is left to ballast-run, which checks it against the body. */
+
+static void on_holder_started(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        JobContext *j = userdata;
+
+        if (error < 0 || (status != 204 && status != 304))
+                log_debug("Starting the network holder of %s ahead failed (HTTP %ld); ballast-run will.", j->name,
+                          status);
+        job_context_free(j);
+}
+
+static void on_container_created_ahead(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        JobContext *j = userdata;
+
+        if (error < 0 || status != 201)
+                log_debug("Creating the container of %s ahead: HTTP %ld; left to ballast-run.", j->name, status);
+        job_context_free(j);
+}
+
+/* The service's container, joined to the holder just created, while the holder starts: ballast-run then
+ * finds it created from its very body (hash and NetworkMode) and only starts it. */
+static void service_create_ahead(Supervisor *s, const char *name, const char *holder_id) {
+        _cleanup_free_ char *body_path = service_body_path(s, name, false), *text = NULL, *path = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        JobContext *j;
+
+        if (!body_path || read_full_file(body_path, 1024 * 1024, &text, NULL) < 0)
+                return;
+        body = json_loads(text, 0, NULL);
+        if (!body || holder_join_body(body, holder_id, NULL) < 0 ||
+            asprintf(&path, "/containers/create?name=ballast-%s", name) < 0)
+                return;
+        j = job_context_new(s, name);
+        if (j && docker_call(s->docker, "POST", path, body, 30000, on_container_created_ahead, j) < 0)
+                job_context_free(j);
+}
+
+static void on_holder_created(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        JobContext *j = userdata;
+        _cleanup_free_ char *path = NULL;
+        const char *id = json_string_value(json_object_get(reply, "Id"));
+
+        if (error < 0 || status != 201 || !id || asprintf(&path, "/containers/%s/start", id) < 0) {
+                log_debug("Creating the network holder of %s ahead: HTTP %ld; left to ballast-run.", j->name, status);
+                job_context_free(j);
+                return;
+        }
+        service_create_ahead(j->supervisor, j->name, id);
+        if (docker_call(d, "POST", path, NULL, 60000, on_holder_started, j) < 0)
+                job_context_free(j);
+}
+
+static void service_prestart_holder(Supervisor *s, Service *svc) {
+        const UnitState *u = bus_unit(s->bus, svc->unit);
+        _cleanup_free_ char *path = NULL, *text = NULL, *net_path = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        JobContext *j;
+
+        if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !docker_is_up(s->docker) || s->draining ||
+            !supervisor_should_start(svc->spec->restart, u ? u->active_state : NULL, u ? u->result : NULL,
+                                     svc->just_applied))
+                return;
+        /* the very bytes ballast-run will compare the holder with */
+        net_path = service_net_body_path(s, svc->name);
+        if (!net_path || read_full_file(net_path, 1024 * 1024, &text, NULL) < 0)
+                return;
+        body = json_loads(text, 0, NULL);
+        j = job_context_new(s, svc->name);
+        if (!j)
+                return;
+        if (!body || asprintf(&path, "/containers/create?name=ballast-%s.net", svc->name) < 0) {
+                job_context_free(j);
+                return;
+        }
+        if (docker_call(s->docker, "POST", path, body, 30000, on_holder_created, j) < 0)
+                job_context_free(j);
+}
+
 static void reconcile_jobs(Supervisor *s) {
         if (s->draining)
                 return;
@@ -1176,8 +1289,10 @@ static void supervisor_reconcile(Supervisor *s) {
                 Service *svc = s->services[i];
                 /* a unit rewritten for another reason (a newer ballastd) takes effect at its next start:
                  * nothing healthy is restarted for it */
-                if (service_write_files(s, svc) > 0)
+                if (service_write_files(s, svc) > 0) {
                         reload = true;
+                        service_prestart_holder(s, svc);
+                }
         }
         if (s->reload_forced) {
                 s->reload_forced = false;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/hash-util.h"
+#include "shared/holder.h"
 #include "shared/json-util.h"
 #include "units.h"
 
@@ -13,6 +15,7 @@
 #define LABEL_SERVICE "io.ballast.service"
 #define LABEL_UNIT "io.ballast.unit"
 #define LABEL_HASH "io.ballast.hash"
+#define LABEL_NETNS "io.ballast.netns"
 
 /* The helper gets this long to stop the container (docker stop -t) before systemd's own stop timeout. */
 #define DOCKER_STOP_TIMEOUT_S 10
@@ -234,7 +237,7 @@ static const char **sorted_keys(json_t *o, size_t *ret_n) {
 }
 
 int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret) {
-        _cleanup_free_ char *buf = NULL, *body = NULL, *desc = NULL;
+        _cleanup_free_ char *buf = NULL, *body = NULL, *net_body = NULL, *desc = NULL;
         _cleanup_free_ const char **keys = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         bool docker = s->runtime == SERVICE_RUNTIME_DOCKER;
@@ -255,7 +258,8 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         desc = unit_escape_value(s->name);
         if (!desc)
                 return -errno;
-        if (docker && asprintf(&body, "%s/containers/%s.json", ctx->state_dir, s->name) < 0)
+        if (docker && (asprintf(&body, "%s/containers/%s.json", ctx->state_dir, s->name) < 0 ||
+                       asprintf(&net_body, "%s/containers/%s.net.json", ctx->state_dir, s->name) < 0))
                 return -ENOMEM;
 
         f = open_memstream(&buf, &size);
@@ -283,18 +287,28 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         } else
                 fputs("Type=exec\n", f);
 
-        fputs("ExecStartPre=", f);
-        r = fput_exec_path(f, ctx->run_helper);
-        if (r < 0)
-                return r;
-        fprintf(f, " backoff --name %s --delay-ms %" PRIu64 " --max-delay-ms %" PRIu64 "\n", s->name,
-                s->restart_delay_ms, s->restart_max_delay_ms);
+        /* The crash-loop backoff: `ballast-run docker` does it itself before the start (one process start less
+         * on every restart); an exec service's own command cannot, so the helper runs before it. */
+        if (!docker) {
+                fputs("ExecStartPre=", f);
+                r = fput_exec_path(f, ctx->run_helper);
+                if (r < 0)
+                        return r;
+                fprintf(f, " backoff --name %s --delay-ms %" PRIu64 " --max-delay-ms %" PRIu64 "\n", s->name,
+                        s->restart_delay_ms, s->restart_max_delay_ms);
+        }
 
         fputs("ExecStart=", f);
         if (docker) {
+                char delay[32], max_delay[32];
                 const char *words[] = { ctx->run_helper, "docker", "--name", s->name, "--body", body,
-                                        "--stop-timeout", NULL, "--docker-socket", ctx->docker_socket,
-                                        "--control-socket", ctx->control_socket };
+                                        "--net-body", net_body, "--stop-timeout", NULL, "--docker-socket", ctx->docker_socket,
+                                        "--control-socket", ctx->control_socket, "--delay-ms", delay,
+                                        "--max-delay-ms", max_delay, "--restart",
+                                        restart_policy_to_string(s->restart) };
+
+                snprintf(delay, sizeof(delay), "%" PRIu64, s->restart_delay_ms);
+                snprintf(max_delay, sizeof(max_delay), "%" PRIu64, s->restart_max_delay_ms);
 
                 for (size_t i = 0; i < ELEMENTSOF(words); i++) {
                         if (i > 0)
@@ -306,7 +320,7 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
                         /* paths come from the configuration: escaped; the rest is ours or a valid name */
                         if (i == 0)
                                 r = fput_exec_path(f, words[i]);
-                        else if (words[i] == body || words[i] == ctx->docker_socket ||
+                        else if (words[i] == body || words[i] == net_body || words[i] == ctx->docker_socket ||
                                  words[i] == ctx->control_socket)
                                 r = fput_exec_word(f, words[i]);
                         else {
@@ -341,7 +355,9 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         }
 
         fprintf(f, "Restart=%s\n", restart_policy_to_string(s->restart));
-        fprintf(f, "RestartSec=%" PRIu64 "ms\n", s->restart_delay_ms);
+        /* no hold-off of systemd's own: after a run that lasted the restart is immediate, and after a quick exit
+         * the helper's backoff waits (delay_ms, doubling up to max_delay_ms) */
+        fputs("RestartSec=0\n", f);
         /* the start job includes the longest backoff sleep of ExecStartPre= */
         fprintf(f, "TimeoutStartSec=%" PRIu64 "s\n", (s->restart_max_delay_ms + 999) / 1000 + START_SLACK_S);
         fprintf(f, "TimeoutStopSec=%ds\n", UNIT_STOP_TIMEOUT_S);
@@ -375,17 +391,6 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
 }
 
 /* ---- the container ---- */
-
-/* FNV-1a, 64 bit: a stable fingerprint, not a defense (whoever writes the spec controls the body anyway). */
-static uint64_t fnv1a64(const char *s) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                h ^= *p;
-                h *= 0x100000001b3ULL;
-        }
-        return h;
-}
 
 static void set(json_t *o, const char *key, json_t *v, bool *failed) {
         if (!o || !v || json_object_set_new(o, key, v) < 0) {
@@ -485,4 +490,41 @@ json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
         if (failed)
                 return NULL;
         return TAKE_PTR(body);
+}
+
+/* ---- the network holder ---- */
+
+json_t *container_holder_body(const ServiceSpec *s, const char *cgroup_parent) {
+        _cleanup_json_ json_t *service = container_create_body(s, cgroup_parent), *h = NULL;
+        _cleanup_free_ char *dump = NULL;
+        json_t *hc, *hhc, *labels;
+        bool failed = false;
+        char hash[17];
+
+        if (!service)
+                return NULL;
+        hc = json_object_get(service, "HostConfig");
+        h = json_pack("{s:s, s:[s], s:{s:s, s:O}, s:O, s:{s:{s:s}, s:O, s:{s:s}, s:b}}", "Image", PAUSE_IMAGE,
+                      "Entrypoint", "/pause", "Labels", LABEL_NETNS, s->name, LABEL_UNIT,
+                      json_object_get(json_object_get(service, "Labels"), LABEL_UNIT), "ExposedPorts",
+                      json_object_get(service, "ExposedPorts"), "HostConfig", "RestartPolicy", "Name", "no",
+                      "PortBindings", json_object_get(hc, "PortBindings"), "LogConfig", "Type", "none", "Init", 0);
+        if (!h)
+                return NULL;
+        hhc = json_object_get(h, "HostConfig");
+        if (cgroup_parent)
+                set(hhc, "CgroupParent", json_string(cgroup_parent), &failed);
+        if (failed)
+                return NULL;
+        /* the holder's own fingerprint: its ports, its cgroup parent and the pause image's version, so that a
+         * change of anything else in the service leaves the holder (and the ports) alone */
+        dump = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!dump)
+                return NULL;
+        snprintf(hash, sizeof(hash), "%016" PRIx64, fnv1a64(dump));
+        labels = json_object_get(h, "Labels");
+        set(labels, LABEL_HASH, json_string(hash), &failed);
+        if (failed)
+                return NULL;
+        return TAKE_PTR(h);
 }

@@ -45,5 +45,12 @@ char *unit_escape_value(const char *s);
  * dumped with JSON_COMPACT | JSON_SORT_KEYS: equal hashes mean the container was created from this very body.
  * NULL for an exec service or on ENOMEM. */
 json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent);
+/* The network holder of a Docker service, the container "ballast-NAME.net" that `ballast-run docker` keeps
+ * running across the service's restarts (see ballast-run.c, "the network holder"): the image PAUSE_IMAGE
+ * (imported by ballast-run from ballast-pause) with Entrypoint ["/pause"], the service's ports (ExposedPorts,
+ * PortBindings) and cgroup_parent, labels io.ballast.netns=NAME, io.ballast.unit and io.ballast.hash (as in
+ * container_create_body(), over the holder's body), logging off, Docker's restart policy off. NULL for an exec
+ * service or on ENOMEM. */
+json_t *container_holder_body(const ServiceSpec *s, const char *cgroup_parent);
 /* The container's name: "ballast-NAME". */
 char *container_name_for_service(const char *name);

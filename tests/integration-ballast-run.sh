@@ -20,7 +20,7 @@ ROOT=/proc/$SANDBOX_PID/root
 BIN=/run/ballast-test/bin
 BODIES=/var/lib/ballast/containers
 sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
-cp "$top_builddir/ballast-run" "$ROOT$BIN/" || bail "cannot install ballast-run"
+cp "$top_builddir/ballast-run" "$top_builddir/ballast-pause" "$ROOT$BIN/" || bail "cannot install ballast-run"
 ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
 DOCKER=/usr/bin/docker
 PORT=18080
@@ -31,7 +31,8 @@ STABLE_MS=1000
 ballast_sanitized && STABLE_MS=3000
 SETTLE_S=$(awk -v m="$STABLE_MS" 'BEGIN { printf "%.1f", (m + 500) / 1000 }')
 
-# body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body()
+# body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body(), and the
+# network holder's, like container_holder_body() (its hash only needs to be stable here)
 body() {
 	local ports='{}' bind='{}'
 	if [ -n "${4:-}" ]; then
@@ -45,10 +46,17 @@ body() {
 	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,
 	   "LogConfig":{"Type":"journald","Config":{"tag":"$1"}},"Init":false}}
 	EOF
+	cat > "$ROOT$BODIES/$1.net.json" <<-EOF
+	{"Image":"ballast/pause:$VERSION","Entrypoint":["/pause"],
+	 "Labels":{"io.ballast.netns":"$1","io.ballast.unit":"ballast-$1.service","io.ballast.hash":"n-${4:-none}"},
+	 "ExposedPorts":$ports,
+	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,"LogConfig":{"Type":"none"},"Init":false}}
+	EOF
 }
+VERSION=$("$top_builddir/ballast-run" --version | awk '{print $2}')
 
-# unit NAME RESTART [EXTRA-DOCKER-ARGS]: the unit as units.c writes it (short delays for the test;
-# --stable-ms STABLE_MS so that kills SETTLE_S apart count as "ran a while")
+# unit NAME RESTART [EXTRA-DOCKER-ARGS]: the unit as units.c writes it, the backoff in `ballast-run docker`
+# (short delays for the test; --stable-ms STABLE_MS so that kills SETTLE_S apart count as "ran a while")
 unit() {
 	cat > "$ROOT/etc/systemd/system/ballast-$1.service" <<-EOF
 	[Unit]
@@ -60,10 +68,9 @@ unit() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	ExecStartPre=$BIN/ballast-run backoff --name $1 --delay-ms 100 --max-delay-ms 1000 --stable-ms $STABLE_MS
-	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock ${3:-}
+	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --net-body $BODIES/$1.net.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock --delay-ms 100 --max-delay-ms 1000 --stable-ms $STABLE_MS --restart $2 ${3:-}
 	Restart=$2
-	RestartSec=100ms
+	RestartSec=0
 	TimeoutStartSec=30s
 	TimeoutStopSec=20s
 	KillMode=mixed
@@ -74,6 +81,8 @@ unit() {
 prop() { sb systemctl show -P "$2" "ballast-$1.service"; }
 cid() { sb $DOCKER inspect -f '{{.Id}}' "ballast-$1" 2>/dev/null; }
 cstate() { sb $DOCKER inspect -f '{{.State.Status}}' "ballast-$1" 2>/dev/null; }
+# the network holder of NAME: "ID STATUS STARTEDAT"
+holder() { sb $DOCKER inspect -f '{{.Id}} {{.State.Status}} {{.State.StartedAt}}' "ballast-$1.net" 2>/dev/null; }
 answers() { sb curl -s -m 0.5 -o /dev/null "http://127.0.0.1:$PORT/"; }   # any HTTP answer, 404 too
 journal() { sandbox_journal -u "ballast-$1.service" -o cat; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
@@ -127,7 +136,6 @@ like "$(sb $DOCKER inspect -f '{{index .Config.Labels "io.ballast.hash"}} {{.Hos
 	"^h1 no$" "it carries the body's hash and Docker's restart policy is off"
 id1=$(cid web)
 is "$(prop web MainPID)" "$(prop web ExecMainPID)" "the main process is ballast-run itself (no docker client in between)"
-
 ms=$(time_to_answer web $DOCKER kill ballast-web)
 ok $? "docker kill: the unit restarts and the port answers again (${ms:-?} ms, includes one quick-exit backoff of 100 ms)"
 kill_quick_ms=$ms
@@ -138,10 +146,21 @@ wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -o cat 
 ok $? "the journal has the exit code 137"
 wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -o cat -u ballast-web.service | grep -q 'backing off 100 ms after a quick exit'"
 ok $? "the quick exit was backed off"
+# (checked after the quick kill, which must come within --stable-ms of the start)
+# the network holder: it publishes the port, the container joins its network and publishes nothing
+like "$(journal web)" "Importing the image ballast/pause:" "the holder's image was imported from ballast-pause"
+h1=$(holder web); set -- $h1
+is "$2" running "the network holder ballast-web.net runs"
+is "$(sb $DOCKER inspect -f '{{(index (index .HostConfig.PortBindings "8080/tcp") 0).HostPort}} {{index .Config.Labels "io.ballast.netns"}} {{if index .Config.Labels "io.ballast.service"}}service{{else}}-{{end}} {{.Config.Image}}' ballast-web.net)" \
+	"$PORT web - ballast/pause:$VERSION" \
+	"it publishes the port, is labelled io.ballast.netns=web (not io.ballast.service) and runs ballast/pause"
+is "$(sb $DOCKER inspect -f '{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}' ballast-web)" "container:$1 0" \
+	"the service's container joins the holder's network (by ID) and publishes nothing itself"
+
 
 samples= running= answer=
 for i in 1 2 3 4 5; do
-	sleep $SETTLE_S   # > delay + --stable-ms: "ran a while", no backoff beyond RestartSec=100ms
+	sleep $SETTLE_S   # > delay + --stable-ms: "ran a while", no backoff at all (RestartSec=0)
 	ms=$(time_to_answer web $DOCKER kill ballast-web) || { samples="$samples X"; continue; }
 	samples="$samples $ms"
 done
@@ -156,6 +175,7 @@ kill_median=$(printf '%s\n' $samples | grep -v X | median)
 running_median=$(printf '%s\n' $running | grep -v X | median)
 answer_median=$(printf '%s\n' $answer | grep -v X | median)
 is "$(prop web NRestarts)" 11 "NRestarts=11"
+is "$(holder web)" "$h1" "the network holder lived through the 11 restarts untouched (same ID, same start)"
 
 t0=$(date +%s%N)
 sb systemctl stop ballast-web.service
@@ -165,6 +185,8 @@ is "$(prop web Result)" success "and ended cleanly (Result=success)"
 is "$(prop web ExecMainStatus)" 0 "ballast-run exited 0"
 is "$(cstate web)" exited "the container is stopped, and kept for reuse"
 like "$(journal web)" "Received SIGTERM, stopping the container" "SIGTERM stopped the container"
+set -- $(holder web)
+is "$2" exited "and the network holder: the port is closed with the service"
 
 ms=$(time_to_answer web systemctl start ballast-web.service)
 ok $? "a start with the stopped container there answers in ${ms:-?} ms"
@@ -206,6 +228,17 @@ sandbox_wait_unit docker.service active 20
 wait_for 20 answers; ok $? "after docker.service restarted, the unit came back and the port answers"
 like "$(journal web)" "Lost the connection to Docker|exited with code" "ballast-run noticed the wait breaking off or the container's exit"
 is "$(prop web ActiveState)" active "the unit is active again"
+
+# ---- the network holder dies under a running service: the unit restarts, with a holder again -------------
+n0=$(prop web NRestarts)
+sleep $SETTLE_S   # a run that lasted (--stable-ms): no backoff
+sb $DOCKER kill ballast-web.net >/dev/null
+wait_for 10 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P NRestarts ballast-web.service)\" -gt $n0 ]"
+ok $? "docker kill of the holder: the unit is restarted"
+like "$(journal web)" "The network holder [0-9a-f]{12} of web went away; stopping the container" "saying why"
+wait_for 10 answers; ok $? "and the port answers again"
+set -- $(holder web)
+is "$2" running "through the holder, running again"
 sb systemctl stop ballast-web.service
 
 # ---- the exit code reaches systemd -------------------------------------------------------------------
@@ -215,6 +248,8 @@ sb systemctl start ballast-job.service
 sandbox_wait_unit ballast-job.service failed 10
 is "$(prop job ExecMainStatus)" 3 "a container exiting 3 makes ballast-run exit 3"
 is "$(prop job Result)" exit-code "and the unit failed with exit-code"
+set -- $(holder job)
+is "$2" exited "Restart=no: the exit ends the service for good, so its network holder was stopped too"
 
 # a container that dies at once (before or while the wait is opened): the exit is not missed
 body job j2 '["sh","-c","exit 7"]'

@@ -137,7 +137,7 @@ BALLAST_BIN=/var/lib/ballast-test/bin
 ballast_install() {
 	local root=/proc/$SANDBOX_PID/root f
 	sb mkdir -p "$BALLAST_BIN" /etc/ballast /etc/ballast/services.d /etc/systemd/system/ballastd.service.d || return 1
-	for f in ballastd ballastctl ballast-run; do
+	for f in ballastd ballastctl ballast-run ballast-pause; do
 		[ -x "$top_builddir/$f" ] && { cp "$top_builddir/$f" "$root$BALLAST_BIN/$f" || return 1; }
 	done
 	sb sh -c 'getent group ballast >/dev/null || groupadd --system ballast' || return 1

@@ -100,6 +100,11 @@ like "$out" "Exit status" "--help describes the exit status"
 "$RUN" backoff --name web --delay-ms 5x >/dev/null 2>&1; is $? 2 "a bad number exits 2"
 "$RUN" backoff --name web --body /x >/dev/null 2>&1; is $? 2 "an option of the other command exits 2"
 "$RUN" docker --name web >/dev/null 2>&1; is $? 2 "docker without --body exits 2"
+out=$("$RUN" docker --name web --body /x --restart sometimes 2>&1); rc=$?
+is "$rc" 2 "docker with an unknown --restart policy exits 2"
+like "$out" "invalid --restart 'sometimes' \(always, on-failure or no\)" "naming the policies"
+"$RUN" backoff --name web --net-body /x >/dev/null 2>&1; is $? 2 "backoff does not take --net-body"
+"$RUN" docker --name web --body /x --pause rel/p >/dev/null 2>&1; is $? 2 "a relative --pause exits 2"
 out=$("$RUN" docker --name web --body "$STATE/nope.json" 2>&1); rc=$?
 is "$rc" 1 "docker with a missing body file fails"
 like "$out" "nope.json does not exist" "with a clear message"

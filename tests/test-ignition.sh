@@ -49,7 +49,7 @@ gen --config "$EX" --services "$T/svc" --binaries "$BIN" -o "$T/inline.ign"
 is "$?" 0 "inline, with updates: generated"
 valid "$T/inline.ign"; ok $? "inline, with updates: ignition-validate accepts it $(cat "$T/val")"
 is "$(jq -r .ignition.version "$T/inline.ign")" 3.3.0 "spec 3.3.0 by default"
-is "$(paths "$T/inline.ign")" "/etc/ballast/ballast.json /opt/bin/ballastd /opt/bin/ballastctl /opt/bin/ballast-run /etc/ballast/services.d/hello.json /etc/ballast/services.d/ticker.json /etc/flatcar/update.conf /etc/zincati/config.d/90-ballast.toml " \
+is "$(paths "$T/inline.ign")" "/etc/ballast/ballast.json /opt/bin/ballastd /opt/bin/ballastctl /opt/bin/ballast-run /opt/bin/ballast-pause /etc/ballast/services.d/hello.json /etc/ballast/services.d/ticker.json /etc/flatcar/update.conf /etc/zincati/config.d/90-ballast.toml " \
 	"it writes ballast.json, the binaries, the specs and both update files"
 is "$(jq -r '.storage.files[] | select(.path | startswith("/opt/bin/")) | "\(.mode) \(.contents.compression)"' "$T/inline.ign" | sort -u)" "493 gzip" \
 	"the binaries are 0755, inlined gzip-compressed"
@@ -110,7 +110,7 @@ fails "ballast.json that is not JSON" 'bad-json.json:1:[0-9]+' --config "$T/bad-
 printf '{"node": {"name": "n1"}, "bogus": 1}\n' > "$T/unknown.json"
 fails "an unknown key in ballast.json" 'unknown.json:1:[0-9]+: bogus: unknown key' --config "$T/unknown.json" --binaries "$BIN"
 fails "a missing ballast.json" 'nope.json: cannot read: No such file' --config "$T/nope.json" --binaries "$BIN"
-mkdir -p "$T/nobin"; cp "$BIN/ballastd" "$BIN/ballastctl" "$T/nobin/"
+mkdir -p "$T/nobin"; cp "$BIN/ballastd" "$BIN/ballastctl" "$T/nobin/"   # no ballast-run, no ballast-pause
 fails "a missing binary" 'nobin/ballast-run: cannot read: No such file or directory' --binaries "$T/nobin"
 mkdir -p "$T/hostile"
 printf '{"name": "../evil", "image": "local/busybox:latest"}\n' > "$T/hostile/evil.json"
@@ -142,7 +142,7 @@ ign_root "$R" || bail "cannot prepare the root"
 ign_apply "$T/inline.ign" "$R"
 ok $? "ignition (fetch-offline, files) applies the inline config" || tail -5 "$R.log" | sed 's/^/#   /'
 st() { stat -c '%a %U:%G' "$R$1" 2>&1; }
-for b in ballastd ballastctl ballast-run; do
+for b in ballastd ballastctl ballast-run ballast-pause; do
 	is "$(st /opt/bin/$b)" "755 root:root" "/opt/bin/$b is 0755 root:root"
 	is "$(sha512sum < "$R/opt/bin/$b")" "$(sha512sum < "$BIN/$b")" "/opt/bin/$b has the sha512 of the built one"
 done
@@ -200,7 +200,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" -
 	printf 'subjectAltName=IP:127.0.0.1\n' > "$P/ext" &&
 	openssl x509 -req -in "$P/srv.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -out "$P/srv.pem" -days 1 \
 		-extfile "$P/ext" >/dev/null 2>&1 || bail "cannot make the test certificates"
-cp "$BIN/ballastd" "$BIN/ballastctl" "$BIN/ballast-run" "$T/www/"
+cp "$BIN/ballastd" "$BIN/ballastctl" "$BIN/ballast-run" "$BIN/ballast-pause" "$T/www/"
 port=$(( 20000 + RANDOM % 20000 ))
 ( cd "$T/www" && exec openssl s_server -quiet -WWW -accept "127.0.0.1:$port" -cert "$P/srv.pem" -key "$P/srv.key" \
 	</dev/null >"$T/srv.log" 2>&1 ) &
@@ -212,8 +212,8 @@ R=$T/root-url
 ign_root "$R" || bail "cannot prepare the root"
 ign_apply "$T/local.ign" "$R"
 ok $? "ignition downloads the binaries over https (the config's CA) and verifies them" || tail -5 "$R.log" | sed 's/^/#   /'
-like "$(grep -c "GET https://127.0.0.1:$port/.*attempt" "$R.log")" '^3$' "three downloads"
-for b in ballastd ballastctl ballast-run; do
+like "$(grep -c "GET https://127.0.0.1:$port/.*attempt" "$R.log")" '^4$' "four downloads"
+for b in ballastd ballastctl ballast-run ballast-pause; do
 	is "$(stat -c %a "$R/opt/bin/$b") $(sha512sum < "$R/opt/bin/$b")" "755 $(sha512sum < "$BIN/$b")" "/opt/bin/$b: 0755, the built one's sha512"
 done
 # a binary that is not the one the config was made for: ignition refuses it

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "shared/fileio.h"
+#include "shared/holder.h"
 #include "units.h"
 #include "tap.h"
 
@@ -348,7 +349,7 @@ static char **split_lines(const char *text) {
 
 /* Every line of a generated unit is one we meant to write: a section header, a known key, the one comment, or
  * empty; no line continues onto the next; sections and ExecStart= appear once each. */
-static void check_unit_shape(const char *text, size_t n_env, const char *what) {
+static void check_unit_shape(const char *text, size_t n_env, size_t n_pre, const char *what) {
         _cleanup_strv_free_ char **lines = split_lines(text);
         bool good = true;
 
@@ -366,7 +367,8 @@ static void check_unit_shape(const char *text, size_t n_env, const char *what) {
         is_int(count_prefix(lines, "[Unit]") + count_prefix(lines, "[Service]") + count_prefix(lines, "[Install]"), 3,
                "%s: three sections", what);
         is_int(count_prefix(lines, "ExecStart="), 1, "%s: one ExecStart=", what);
-        is_int(count_prefix(lines, "ExecStartPre="), 1, "%s: one ExecStartPre=", what);
+        /* exec: the backoff helper; docker: none, `ballast-run docker` backs off itself */
+        is_int(count_prefix(lines, "ExecStartPre="), n_pre, "%s: %zu ExecStartPre=", what, n_pre);
         is_int(count_prefix(lines, "Environment="), n_env, "%s: one Environment= per variable", what);
         is_int(count_prefix(lines, "ExecStartPost"), 0, "%s: no line starts ExecStartPost=", what);
         is_int(count_prefix(lines, "WantedBy="), 1, "%s: one WantedBy=", what);
@@ -467,7 +469,7 @@ static void test_hostile(void) {
                 is_int(unit_text_for_service(exec, &test_ctx, &unit), 0, "  exec unit generated");
                 if (!unit)
                         continue;
-                check_unit_shape(unit, 1, "  exec unit");
+                check_unit_shape(unit, 1, 1, "  exec unit");
                 lines = split_lines(unit);
                 words = unit_words(strempty(find_line(lines, "ExecStart=")), true);
                 ok(words && strv_length(words) == 2 && streq(words[0], "/bin/echo") && streq(words[1], value),
@@ -484,7 +486,7 @@ static void test_hostile(void) {
                 }
                 is_int(unit_text_for_service(docker, &test_ctx, &dunit), 0, "  docker unit generated");
                 if (dunit) {
-                        check_unit_shape(dunit, 0, "  docker unit");
+                        check_unit_shape(dunit, 0, 0, "  docker unit");
                         /* the container's command, env and labels go to Docker in the body, never to the unit */
                         is_str(dunit, baseline, "  docker unit is that of a spec without the value");
                 }
@@ -522,7 +524,7 @@ static void test_exec_unit_details(void) {
            "Environment= sorted by key, %% doubled");
         ok(unit && strstr(unit, "\nCPUQuota=100.1%\n"), "CPUQuota= keeps millicores");
         ok(unit && strstr(unit, "\nMemoryMax=1073741824\nCPUQuota=100.1%\nTasksMax=1\n"), "limits");
-        ok(unit && strstr(unit, "\nRestart=no\nRestartSec=0ms\nTimeoutStartSec=121s\n"), "restart and timeouts");
+        ok(unit && strstr(unit, "\nRestart=no\nRestartSec=0\nTimeoutStartSec=121s\n"), "restart and timeouts");
         ok(unit && strstr(unit, "\n[Install]\nWantedBy=multi-user.target\n"), "exec units are wanted by multi-user");
         ok(unit && !strstr(unit, "docker"), "exec units do not mention docker");
 }
@@ -644,6 +646,86 @@ static void test_container_env_sorted(void) {
         is_str(env, "[\"A=a=b\",\"M=\",\"Z=1\"]", "Env sorted by key");
 }
 
+/* The network holder: the service's ports and cgroup parent, the pause image, nothing of the service's own
+ * (command, env, resources, io.ballast.service); a hash of its own, which only the holder's fields move. */
+static void test_holder_body(void) {
+        static const char other_env[] =
+                "{\"name\":\"web\",\"image\":\"example/web:1.4.3\",\"env\":{\"X\":\"1\"},"
+                "\"ports\":[{\"host\":10090,\"container\":8080}]}";
+        static const char other_port[] = "{\"name\":\"web\",\"image\":\"example/web:1.4.2\","
+                                         "\"ports\":[{\"host\":10091,\"container\":8080}]}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("web.json"), *t = NULL, *u = NULL;
+        _cleanup_json_ json_t *h = NULL, *h2 = NULL, *h3 = NULL, *hp = NULL, *copy = NULL;
+        _cleanup_free_ char *dump = NULL, *x = NULL;
+        json_t *labels, *hc;
+        char hash[17];
+
+        if (!ok(s, "web.json loads"))
+                return;
+        h = container_holder_body(s, "/ballast/web");
+        if (!ok(h, "container_holder_body(web)"))
+                return;
+        labels = json_object_get(h, "Labels");
+        hc = json_object_get(h, "HostConfig");
+        is_str(json_string_value(json_object_get(h, "Image")), "ballast/pause:" PACKAGE_VERSION, "  the pause image");
+        x = json_dumps(json_object_get(h, "Entrypoint"), JSON_COMPACT);
+        is_str(x, "[\"/pause\"]", "  runs /pause");
+        ok(!json_object_get(h, "Cmd") && !json_object_get(h, "Env") && !json_object_get(hc, "Memory") &&
+           !json_object_get(hc, "NanoCpus") && !json_object_get(hc, "PidsLimit"),
+           "  none of the service's command, env or limits");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.netns")), "web", "  io.ballast.netns=web");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.unit")), "ballast-web.service", "  io.ballast.unit");
+        ok(!json_object_get(labels, "io.ballast.service") && !json_object_get(labels, "team"),
+           "  not io.ballast.service (ballastd's events are the service's), nor the spec's labels");
+        free(x);
+        x = json_dumps(json_object_get(hc, "PortBindings"), JSON_COMPACT | JSON_SORT_KEYS);
+        is_str(x, "{\"8080/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"10090\"}]}", "  it publishes the service's port");
+        ok(json_object_get(json_object_get(h, "ExposedPorts"), "8080/tcp") != NULL, "  and exposes it");
+        is_str(json_string_value(json_object_get(hc, "CgroupParent")), "/ballast/web", "  under the service's cgroup parent");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")), "no",
+               "  Docker's restart policy off");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none", "  no logs");
+
+        copy = json_deep_copy(h);
+        json_object_del(json_object_get(copy, "Labels"), "io.ballast.hash");
+        dump = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) fnv1a64(dump));
+        is_str(json_string_value(json_object_get(labels, "io.ballast.hash")), hash,
+               "  io.ballast.hash is FNV-1a 64 of the rest of the holder's body");
+
+        /* another image and env, same port: same holder (a new version of the service keeps its network) */
+        ok(service_spec_parse(other_env, sizeof(other_env) - 1, NULL, &t, NULL) == 0, "another image, same port");
+        h2 = t ? container_holder_body(t, "/ballast/web") : NULL;
+        ok(h2 && json_equal(h, h2), "  the same holder body");
+        ok(service_spec_parse(other_port, sizeof(other_port) - 1, NULL, &u, NULL) == 0, "another port");
+        h3 = u ? container_holder_body(u, "/ballast/web") : NULL;
+        ok(h3 && !streq(json_string_value(json_object_get(json_object_get(h3, "Labels"), "io.ballast.hash")),
+                        json_string_value(json_object_get(labels, "io.ballast.hash"))),
+           "  another holder hash");
+        hp = container_holder_body(s, NULL);
+        ok(hp && !json_object_get(json_object_get(hp, "HostConfig"), "CgroupParent"), "no cgroup parent: none");
+
+        /* the service's body joined to a holder: its network, no ports of its own, the rest as it was */
+        {
+                _cleanup_json_ json_t *body = container_create_body(s, "/ballast/web"), *before = NULL;
+                _cleanup_free_ char *mode = NULL;
+                json_t *bhc;
+
+                before = json_deep_copy(body);
+                is_int(holder_join_body(body, "0123abcd", &mode), 0, "holder_join_body()");
+                bhc = json_object_get(body, "HostConfig");
+                is_str(mode, "container:0123abcd", "  NetworkMode container:ID");
+                is_str(json_string_value(json_object_get(bhc, "NetworkMode")), "container:0123abcd", "  in HostConfig");
+                ok(!json_object_get(body, "ExposedPorts") && !json_object_get(bhc, "PortBindings"),
+                   "  no ExposedPorts, no PortBindings");
+                json_object_del(json_object_get(before, "HostConfig"), "PortBindings");
+                json_object_del(before, "ExposedPorts");
+                json_object_del(bhc, "NetworkMode");
+                ok(json_equal(body, before), "  everything else (the hash label too) unchanged");
+                is_int(holder_join_body(body, "", NULL), -EINVAL, "  an empty holder ID is refused");
+        }
+}
+
 int main(void) {
         test_names();
         test_escape_tables();
@@ -659,5 +741,6 @@ int main(void) {
         test_container_body();
         test_container_ports();
         test_container_env_sorted();
+        test_holder_body();
         return tap_done();
 }
