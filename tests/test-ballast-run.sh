@@ -1,5 +1,5 @@
 #!/bin/bash
-# ballast-run backoff: the crash-loop backoff rule, measured (no root, no Docker; about 3.5 s), and the CLI.
+# ballast-run backoff: the crash-loop backoff rule, measured (no root, no Docker; about 7 s), and the CLI.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -11,8 +11,8 @@ STATE=$(mktemp -d "${TMPDIR:-/tmp}/ballast-run-test.XXXXXX")
 trap 'rm -rf "$STATE"' EXIT
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-DELAY=200 MAX=800
-QUICK=150   # below DELAY: what "no sleep" may take on a busy machine
+DELAY=400 MAX=1600
+QUICK=300   # below DELAY: what "no sleep" may take on a busy machine (an ASan build on a loaded 2-core machine: 155 ms)
 SLACK=300   # what a sleep may overrun
 # backoff [EXTRA...]: runs one start; sets took (ms) and rc
 backoff() {
@@ -58,11 +58,11 @@ backoff
 between "$took" $DELAY $((DELAY + SLACK)); ok $? "a quick exit after that starts again at delay_ms ($took ms)"
 
 # the same with a real short run: --stable-ms 150, wait delay + 150 ms
-api() { "$RUN" backoff --name api --delay-ms 200 --max-delay-ms 800 --stable-ms 150 --state-dir "$STATE/dir" 2>/dev/null; }
+api() { "$RUN" backoff --name api --delay-ms $DELAY --max-delay-ms $MAX --stable-ms 150 --state-dir "$STATE/dir" 2>/dev/null; }
 api
 t0=$(ms); api; t1=$(( $(ms) - t0 ))
-between "$t1" 200 $((200 + SLACK)); ok $? "--stable-ms: a quick restart sleeps ($t1 ms)"
-sleep 0.4   # the run "lasts" 400 ms >= its delay 200 + stable 150
+between "$t1" $DELAY $((DELAY + SLACK)); ok $? "--stable-ms: a quick restart sleeps ($t1 ms)"
+sleep 0.6   # the run "lasts" 600 ms >= its delay 400 + stable 150
 t0=$(ms); api; t1=$(( $(ms) - t0 ))
 between "$t1" 0 $QUICK; ok $? "--stable-ms: a run longer than delay + stable resets ($t1 ms)"
 
