@@ -10,7 +10,9 @@
  * error reply, a closed connection or a connection silent for 2 s ends the run with status 1.
  * -W: retry connecting for up to WAIT_MS (for "wait until it serves"); default: no retry.
  * Prints: "conns=N calls=N secs=S calls_per_s=R p50_us=L p99_us=L max_us=L errors=N" (-q: nothing). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>

@@ -320,7 +320,7 @@ static int spec_files_add(SpecFile **files, size_t *n, const char *path) {
         }
         f->spec = json_loadb(f->text, f->size, JSON_REJECT_DUPLICATES, &jerr);
         if (!f->spec) {
-                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
+                fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, json_error_column(&jerr), jerr.text);
                 return 1;
         }
         return 0;
@@ -622,7 +622,8 @@ static int verb_nodes(int argc, char *argv[]) {
 
 static void print_update_status(json_t *s) {
         json_t *os = json_object_get(s, "os"), *win = json_object_get(s, "window"), *ue = json_object_get(s, "update_engine"),
-               *flow = json_object_get(s, "flow"), *w;
+               *flow = json_object_get(s, "flow"), *lock = json_object_get(s, "lock"),
+               *drain = json_object_get(s, "drain"), *zi = json_object_get(s, "zincati"), *w;
         char buf[64];
         size_t i;
 
@@ -663,10 +664,35 @@ static void print_update_status(json_t *s) {
                 printf("update_engine: %s%s%s\n", json_is_true(json_object_get(ue, "known")) ? STR(ue, "operation") : "unknown",
                        json_is_string(json_object_get(ue, "error")) ? " — " : "",
                        json_is_string(json_object_get(ue, "error")) ? STR(ue, "error") : "");
+        if (json_is_object(zi)) {
+                printf("Zincati:      endpoint %s %s", STR(zi, "endpoint"),
+                       json_is_true(json_object_get(zi, "serving")) ? "serving" : "not serving");
+                if (json_is_string(json_object_get(zi, "error")))
+                        printf(" (%s)", STR(zi, "error"));
+                if (json_is_string(json_object_get(zi, "last_request")))
+                        printf("; last request %s, answered %lld", STR(zi, "last_request"),
+                               (long long) json_integer_value(json_object_get(zi, "last_answer")));
+                printf("\n");
+        }
         printf("Reboot:       %s%s%s\n", json_is_true(json_object_get(s, "reboot_needed")) ? "needed" : "not needed",
                json_is_string(json_object_get(s, "new_version")) ? ", into " : "",
                json_is_string(json_object_get(s, "new_version")) ? STR(s, "new_version") : "");
         printf("Flow:         %s\n", json_is_object(flow) ? STR(flow, "state") : "n/a");
+        if (json_is_string(json_object_get(lock, "url"))) {
+                printf("Lock:         %s at %s (group %s, id %s)", json_is_true(json_object_get(lock, "held")) ? "held" : "not held",
+                       STR(lock, "url"), STR(lock, "group"), STR(lock, "id"));
+                if (json_is_string(json_object_get(lock, "reason")))
+                        printf("; last: %s: %s", STR(lock, "reason"), STR(lock, "message"));
+                if (json_is_string(json_object_get(lock, "error")))
+                        printf("; error: %s", STR(lock, "error"));
+                printf("\n");
+        }
+        if (json_is_true(json_object_get(drain, "requested")) || json_is_string(json_object_get(drain, "error")))
+                printf("Drain:        %s%s%s\n", json_is_true(json_object_get(drain, "drained")) ? "drained" : "draining",
+                       json_is_string(json_object_get(drain, "error")) ? "; " : "",
+                       json_is_string(json_object_get(drain, "error")) ? STR(drain, "error") : "");
+        if (json_is_true(json_object_get(json_object_get(s, "inhibitor"), "held")))
+                printf("Inhibitor:    holding a logind delay inhibitor (shutdown)\n");
         printf("Decision:     %s: %s (%s)\n", json_is_true(json_object_get(json_object_get(s, "decision"), "allow")) ? "reboot allowed" : "no reboot",
                STR(json_object_get(s, "decision"), "message"), STR(json_object_get(s, "decision"), "reason"));
         printf("Policy now:   %s: %s (%s)\n", json_is_true(json_object_get(json_object_get(s, "policy"), "allow")) ? "would allow" : "would not allow",

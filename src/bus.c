@@ -41,12 +41,14 @@ struct Bus {
         /* dbus-daemon refuses more than 128 pending replies per connection (LimitsExceeded): calls beyond
          * BUS_MAX_IN_FLIGHT wait here, in order, and go out as replies come back */
         struct QueuedCall *queue_head, *queue_tail;
+        struct QueuedCall *sent;  /* in flight: answered with an error of our own if the bus goes first */
         unsigned in_flight, queued, queued_peak;
 };
 
 typedef struct QueuedCall {
-        struct QueuedCall *next;
+        struct QueuedCall *next, *prev; /* prev: only on the sent list */
         Bus *bus;
+        sd_bus_slot *slot;              /* while sent: holds a reference on the connection */
         sd_bus_message *message;
         sd_bus_message_handler_t handler;
         void *userdata;
@@ -69,12 +71,24 @@ bool bus_unit_is_ours(const char *unit) {
 
 static void bus_pump(Bus *b);
 
+static void sent_unlink(Bus *b, QueuedCall *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                b->sent = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->next = c->prev = NULL;
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (b->in_flight > 0)
+                b->in_flight--;
+}
+
 static int on_queued_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         QueuedCall *c = userdata;
         Bus *b = c->bus;
 
-        if (b->in_flight > 0)
-                b->in_flight--;
+        sent_unlink(b, c);
         (void) c->handler(m, c->userdata, ret_error);
         sd_bus_message_unref(c->message);
         free(c);
@@ -100,10 +114,14 @@ static void bus_pump(Bus *b) {
                 if (!b->queue_head)
                         b->queue_tail = NULL;
                 b->queued--;
-                if (sd_bus_call_async(b->bus, NULL, c->message, on_queued_reply, c, BUS_CALL_TIMEOUT_USEC) < 0) {
+                if (sd_bus_call_async(b->bus, &c->slot, c->message, on_queued_reply, c, BUS_CALL_TIMEOUT_USEC) < 0) {
                         queued_call_fail(c, "cannot send");
                         continue;
                 }
+                c->next = b->sent;
+                if (b->sent)
+                        b->sent->prev = c;
+                b->sent = c;
                 b->in_flight++;
         }
         /* a burst (hundreds of services applied at once) is over: give its messages' pages back, or they stay
@@ -583,9 +601,18 @@ static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 }
 
 static void bus_disconnect(Bus *b) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = TAKE_PTR(b->bus); /* handlers below can send nothing */
         bool was = b->connected;
 
         b->connected = false;
+        /* Replies to calls in flight will never come: each handler hears "disconnected" now. Each call's slot
+         * and message hold references on the connection; without this they kept it (and themselves) alive
+         * for good. */
+        while (b->sent) {
+                QueuedCall *c = b->sent;
+                sent_unlink(b, c);
+                queued_call_fail(c, "disconnected");
+        }
         while (b->jobs) {
                 Job *j = b->jobs;
                 b->jobs = j->next;
@@ -600,7 +627,7 @@ static void bus_disconnect(Bus *b) {
         }
         b->queue_tail = NULL;
         b->in_flight = b->queued = 0;
-        b->bus = sd_bus_flush_close_unref(b->bus);
+        bus = sd_bus_flush_close_unref(bus);
         if (was && b->on_state)
                 b->on_state(b, false, b->userdata);
 }

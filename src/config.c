@@ -9,6 +9,7 @@
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
+#include "updates.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 
@@ -161,6 +162,23 @@ static int dispatch_group_name(const char *path, json_t *v, void *target, JsonEr
         return json_dispatch_string(path, v, target, e);
 }
 
+/* FleetLock's group: ^[a-zA-Z0-9.-]+$ ('_' is not allowed: airlock and Zincati would refuse it). */
+static int dispatch_fleet_lock_group(const char *path, json_t *v, void *target, JsonError *e) {
+        if (!json_is_string(v) || !updates_fleetlock_group_valid(json_string_value(v)))
+                return json_error_set(e, path, "expected a FleetLock group of letters, digits, '.' and '-' (no '_')");
+        return json_dispatch_string(path, v, target, e);
+}
+
+/* The highest version allowed, in the syntax the gate compares (updates_version_compare()). */
+static int dispatch_max_version(const char *path, json_t *v, void *target, JsonError *e) {
+        const char *s = json_string_value(v);
+        int cmp;
+
+        if (!json_is_string(v) || strlen(s) > 64 || updates_version_compare(s, s, &cmp) < 0)
+                return json_error_set(e, path, "expected a dotted numeric version such as \"3815.2.0\"");
+        return json_dispatch_string(path, v, target, e);
+}
+
 static int dispatch_prefix(const char *path, json_t *v, void *target, JsonError *e) {
         const char *s = json_string_value(v);
 
@@ -187,11 +205,16 @@ static int dispatch_strategy(const char *path, json_t *v, void *target, JsonErro
         return json_dispatch_string(path, v, target, e);
 }
 
-static int dispatch_time_zone(const char *path, json_t *v, void *target, JsonError *e) {
-        const char *s = json_string_value(v);
+bool config_time_zone_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
 
-        if (!json_is_string(v) || isempty(s) || strlen(s) > 64 || strstr(s, "..") || s[0] == '/' ||
-            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") != strlen(s))
+        return n > 0 && n <= 64 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") == n &&
+               s[0] != '/' && s[n - 1] != '/' && !strstr(s, "//");
+}
+
+static int dispatch_time_zone(const char *path, json_t *v, void *target, JsonError *e) {
+        if (!json_is_string(v) || !config_time_zone_valid(json_string_value(v)))
                 return json_error_set(e, path, "expected a time zone such as \"UTC\" or \"Europe/Berlin\"");
         return json_dispatch_string(path, v, target, e);
 }
@@ -286,10 +309,10 @@ NESTED(dispatch_cluster,
        { "http", dispatch_http, 0, 0 })
 NESTED(dispatch_fleet_lock,
        { "url", dispatch_url, offsetof(Config, fleet_lock_url), JSON_MANDATORY },
-       { "group", dispatch_group_name, offsetof(Config, fleet_lock_group), 0 })
+       { "group", dispatch_fleet_lock_group, offsetof(Config, fleet_lock_group), 0 })
 NESTED(dispatch_updates_fields,
        { "channel", dispatch_group_name, offsetof(Config, updates_channel), JSON_NULLABLE },
-       { "max_version", dispatch_group_name, offsetof(Config, updates_max_version), JSON_NULLABLE },
+       { "max_version", dispatch_max_version, offsetof(Config, updates_max_version), JSON_NULLABLE },
        { "strategy", dispatch_strategy, offsetof(Config, updates_strategy), 0 },
        { "fleet_lock", dispatch_fleet_lock, 0, 0 },
        { "time_zone", dispatch_time_zone, offsetof(Config, time_zone), 0 },
@@ -339,7 +362,7 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
 
         root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                if (asprintf(ret_error, "%s:%d:%d: %s", strna(filename), jerr.line, jerr.column, jerr.text) < 0)
+                if (asprintf(ret_error, "%s:%d:%d: %s", strna(filename), jerr.line, json_error_column(&jerr), jerr.text) < 0)
                         return -ENOMEM;
                 return -EINVAL;
         }

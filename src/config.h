@@ -64,6 +64,12 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
 /* Loads a file; a missing file gives the defaults. */
 int config_load(const char *path, Config **ret, char **ret_error);
 
+/* A TZ database name as ballast.json may give it ("UTC", "localtime", "Europe/Berlin"): 1 to 64 of letters,
+ * digits, '/', '_', '+', '-', with no empty path component ("a//b", "/a", "a/"). The one rule for the
+ * configuration and for the window computation (updates_in_window()), so that a zone the one accepts the
+ * other never refuses. */
+bool config_time_zone_valid(const char *s);
+
 /* Weekday names, "Mon" or "Monday" (C locale), to 0 = Sunday … 6 = Saturday. */
 int parse_weekday(const char *s);
 /* "HH:MM" to minutes after midnight. */

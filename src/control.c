@@ -135,18 +135,6 @@ UPDATER_METHOD(method_update_resume, updater_method_resume)
 UPDATER_METHOD(method_update_set_windows, updater_method_set_windows)
 UPDATER_METHOD(method_update_approve, updater_method_approve)
 
-static void on_drained(Supervisor *s, int error, void *userdata) {
-        Manager *m = userdata;
-        VarlinkCall *call;
-
-        m->drain_done = true;
-        reporter_changed(m->reporter);
-        while ((call = manager_pop_drain_waiter(m))) {
-                (void) varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", m->draining, "drained", true));
-                varlink_call_unref(call);
-        }
-}
-
 static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
         int r;
@@ -157,19 +145,13 @@ static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
                 return reply_not_ready(call, m);
         if (m->draining && m->drain_done)
                 return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
-        if (!m->draining) {
-                r = supervisor_drain(m->supervisor, on_drained, m);
-                if (r == -ENOTCONN)
-                        return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
-                if (r < 0)
-                        return r;
-                m->draining = true;
-                m->drain_done = false;
-                log_event(LOG_INFO, 0, "draining", NULL, NULL, "Draining the node on request.");
-                reporter_changed(m->reporter);
-                if (m->drain_done) /* nothing to stop: done already */
-                        return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
-        }
+        r = manager_drain(m, "on request");
+        if (r == -ENOTCONN)
+                return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
+        if (r < 0)
+                return r;
+        if (m->drain_done) /* nothing to stop: done already */
+                return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
         return manager_add_drain_waiter(m, call);
 }
 
@@ -180,9 +162,7 @@ static int method_undrain(VarlinkCall *call, json_t *params, void *userdata) {
                 return 0;
         if (!m->supervisor)
                 return reply_not_ready(call, m);
-        supervisor_undrain(m->supervisor);
-        m->draining = m->drain_done = false;
-        reporter_changed(m->reporter);
+        manager_undrain(m, "on request");
         return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", false, "drained", false));
 }
 

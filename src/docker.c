@@ -6,6 +6,7 @@
 #include "docker.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
+#include "shared/parse-util.h"
 #include "shared/time-util.h"
 
 #define DOCKER_RETRY_MIN_USEC (100 * USEC_PER_MSEC)
@@ -21,7 +22,7 @@ struct Docker {
         void *userdata;
 
         bool up;
-        char api_version[16];
+        char api_version[DOCKER_API_VERSION_MAX];
         json_t *info;
         HttpRequest *probe;      /* the negotiation in progress */
         HttpRequest *events;     /* the event stream */
@@ -35,6 +36,7 @@ struct Docker {
 typedef struct DockerCall {
         Docker *docker;
         DockerReplyFunc cb;
+        DockerDestroyFunc destroy;
         void *userdata;
 } DockerCall;
 
@@ -50,17 +52,58 @@ int docker_api_version_compare(const char *a, const char *b) {
         return 0;
 }
 
+/* "MAJOR.MINOR", digits only: what goes into every URL (/v1.41/...) must be nothing else. */
+static bool api_version_valid(const char *s) {
+        size_t major = s ? strspn(s, "0123456789") : 0, minor;
+
+        if (major == 0 || major > 4 || s[major] != '.')
+                return false;
+        minor = strspn(s + major + 1, "0123456789");
+        return minor > 0 && minor <= 4 && s[major + 1 + minor] == 0;
+}
+
 const char *docker_api_negotiate(const char *server_version, const char *server_min) {
         const char *v;
 
-        if (isempty(server_version))
+        /* found by tests/fuzz/fuzz-docker-version: "1.41.24" compared as 1.41 and was then spoken as is */
+        if (!api_version_valid(server_version))
                 return NULL;
+        if (!api_version_valid(server_min))
+                server_min = NULL;  /* as ballast-run does: an unreadable minimum is no minimum */
         v = docker_api_version_compare(server_version, DOCKER_API_MAX) < 0 ? server_version : DOCKER_API_MAX;
         if (docker_api_version_compare(v, DOCKER_API_MIN) < 0)
                 return NULL;
         if (!isempty(server_min) && docker_api_version_compare(v, server_min) < 0)
                 return NULL;
         return v;
+}
+
+int docker_api_from_version(const char *body, size_t size, char ret[static DOCKER_API_VERSION_MAX]) {
+        _cleanup_json_ json_t *v = json_loadb(body, size, 0, NULL);
+        const char *chosen;
+
+        if (!json_is_object(v))
+                return -EBADMSG;
+        chosen = docker_api_negotiate(json_string_value(json_object_get(v, "ApiVersion")),
+                                      json_string_value(json_object_get(v, "MinAPIVersion")));
+        if (!chosen)
+                return -EPROTONOSUPPORT;
+        snprintf(ret, DOCKER_API_VERSION_MAX, "%s", chosen);
+        return 0;
+}
+
+json_t *docker_container_summary(json_t *inspect) {
+        json_t *state = json_object_get(inspect, "State");
+
+        return json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
+                         "id", json_object_get(inspect, "Id"),
+                         "status", json_object_get(state, "Status"),
+                         "started_at", json_object_get(state, "StartedAt"),
+                         "finished_at", json_object_get(state, "FinishedAt"),
+                         "exit_code", json_object_get(state, "ExitCode"),
+                         "oom_killed", json_object_get(state, "OOMKilled"),
+                         "pid", json_object_get(state, "Pid"),
+                         "image", json_object_get(json_object_get(inspect, "Config"), "Image"));
 }
 
 static void docker_schedule_retry(Docker *d);
@@ -105,8 +148,8 @@ static void docker_dispatch_event_line(Docker *d, const char *line, size_t len) 
         attrs = json_object_get(json_object_get(v, "Actor"), "Attributes");
         ev.service = json_string_value(json_object_get(attrs, "io.ballast.service"));
         code = json_string_value(json_object_get(attrs, "exitCode"));
-        if (code)
-                ev.exit_code = atoi(code); /* Docker's own decimal string; a bad one is only informational */
+        if (code && safe_atoi(code, &ev.exit_code) < 0)
+                ev.exit_code = -1; /* Docker's own decimal string; a bad one is only informational */
         if (ev.time_nsec > d->last_event_nsec)
                 d->last_event_nsec = ev.time_nsec;
         if (!ev.action)
@@ -115,9 +158,7 @@ static void docker_dispatch_event_line(Docker *d, const char *line, size_t len) 
                 d->on_event(d, &ev, d->userdata);
 }
 
-static int on_events_data(HttpRequest *req, const char *data, size_t size, void *userdata) {
-        Docker *d = userdata;
-
+int docker_events_feed(Docker *d, const char *data, size_t size) {
         /* The stream is one JSON object per line; a line may arrive in pieces. */
         while (size > 0) {
                 const char *nl = memchr(data, '\n', size);
@@ -144,6 +185,10 @@ static int on_events_data(HttpRequest *req, const char *data, size_t size, void 
                 size -= n + 1;
         }
         return 0;
+}
+
+static int on_events_data(HttpRequest *req, const char *data, size_t size, void *userdata) {
+        return docker_events_feed(userdata, data, size);
 }
 
 static void on_events_done(HttpRequest *req, int error, const char *message, long status, const char *body,
@@ -203,7 +248,6 @@ static void on_version(HttpRequest *req, int error, const char *message, long st
                        size_t size, void *userdata) {
         Docker *d = userdata;
         _cleanup_json_ json_t *v = NULL;
-        const char *chosen;
         int r;
 
         d->probe = NULL;
@@ -212,10 +256,9 @@ static void on_version(HttpRequest *req, int error, const char *message, long st
                 docker_lost(d);
                 return;
         }
-        v = json_loadb(body, size, 0, NULL);
-        chosen = docker_api_negotiate(json_string_value(json_object_get(v, "ApiVersion")),
-                                      json_string_value(json_object_get(v, "MinAPIVersion")));
-        if (!chosen) {
+        r = docker_api_from_version(body, size, d->api_version);
+        if (r < 0) {
+                v = json_loadb(body, size, 0, NULL);
                 log_event(LOG_ERR, 0, "docker-incompatible", NULL, BALLAST_MESSAGE_ERROR,
                           "Docker speaks API %s (minimum %s); ballast speaks %s to %s. Retrying later.",
                           strna(json_string_value(json_object_get(v, "ApiVersion"))),
@@ -224,7 +267,6 @@ static void on_version(HttpRequest *req, int error, const char *message, long st
                 docker_lost(d);
                 return;
         }
-        snprintf(d->api_version, sizeof(d->api_version), "%s", chosen);
         r = docker_follow_events(d);
         if (r < 0) {
                 log_warning_errno(r, "Failed to follow Docker events: %m");
@@ -331,8 +373,16 @@ static void on_call_done(HttpRequest *req, int error, const char *message, long 
         free(c);
 }
 
-int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
-                DockerReplyFunc cb, void *userdata) {
+static void on_call_destroy(void *userdata) {
+        DockerCall *c = userdata;
+
+        if (c->destroy)
+                c->destroy(c->userdata);
+        free(c);
+}
+
+int docker_call_full(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                     DockerReplyFunc cb, DockerDestroyFunc destroy, void *userdata) {
         _cleanup_free_ char *url = NULL, *text = NULL;
         DockerCall *c;
         int r;
@@ -350,11 +400,11 @@ int docker_call(Docker *d, const char *method, const char *path, json_t *body, u
         c = calloc(1, sizeof(DockerCall));
         if (!c)
                 return -ENOMEM;
-        *c = (DockerCall) { .docker = d, .cb = cb, .userdata = userdata };
+        *c = (DockerCall) { .docker = d, .cb = cb, .destroy = destroy, .userdata = userdata };
         r = http_request_start(d->http,
                                &(HttpRequestOptions) { .method = method, .url = url, .unix_socket = d->socket_path,
                                                        .body = text, .body_size = text ? strlen(text) : 0,
-                                                       .timeout_ms = timeout_ms },
+                                                       .timeout_ms = timeout_ms, .destroy = on_call_destroy },
                                on_call_done, c, NULL);
         if (r < 0)
                 free(c);

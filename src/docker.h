@@ -44,11 +44,34 @@ const char *docker_api_version(Docker *d);
 /* The last /info, or NULL. */
 json_t *docker_info(Docker *d);
 
-/* A call to /vX.Y/PATH (PATH starts with '/'). body may be NULL. */
-int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
-                DockerReplyFunc cb, void *userdata);
+/* Frees a call's userdata when its reply never comes: the call was still in flight when the HTTP client was
+ * freed (at exit). */
+typedef void (*DockerDestroyFunc)(void *userdata);
+
+/* A call to /vX.Y/PATH (PATH starts with '/'). body may be NULL. cb is called exactly once, unless the process
+ * exits first: then destroy (may be NULL) gets userdata instead. */
+int docker_call_full(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                     DockerReplyFunc cb, DockerDestroyFunc destroy, void *userdata);
+static inline int docker_call(Docker *d, const char *method, const char *path, json_t *body, uint64_t timeout_ms,
+                              DockerReplyFunc cb, void *userdata) {
+        return docker_call_full(d, method, path, body, timeout_ms, cb, NULL, userdata);
+}
+
+/* Feeds bytes of the /events stream as they arrive (a line may come in pieces): each complete line is an event
+ * for the event callback. -EMSGSIZE for a line over 64 KiB (the stream is then reconnected). */
+int docker_events_feed(Docker *d, const char *data, size_t size);
+
+#define DOCKER_API_VERSION_MAX 16   /* "1.47" and its NUL, with room */
+/* The version to speak, from the body of GET /version: -EBADMSG when it is not a JSON object,
+ * -EPROTONOSUPPORT when it names no version we share. Pure. */
+int docker_api_from_version(const char *body, size_t size, char ret[static DOCKER_API_VERSION_MAX]);
+
+/* What `ballastctl inspect` shows of a container, from Docker's inspect body (any JSON): id, status,
+ * started_at, finished_at, exit_code, oom_killed, pid, image; null where Docker did not say. Pure. */
+json_t *docker_container_summary(json_t *inspect);
 
 /* Compares Docker API versions "1.41" < "1.47": <0, 0, >0. Pure. */
 int docker_api_version_compare(const char *a, const char *b);
-/* Chooses the version to speak given the daemon's ApiVersion and MinAPIVersion; NULL when there is none. Pure. */
+/* Chooses the version to speak given the daemon's ApiVersion and MinAPIVersion; NULL when there is none, or when
+ * ApiVersion is not "MAJOR.MINOR" (digits, at most 4 each). A MinAPIVersion that is not is ignored. Pure. */
 const char *docker_api_negotiate(const char *server_version, const char *server_min);

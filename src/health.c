@@ -175,6 +175,15 @@ static int start_child(HealthCheck *c) {
         return sd_event_add_child(c->event, &c->child, pid, WEXITED, on_child, c);
 }
 
+/* The process exits with a Docker call in flight: the reply that would have freed the check never comes. */
+static void on_docker_destroy(void *userdata) {
+        HealthCheck *c = userdata;
+
+        c->docker_pending = false;
+        if (c->finished)
+                check_free(c);
+}
+
 /* cmd inside a container: create an exec, start it attached-to-nothing (the call returns when the command
  * ends), then read its exit code. Three Engine API calls, each on the loop. */
 static void on_exec_inspect(Docker *d, int error, long status, json_t *reply, void *userdata) {
@@ -193,7 +202,8 @@ static void on_exec_inspect(Docker *d, int error, long status, json_t *reply, vo
                  * the check's timeout, which ends it) */
                 _cleanup_free_ char *path = NULL;
                 if (asprintf(&path, "/exec/%s/json", c->exec_id) >= 0 &&
-                    docker_call(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect, c) >= 0) {
+                    docker_call_full(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect,
+                                     on_docker_destroy, c) >= 0) {
                         c->docker_pending = true;
                         return;
                 }
@@ -225,7 +235,8 @@ static void on_exec_started(Docker *d, int error, long status, json_t *reply, vo
                 return;
         }
         if (asprintf(&path, "/exec/%s/json", c->exec_id) < 0 ||
-            docker_call(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect, c) < 0) {
+            docker_call_full(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect,
+                             on_docker_destroy, c) < 0) {
                 check_finish(c, false, "cannot inspect the check");
                 return;
         }
@@ -251,7 +262,8 @@ static void on_exec_created(Docker *d, int error, long status, json_t *reply, vo
         c->exec_id = strdup(id);
         body = json_pack("{s:b,s:b}", "Detach", 0, "Tty", 0);
         if (!c->exec_id || asprintf(&path, "/exec/%s/start", id) < 0 ||
-            docker_call(d, "POST", path, body, c->spec->health_timeout_ms, on_exec_started, c) < 0) {
+            docker_call_full(d, "POST", path, body, c->spec->health_timeout_ms, on_exec_started, on_docker_destroy,
+                             c) < 0) {
                 check_finish(c, false, "cannot start the check");
                 return;
         }
@@ -272,7 +284,8 @@ static int start_docker_exec(HealthCheck *c) {
         body = json_pack("{s:O,s:b,s:b}", "Cmd", cmd, "AttachStdout", 0, "AttachStderr", 0);
         if (!body || asprintf(&path, "/containers/ballast-%s/exec", c->spec->name) < 0)
                 return -ENOMEM;
-        r = docker_call(c->docker, "POST", path, body, c->spec->health_timeout_ms, on_exec_created, c);
+        r = docker_call_full(c->docker, "POST", path, body, c->spec->health_timeout_ms, on_exec_created,
+                             on_docker_destroy, c);
         if (r < 0)
                 return r;
         c->docker_pending = true;

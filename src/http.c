@@ -31,6 +31,7 @@ struct HttpRequest {
         size_t n_response_headers;
         HttpDoneFunc done;
         HttpDataFunc on_data;
+        HttpDestroyFunc destroy;
         void *userdata;
         bool aborted_by_callback;
 };
@@ -60,6 +61,9 @@ static void request_free(HttpRequest *r) {
         if (r->next)
                 r->next->prev = r->prev;
         c->n_active--;
+        /* last: the destructor may free other requests of this client (a health check its own) */
+        if (r->destroy)
+                r->destroy(r->userdata);
         free(r);
 }
 
@@ -98,6 +102,7 @@ static void client_check_finished(HttpClient *c) {
                 error = curl_code_to_errno(msg->data.result);
                 if (r->aborted_by_callback)
                         error = -ECANCELED;
+                r->destroy = NULL; /* done owns userdata from here */
                 if (r->done)
                         r->done(r, error, error < 0 ? curl_easy_strerror(msg->data.result) : NULL, status,
                                 r->response ?: "", r->response_size, r->userdata);
@@ -333,6 +338,7 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
                 request_free(r);
                 return -EIO;
         }
+        r->destroy = o->destroy; /* only now: on failure above, the caller still owns userdata */
         if (ret)
                 *ret = r;
         return 0;

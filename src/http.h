@@ -21,6 +21,9 @@ typedef void (*HttpDoneFunc)(HttpRequest *req, int error, const char *message, l
                              size_t size, void *userdata);
 /* For streamed responses (event streams): called with each piece as it arrives; return < 0 to abort. */
 typedef int (*HttpDataFunc)(HttpRequest *req, const char *data, size_t size, void *userdata);
+/* Frees a request's userdata when the request ends without its done callback: cancelled, or still in flight
+ * when the client is freed (at exit). */
+typedef void (*HttpDestroyFunc)(void *userdata);
 
 typedef struct HttpRequestOptions {
         const char *method;       /* "GET" (default), "POST", "DELETE", "PUT" */
@@ -33,6 +36,7 @@ typedef struct HttpRequestOptions {
         uint64_t connect_timeout_ms;
         size_t max_response;      /* refuse bodies larger than this (default 4 MiB) */
         HttpDataFunc on_data;     /* stream instead of buffering */
+        HttpDestroyFunc destroy;  /* userdata's owner when done is never called (see HttpDestroyFunc) */
         const char *ca_file, *cert_file, *key_file;
 } HttpRequestOptions;
 

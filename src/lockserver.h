@@ -19,6 +19,14 @@
 
 typedef struct LockServer LockServer;
 
+/* Limits. Zincati sends one small request at a time over loopback, so these are far from what it needs and
+ * close to what a misbehaving local client could cost: a few connections of a few KiB each, and a client that
+ * stops sending for LOCK_SERVER_TIMEOUT_SEC is disconnected. */
+#define LOCK_SERVER_MAX_BODY (64U * 1024U)            /* bytes of request body; more: 413 */
+#define LOCK_SERVER_MAX_CONNECTIONS 16U               /* more wait in the backlog until one ends */
+#define LOCK_SERVER_CONNECTION_MEMORY (32U * 1024U)   /* per connection, for the request line and headers */
+#define LOCK_SERVER_TIMEOUT_SEC 5U                    /* idle seconds before a connection is dropped */
+
 typedef enum LockServerOp {
         LOCK_SERVER_PRE_REBOOT,   /* POST /v1/pre-reboot */
         LOCK_SERVER_STEADY_STATE, /* POST /v1/steady-state */
@@ -27,8 +35,10 @@ typedef enum LockServerOp {
 /* Decides one well-formed request, synchronously (Zincati polls pre-reboot every few minutes, so "not yet" is an
  * ordinary answer and the flow goes on in the background). Return 0 to answer 200. Otherwise return a negative
  * errno and set *ret_kind (a static string of [a-z0-9_], bounded cardinality: Zincati uses it as a metric
- * label) and *ret_value (a malloc'd sentence that says why, freed by the server); the status is 409 for
- * -EBUSY/-EAGAIN (not now: window, lock, drain in progress) and 500 otherwise. */
+ * label; any other character is sent as '_', so "outside-window" goes out as "outside_window") and *ret_value
+ * (a malloc'd sentence that says why, freed by the server); the status is 409 for -EBUSY/-EAGAIN (not now:
+ * window, lock, drain in progress) and 500 otherwise. It runs inside the loop's dispatch of the endpoint and
+ * must not free the LockServer. */
 typedef int (*LockServerHandler)(LockServerOp op, const char *id, const char *group, const char **ret_kind,
                                  char **ret_value, void *userdata);
 

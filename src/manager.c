@@ -59,20 +59,86 @@ VarlinkCall *manager_pop_drain_waiter(Manager *m) {
         return m->n_drain_waiters > 0 ? m->drain_waiters[--m->n_drain_waiters] : NULL;
 }
 
+static void on_drained(Supervisor *s, int error, void *userdata) {
+        Manager *m = userdata;
+        VarlinkCall *call;
+
+        m->drain_done = true;
+        reporter_changed(m->reporter);
+        while ((call = manager_pop_drain_waiter(m))) {
+                (void) varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", m->draining, "drained", true));
+                varlink_call_unref(call);
+        }
+        if (m->updater)
+                updater_drain_changed(m->updater);
+}
+
+int manager_drain(Manager *m, const char *why) {
+        int r;
+
+        if (!m->supervisor)
+                return -EAGAIN;
+        if (m->draining)
+                return 0;
+        /* before the call: with nothing running, on_drained() comes at once, from within it */
+        m->draining = true;
+        m->drain_done = false;
+        log_event(LOG_INFO, 0, "draining", NULL, NULL, "Draining the node: %s.", why);
+        r = supervisor_drain(m->supervisor, on_drained, m);
+        if (r < 0) {
+                m->draining = m->drain_done = false;
+                return r;
+        }
+        reporter_changed(m->reporter);
+        return 0;
+}
+
+void manager_undrain(Manager *m, const char *why) {
+        if (!m->supervisor || !m->draining)
+                return;
+        supervisor_undrain(m->supervisor);
+        m->draining = m->drain_done = false;
+        log_event(LOG_INFO, 0, "undraining", NULL, NULL, "Undraining the node: %s.", why);
+        reporter_changed(m->reporter);
+        if (m->updater)
+                updater_drain_changed(m->updater);
+}
+
+/* The reboot flow of OS updates drains through the same path as ballastctl drain. */
+static int updater_hook_drain(void *userdata) {
+        return manager_drain(userdata, "an OS update needs a reboot");
+}
+
+static void updater_hook_undrain(void *userdata) {
+        manager_undrain(userdata, "the OS update's reboot is over or was called off");
+}
+
+static void updater_hook_changed(void *userdata) {
+        Manager *m = userdata;
+        reporter_changed(m->reporter);
+}
+
+static bool updater_hook_drained(void *userdata) {
+        Manager *m = userdata;
+        return m->draining && m->drain_done;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         for (VarlinkCall *c; (c = manager_pop_drain_waiter(m));)
                 varlink_call_unref(c);
         free(m->drain_waiters);
-        /* top down: the supervisor uses the others, the HTTP client carries Docker's requests */
+        /* top down: the supervisor uses the others, the HTTP client carries Docker's requests; but the bus goes
+         * before the supervisor: freeing it answers the supervisor's jobs and calls still in flight
+         * ("disconnected"), and those answers must find it */
         sd_event_source_disable_unref(m->node_timer);
         reporter_free(m->reporter);
         json_decref(m->last_document);
         updater_free(m->updater);
+        bus_free(m->bus);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
-        bus_free(m->bus);
         docker_free(m->docker);
         http_client_free(m->http);
         varlink_server_free(m->varlink);
@@ -152,6 +218,8 @@ static void on_bus_state(Bus *b, bool connected, void *userdata) {
                 manager_bound_slice(m);
         if (m->supervisor)
                 supervisor_on_bus_state(m->supervisor, connected);
+        if (connected && m->updater)
+                updater_drain_changed(m->updater); /* a drain that could not start without systemd can now */
 }
 
 static void on_bus_unit(Bus *b, const UnitState *u, void *userdata) {
@@ -458,7 +526,11 @@ static int manager_start_modules(Manager *m) {
                 m->netlink = netlink_free(m->netlink);
         }
         /* OS updates: reports always, acts only with an "updates" block on an OS it knows */
-        r = updater_new(&m->updater, m->event, m->root, state_dir, m->config);
+        r = updater_new(&m->updater, m->event, m->http,
+                        &(UpdaterHooks) { .drain = updater_hook_drain, .undrain = updater_hook_undrain,
+                                          .drained = updater_hook_drained, .changed = updater_hook_changed,
+                                          .userdata = m },
+                        m->root, state_dir, m->config);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");
         /* neither may keep us from serving: both retry until they are there */
@@ -565,6 +637,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
+        /* sd-event watches children (the cmd health checks of exec services) only with SIGCHLD blocked: without
+         * this, sd_event_add_child() refused every one with EBUSY and such a check never ran */
+        {
+                sigset_t chld;
+                sigemptyset(&chld);
+                sigaddset(&chld, SIGCHLD);
+                if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+                        return log_error_errno(-errno, "Failed to block SIGCHLD: %m");
+        }
 
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)

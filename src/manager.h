@@ -84,6 +84,12 @@ json_t *manager_document_json(Manager *m);
 /* Everything `ballastctl capacity` shows. */
 json_t *manager_capacity_json(Manager *m);
 
+/* Drain: every service stopped, the last one first, and kept stopped until manager_undrain(); the report says
+ * so. Used by ballastctl drain and by the reboot flow of OS updates. 0 when started (or already draining),
+ * -ENOTCONN without systemd, -EAGAIN before the modules run. why is for the journal. */
+int manager_drain(Manager *m, const char *why);
+void manager_undrain(Manager *m, const char *why);
+
 /* Drain calls waiting for the drain to finish (a reference is taken). */
 int manager_add_drain_waiter(Manager *m, VarlinkCall *call);
 VarlinkCall *manager_pop_drain_waiter(Manager *m);

@@ -3,11 +3,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "etcd.h"
 #include "reporter.h"
+#include "shared/backoff.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
@@ -94,15 +94,7 @@ struct Reporter {
 /* ---- pure helpers ---- */
 
 uint64_t reporter_backoff_usec(unsigned attempt, uint32_t random) {
-        uint64_t base = REPORTER_BACKOFF_MIN_USEC, low, span;
-
-        for (unsigned i = 0; i < attempt && base < REPORTER_BACKOFF_MAX_USEC; i++)
-                base *= 2;
-        base = MIN(base, REPORTER_BACKOFF_MAX_USEC);
-        /* ±20%: nodes that lost the cluster together must not come back in step */
-        low = base - base / 5;
-        span = base / 5 * 2;
-        return low + (uint64_t) random % (span + 1);
+        return backoff_usec(attempt, REPORTER_BACKOFF_MIN_USEC, REPORTER_BACKOFF_MAX_USEC, random);
 }
 
 char *reporter_etcd_key(const char *prefix, const char *node) {
@@ -192,14 +184,6 @@ int reporter_read_token(const char *path, char **ret) {
 }
 
 /* ---- status ---- */
-
-static uint32_t random_u32(void) {
-        uint32_t v;
-
-        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t) sizeof(v))
-                return v;
-        return (uint32_t) now_usec(CLOCK_MONOTONIC) * 2654435761U;
-}
 
 static void status_set(ReportStatus *s, ReportState state, const char *error) {
         if (s->state != state)

@@ -727,10 +727,10 @@ int service_spec_parse(const char *text, size_t size, const char *filename, Serv
                 const char *what = json_error_code(&jerr) == json_error_invalid_utf8 ? "not UTF-8 text"
                                                                                       : "invalid JSON";
                 sanitize(jerr.text);
-                r = filename ? set_error(ret_error, "%s:%d:%d: %s: %s", filename, jerr.line, jerr.column, what,
-                                         jerr.text)
-                             : set_error(ret_error, "%s at line %d, column %d: %s", what, jerr.line, jerr.column,
-                                         jerr.text);
+                r = filename ? set_error(ret_error, "%s:%d:%d: %s: %s", filename, jerr.line,
+                                         json_error_column(&jerr), what, jerr.text)
+                             : set_error(ret_error, "%s at line %d, column %d: %s", what, jerr.line,
+                                         json_error_column(&jerr), jerr.text);
                 return r < 0 ? r : -EINVAL;
         }
 
@@ -764,6 +764,21 @@ int service_spec_load(const char *path, ServiceSpec **ret, char **ret_error) {
                 return k < 0 ? k : r;
         }
         return service_spec_parse(text, size, path, ret, ret_error);
+}
+
+int service_spec_load_named(const char *path, const char *name, ServiceSpec **ret, char **ret_error) {
+        _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+        int r;
+
+        r = service_spec_load(path, &spec, ret_error);
+        if (r < 0)
+                return r;
+        if (!streq(spec->name, name)) {
+                r = set_error(ret_error, "%s: name \"%s\" does not match the file name", path, spec->name);
+                return r < 0 ? r : -EINVAL;
+        }
+        *ret = TAKE_PTR(spec);
+        return 0;
 }
 
 /* ---- normalized JSON ---- */

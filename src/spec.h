@@ -76,6 +76,9 @@ int service_spec_from_json(json_t *v, ServiceSpec **ret, JsonError *e);
  * given, else "field: why". */
 int service_spec_parse(const char *text, size_t size, const char *filename, ServiceSpec **ret, char **ret_error);
 int service_spec_load(const char *path, ServiceSpec **ret, char **ret_error);
+/* A spec of a services directory (DIR/NAME.json, as Ignition or an operator writes it): loaded as above, and its
+ * name must be the file's name without ".json". */
+int service_spec_load_named(const char *path, const char *name, ServiceSpec **ret, char **ret_error);
 
 /* The normalized spec with every default filled in: what is persisted and what GetService shows.
  * service_spec_from_json(service_spec_to_json(s)) gives an equal spec. */

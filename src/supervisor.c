@@ -793,13 +793,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load(path, &spec, &error);
-                if (r >= 0 && !streq(spec->name, name)) {
-                        free(error);
-                        if (asprintf(&error, "%s: name \"%s\" does not match the file name", path, spec->name) < 0)
-                                return -ENOMEM;
-                        r = -EINVAL;
-                }
+                r = service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
@@ -937,6 +931,10 @@ static JobContext *job_context_new(Supervisor *s, const char *name) {
 static void job_context_free(JobContext *j) {
         free(j->name);
         free(j);
+}
+
+static void job_context_destroy(void *userdata) {
+        job_context_free(userdata);
 }
 
 static json_t *service_status_json(Supervisor *s, Service *svc);
@@ -1103,7 +1101,8 @@ static void service_resize(Supervisor *s, Service *svc) {
                 if (!body || asprintf(&path, "/containers/ballast-%s/update", svc->name) < 0)
                         r = -ENOMEM;
                 else
-                        r = docker_call(s->docker, "POST", path, body, 10000, on_container_updated, j);
+                        r = docker_call_full(s->docker, "POST", path, body, 10000, on_container_updated,
+                                             job_context_destroy, j);
         }
         if (r < 0) {
                 log_warning_errno(r, "Failed to change the limits of %s live; they apply at its next start: %m",
@@ -1751,6 +1750,14 @@ typedef struct GetContext {
         char *name;
 } GetContext;
 
+static void get_context_free(void *userdata) {
+        GetContext *g = userdata;
+
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
@@ -1763,28 +1770,18 @@ static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t 
 static void on_container_inspected(Docker *d, int error, long status, json_t *reply, void *userdata) {
         GetContext *g = userdata;
         Service *svc = supervisor_find(g->supervisor, g->name);
-        json_t *state = json_object_get(reply, "State"), *container = NULL;
+        json_t *container = NULL;
 
         if (!svc)
                 (void) reply_no_such_service(g->call, g->name);
         else {
                 if (error >= 0 && status == 200)
-                        container = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
-                                              "id", json_object_get(reply, "Id"),
-                                              "status", json_object_get(state, "Status"),
-                                              "started_at", json_object_get(state, "StartedAt"),
-                                              "finished_at", json_object_get(state, "FinishedAt"),
-                                              "exit_code", json_object_get(state, "ExitCode"),
-                                              "oom_killed", json_object_get(state, "OOMKilled"),
-                                              "pid", json_object_get(state, "Pid"),
-                                              "image", json_object_get(json_object_get(reply, "Config"), "Image"));
+                        container = docker_container_summary(reply);
                 else
                         container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
                 (void) reply_service(g->supervisor, g->call, svc, container);
         }
-        varlink_call_unref(g->call);
-        free(g->name);
-        free(g);
+        get_context_free(g);
 }
 
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
@@ -1806,10 +1803,8 @@ int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return -ENOMEM;
         }
         *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
-        if (docker_call(s->docker, "GET", path, NULL, 2000, on_container_inspected, g) < 0) {
-                varlink_call_unref(g->call);
-                free(g->name);
-                free(g);
+        if (docker_call_full(s->docker, "GET", path, NULL, 2000, on_container_inspected, get_context_free, g) < 0) {
+                get_context_free(g);
                 return reply_service(s, call, svc, NULL);
         }
         return 0;

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-id128.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fleetlock.h"
+#include "lockserver.h"
+#include "shared/backoff.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/log.h"
@@ -22,9 +27,16 @@
 #define BUS_RETRY_USEC (10 * USEC_PER_SEC)
 #define WINDOW_RECHECK_USEC (30 * USEC_PER_SEC)
 #define MAX_WINDOWS 64
+#define LOGIN_SERVICE "org.freedesktop.login1"
+#define LOGIN_PATH "/org/freedesktop/login1"
+#define LOGIN_INTERFACE "org.freedesktop.login1.Manager"
+#define REBOOT_RETRY_MIN_USEC (5 * USEC_PER_SEC)
+#define REBOOT_RETRY_MAX_USEC (300 * USEC_PER_SEC)
 
 struct Updater {
         sd_event *event;
+        HttpClient *http;
+        UpdaterHooks hooks;
         char *root;
         char *state_path;   /* state_dir/updates.json */
 
@@ -61,10 +73,51 @@ struct Updater {
         int64_t ue_last_checked;
 
         bool reboot_needed;
+        bool need_known;    /* update_engine answered, or Zincati asked, since ballastd started */
         char *new_version;
 
         RebootFlow flow;
         sd_event_source *window_timer;
+        char boot_id[33];   /* this boot's (ballast's per-boot id in /run/ballast/boot-id) */
+        bool stepping;
+
+        /* the cluster's FleetLock (strategy fleet_lock) */
+        FleetLock *fleetlock;
+        char *lock_id;
+        char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
+        bool lock_held;
+        bool unlocked;          /* steady-state succeeded since the flow entered post-reboot-unlock */
+        const char *lock_reason; /* the last outcome: fleetlock_result_to_reason(), NULL before any */
+        char *lock_message;
+        char *lock_kind;
+        long lock_status;
+        unsigned lock_failures;
+        uint64_t lock_at_usec, lock_retry_at_usec; /* CLOCK_REALTIME */
+
+        /* drain and the logind delay inhibitor while draining */
+        unsigned drain_timeout_s;  /* 0: no limit */
+        sd_event_source *drain_timer;
+        bool drain_timed_out;      /* drain_timeout_s passed: what is still stopping is left to the shutdown */
+        bool drain_requested;
+        char *drain_error;
+        int inhibit_fd;
+        sd_bus_slot *inhibit_call;
+        char *inhibit_error;
+
+        /* Fedora CoreOS: the FleetLock endpoint Zincati asks before it finalizes an update */
+        LockServer *endpoint;
+        char *endpoint_error;
+        const char *zincati_last_op;   /* "pre-reboot" / "steady-state" */
+        int zincati_last_answer;       /* HTTP status we answered */
+        uint64_t zincati_last_usec;    /* CLOCK_REALTIME */
+
+        /* the reboot through logind (Flatcar, Container Linux) */
+        sd_bus_slot *reboot_call;
+        bool reboot_started;    /* logind accepted (or Zincati was answered 200): no way back */
+        bool reboot_asked;      /* asked logind in this run of ballastd */
+        char *reboot_error;
+        unsigned reboot_failures;
+        sd_event_source *reboot_retry;
 };
 
 /* ---- helpers ---- */
@@ -133,17 +186,45 @@ static bool clock_known(Updater *u) {
         return p && access(p, F_OK) == 0;
 }
 
-static void read_boot_id(char ret[static 33]) {
-        _cleanup_free_ char *text = NULL;
-        size_t k = 0;
+static bool id128_string_valid(const char *s) {
+        return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
 
-        ret[0] = 0;
-        if (read_full_file("/proc/sys/kernel/random/boot_id", 128, &text, NULL) < 0)
+/* This boot's id, as ballast tells boots apart: a random id kept in /run/ballast/boot-id, which lives as long as
+ * the boot (/run is a tmpfs, emptied by every boot) and survives restarts of ballastd. Not the kernel's
+ * boot_id: a container (the test sandbox among them) reboots without a new kernel. "" when it cannot be
+ * kept: the flow then never sees a new boot, and fails closed (no lock released behind a reboot it missed). */
+static void updater_read_boot_id(Updater *u) {
+        _cleanup_free_ char *p = path_join_root(u->root, "/run/ballast/boot-id"), *text = NULL;
+        char id[SD_ID128_STRING_MAX];
+        sd_id128_t rnd;
+        int r;
+
+        u->boot_id[0] = 0;
+        if (!p)
                 return;
-        for (const char *c = text; *c && k < 32; c++)
-                if (strchr("0123456789abcdef", *c))
-                        ret[k++] = *c;
-        ret[k == 32 ? 32 : 0] = 0;
+        if (read_full_file(p, 128, &text, NULL) >= 0) {
+                text[strcspn(text, "\n")] = 0;
+                if (id128_string_valid(text)) {
+                        memcpy(u->boot_id, text, 33);
+                        return;
+                }
+        }
+        r = sd_id128_randomize(&rnd);
+        if (r >= 0) {
+                sd_id128_to_string(rnd, id);
+                r = mkdir_parents(p, 0755);
+        }
+        if (r >= 0) {
+                char line[SD_ID128_STRING_MAX + 1];
+                snprintf(line, sizeof(line), "%s\n", id);
+                r = write_file_atomic(p, line, strlen(line), 0644);
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Failed to keep this boot's id in %s, a reboot will not be noticed: %m", p);
+                return;
+        }
+        memcpy(u->boot_id, id, 33);
 }
 
 static json_t *windows_json(const MaintenanceWindow *w, size_t n) {
@@ -403,58 +484,310 @@ typedef struct GateView {
         int64_t next_start, end;
 } GateView;
 
+static void updater_inhibit(Updater *u);
+static void updater_step(Updater *u);
+static void updater_uninhibit(Updater *u);
+static void updater_reboot(Updater *u);
+
+/* States in which the flow has decided that a reboot is needed. */
+static bool flow_wants_reboot(RebootState s) {
+        return s == REBOOT_STATE_NEEDED || s == REBOOT_STATE_WAITING_WINDOW || s == REBOOT_STATE_LOCKING ||
+               s == REBOOT_STATE_DRAINING || s == REBOOT_STATE_REBOOTING;
+}
+
+static bool uses_lock(Updater *u) {
+        return u->strategy == UPDATES_STRATEGY_FLEET_LOCK;
+}
+
+static bool drained(Updater *u) {
+        return u->drain_requested &&
+               (u->drain_timed_out || (u->hooks.drained && u->hooks.drained(u->hooks.userdata)));
+}
+
 static void updater_inputs(Updater *u, GateView *g) {
         const MaintenanceWindow *w;
         size_t n;
-        char boot_id[33];
+        bool need = u->reboot_needed;
+        const char *version = u->new_version;
 
         *g = (GateView) {};
         effective_windows(u, &w, &n);
         g->window_r = updates_in_window(w, n, (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC),
                                         effective_time_zone(u), &g->next_start, &g->end);
-        read_boot_id(boot_id);
+        /* Until update_engine (or Zincati) has spoken since ballastd started, the persisted flow stands for
+         * what they said: a crash in the middle of the flow resumes it rather than calling it off. */
+        if (!u->need_known) {
+                need = flow_wants_reboot(u->flow.state);
+                version = u->flow.version;
+        }
         g->in = (RebootInputs) {
-                .reboot_needed = u->reboot_needed,
+                .reboot_needed = need,
                 .window = g->window_r < 0 ? UPDATES_WINDOW_UNKNOWN : (UpdatesWindowState) g->window_r,
-                .lock_held = false,  /* the FleetLock client is not there yet: never held */
-                .drained = false,
+                .lock_held = u->lock_held,
+                .drained = drained(u),
                 .paused = u->paused,
                 .clock_known = clock_known(u),
                 .config_error = !updater_is_managed(u) || u->file_error || u->state_error,
                 .strategy = u->strategy,
                 .max_version = u->max_version,
-                .new_version = u->new_version,
-                .new_boot = u->flow.boot_id[0] && boot_id[0] && !streq(u->flow.boot_id, boot_id),
-                .reboot_started = false,
-                .unlocked = true,    /* no lock was ever taken */
+                .new_version = version,
+                .new_boot = u->flow.boot_id[0] && u->boot_id[0] && !streq(u->flow.boot_id, u->boot_id),
+                .reboot_started = u->reboot_started,
+                .unlocked = u->unlocked,
         };
         /* an operator's approval of exactly this version lifts max_version for it */
-        if (u->approved_version && u->new_version && streq(u->approved_version, u->new_version))
+        if (u->approved_version && version && streq(u->approved_version, version))
                 g->in.max_version = NULL;
 }
 
-static void updater_step(Updater *u) {
-        GateView g;
-        RebootState s;
+static void updater_enter(Updater *u, RebootState s, const GateView *g) {
+        RebootDecision start, now;
+        const char *reason, *why;
 
-        updater_inputs(u, &g);
-        s = u->flow.state;
-        for (unsigned i = 0; i < 8; i++) {
-                RebootState next = updates_reboot_next(s, &g.in);
-                if (next == s)
-                        break;
-                s = next;
+        updates_may_start(&g->in, &start);
+        updates_may_reboot(&g->in, &now);
+        /* why the flow moves: the gate's first objection, or what happened */
+        reason = start.reason;
+        why = start.message;
+        if (g->in.new_boot) {
+                reason = "new-boot";
+                why = "The node booted again since the flow's last step.";
+        } else if (s == REBOOT_STATE_POST_REBOOT_UNLOCK && start.allow) {
+                reason = now.reason;
+                why = now.message;
+        } else if (s == REBOOT_STATE_IDLE && u->flow.state == REBOOT_STATE_POST_REBOOT_UNLOCK) {
+                reason = "done";
+                why = "The lock is released and the services are back.";
         }
-        if (s == u->flow.state)
-                return;
-        log_event(LOG_INFO, 0, "reboot-flow", NULL, NULL, "Reboot flow: %s → %s%s%s.",
-                  updates_reboot_state_to_string(u->flow.state), updates_reboot_state_to_string(s),
-                  u->new_version ? ", version " : "", u->new_version ?: "");
+        log_event(s == REBOOT_STATE_REBOOTING ? LOG_NOTICE : LOG_INFO, 0, "reboot-flow", NULL, NULL,
+                  "Reboot flow: %s → %s%s%s (%s: %s)", updates_reboot_state_to_string(u->flow.state),
+                  updates_reboot_state_to_string(s), g->in.new_version ? ", version " : "",
+                  strempty(g->in.new_version), reason, why);
+        switch (s) {
+        case REBOOT_STATE_POST_REBOOT_UNLOCK:
+                u->unlocked = false;
+                u->reboot_started = false;
+                u->reboot_asked = false;
+                u->reboot_failures = 0;
+                u->reboot_error = mfree(u->reboot_error);
+                (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_OFF);
+                break;
+        case REBOOT_STATE_IDLE:
+                u->lock_held = false;
+                break;
+        default:
+                break;
+        }
         u->flow.state = s;
         u->flow.since_usec = now_usec(CLOCK_REALTIME);
-        read_boot_id(u->flow.boot_id);
-        (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : u->new_version);
+        memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
+        (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : g->in.new_version);
         (void) updater_save(u);
+        if (u->hooks.changed)
+                u->hooks.changed(u->hooks.userdata);
+}
+
+static void updater_start_drain(Updater *u) {
+        int r;
+
+        if (u->drain_requested || !u->hooks.drain)
+                return;
+        r = u->hooks.drain(u->hooks.userdata);
+        if (r < 0) {
+                _cleanup_free_ char *e = strdupf("The drain cannot start: %s; waiting for systemd.",
+                                                 r == -ENOTCONN ? "systemd is not reachable" : strerror(-r));
+                if (!u->drain_error || !streq(u->drain_error, e))
+                        log_event(LOG_WARNING, r, "drain-failed", NULL, NULL, "Reboot flow: %s", e);
+                free(u->drain_error);
+                u->drain_error = TAKE_PTR(e);
+                return;
+        }
+        u->drain_error = mfree(u->drain_error);
+        u->drain_requested = true;
+        u->drain_timed_out = false;
+        if (u->drain_timeout_s > 0) {
+                (void) sd_event_source_set_time_relative(u->drain_timer, u->drain_timeout_s * USEC_PER_SEC);
+                (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+/* The drain takes longer than drain_timeout_s: the reboot goes ahead, and the shutdown stops what is still
+ * stopping (each service's own stop timeout still applies). Policy was settled before the drain began; only
+ * a slow stop is left, and waiting for ever would hold the fleet's lock for ever. */
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Updater *u = userdata;
+
+        if (!u->drain_requested || drained(u))
+                return 0;
+        u->drain_timed_out = true;
+        log_event(LOG_WARNING, 0, "drain-timeout", NULL, NULL,
+                  "The drain did not finish within %u s (drain_timeout_s): going on; the shutdown stops the rest.",
+                  u->drain_timeout_s);
+        updater_step(u);
+        return 0;
+}
+
+/* Makes what the current state stands for happen (idempotent: again after a restart of ballastd). Returns
+ * true when an input of the flow changed on the way, so that the flow is looked at again. */
+static bool updater_act(Updater *u) {
+        bool changed = false;
+
+        switch (u->flow.state) {
+        case REBOOT_STATE_IDLE:
+        case REBOOT_STATE_NEEDED:
+        case REBOOT_STATE_WAITING_WINDOW:
+                if (fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
+                        fleetlock_cancel(u->fleetlock);
+                updater_uninhibit(u);
+                break;
+
+        case REBOOT_STATE_LOCKING:
+                if (!uses_lock(u) || u->lock_held || !u->fleetlock)
+                        break; /* without a client: no lock, no reboot (lock_setup_error says why) */
+                if (!fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
+                        (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
+                break;
+
+        case REBOOT_STATE_DRAINING:
+                updater_inhibit(u);
+                if (!u->drain_requested) {
+                        updater_start_drain(u);
+                        changed = u->drain_requested;
+                }
+                break;
+
+        case REBOOT_STATE_REBOOTING:
+                /* after a restart of ballastd in this state, the services may have come back: drain again */
+                if (!u->drain_requested) {
+                        updater_start_drain(u);
+                        changed = u->drain_requested;
+                }
+                if (!drained(u))
+                        break;
+                /* logind would wait for our own delay inhibitor before rebooting */
+                updater_uninhibit(u);
+                if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
+                        updater_reboot(u);
+                break;
+
+        case REBOOT_STATE_POST_REBOOT_UNLOCK:
+                updater_uninhibit(u);
+                if (u->drain_requested) {
+                        u->drain_requested = false;
+                        u->drain_timed_out = false;
+                        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
+                        if (u->hooks.undrain)
+                                u->hooks.undrain(u->hooks.userdata);
+                        changed = true;
+                }
+                if (u->unlocked)
+                        break;
+                if (!uses_lock(u) || !u->fleetlock) {
+                        /* no lock server to tell: nothing was locked */
+                        u->unlocked = true;
+                        u->lock_held = false;
+                        changed = true;
+                } else if (!fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE))
+                        (void) fleetlock_start(u->fleetlock, FLEETLOCK_STEADY_STATE);
+                break;
+
+        default:
+                break;
+        }
+        return changed;
+}
+
+static void updater_step(Updater *u) {
+        /* acting can call back (a drain with nothing to stop is done at once): one pass at a time */
+        if (u->stepping)
+                return;
+        u->stepping = true;
+        for (unsigned i = 0; i < 16; i++) {
+                GateView g;
+                RebootState next;
+
+                updater_inputs(u, &g);
+                next = updates_reboot_next(u->flow.state, &g.in);
+                if (next != u->flow.state) {
+                        updater_enter(u, next, &g);
+                        continue;
+                }
+                if (!updater_act(u))
+                        break;
+        }
+        u->stepping = false;
+}
+
+void updater_drain_changed(Updater *u) {
+        if (u)
+                updater_step(u);
+}
+
+/* ---- the cluster's FleetLock ---- */
+
+static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+        const char *reason = fleetlock_result_to_reason(o->result);
+        bool same = u->lock_reason && streq(u->lock_reason, reason) && u->lock_message &&
+                    streq(u->lock_message, o->message);
+
+        u->lock_reason = reason;
+        (void) set_string(&u->lock_message, o->message);
+        (void) set_string(&u->lock_kind, o->kind);
+        u->lock_status = o->status;
+        u->lock_failures = o->failures;
+        u->lock_at_usec = now_usec(CLOCK_REALTIME);
+        u->lock_retry_at_usec = o->retry_in_usec ? u->lock_at_usec + o->retry_in_usec : 0;
+        if (o->result == FLEETLOCK_OK) {
+                log_event(LOG_NOTICE, 0, o->op == FLEETLOCK_PRE_REBOOT ? "fleetlock-locked" : "fleetlock-unlocked",
+                          NULL, NULL, "FleetLock %s: %s", fleetlock_op_to_string(o->op), o->message);
+                if (o->op == FLEETLOCK_PRE_REBOOT)
+                        u->lock_held = true;
+                else {
+                        u->lock_held = false;
+                        u->unlocked = true;
+                }
+        } else
+                /* every failure, but an unchanged one only at debug level after the first few */
+                log_event(same && o->failures > 3 ? LOG_DEBUG : LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock %s failed (%s): %s Retrying in %.1f s; no reboot without the lock.",
+                          fleetlock_op_to_string(o->op), reason, o->message,
+                          (double) o->retry_in_usec / (double) USEC_PER_SEC);
+        updater_step(u);
+}
+
+/* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
+ * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
+static void updater_setup_fleetlock(Updater *u) {
+        _cleanup_free_ char *p = NULL, *text = NULL;
+        char id[33];
+        int r;
+
+        u->fleetlock = fleetlock_free(u->fleetlock);
+        u->lock_setup_error = mfree(u->lock_setup_error);
+        if (!updater_is_managed(u) || !uses_lock(u))
+                return;
+        p = path_join_root(u->root, "/etc/machine-id");
+        r = p ? read_full_file(p, 128, &text, NULL) : -ENOMEM;
+        if (r >= 0) {
+                text[strcspn(text, "\n")] = 0;
+                r = updates_zincati_node_id(text, id);
+                if (r < 0)
+                        u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
+        } else
+                u->lock_setup_error = strdupf("Cannot read %s for the FleetLock id: %s.", strna(p), strerror(-r));
+        if (r >= 0) {
+                (void) set_string(&u->lock_id, id);
+                r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
+                                  on_fleetlock, u);
+                if (r < 0)
+                        u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
+                                                      strna(u->fleet_lock_url), strna(u->fleet_lock_group),
+                                                      strerror(-r));
+        }
+        if (u->lock_setup_error)
+                log_event(LOG_ERR, r, "fleetlock-error", NULL, BALLAST_MESSAGE_ERROR, "No reboot: %s",
+                          u->lock_setup_error);
 }
 
 static int on_window_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -468,6 +801,10 @@ static int on_window_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 /* ---- update_engine over D-Bus ---- */
 
 static void updater_bus_drop(Updater *u) {
+        if (u->reboot_call)
+                u->reboot_asked = false; /* no answer came: ask again on the next connection */
+        u->reboot_call = sd_bus_slot_unref(u->reboot_call);
+        u->inhibit_call = sd_bus_slot_unref(u->inhibit_call);
         u->ue_match = sd_bus_slot_unref(u->ue_match);
         u->ue_owner_match = sd_bus_slot_unref(u->ue_owner_match);
         u->ue_call = sd_bus_slot_unref(u->ue_call);
@@ -495,6 +832,7 @@ static int updater_take_status(Updater *u, sd_bus_message *m) {
                 log_event(LOG_INFO, 0, "update-engine-status", NULL, NULL, "update_engine: %s%s%s.", op,
                           *version ? ", new version " : "", version);
         u->ue_known = true;
+        u->need_known = true;
         u->ue_last_checked = last_checked;
         u->ue_progress = progress;
         (void) set_string(&u->ue_operation, op);
@@ -502,6 +840,205 @@ static int updater_take_status(Updater *u, sd_bus_message *m) {
         u->ue_error = mfree(u->ue_error);
         u->reboot_needed = need;
         (void) set_string(&u->new_version, need && *version ? version : NULL);
+        updater_step(u);
+        return 0;
+}
+
+/* ---- Fedora CoreOS: Zincati's FleetLock endpoint ---- */
+
+static void decision_explain(Updater *u, RebootDecision *d);
+
+/* Zincati asks before it finalizes (pre-reboot) and says when it runs again (steady-state). pre-reboot makes a
+ * reboot needed and runs the flow (window, the cluster's lock, drain); the answer is 200 only once the flow
+ * has reached the point where the reboot may happen, and then Zincati finalizes and reboots (ballast does not
+ * call logind on Fedora CoreOS). Until then: 409, the reason as the kind, the sentence as the value. */
+static int on_zincati(LockServerOp op, const char *id, const char *group, const char **ret_kind, char **ret_value,
+                      void *userdata) {
+        Updater *u = userdata;
+        GateView g;
+        RebootDecision d;
+
+        u->need_known = true;
+        u->zincati_last_usec = now_usec(CLOCK_REALTIME);
+        if (op == LOCK_SERVER_STEADY_STATE) {
+                u->zincati_last_op = "steady-state";
+                u->zincati_last_answer = 200;
+                if (u->reboot_needed || u->reboot_started)
+                        log_event(LOG_INFO, 0, "zincati-steady-state", NULL, NULL,
+                                  "Zincati is in steady state (id %s, group %s): no reboot pending.", id, group);
+                u->reboot_needed = false;
+                /* told 200 in this boot, and Zincati runs again without having rebooted: it will not */
+                if (u->flow.state == REBOOT_STATE_REBOOTING)
+                        u->reboot_started = false;
+                updater_step(u);
+                return 0;
+        }
+
+        u->zincati_last_op = "pre-reboot";
+        if (!u->reboot_needed)
+                log_event(LOG_INFO, 0, "zincati-pre-reboot", NULL, NULL,
+                          "Zincati asks to finalize an update (id %s, group %s): a reboot is needed.", id, group);
+        u->reboot_needed = true;
+        updater_step(u);
+        if (u->flow.state == REBOOT_STATE_REBOOTING && drained(u)) {
+                if (!u->reboot_started)
+                        log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                                  "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
+                u->reboot_started = true;
+                u->zincati_last_answer = 200;
+                return 0;
+        }
+        updater_inputs(u, &g);
+        updates_may_reboot(&g.in, &d);
+        decision_explain(u, &d);
+        if (d.allow) {
+                /* the gate agrees, the flow is not there yet: say where it is */
+                d.reason = updates_reboot_state_to_string(u->flow.state);
+                d.message = "The reboot flow is on its way (lock, drain); ask again.";
+        }
+        *ret_kind = d.reason;
+        *ret_value = strdup(d.message);
+        u->zincati_last_answer = 409;
+        return -EBUSY;
+}
+
+static void updater_setup_endpoint(Updater *u) {
+        int r;
+
+        if (!updater_is_managed(u) || u->os.kind != OS_FEDORA_COREOS) {
+                u->endpoint = lock_server_free(u->endpoint);
+                u->endpoint_error = mfree(u->endpoint_error);
+                return;
+        }
+        if (u->endpoint)
+                return;
+        r = lock_server_new(&u->endpoint, u->event, UPDATER_FLEETLOCK_ADDRESS, UPDATER_FLEETLOCK_PORT, on_zincati, u);
+        if (r < 0) {
+                free(u->endpoint_error);
+                u->endpoint_error = strdupf("cannot serve the FleetLock endpoint for Zincati at %s: %s",
+                                            UPDATER_FLEETLOCK_BASE_URL, strerror(-r));
+                log_event(LOG_ERR, r, "endpoint-failed", NULL, BALLAST_MESSAGE_ERROR,
+                          "Zincati cannot finalize updates: %s.", u->endpoint_error);
+                return;
+        }
+        u->endpoint_error = mfree(u->endpoint_error);
+        log_info("Serving the FleetLock endpoint for Zincati at %s.", UPDATER_FLEETLOCK_BASE_URL);
+}
+
+/* ---- logind: the delay inhibitor while draining, the reboot ---- */
+
+static int on_inhibit(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Updater *u = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int fd, r;
+
+        u->inhibit_call = sd_bus_slot_unref(u->inhibit_call);
+        if (e) {
+                free(u->inhibit_error);
+                u->inhibit_error = strdupf("logind refused the delay inhibitor: %s", e->message ?: e->name);
+                log_event(LOG_WARNING, 0, "inhibit-failed", NULL, NULL, "%s; draining without it.", u->inhibit_error);
+                return 0;
+        }
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r >= 0) {
+                /* the message owns fd: keep a copy of our own */
+                r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (r < 0)
+                        r = -errno;
+        }
+        if (r < 0) {
+                free(u->inhibit_error);
+                u->inhibit_error = strdupf("cannot keep logind's inhibitor: %s", strerror(-r));
+                return 0;
+        }
+        u->inhibit_error = mfree(u->inhibit_error);
+        safe_close(u->inhibit_fd);
+        u->inhibit_fd = r;
+        log_event(LOG_INFO, 0, "inhibited", NULL, NULL,
+                  "Holding a logind delay inhibitor (shutdown) while the node drains.");
+        /* the flow may have moved on while logind answered */
+        if (u->flow.state != REBOOT_STATE_DRAINING)
+                updater_uninhibit(u);
+        return 0;
+}
+
+static void updater_inhibit(Updater *u) {
+        int r;
+
+        if (u->inhibit_fd >= 0 || u->inhibit_call || !u->bus)
+                return;
+        r = sd_bus_call_method_async(u->bus, &u->inhibit_call, LOGIN_SERVICE, LOGIN_PATH, LOGIN_INTERFACE, "Inhibit",
+                                     on_inhibit, u, "ssss", "shutdown", "ballast",
+                                     "Draining the node's services before the OS update's reboot", "delay");
+        if (r < 0) {
+                free(u->inhibit_error);
+                u->inhibit_error = strdupf("cannot ask logind for a delay inhibitor: %s", strerror(-r));
+        }
+}
+
+static void updater_uninhibit(Updater *u) {
+        u->inhibit_call = sd_bus_slot_unref(u->inhibit_call);
+        if (u->inhibit_fd < 0)
+                return;
+        u->inhibit_fd = safe_close(u->inhibit_fd);
+        log_event(LOG_INFO, 0, "uninhibited", NULL, NULL, "Released the logind delay inhibitor.");
+}
+
+static int on_reboot_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Updater *u = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        uint64_t delay;
+
+        u->reboot_call = sd_bus_slot_unref(u->reboot_call);
+        if (!e) {
+                u->reboot_started = true;
+                u->reboot_error = mfree(u->reboot_error);
+                log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                          "logind accepted the reboot into %s; the lock is released after the new boot.",
+                          strna(u->flow.version));
+                updater_step(u);
+                return 0;
+        }
+        delay = backoff_usec(u->reboot_failures++, REBOOT_RETRY_MIN_USEC, REBOOT_RETRY_MAX_USEC, random_u32());
+        free(u->reboot_error);
+        u->reboot_error = strdupf("logind refused the reboot: %s", e->message ?: e->name);
+        log_event(LOG_ERR, 0, "reboot-failed", NULL, BALLAST_MESSAGE_ERROR, "%s; asking again in %.0f s.",
+                  u->reboot_error, (double) delay / (double) USEC_PER_SEC);
+        (void) sd_event_source_set_time_relative(u->reboot_retry, delay);
+        (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* org.freedesktop.login1.Manager.Reboot(false): logind runs the delay inhibitors' course and starts
+ * reboot.target, as `systemctl reboot` would. Asked once per run of ballastd (and again after a refusal). */
+static void updater_reboot(Updater *u) {
+        int enabled = SD_EVENT_OFF;
+        int r;
+
+        (void) sd_event_source_get_enabled(u->reboot_retry, &enabled);
+        if (u->reboot_asked || u->reboot_call || enabled != SD_EVENT_OFF)
+                return;
+        if (!u->bus) {
+                (void) set_string(&u->reboot_error, "the system bus is not reachable, so logind cannot be asked");
+                return;
+        }
+        r = sd_bus_call_method_async(u->bus, &u->reboot_call, LOGIN_SERVICE, LOGIN_PATH, LOGIN_INTERFACE, "Reboot",
+                                     on_reboot_reply, u, "b", 0);
+        if (r < 0) {
+                free(u->reboot_error);
+                u->reboot_error = strdupf("cannot ask logind to reboot: %s", strerror(-r));
+                return;
+        }
+        u->reboot_asked = true;
+        log_event(LOG_NOTICE, 0, "reboot-requested", NULL, NULL,
+                  "The node is drained and holds what it needs: asking logind to reboot into %s.",
+                  strna(u->flow.version));
+}
+
+static int on_reboot_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Updater *u = userdata;
+
+        u->reboot_asked = false;
         updater_step(u);
         return 0;
 }
@@ -564,6 +1101,10 @@ static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *
         return 0;
 }
 
+static bool watch_update_engine(Updater *u) {
+        return u->os.kind == OS_FLATCAR || u->os.kind == OS_CONTAINER_LINUX;
+}
+
 static int updater_bus_connect(Updater *u) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
@@ -576,10 +1117,10 @@ static int updater_bus_connect(Updater *u) {
                 return r;
         r = sd_bus_match_signal_async(bus, &u->disconnect_match, "org.freedesktop.DBus.Local", NULL,
                                       "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, NULL, u);
-        if (r >= 0)
+        if (r >= 0 && watch_update_engine(u))
                 r = sd_bus_match_signal_async(bus, &u->ue_match, NULL, UE_PATH, UE_INTERFACE, "StatusUpdate",
                                               on_ue_status_signal, NULL, u);
-        if (r >= 0)
+        if (r >= 0 && watch_update_engine(u))
                 r = sd_bus_match_signal_async(bus, &u->ue_owner_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                               "org.freedesktop.DBus", "NameOwnerChanged", on_ue_owner_changed, NULL, u);
         if (r < 0) {
@@ -589,7 +1130,9 @@ static int updater_bus_connect(Updater *u) {
                 return r;
         }
         u->bus = TAKE_PTR(bus);
-        updater_get_status(u);
+        if (watch_update_engine(u))
+                updater_get_status(u);
+        updater_step(u); /* logind may be needed now */
         return 0;
 }
 
@@ -604,14 +1147,18 @@ static int on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The system bus: update_engine on Flatcar and Container Linux, logind (inhibitor, reboot) wherever updates are
+ * managed. */
 static void updater_watch(Updater *u) {
-        bool want = u->os.kind == OS_FLATCAR || u->os.kind == OS_CONTAINER_LINUX;
         int r;
 
-        if (!want) {
+        if (!updater_is_managed(u)) {
                 updater_bus_drop(u);
                 return;
         }
+        /* a change of OS (a fixture, in tests) changes what is watched */
+        if (u->bus && (!!u->ue_match) != watch_update_engine(u))
+                updater_bus_drop(u);
         if (u->bus)
                 return;
         r = updater_bus_connect(u);
@@ -638,6 +1185,7 @@ int updater_set_config(Updater *u, const Config *c) {
         u->windows = w;
         u->n_windows = c->n_windows;
         u->managed = c->updates_managed;
+        u->drain_timeout_s = c->drain_timeout_s;
         u->strategy = updates_strategy_from_string(c->updates_strategy);
         if ((int) u->strategy < 0)
                 u->strategy = UPDATES_STRATEGY_OFF;
@@ -663,26 +1211,55 @@ int updater_set_config(Updater *u, const Config *c) {
         else if (!os_managed_kind(u->os.kind))
                 log_notice("OS \"%s\" is not one ballast manages updates on: touching nothing.", strna(u->os.id));
         (void) updater_write_file(u);
+        updater_setup_fleetlock(u);
+        updater_setup_endpoint(u);
         updater_watch(u);
         updater_step(u);
         return 0;
 }
 
-int updater_new(Updater **ret, sd_event *event, const char *root, const char *state_dir, const Config *config) {
+int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterHooks *hooks, const char *root,
+                const char *state_dir, const Config *config) {
         _cleanup_(updater_freep) Updater *u = calloc(1, sizeof(Updater));
         int r;
 
         if (!u)
                 return -ENOMEM;
+        u->inhibit_fd = -1;
         u->event = sd_event_ref(event);
+        u->http = http;
+        if (hooks)
+                u->hooks = *hooks;
         u->root = strdup(root ?: "/");
         u->state_path = path_join(state_dir, "updates.json");
         if (!u->root || !u->state_path)
                 return -ENOMEM;
+        updater_read_boot_id(u);
         r = updater_load(u);
         if (r < 0)
                 log_event(LOG_ERR, r, "updates-state-invalid", NULL, BALLAST_MESSAGE_ERROR,
                           "Not rebooting for updates: %s", strna(u->state_error));
+        /* The flow leaves locking only holding the lock, and enters rebooting only to reboot: a restart of
+         * ballastd (or the reboot) in those states resumes from there. */
+        u->lock_held = u->flow.state == REBOOT_STATE_DRAINING || u->flow.state == REBOOT_STATE_REBOOTING;
+        u->reboot_started = u->flow.state == REBOOT_STATE_REBOOTING;
+        if (u->flow.state != REBOOT_STATE_IDLE)
+                log_event(LOG_INFO, 0, "reboot-flow-resumed", NULL, NULL, "Reboot flow resumed in state %s%s.",
+                          updates_reboot_state_to_string(u->flow.state),
+                          u->flow.boot_id[0] && u->boot_id[0] && !streq(u->flow.boot_id, u->boot_id)
+                                  ? ", after a reboot" : "");
+        r = sd_event_add_time_relative(event, &u->reboot_retry, CLOCK_MONOTONIC, REBOOT_RETRY_MIN_USEC, 0,
+                                       on_reboot_retry, u);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(u->reboot_retry, "updates-reboot-retry");
+        r = sd_event_add_time_relative(event, &u->drain_timer, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_SEC,
+                                       on_drain_timeout, u);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(u->drain_timer, "updates-drain-timeout");
         r = sd_event_add_time_relative(event, &u->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_bus_retry, u);
         if (r < 0)
                 return r;
@@ -703,7 +1280,13 @@ int updater_new(Updater **ret, sd_event *event, const char *root, const char *st
 Updater *updater_free(Updater *u) {
         if (!u)
                 return NULL;
+        lock_server_free(u->endpoint);
+        free(u->endpoint_error);
+        fleetlock_free(u->fleetlock);
         updater_bus_drop(u);
+        safe_close(u->inhibit_fd);
+        sd_event_source_disable_unref(u->reboot_retry);
+        sd_event_source_disable_unref(u->drain_timer);
         sd_event_source_disable_unref(u->bus_retry);
         sd_event_source_disable_unref(u->window_timer);
         sd_event_unref(u->event);
@@ -729,6 +1312,13 @@ Updater *updater_free(Updater *u) {
         free(u->ue_error);
         free(u->new_version);
         updates_reboot_flow_done(&u->flow);
+        free(u->lock_id);
+        free(u->lock_setup_error);
+        free(u->lock_message);
+        free(u->lock_kind);
+        free(u->drain_error);
+        free(u->inhibit_error);
+        free(u->reboot_error);
         free(u);
         return NULL;
 }
@@ -749,6 +1339,49 @@ static json_t *decision_json(const RebootDecision *d) {
         return json_pack("{s:b,s:s,s:s}", "allow", d->allow, "reason", d->reason, "message", d->message);
 }
 
+/* The gate's reason, made exact with what the flow met on the way: why the lock is not held, why the drain or
+ * the reboot did not happen. */
+static void decision_explain(Updater *u, RebootDecision *d) {
+        if (d->allow && u->flow.state == REBOOT_STATE_REBOOTING && u->reboot_error && !u->reboot_started)
+                *d = (RebootDecision) { .allow = false, .reason = "reboot-failed", .message = u->reboot_error };
+        if (d->allow)
+                return;
+        if (streq(d->reason, "no-lock")) {
+                if (u->lock_setup_error)
+                        d->message = u->lock_setup_error;
+                else if (u->lock_reason && !streq(u->lock_reason, "lock-ok") && u->lock_message &&
+                         u->flow.state == REBOOT_STATE_LOCKING) {
+                        d->reason = u->lock_reason;
+                        d->message = u->lock_message;
+                }
+        } else if (streq(d->reason, "not-drained") && u->drain_error) {
+                d->reason = "drain-failed";
+                d->message = u->drain_error;
+        }
+}
+
+static json_t *usec_or_null(uint64_t t) {
+        return t ? json_integer((json_int_t) t) : json_null();
+}
+
+static json_t *lock_json(Updater *u) {
+        return json_pack("{s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:o,s:o,s:b,s:b,s:s?}",
+                         "held", u->lock_held,
+                         "url", uses_lock(u) ? u->fleet_lock_url : NULL,
+                         "group", uses_lock(u) ? u->fleet_lock_group : NULL,
+                         "id", uses_lock(u) ? u->lock_id : NULL,
+                         "reason", u->lock_reason,
+                         "message", u->lock_message,
+                         "kind", u->lock_kind,
+                         "status", (json_int_t) u->lock_status,
+                         "failures", (int) u->lock_failures,
+                         "at_usec", usec_or_null(u->lock_at_usec),
+                         "retry_at_usec", usec_or_null(u->lock_retry_at_usec),
+                         "pre_reboot_pending", fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT),
+                         "steady_state_pending", fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE),
+                         "error", u->lock_setup_error);
+}
+
 json_t *updater_status_json(Updater *u) {
         const MaintenanceWindow *w;
         size_t n;
@@ -765,6 +1398,7 @@ json_t *updater_status_json(Updater *u) {
                 RebootInputs hyp = g.in;
 
                 updates_may_reboot(&g.in, &now);
+                decision_explain(u, &now);
                 /* the same as if a reboot into the running version were needed: what policy says right now */
                 hyp.reboot_needed = true;
                 if (!hyp.new_version)
@@ -810,8 +1444,27 @@ json_t *updater_status_json(Updater *u) {
                       "flow", flow ? json_loads(flow, 0, NULL) : json_null(),
                       "decision", decision_json(&now),
                       "policy", decision_json(&policy));
-        if (j)
+        if (j) {
                 json_object_set_new(j, "time_zone", json_string(effective_time_zone(u)));
+                json_object_set_new(j, "lock", lock_json(u));
+                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:b,s:I,s:s?}", "requested", u->drain_requested,
+                                                          "drained", drained(u), "timed_out", u->drain_timed_out,
+                                                          "timeout_s", (json_int_t) u->drain_timeout_s,
+                                                          "error", u->drain_error));
+                json_object_set_new(j, "inhibitor", json_pack("{s:b,s:s?}", "held", u->inhibit_fd >= 0,
+                                                              "error", u->inhibit_error));
+                json_object_set_new(j, "reboot", json_pack("{s:b,s:b,s:i,s:s?}", "asked", u->reboot_asked,
+                                                           "started", u->reboot_started, "failures",
+                                                           (int) u->reboot_failures, "error", u->reboot_error));
+                json_object_set_new(j, "boot_id", json_string(u->boot_id));
+                if (u->os.kind == OS_FEDORA_COREOS)
+                        json_object_set_new(j, "zincati",
+                                            json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
+                                                      UPDATER_FLEETLOCK_BASE_URL, "serving", u->endpoint != NULL,
+                                                      "error", u->endpoint_error, "last_request",
+                                                      u->zincati_last_op, "last_answer", u->zincati_last_answer,
+                                                      "last_request_usec", usec_or_null(u->zincati_last_usec)));
+        }
         return j;
 }
 

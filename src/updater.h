@@ -12,16 +12,32 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "http.h"
 #include "varlink.h"
 
 typedef struct Updater Updater;
 
-/* The FleetLock endpoint Zincati is pointed at (loopback). ballastd does not serve it yet: Zincati's
- * pre-reboot then fails, so Zincati cannot finalize (reboot) without ballast. */
+/* The FleetLock endpoint ballastd serves for Zincati on Fedora CoreOS (loopback), and the drop-in points at. */
+#define UPDATER_FLEETLOCK_ADDRESS "127.0.0.1"
+#define UPDATER_FLEETLOCK_PORT 7436
 #define UPDATER_FLEETLOCK_BASE_URL "http://127.0.0.1:7436/"
 
+/* What the reboot flow needs of the rest of the daemon: the node's drain (the manager's, the same as
+ * `ballastctl drain`). */
+typedef struct UpdaterHooks {
+        int (*drain)(void *userdata);   /* start draining: 0 when started or already draining, <0 when it cannot */
+        void (*undrain)(void *userdata);
+        bool (*drained)(void *userdata); /* draining and every service stopped */
+        void (*changed)(void *userdata); /* the flow moved: the node's report changed */
+        void *userdata;
+} UpdaterHooks;
+
 /* root: the host's root ("/" or a test's fake root); state_dir: under root already. */
-int updater_new(Updater **ret, sd_event *event, const char *root, const char *state_dir, const Config *config);
+int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterHooks *hooks, const char *root,
+                const char *state_dir, const Config *config);
+
+/* The drain finished, was lifted, or may now start (systemd came back): the flow looks again. */
+void updater_drain_changed(Updater *u);
 Updater *updater_free(Updater *u);
 DEFINE_CLEANUP_FUNC(Updater *, updater_free);
 

@@ -392,9 +392,8 @@ static int tz_env_for(const char *time_zone, char **ret) {
                         v = strdup(":/etc/localtime");
                 }
         } else {
-                /* the config's characters; no dots at all, so no "..", and no empty components */
-                if (strlen(time_zone) > 255 || !all_of(time_zone, ALNUM "/_+-") || time_zone[0] == '/' ||
-                    time_zone[strlen(time_zone) - 1] == '/' || strstr(time_zone, "//"))
+                /* the config's own rule: no dots at all, so no "..", and no empty components */
+                if (!config_time_zone_valid(time_zone))
                         return -EINVAL;
                 dir = getenv("TZDIR");
                 if (isempty(dir))

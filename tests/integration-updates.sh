@@ -154,4 +154,83 @@ like "$(bctl undrain)" "undrained" "undrain"
 wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
 ok $? "both run again"
 
+# --- Fedora CoreOS, Zincati's side: its pre-reboot and steady-state to ballastd's FleetLock endpoint ---
+# Zincati is not run (it needs rpm-ostree and a booted OSTree deployment): the requests are the ones Zincati
+# sends (src/fleet_lock: POST, header fleet-lock-protocol: true, serde's pretty JSON body, the id from
+# /etc/machine-id as systemd's app-specific id). Upstream, the cluster's lock is the tests' FleetLock server
+# (one slot, airlock's answers), in the sandbox's network namespace.
+need curl systemd-id128
+lock_pid=
+nsenter --net=/proc/$SANDBOX_PID/ns/net "$top_builddir/tests/fleetlock-server" --port 4400 --slots 1 --group workers \
+	--state "$SB_DIR/holders" >"$SB_DIR/lock.port" 2>"$SB_DIR/lock.log" </dev/null &
+lock_pid=$!
+trap '[ -n "$lock_pid" ] && kill $lock_pid 2>/dev/null; sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+wait_for 5 test -s "$SB_DIR/lock.port" || bail "the test FleetLock server does not start"
+printf '{"node": {"name": "n1"}, "updates": {"channel": "stable", "strategy": "fleet_lock", "fleet_lock": {"url": "http://127.0.0.1:4400/", "group": "workers"}, "time_zone": "UTC", "windows": [{"days": ["%s"], "start": "03:00", "length_min": 60}]}}\n' \
+	"$tomorrow" >"$root/etc/ballast/ballast.json"
+restart
+zid=$(sb systemd-id128 machine-id --app-specific=de35106b6ec24688b63afddaa156679b)
+zbody=$(printf '{\n  "client_params": {\n    "id": "%s",\n    "group": "workers"\n  }\n}' "$zid")
+zpost() {  # zpost pre-reboot|steady-state [CURL-ARGS]: prints "STATUS BODY"
+	local ep=$1; shift
+	sb curl -s -m 5 -o /dev/stdout -w ' %{http_code}' -X POST -H 'fleet-lock-protocol: true' "$@" \
+		--data-binary "$zbody" "http://127.0.0.1:7436/v1/$ep" | awk '{ s = $NF; $NF = ""; sub(/ $/, ""); print s " " $0 }'
+}
+holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | tr '\n' ' '; }
+like "$(ust)" "Zincati: +endpoint http://127.0.0.1:7436/ serving" "ballastd serves the FleetLock endpoint on Fedora CoreOS"
+out=$(zpost pre-reboot)
+like "$out" '^409 \{"kind":"outside_window","value":"Outside every maintenance window."\}' \
+	"pre-reboot outside the window: 409 and a FleetLock error document (kind outside_window)"
+like "$(zpost pre-reboot -H 'fleet-lock-protocol: false')" '^4[0-9][0-9] \{"kind":' "without Zincati's header: refused with an error document"
+is "$(holders)" "" "no upstream lock taken outside the window"
+check "the services still run" -- sb systemctl is-active -q ballast-a.service ballast-b.service
+like "$(ust)" "Flow: +waiting-window" "the flow waits for the window"
+
+# another node holds the cluster's only slot
+other() { sb curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'fleet-lock-protocol: true' \
+	-d '{"client_params":{"id":"other-node","group":"workers"}}' "http://127.0.0.1:4400/v1/$1"; }
+is "$(other pre-reboot)" 200 "another node takes the cluster's only slot"
+# the window opens: the flow, started by the first pre-reboot, goes on (lock, drain) in the background
+bctl update window Mon,Tue,Wed,Thu,Fri,Sat,Sun 00:00 10080 UTC >/dev/null
+refused() { zpost pre-reboot | grep -q '^409 {"kind":"lock_refused","value":"The lock server refused pre-reboot (HTTP 500, failed_lock)'; }
+wait_for 10 refused
+ok $? "inside the window, the slot taken: 409, kind lock_refused, with the lock server's answer"
+check "the services still run (no drain without the lock)" -- sb systemctl is-active -q ballast-a.service ballast-b.service
+is "$(other steady-state)" 200 "the other node releases the slot"
+pre_ok() { [ "$(zpost pre-reboot | cut -d' ' -f1)" = 200 ]; }
+wait_for 20 pre_ok
+ok $? "a later pre-reboot is answered 200, as Zincati polls"
+is "$(holders)" "$zid " "by then ballast holds the cluster's lock, with Zincati's id for this machine"
+is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "and the services are drained"
+out=$(ust)
+like "$out" "Flow: +rebooting" "the flow is at rebooting (Zincati finalizes and reboots)"
+like "$out" "last request pre-reboot, answered 200" "the status shows Zincati's last request and our answer"
+is "$(zpost steady-state)" "200 " "after the reboot, Zincati's steady-state: 200"
+wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
+ok $? "ballast releases the cluster's lock (steady-state upstream)"
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
+ok $? "and the services run again"
+like "$(ust)" "Flow: +idle" "the flow is idle"
+
+# drain_timeout_s bounds the drain: a service that ignores SIGTERM (its stop takes the unit's whole stop timeout,
+# 20 s) does not hold the reboot, and the cluster's lock, for longer
+sed -i 's/"windows"/"drain_timeout_s": 2, "windows"/' "$root/etc/ballast/ballast.json"
+reload
+printf '{"name": "stubborn", "runtime": "exec", "command": ["/bin/sh", "-c", "trap \\"\\" TERM; while :; do sleep 0.1; done"]}' \
+	>"$SB_DIR/stubborn.json"
+bctl apply "$SB_DIR/stubborn.json" >/dev/null
+wait_for 10 sb systemctl is-active -q ballast-stubborn.service
+ok $? "a service that ignores SIGTERM runs"
+t0=$(date +%s)
+zpost pre-reboot >/dev/null
+wait_for 15 pre_ok
+ok $? "pre-reboot is answered 200 although that service is still stopping"
+ok $(( $(date +%s) - t0 <= 8 ? 0 : 1 )) "within a few seconds of drain_timeout_s (2 s), not the stop timeout (20 s)"
+is "$(sb systemctl is-active ballast-stubborn.service)" deactivating "the service is still stopping (the shutdown finishes it)"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=drain-timeout)" "did not finish within 2 s \(drain_timeout_s\): going on" \
+	"the journal says the drain timed out and the flow went on"
+is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
+wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
+ok $? "and the lock is released"
+
 done_testing

@@ -8,6 +8,9 @@
 #   sandbox_start DIR [--docker] [--fresh] [--persist]
 #                                 --persist: /etc and /var/lib changes, the unit dir and the state dirs are kept in
 #                                 DIR/persist, so sandbox_stop + sandbox_start is a reboot (--fresh clears it).
+#                                 --netns=PATH: join that network namespace (e.g. /proc/PID/ns/net of a process
+#                                 the test keeps) instead of a new one, so that what listens there (a lock server:
+#                                 "the fleet's network") outlives the sandbox's reboots.
 #                                 boot; exports SANDBOX_DIR, SANDBOX_PID (host PID of the sandbox's systemd),
 #                                 SANDBOX_DBUS (system bus address usable from the host, for sd_bus),
 #                                 and with --docker SANDBOX_DOCKER_HOST (unix:// address of the sandbox's dockerd).
@@ -133,12 +136,13 @@ sandbox_start() {
 }
 
 _sandbox_start_once() {
-	local dir= docker=0 fresh=0 persist=0 a
+	local dir= docker=0 fresh=0 persist=0 netns= a
 	for a in "$@"; do
 		case "$a" in
 		--docker) docker=1 ;;
 		--fresh) fresh=1 ;;
 		--persist) persist=1 ;;
+		--netns=?*) netns=${a#--netns=} ;;
 		-*) _sb_log "sandbox_start: unknown option $a"; return 2 ;;
 		*) dir=$a ;;
 		esac
@@ -171,7 +175,7 @@ _sandbox_start_once() {
 	_sb_log "booting systemd in $dir (cgroup $name)"
 	# Double fork + setsid: the launcher is nobody's job (a bare `wait` in the caller won't block on it)
 	# and is not hit by the caller's terminal signals.
-	( setsid bash "$_SANDBOX_SELF" __launch "$dir" "$name" "$docker" "$persist" \
+	( setsid bash "$_SANDBOX_SELF" __launch "$dir" "$name" "$docker" "$persist" "$netns" \
 		</dev/null >"$dir/launch.log" 2>&1 & )
 
 	export SANDBOX_DIR=$dir
@@ -418,6 +422,10 @@ _sb_launch() {
 		fi
 		echo $$ > "$d/cgroup.procs"
 	done <<< "$hostcg"
+	if [ -n "${5:-}" ]; then
+		exec nsenter --net="$5" -- unshare --pid --fork --kill-child --mount --mount-proc --cgroup --uts --ipc \
+			--propagation private -- bash "$_SANDBOX_SELF" __inner "$@"
+	fi
 	exec unshare --pid --fork --kill-child --mount --mount-proc --cgroup --uts --ipc --net \
 		--propagation private -- bash "$_SANDBOX_SELF" __inner "$@"
 }

@@ -861,8 +861,10 @@ static void test_host_v1(void) {
         ok(u.memory_current >= (16 << 20), "host: memory_current %" PRIu64 " >= 16M", u.memory_current);
         ok(u.memory_peak >= u.memory_current, "host: memory_peak %" PRIu64 " >= current", u.memory_peak);
         ok(u.cpu_usage_usec >= 100000, "host: cpu_usage_usec %" PRIu64 " >= 100 ms", u.cpu_usage_usec);
-        ok(u.cpu_nr_throttled > 0 && u.cpu_throttled_usec > 0, "host: throttled %" PRIu64 " times, %" PRIu64 " us",
-           u.cpu_nr_throttled, u.cpu_throttled_usec);
+        /* On a loaded machine the child may be throttled only briefly (throttled_time under 1 us): the count is
+         * what is sure; the time's parsing is checked by test_parse_keyed(). */
+        ok(u.cpu_nr_throttled > 0, "host: throttled %" PRIu64 " times, %" PRIu64 " us", u.cpu_nr_throttled,
+           u.cpu_throttled_usec);
         is_int(u.cpu_usage_usec, plain_u64("cpuacct", "cpuacct.usage") / 1000, "host: = cpuacct.usage / 1000");
         is_int(u.memory_current, plain_u64("memory", "memory.usage_in_bytes"), "host: = memory.usage_in_bytes");
         is_int(u.pids_current, plain_u64("pids", "pids.current"), "host: = pids.current");

@@ -473,7 +473,9 @@ static const struct {
           "invalid JSON at line 1, column 20: duplicate object key near '\"name\"'" },
         { "{'name':'web','image':'x'", "invalid JSON at line 1, column 25: '}' expected near end of file" },
         { "{'name':'web','image':'x'} x", "invalid JSON at line 1, column 28: end of file expected near 'x'" },
-        { "", "invalid JSON at line 1, column 0: '[' or '{' expected near end of file" },
+        { "", "invalid JSON at line 1, column 1: '[' or '{' expected near end of file" },
+        /* found by tests/fuzz/fuzz-spec: jansson says column 0 at the end of the input after a newline */
+        { "{'name':'web',\n", "invalid JSON at line 2, column 1: string or '}' expected near end of file" },
 };
 
 static void test_invalid(void) {

@@ -1,13 +1,17 @@
 #!/bin/sh
 # Installs, from Debian 12's own archive, everything ballast needs to build and to run its tests for real:
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
-# integration tests drive it with (curl, socat).
+# integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
+# generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
+# (tests/fuzz/); valgrind for the memcheck run of ballastd.
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
-  libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev
+  libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev
   systemd dbus util-linux procps iproute2 iptables
   docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
+  libssl-dev zlib1g-dev ignition python3-yaml
+  clang libclang-rt-14-dev valgrind
 "
 missing=""
 for p in $PACKAGES; do

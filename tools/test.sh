@@ -10,4 +10,7 @@ fi
 tools/deps.sh
 tools/build.sh
 cd build
+# the libFuzzer harnesses, built with clang beside this build (build/fuzz), before the tests start: make check's
+# tests/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
+make -j"$(nproc)" fuzz-targets
 make -j"$(nproc)" check

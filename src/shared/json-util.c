@@ -336,6 +336,10 @@ int json_locate(const char *text, size_t size, const char *path, unsigned *ret_l
         return 0;
 }
 
+int json_error_column(const json_error_t *e) {
+        return MAX(e->column, 1);
+}
+
 char *json_error_format(const JsonError *e, const char *file, const char *text, size_t size) {
         unsigned line, col;
         char *r;

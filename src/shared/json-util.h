@@ -63,6 +63,10 @@ int json_dispatch_absolute_path(const char *path, json_t *v, void *target, JsonE
 /* Line and column (1-based) of the value at path ("a.b[2].c") in text. Returns 0 or -ENOENT. */
 int json_locate(const char *text, size_t size, const char *path, unsigned *ret_line, unsigned *ret_column);
 
+/* The column of a jansson parse error for "file:line:column" messages, which count from 1: jansson says
+ * column 0 for an error at the end of the input right after a newline (or of an empty input). */
+int json_error_column(const json_error_t *e);
+
 /* Formats "path: message" or "file:line:col: path: message" for humans. */
 char *json_error_format(const JsonError *e, const char *file, const char *text, size_t size);
 

@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: MIT */
+/* ballast-ignition: writes the Ignition config (or a Butane source) that installs ballast on a CoreOS host at
+ * first boot: the binaries in /opt/bin, /etc/ballast/ballast.json, the service specs, the units, the ballast
+ * group and, when ballast.json has an "updates" block, the OS's update settings.
+ *
+ * Every input is validated the way ballastd validates it (config.c, spec.c: the same messages), and the update
+ * files are rendered by updates.c, so they are byte for byte what ballastd itself would write on that host.
+ * Nothing is written unless everything is valid; the output is written atomically. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "config.h"
+#include "spec.h"
+#include "updater.h"
+#include "updates.h"
+#include "shared/fileio.h"
+#include "shared/json-util.h"
+#include "shared/macro.h"
+
+#include "ignition/unit-texts.h"
+
+#define BIN_DIR "/opt/bin"
+#define CONFIG_PATH "/etc/ballast/ballast.json"
+#define BINARY_MAX (256U * 1024U * 1024U)
+#define TEXT_MAX (1024U * 1024U)
+#define BALLAST_GROUP "ballast"   /* units/ballastd.socket's SocketGroup= */
+
+typedef enum TargetOs {
+        TARGET_ANY,      /* both update files: each is inert on the other OS */
+        TARGET_FLATCAR,
+        TARGET_FCOS,
+} TargetOs;
+
+typedef enum Output {
+        OUTPUT_IGNITION,
+        OUTPUT_BUTANE_FCOS,
+        OUTPUT_BUTANE_FLATCAR,
+} Output;
+
+static const char *arg_config = NULL;
+static const char *arg_services = NULL;
+static const char *arg_binaries = NULL;
+static const char *arg_binaries_url = NULL;
+static const char *arg_ca_file = NULL;
+static const char *arg_spec = "3.3.0";
+static const char *arg_output = NULL;
+static TargetOs arg_os = TARGET_ANY;
+static Output arg_format = OUTPUT_IGNITION;
+
+static const char *const binaries[] = { "ballastd", "ballastctl", "ballast-run" };
+
+/* One file the config writes. Text files carry their bytes; binaries either a URL and its sha512 or their bytes
+ * gzip-compressed. */
+typedef struct Entry {
+        char *path;
+        mode_t mode;
+        char *data;          /* text, or the gzip-compressed binary (inline) */
+        size_t size;
+        bool gzip;
+        char *url;           /* binaries by URL */
+        char *hash;          /* "sha512-…" of the file at url */
+        char *local;         /* Butane: the file name under --files-dir */
+} Entry;
+
+typedef struct Unit {
+        const char *name;
+        char *contents;      /* NULL: a unit the OS has, only enabled */
+        bool enable;         /* "enabled": true, i.e. a preset line */
+} Unit;
+
+typedef struct Plan {
+        Entry *entries;
+        size_t n_entries;
+        char **directories;
+        Unit units[4];
+        size_t n_units;
+        char *ca_pem;
+        size_t ca_size;
+} Plan;
+
+static void plan_done(Plan *p) {
+        for (size_t i = 0; i < p->n_entries; i++) {
+                free(p->entries[i].path);
+                free(p->entries[i].data);
+                free(p->entries[i].url);
+                free(p->entries[i].hash);
+                free(p->entries[i].local);
+        }
+        free(p->entries);
+        strv_free(p->directories);
+        for (size_t i = 0; i < p->n_units; i++)
+                free(p->units[i].contents);
+        free(p->ca_pem);
+}
+
+static int error_out(int r, const char *format, ...) _printf_(2, 3);
+static int error_out(int r, const char *format, ...) {
+        va_list ap;
+
+        if (r < 0)
+                errno = -r;   /* for %m: the caller passed -errno */
+        fputs("ballast-ignition: ", stderr);
+        if (r < 0)
+                errno = -r;
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return r < 0 ? r : -EINVAL;
+}
+
+static Entry *plan_add(Plan *p, const char *path, mode_t mode) {
+        Entry *l = realloc(p->entries, (p->n_entries + 1) * sizeof(Entry));
+
+        if (!l)
+                return NULL;
+        p->entries = l;
+        l[p->n_entries] = (Entry) { .path = strdup(path), .mode = mode };
+        if (!l[p->n_entries].path)
+                return NULL;
+        return &l[p->n_entries++];
+}
+
+static int plan_add_text(Plan *p, const char *path, const char *text, size_t size) {
+        Entry *e = plan_add(p, path, 0644);
+
+        if (!e)
+                return -ENOMEM;
+        e->data = malloc(size + 1);
+        if (!e->data)
+                return -ENOMEM;
+        memcpy(e->data, text, size);
+        e->data[size] = 0;
+        e->size = size;
+        return 0;
+}
+
+/* ---- encodings: OpenSSL for SHA-512 and base64, zlib for gzip ---- */
+
+static char *sha512_hex(const void *data, size_t size) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        char *hex;
+
+        if (!EVP_Digest(data, size, md, &n, EVP_sha512(), NULL))
+                return NULL;
+        hex = malloc(2 * n + 1);
+        if (!hex)
+                return NULL;
+        for (unsigned i = 0; i < n; i++)
+                sprintf(hex + 2 * i, "%02x", md[i]);
+        return hex;
+}
+
+static char *base64(const void *data, size_t size) {
+        char *out;
+
+        if (size > INT32_MAX / 2)
+                return NULL;
+        out = malloc(4 * ((size + 2) / 3) + 1);
+        if (!out)
+                return NULL;
+        EVP_EncodeBlock((unsigned char *) out, data, (int) size);
+        return out;
+}
+
+static int gzip_compress(const void *data, size_t size, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *out = NULL;
+        z_stream z = {};
+        size_t cap;
+        int r;
+
+        if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16 /* a gzip header */, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+                return -ENOMEM;
+        cap = deflateBound(&z, size);
+        out = malloc(cap);
+        if (!out) {
+                deflateEnd(&z);
+                return -ENOMEM;
+        }
+        z.next_in = (Bytef *) data;
+        z.avail_in = size;
+        z.next_out = (Bytef *) out;
+        z.avail_out = cap;
+        r = deflate(&z, Z_FINISH);
+        *ret_size = z.total_out;
+        deflateEnd(&z);
+        if (r != Z_STREAM_END)
+                return -EIO;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* "data:;base64,…": what Ignition and Butane take for inline contents of any bytes. */
+static char *data_url(const void *data, size_t size) {
+        _cleanup_free_ char *b = base64(data, size);
+        char *url;
+
+        if (!b || asprintf(&url, "data:;base64,%s", b) < 0)
+                return NULL;
+        return url;
+}
+
+static char *replace_all(const char *s, const char *from, const char *to) {
+        size_t n = 0, lf = strlen(from), lt = strlen(to);
+        const char *q;
+        char *out, *w;
+
+        for (q = s; (q = strstr(q, from)); q += lf)
+                n++;
+        out = malloc(strlen(s) + n * lt + 1);
+        if (!out)
+                return NULL;
+        for (w = out; (q = strstr(s, from)); s = q + lf) {
+                memcpy(w, s, q - s);
+                w += q - s;
+                memcpy(w, to, lt);
+                w += lt;
+        }
+        strcpy(w, s);
+        return out;
+}
+
+static bool endswith_slash(const char *s) {
+        size_t n = strlen(s);
+        return n > 0 && s[n - 1] == '/';
+}
+
+/* ---- gathering and validating the inputs ---- */
+
+static int add_binaries(Plan *p) {
+        for (size_t i = 0; i < ELEMENTSOF(binaries); i++) {
+                _cleanup_free_ char *src = path_join(arg_binaries, binaries[i]), *dst = path_join(BIN_DIR, binaries[i]);
+                _cleanup_free_ char *bytes = NULL;
+                struct stat st;
+                size_t size;
+                Entry *e;
+                int r;
+
+                if (!src || !dst)
+                        return -ENOMEM;
+                if (stat(src, &st) < 0)
+                        return error_out(-errno, "%s: cannot read: %m (a binary of the install flavour: make install-flavour)", src);
+                if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                        return error_out(-EINVAL, "%s: not an executable file", src);
+                r = read_full_file(src, BINARY_MAX, &bytes, &size);
+                if (r < 0)
+                        return error_out(r, "%s: cannot read: %s", src, strerror(-r));
+                e = plan_add(p, dst, 0755);
+                if (!e)
+                        return -ENOMEM;
+                e->local = strdup(binaries[i]);
+                if (!e->local)
+                        return -ENOMEM;
+                if (arg_binaries_url) {
+                        _cleanup_free_ char *hex = sha512_hex(bytes, size);
+
+                        if (!hex || asprintf(&e->hash, "sha512-%s", hex) < 0 ||
+                            asprintf(&e->url, "%s%s%s", arg_binaries_url,
+                                     endswith_slash(arg_binaries_url) ? "" : "/", binaries[i]) < 0)
+                                return -ENOMEM;
+                } else {
+                        r = gzip_compress(bytes, size, &e->data, &e->size);
+                        if (r < 0)
+                                return error_out(r, "%s: cannot compress: %s", src, strerror(-r));
+                        e->gzip = true;
+                }
+        }
+        return 0;
+}
+
+static int add_config(Plan *p, Config **ret) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!arg_config) {
+                /* no ballast.json: ballastd runs on the defaults */
+                r = config_new_default(&c);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(c);
+                return 0;
+        }
+        /* unlike ballastd (where a missing file means the defaults), a file named here must exist */
+        r = read_full_file(arg_config, TEXT_MAX, &text, &size);
+        if (r < 0)
+                return error_out(r, "%s: cannot read: %s", arg_config, strerror(-r));
+        r = config_parse(text, size, arg_config, &c, &error);
+        if (r < 0)
+                return error_out(r, "%s", error ?: strerror(-r));
+        r = plan_add_text(p, CONFIG_PATH, text, size);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The specs, read as ballastd reads its services directory: *.json but dot files, each named after its file. */
+static int add_services(Plan *p, const Config *c) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        int r = 0;
+
+        if (!arg_services)
+                return 0;
+        d = opendir(arg_services);
+        if (!d)
+                return error_out(-errno, "%s: cannot read the services directory: %m", arg_services);
+        while ((de = readdir(d))) {
+                size_t k = strlen(de->d_name);
+                char **l;
+
+                if (de->d_name[0] == '.' || k < 6 || !streq(de->d_name + k - 5, ".json"))
+                        continue;
+                l = realloc(names, (n + 2) * sizeof(char *));
+                if (!l) {
+                        strv_free(names);
+                        return -ENOMEM;
+                }
+                names = l;
+                names[n] = strndup(de->d_name, k - 5);
+                names[++n] = NULL;
+                if (!names[n - 1]) {
+                        strv_free(names);
+                        return -ENOMEM;
+                }
+        }
+        if (n > 0)
+                qsort(names, n, sizeof(char *), compare_strings);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+                _cleanup_free_ char *src = NULL, *dst = NULL, *text = NULL, *error = NULL, *file = NULL;
+                size_t size;
+
+                if (asprintf(&file, "%s.json", names[i]) < 0 || !(src = path_join(arg_services, file))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* a file name that is no service name is refused by the spec's own check (its "name" differs) */
+                r = service_spec_load_named(src, names[i], &spec, &error);
+                if (r < 0) {
+                        r = error_out(r, "%s", error ?: strerror(-r));
+                        break;
+                }
+                r = read_full_file(src, SERVICE_SPEC_MAX, &text, &size);
+                if (r < 0) {
+                        r = error_out(r, "%s: cannot read: %s", src, strerror(-r));
+                        break;
+                }
+                dst = path_join(c->services_dir, file);
+                r = dst ? plan_add_text(p, dst, text, size) : -ENOMEM;
+        }
+        strv_free(names);
+        return r;
+}
+
+/* What ballastd's updater writes on first start (no earlier file, no channel pinned over the socket): the same
+ * functions, so ballastd finds the files as it would have written them and leaves them alone. */
+static int add_updates(Plan *p, const Config *c) {
+        int r;
+
+        if (!c->updates_managed)
+                return 0;
+        if (arg_os != TARGET_FCOS) {
+                _cleanup_free_ char *text = NULL, *error = NULL;
+                bool changed;
+
+                r = updates_render_update_conf(NULL, c->updates_channel, NULL, &text, &changed, &error);
+                if (r < 0)
+                        return error_out(r, "%s: updates: cannot render update.conf: %s", arg_config,
+                                         error ?: strerror(-r));
+                r = plan_add_text(p, "/etc/flatcar/update.conf", text, strlen(text));
+                if (r < 0)
+                        return r;
+        }
+        if (arg_os != TARGET_FLATCAR) {
+                _cleanup_free_ char *text = NULL;
+
+                r = updates_render_zincati_dropin(c->updates_channel, true, UPDATER_FLEETLOCK_BASE_URL,
+                                                  c->fleet_lock_group, &text);
+                if (r < 0)
+                        return error_out(r, "%s: updates: cannot render %s for channel \"%s\" and group \"%s\"",
+                                         arg_config, UPDATES_ZINCATI_DROPIN, strna(c->updates_channel),
+                                         strna(c->fleet_lock_group));
+                r = plan_add_text(p, UPDATES_ZINCATI_DROPIN, text, strlen(text));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_units(Plan *p) {
+        _cleanup_free_ char *a = replace_all(UNIT_BALLASTD_SERVICE_IN, "@sbindir@", BIN_DIR);
+        char *service = a ? replace_all(a, "@libexecdir@", BIN_DIR) : NULL;
+
+        if (!service)
+                return -ENOMEM;
+        p->units[p->n_units++] = (Unit) { "ballastd.service", service, true };
+        p->units[p->n_units++] = (Unit) { "ballastd.socket", strdup(UNIT_BALLASTD_SOCKET), true };
+        p->units[p->n_units++] = (Unit) { "ballast.slice", strdup(UNIT_BALLAST_SLICE), false };
+        /* ballastd starts after Docker and its workloads need it: Docker starts at boot (on Flatcar it is
+         * otherwise only socket-activated, and Fedora CoreOS does not enable it either) */
+        p->units[p->n_units++] = (Unit) { "docker.service", NULL, true };
+        for (size_t i = 0; i < 3; i++)
+                if (!p->units[i].contents)
+                        return -ENOMEM;
+        return 0;
+}
+
+static int add_ca(Plan *p) {
+        int r;
+
+        if (!arg_ca_file)
+                return 0;
+        r = read_full_file(arg_ca_file, TEXT_MAX, &p->ca_pem, &p->ca_size);
+        if (r < 0)
+                return error_out(r, "%s: cannot read: %s", arg_ca_file, strerror(-r));
+        if (!strstr(p->ca_pem, "-----BEGIN CERTIFICATE-----"))
+                return error_out(-EINVAL, "%s: not a PEM certificate (no \"-----BEGIN CERTIFICATE-----\")", arg_ca_file);
+        return 0;
+}
+
+static int make_plan(Plan *p) {
+        _cleanup_(config_freep) Config *c = NULL;
+        int r;
+
+        r = add_config(p, &c);
+        if (r < 0)
+                return r;
+        r = add_binaries(p);
+        if (r < 0)
+                return r;
+        r = add_services(p, c);
+        if (r < 0)
+                return r;
+        r = add_updates(p, c);
+        if (r < 0)
+                return r;
+        r = add_units(p);
+        if (r < 0)
+                return r;
+        r = add_ca(p);
+        if (r < 0)
+                return r;
+        /* the services directory even without a spec: where an operator adds one later */
+        p->directories = calloc(2, sizeof(char *));
+        if (!p->directories || !(p->directories[0] = strdup(c->services_dir)))
+                return -ENOMEM;
+        return 0;
+}
+
+/* ---- Ignition JSON ---- */
+
+static json_t *ignition_file(const Entry *e) {
+        _cleanup_json_ json_t *contents = NULL;
+        _cleanup_free_ char *url = NULL;
+
+        if (e->url)
+                contents = json_pack("{s:s,s:{s:s}}", "source", e->url, "verification", "hash", e->hash);
+        else {
+                url = data_url(e->data, e->size);
+                if (!url)
+                        return NULL;
+                contents = e->gzip ? json_pack("{s:s,s:s}", "source", url, "compression", "gzip")
+                                   : json_pack("{s:s}", "source", url);
+        }
+        if (!contents)
+                return NULL;
+        return json_pack("{s:s,s:i,s:b,s:O}", "path", e->path, "mode", (int) e->mode, "overwrite", 1, "contents",
+                         contents);
+}
+
+static int render_ignition(const Plan *p, char **ret) {
+        _cleanup_json_ json_t *root = NULL, *files = json_array(), *dirs = json_array(), *units = json_array();
+        _cleanup_json_ json_t *ignition = NULL;
+        char *text;
+
+        if (!files || !dirs || !units)
+                return -ENOMEM;
+        ignition = json_pack("{s:s}", "version", arg_spec);
+        if (!ignition)
+                return -ENOMEM;
+        if (p->ca_pem) {
+                _cleanup_free_ char *url = data_url(p->ca_pem, p->ca_size);
+
+                if (!url || json_object_set_new(ignition, "security",
+                                                json_pack("{s:{s:[{s:s}]}}", "tls", "certificateAuthorities",
+                                                          "source", url)) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; p->directories[i]; i++)
+                if (json_array_append_new(dirs, json_pack("{s:s,s:i}", "path", p->directories[i], "mode", 0755)) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < p->n_entries; i++)
+                if (json_array_append_new(files, ignition_file(&p->entries[i])) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < p->n_units; i++) {
+                json_t *u = json_pack("{s:s}", "name", p->units[i].name);
+
+                if (!u || json_array_append_new(units, u) < 0)
+                        return -ENOMEM;
+                if (p->units[i].enable && json_object_set_new(u, "enabled", json_true()) < 0)
+                        return -ENOMEM;
+                if (p->units[i].contents && json_object_set_new(u, "contents", json_string(p->units[i].contents)) < 0)
+                        return -ENOMEM;
+        }
+        root = json_pack("{s:O,s:{s:[{s:s,s:b}]},s:{s:O,s:O},s:{s:O}}", "ignition", ignition, "passwd", "groups",
+                         "name", BALLAST_GROUP, "system", 1, "storage", "directories", dirs, "files", files,
+                         "systemd", "units", units);
+        if (!root)
+                return -ENOMEM;
+        text = json_dumps(root, JSON_INDENT(2));
+        if (!text)
+                return -ENOMEM;
+        /* a trailing newline, as a text file has */
+        *ret = realloc(text, strlen(text) + 2);
+        if (!*ret) {
+                free(text);
+                return -ENOMEM;
+        }
+        strcat(*ret, "\n");
+        return 0;
+}
+
+/* ---- Butane YAML ---- */
+
+/* A YAML double-quoted scalar: JSON's string syntax is a subset of it. */
+static int yaml_quoted(FILE *f, const char *s, size_t n) {
+        _cleanup_json_ json_t *v = json_stringn(s, n);
+        _cleanup_free_ char *q = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+        if (!q)
+                return -ENOMEM;
+        fputs(q, f);
+        return 0;
+}
+
+/* A literal block (|) where the text reads as it is, else a quoted scalar. */
+static int yaml_text(FILE *f, const char *key, const char *s, size_t n, int indent) {
+        bool block = n > 0 && s[n - 1] == '\n' && s[0] != ' ' && s[0] != '\n' && (n < 2 || s[n - 2] != '\n') &&
+                     memchr(s, 0, n) == NULL;
+
+        for (size_t i = 0; block && i < n; i++)
+                if ((unsigned char) s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
+                        block = false;
+        /* a line of blanks only would change the block's indentation */
+        for (size_t i = 0; block && i < n; i++)
+                if ((i == 0 || s[i - 1] == '\n') && (s[i] == ' ' || s[i] == '\t')) {
+                        size_t j = i;
+                        while (j < n && (s[j] == ' ' || s[j] == '\t'))
+                                j++;
+                        if (j == n || s[j] == '\n')
+                                block = false;
+                }
+        fprintf(f, "%*s%s: ", indent, "", key);
+        if (!block) {
+                int r = yaml_quoted(f, s, n);
+                fputc('\n', f);
+                return r;
+        }
+        fputs("|\n", f);
+        /* the block is indented below the key (below the key of a "- key:" item too) */
+        if (strncmp(key, "- ", 2) == 0)
+                indent += 2;
+        for (size_t i = 0; i < n;) {
+                const char *nl = memchr(s + i, '\n', n - i);
+                size_t len = nl - (s + i);
+
+                if (len > 0)
+                        fprintf(f, "%*s%.*s\n", indent + 2, "", (int) len, s + i);
+                else
+                        fputc('\n', f);
+                i += len + 1;
+        }
+        return 0;
+}
+
+static int yaml_string(FILE *f, const char *key, const char *s, int indent) {
+        int r;
+
+        fprintf(f, "%*s%s: ", indent, "", key);
+        r = yaml_quoted(f, s, strlen(s));
+        fputc('\n', f);
+        return r;
+}
+
+static int render_butane(const Plan *p, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r = 0;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# ballast, installed at first boot. Generated by ballast-ignition; turn it into an Ignition config with\n"
+                   "#   butane --strict%s%s < THIS.bu > ballast.ign\n",
+                arg_binaries_url ? "" : " --files-dir ", arg_binaries_url ? "" : arg_binaries);
+        fprintf(f, "variant: %s\nversion: %s\n", arg_format == OUTPUT_BUTANE_FCOS ? "fcos" : "flatcar",
+                arg_format == OUTPUT_BUTANE_FCOS ? "1.5.0" : "1.0.0");
+        if (p->ca_pem) {
+                fputs("ignition:\n  security:\n    tls:\n      certificate_authorities:\n", f);
+                r = yaml_text(f, "- inline", p->ca_pem, p->ca_size, 8);
+        }
+        fprintf(f, "passwd:\n  groups:\n    - name: %s\n      system: true\n", BALLAST_GROUP);
+        fputs("storage:\n  directories:\n", f);
+        for (size_t i = 0; r >= 0 && p->directories[i]; i++) {
+                r = yaml_string(f, "- path", p->directories[i], 4);
+                fputs("      mode: 0755\n", f);
+        }
+        fputs("  files:\n", f);
+        for (size_t i = 0; r >= 0 && i < p->n_entries; i++) {
+                const Entry *e = &p->entries[i];
+
+                r = yaml_string(f, "- path", e->path, 4);
+                fprintf(f, "      mode: 0%o\n      overwrite: true\n      contents:\n", (unsigned) e->mode);
+                if (r < 0)
+                        break;
+                if (e->url) {
+                        r = yaml_string(f, "source", e->url, 8);
+                        fputs("        verification:\n", f);
+                        if (r >= 0)
+                                r = yaml_string(f, "hash", e->hash, 10);
+                } else if (e->local)
+                        /* butane --files-dir embeds the file, compressed */
+                        r = yaml_string(f, "local", e->local, 8);
+                else
+                        r = yaml_text(f, "inline", e->data, e->size, 8);
+        }
+        fputs("systemd:\n  units:\n", f);
+        for (size_t i = 0; r >= 0 && i < p->n_units; i++) {
+                r = yaml_string(f, "- name", p->units[i].name, 4);
+                if (p->units[i].enable)
+                        fputs("      enabled: true\n", f);
+                if (r >= 0 && p->units[i].contents)
+                        r = yaml_text(f, "contents", p->units[i].contents, strlen(p->units[i].contents), 6);
+        }
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- main ---- */
+
+static void help(void) {
+        printf("Usage: ballast-ignition [OPTIONS] --binaries DIR [--binaries-url URL] [-o FILE]\n\n"
+               "Writes the Ignition config (spec 3.3.0 by default) that installs ballast on a Fedora CoreOS or\n"
+               "Flatcar host at first boot: ballastd, ballastctl and ballast-run in " BIN_DIR " (0755),\n"
+               CONFIG_PATH " (0644), a service spec per file of --services in the\n"
+               "configuration's services directory (/etc/ballast/services.d), ballastd.service and\n"
+               "ballastd.socket (enabled), ballast.slice, docker.service enabled, the \"" BALLAST_GROUP "\" group and,\n"
+               "when ballast.json has an \"updates\" block, /etc/flatcar/update.conf and\n"
+               UPDATES_ZINCATI_DROPIN " as ballastd writes them.\n"
+               "Inputs are validated as ballastd validates them; on any error nothing is written.\n\n"
+               "Options:\n"
+               "  -c --config FILE       ballast.json (default: none written; ballastd uses its defaults)\n"
+               "  -s --services DIR      service specs: DIR/NAME.json, each named NAME\n"
+               "  -b --binaries DIR      where ballastd, ballastctl and ballast-run are (make install-flavour:\n"
+               "                         BUILD/dist-bin); by default they are inlined, gzip-compressed\n"
+               "  -u --binaries-url URL  instead, Ignition downloads URL/ballastd, … (https only), verified\n"
+               "                         with the SHA-512 of the files in --binaries\n"
+               "     --ca-file PEM       a CA Ignition trusts for that download (ignition.security.tls)\n"
+               "     --spec VERSION      Ignition spec: 3.3.0 (default; Fedora CoreOS and Flatcar) or 3.4.0\n"
+               "     --os OS             update settings for: any (default: both files; each is inert on\n"
+               "                         the other OS), flatcar or fcos\n"
+               "     --butane VARIANT    write a Butane source instead: fcos (1.5.0) or flatcar (1.0.0)\n"
+               "  -o --output FILE       write there, atomically (default: standard output)\n"
+               "  -h --help              this text\n"
+               "     --version           the version\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_CA = 0x100, ARG_SPEC, ARG_OS, ARG_BUTANE, ARG_VERSION };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "services", required_argument, NULL, 's' },
+                { "binaries", required_argument, NULL, 'b' },
+                { "binaries-url", required_argument, NULL, 'u' },
+                { "ca-file", required_argument, NULL, ARG_CA },
+                { "spec", required_argument, NULL, ARG_SPEC },
+                { "os", required_argument, NULL, ARG_OS },
+                { "butane", required_argument, NULL, ARG_BUTANE },
+                { "output", required_argument, NULL, 'o' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        bool spec_given = false;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:s:b:u:o:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c': arg_config = optarg; break;
+                case 's': arg_services = optarg; break;
+                case 'b': arg_binaries = optarg; break;
+                case 'u': arg_binaries_url = optarg; break;
+                case ARG_CA: arg_ca_file = optarg; break;
+                case 'o': arg_output = optarg; break;
+                case ARG_SPEC:
+                        if (!streq(optarg, "3.3.0") && !streq(optarg, "3.4.0"))
+                                return error_out(-EINVAL, "--spec %s: not a spec this generator writes (3.3.0 or 3.4.0)", optarg);
+                        arg_spec = optarg;
+                        spec_given = true;
+                        break;
+                case ARG_OS:
+                        if (streq(optarg, "any"))
+                                arg_os = TARGET_ANY;
+                        else if (streq(optarg, "flatcar"))
+                                arg_os = TARGET_FLATCAR;
+                        else if (streq(optarg, "fcos"))
+                                arg_os = TARGET_FCOS;
+                        else
+                                return error_out(-EINVAL, "--os %s: use any, flatcar or fcos", optarg);
+                        break;
+                case ARG_BUTANE:
+                        if (streq(optarg, "fcos"))
+                                arg_format = OUTPUT_BUTANE_FCOS;
+                        else if (streq(optarg, "flatcar"))
+                                arg_format = OUTPUT_BUTANE_FLATCAR;
+                        else
+                                return error_out(-EINVAL, "--butane %s: use fcos (variant fcos 1.5.0) or flatcar (variant flatcar 1.0.0)", optarg);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts(PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fputs("Try 'ballast-ignition --help'.\n", stderr);
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return error_out(-EINVAL, "unexpected argument \"%s\" (try --help)", argv[optind]);
+        if (!arg_binaries)
+                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl and ballast-run are");
+        if (spec_given && arg_format != OUTPUT_IGNITION)
+                return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
+        if (arg_binaries_url) {
+                if (strncmp(arg_binaries_url, "https://", 8) != 0 || strlen(arg_binaries_url) <= 8)
+                        return error_out(-EINVAL, "--binaries-url %s: not an https:// URL", arg_binaries_url);
+                for (const char *q = arg_binaries_url; *q; q++)
+                        if ((unsigned char) *q <= ' ' || *q == 0x7f || strchr("\"<>\\^`{|}?#", *q))
+                                return error_out(-EINVAL, "--binaries-url %s: '%c' has no place in the base URL",
+                                                 arg_binaries_url, *q);
+        } else if (arg_ca_file)
+                return error_out(-EINVAL, "--ca-file is for the download of --binaries-url");
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(plan_done) Plan plan = {};
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? (r == -EINVAL ? 2 : 1) : 0;
+        r = make_plan(&plan);
+        if (r == -ENOMEM)
+                error_out(r, "out of memory");
+        if (r < 0)
+                return 1;
+        r = arg_format == OUTPUT_IGNITION ? render_ignition(&plan, &text) : render_butane(&plan, &text);
+        if (r < 0) {
+                error_out(r, "cannot render the output: %s", strerror(-r));
+                return 1;
+        }
+        if (!arg_output) {
+                if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+                        error_out(-errno, "cannot write to standard output: %m");
+                        return 1;
+                }
+                return 0;
+        }
+        r = write_file_atomic(arg_output, text, strlen(text), 0644);
+        if (r < 0) {
+                error_out(r, "%s: cannot write: %s", arg_output, strerror(-r));
+                return 1;
+        }
+        return 0;
+}

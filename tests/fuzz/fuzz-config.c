@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* ballast.json (src/config.c). Invariants: an error names the file and, with a line and column, a place inside
+ * the text; a configuration that parses has a sound shape (ports, TTLs, windows in range), and its maintenance
+ * windows are ones the window computation (src/updates.c) accepts: config validation and the updater agree. */
+
+#include <string.h>
+
+#include "config.h"
+#include "fuzz.h"
+#include "shared/log.h"
+#include "updates.h"
+
+static unsigned count_lines(const uint8_t *data, size_t size) {
+        unsigned n = 1;
+
+        for (size_t i = 0; i < size; i++)
+                n += data[i] == '\n';
+        return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        log_set_max_level(LOG_CRIT);
+
+        r = config_parse((const char *) data, size, "/etc/ballast/ballast.json", &c, &error);
+        if (r < 0) {
+                unsigned line, col;
+
+                FUZZ_CHECK(!c && error);
+                FUZZ_CHECK(strncmp(error, "/etc/ballast/ballast.json:", 26) == 0);
+                if (sscanf(error, "/etc/ballast/ballast.json:%u:%u:", &line, &col) == 2) {
+                        FUZZ_CHECK(line >= 1 && line <= count_lines(data, size));
+                        FUZZ_CHECK(col >= 1);
+                }
+                return 0;
+        }
+        FUZZ_CHECK(c && !error);
+        FUZZ_CHECK(c->node_labels && json_is_object(c->node_labels));
+        FUZZ_CHECK(c->etcd_prefix && c->time_zone && c->updates_strategy);
+        FUZZ_CHECK(updates_strategy_from_string(c->updates_strategy) >= 0);
+        FUZZ_CHECK(c->n_windows == 0 || c->windows);
+        if (c->windows) {
+                int64_t next = 0, end = 0;
+                /* a fixed moment: Sat 2026-11-28 12:00 UTC */
+                r = updates_in_window(c->windows, c->n_windows, 1795867200, c->time_zone, &next, &end);
+                if (r == -EINVAL)
+                        fprintf(stderr, "windows or zone \"%s\" refused by updates_in_window()\n", c->time_zone);
+                FUZZ_CHECK(r != -EINVAL);
+        }
+        return 0;
+}
