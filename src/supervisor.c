@@ -1333,11 +1333,15 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         }
 }
 
+static void drain_step(Supervisor *s);
+
 static void on_first_refresh(Bus *b, int error, void *userdata) {
         Supervisor *s = userdata;
 
         /* the unit cache is filled: calls that waited for systemd can be made now, and restarts decided */
         s->units_known = true;
+        if (s->draining && s->drain_done)
+                drain_step(s);
         /* a unit systemd still has loaded although its file is gone (an earlier ballastd removed it and was
          * killed before its reload): reload, so that systemd forgets it */
         for (size_t i = 0; i < bus_n_units(b); i++) {
@@ -1915,14 +1919,21 @@ static void on_drain_stopped(Bus *b, const char *unit, const char *result, void 
 static void drain_step(Supervisor *s) {
         SupervisorDrainFunc done;
 
+        /* just connected: which units run is not known yet (on_first_refresh goes on from here) */
+        if (!s->units_known)
+                return;
         if (s->drain_next > s->n_services)
                 s->drain_next = s->n_services; /* a service was removed meanwhile */
         while (s->draining && s->drain_next > 0) {
                 Service *svc = s->services[--s->drain_next];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
 
-                svc->drained_active = u && u->active_state && !streq(u->active_state, "inactive") &&
-                                      !streq(u->active_state, "failed");
+                /* a start queued before the drain began (a ballastd started again in the middle of the reboot
+                 * flow reconciles before the flow asks for the drain) runs too unless it is stopped: the stop
+                 * job replaces it */
+                svc->drained_active = (u && u->active_state && !streq(u->active_state, "inactive") &&
+                                       !streq(u->active_state, "failed")) ||
+                                      svc->job_in_flight;
                 if (!svc->drained_active)
                         continue;
                 log_event(LOG_INFO, 0, "service-drain", svc->name, NULL, "Stopping %s: the node is draining.",
