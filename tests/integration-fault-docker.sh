@@ -32,16 +32,18 @@ cat > "$SPECS/web.json" <<'JSON'
  "command": ["/bin/sh", "-c", "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 8080 -h /www"],
  "ports": [{"host": 18080, "container": 8080}],
  "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 1000},
- "health": {"http": "http://127.0.0.1:18080/health", "interval_ms": 300, "timeout_ms": 250, "retries": 3}}
+ "health": {"http": "http://127.0.0.1:18080/health", "interval_ms": 500, "timeout_ms": 400, "retries": 5}}
 JSON
 cat > "$SPECS/worker.json" <<'JSON'
 {"name": "worker", "image": "local/busybox:latest",
  "command": ["/bin/sh", "-c", "touch /tmp/ok; exec sleep 100000"],
  "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 1000},
- "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 500, "timeout_ms": 400, "retries": 3}}
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 1000, "timeout_ms": 900, "retries": 3}}
 JSON
 printf '{"name": "local", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}\n' > "$SPECS/local.json"
-bctl -t 60 apply --wait "$SPECS/web.json" "$SPECS/worker.json" "$SPECS/local.json" >/dev/null ||
+# no --wait: on a loaded machine a first start may fail its health check and be restarted, which apply --wait
+# reports as a failure; what counts is that all three end up well (below)
+bctl -t 60 apply "$SPECS/web.json" "$SPECS/worker.json" "$SPECS/local.json" >/dev/null ||
 	bail "cannot apply the services"
 answers() { sb curl -sf -m 0.3 -o /dev/null http://127.0.0.1:18080/health; }
 all_well() {
