@@ -223,6 +223,11 @@ int fleetlock_start(FleetLock *f, FleetLockOp op) {
         return 0;
 }
 
+void fleetlock_set_func(FleetLock *f, FleetLockFunc func, void *userdata) {
+        f->func = func;
+        f->userdata = userdata;
+}
+
 bool fleetlock_pending(FleetLock *f, FleetLockOp op) {
         return f && f->active && f->op == op;
 }

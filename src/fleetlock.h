@@ -69,6 +69,9 @@ int fleetlock_new(FleetLock **ret, sd_event *event, HttpClient *http, const char
 FleetLock *fleetlock_free(FleetLock *f);
 DEFINE_CLEANUP_FUNC(FleetLock *, fleetlock_free);
 
+/* Who hears of the outcomes from now on. */
+void fleetlock_set_func(FleetLock *f, FleetLockFunc func, void *userdata);
+
 /* Starts op now, replacing whatever request was in flight or waiting for its retry; retries until 200. func is
  * called after every attempt, from the loop. */
 int fleetlock_start(FleetLock *f, FleetLockOp op);

@@ -118,6 +118,11 @@ static void updater_hook_changed(void *userdata) {
         reporter_changed(m->reporter);
 }
 
+static bool updater_hook_draining(void *userdata) {
+        Manager *m = userdata;
+        return m->draining;
+}
+
 static bool updater_hook_drained(void *userdata) {
         Manager *m = userdata;
         return m->draining && m->drain_done;
@@ -528,7 +533,8 @@ static int manager_start_modules(Manager *m) {
         /* OS updates: reports always, acts only with an "updates" block on an OS it knows */
         r = updater_new(&m->updater, m->event, m->http,
                         &(UpdaterHooks) { .drain = updater_hook_drain, .undrain = updater_hook_undrain,
-                                          .drained = updater_hook_drained, .changed = updater_hook_changed,
+                                          .draining = updater_hook_draining, .drained = updater_hook_drained,
+                                          .changed = updater_hook_changed,
                                           .userdata = m },
                         m->root, state_dir, m->config);
         if (r < 0)

@@ -237,10 +237,6 @@ static char *document_text(Reporter *r) {
         return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
 }
 
-static bool streq_ptr(const char *a, const char *b) {
-        return a && b ? streq(a, b) : a == b;
-}
-
 /* ---- etcd ---- */
 
 static void etcd_next(Reporter *r);

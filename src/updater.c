@@ -32,6 +32,9 @@
 #define LOGIN_INTERFACE "org.freedesktop.login1.Manager"
 #define REBOOT_RETRY_MIN_USEC (5 * USEC_PER_SEC)
 #define REBOOT_RETRY_MAX_USEC (300 * USEC_PER_SEC)
+/* Zincati asks pre-reboot every 5 min (+10 % jitter) while it has an update staged: after this long without a
+ * word from it, the node is not kept drained for a finalization that is not coming. */
+#define ZINCATI_SILENCE_USEC (20 * 60 * USEC_PER_SEC)
 
 struct Updater {
         sd_event *event;
@@ -56,6 +59,7 @@ struct Updater {
         char *set_time_zone;
         char *approved_version;
         char *state_error;  /* updates.json could not be read: fail closed */
+        char *state_write_error; /* the flow's step could not be persisted: fail closed until it can */
 
         /* the OS and the owned file */
         OsInfo os;
@@ -83,6 +87,8 @@ struct Updater {
 
         /* the cluster's FleetLock (strategy fleet_lock) */
         FleetLock *fleetlock;
+        FleetLock *fleetlock_retired; /* the previous server's, releasing there after a reload */
+        char *lock_url_in_use, *lock_group_in_use;
         char *lock_id;
         char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
         bool lock_held;
@@ -323,8 +329,9 @@ static int updater_save(Updater *u) {
         if (r >= 0)
                 r = write_file_atomic(u->state_path, text, strlen(text), 0644);
         if (r < 0)
-                log_warning_errno(r, "Failed to write %s: %m", u->state_path);
-        return r;
+                return log_warning_errno(r, "Failed to write %s: %m", u->state_path);
+        u->state_write_error = mfree(u->state_write_error);
+        return 0;
 }
 
 static int updater_load(Updater *u) {
@@ -527,7 +534,7 @@ static void updater_inputs(Updater *u, GateView *g) {
                 .drained = drained(u),
                 .paused = u->paused,
                 .clock_known = clock_known(u),
-                .config_error = !updater_is_managed(u) || u->file_error || u->state_error,
+                .config_error = !updater_is_managed(u) || u->file_error || u->state_error || u->state_write_error,
                 .strategy = u->strategy,
                 .max_version = u->max_version,
                 .new_version = version,
@@ -582,7 +589,14 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         u->flow.since_usec = now_usec(CLOCK_REALTIME);
         memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
         (void) set_string(&u->flow.version, s == REBOOT_STATE_IDLE ? NULL : g->in.new_version);
-        (void) updater_save(u);
+        /* A step that is not on disk would be lost by the reboot (a lock held, and never released): then the
+         * flow stops going forward (config-error) and goes back, which releases, until a write succeeds. */
+        if (updater_save(u) < 0 && !u->state_write_error) {
+                u->state_write_error = strdupf("The reboot flow's state could not be written to %s; on doubt, no reboot.",
+                                               u->state_path);
+                log_event(LOG_ERR, 0, "updates-state-write-failed", NULL, BALLAST_MESSAGE_ERROR, "%s",
+                          u->state_write_error);
+        }
         if (u->hooks.changed)
                 u->hooks.changed(u->hooks.userdata);
 }
@@ -590,6 +604,14 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
 static void updater_start_drain(Updater *u) {
         int r;
 
+        /* the drain is the flow's while it runs: undrained meanwhile (ballastctl undrain), it drains again;
+         * `ballastctl update pause` is how an operator stops the flow */
+        if (u->drain_requested && u->hooks.draining && !u->hooks.draining(u->hooks.userdata)) {
+                log_event(LOG_NOTICE, 0, "draining", NULL, NULL,
+                          "The node was undrained while the reboot flow drains it: draining again "
+                          "(ballastctl update pause calls the flow off).");
+                u->drain_requested = false;
+        }
         if (u->drain_requested || !u->hooks.drain)
                 return;
         r = u->hooks.drain(u->hooks.userdata);
@@ -648,19 +670,30 @@ static bool updater_act(Updater *u) {
                         (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
                 break;
 
-        case REBOOT_STATE_DRAINING:
-                updater_inhibit(u);
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
-                }
-                break;
+        case REBOOT_STATE_DRAINING: {
+                bool was = u->drain_requested;
 
-        case REBOOT_STATE_REBOOTING:
+                updater_inhibit(u);
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                break;
+        }
+
+        case REBOOT_STATE_REBOOTING: {
                 /* after a restart of ballastd in this state, the services may have come back: drain again */
-                if (!u->drain_requested) {
-                        updater_start_drain(u);
-                        changed = u->drain_requested;
+                bool was = u->drain_requested;
+
+                updater_start_drain(u);
+                changed = u->drain_requested && !was;
+                if (u->os.kind == OS_FEDORA_COREOS && !u->reboot_started && u->zincati_last_usec > 0 &&
+                    now_usec(CLOCK_REALTIME) > u->zincati_last_usec + ZINCATI_SILENCE_USEC) {
+                        log_event(LOG_WARNING, 0, "zincati-silent", NULL, NULL,
+                                  "Zincati has not asked to finalize for %d min: the reboot is called off, the node undrained.",
+                                  (int) (ZINCATI_SILENCE_USEC / USEC_PER_SEC / 60));
+                        u->reboot_needed = false;
+                        u->need_known = true;
+                        changed = true;
+                        break;
                 }
                 if (!drained(u))
                         break;
@@ -669,6 +702,7 @@ static bool updater_act(Updater *u) {
                 if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
                         updater_reboot(u);
                 break;
+        }
 
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
                 updater_uninhibit(u);
@@ -702,6 +736,9 @@ static void updater_step(Updater *u) {
         if (u->stepping)
                 return;
         u->stepping = true;
+        /* the last step could not be persisted: try again, the flow stands still until it is */
+        if (u->state_write_error)
+                (void) updater_save(u);
         for (unsigned i = 0; i < 16; i++) {
                 GateView g;
                 RebootState next;
@@ -756,16 +793,50 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
         updater_step(u);
 }
 
+/* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
+static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+
+        if (o->result != FLEETLOCK_OK) {
+                log_event(LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock steady-state to the server no longer configured failed (%s): %s Retrying.",
+                          fleetlock_result_to_reason(o->result), o->message);
+                return;
+        }
+        log_event(LOG_NOTICE, 0, "fleetlock-unlocked", NULL, NULL,
+                  "Released the lock at the server no longer configured: %s", o->message);
+        if (u->fleetlock_retired == f)
+                u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
+}
+
 /* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
  * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
 static void updater_setup_fleetlock(Updater *u) {
         _cleanup_free_ char *p = NULL, *text = NULL;
+        bool want = updater_is_managed(u) && uses_lock(u);
         char id[33];
         int r;
 
-        u->fleetlock = fleetlock_free(u->fleetlock);
+        /* a reload with the same server keeps the client, and whatever it is doing */
+        if (want && u->fleetlock && streq_ptr(u->lock_url_in_use, u->fleet_lock_url) &&
+            streq_ptr(u->lock_group_in_use, u->fleet_lock_group))
+                return;
+        if (u->fleetlock) {
+                /* another server, or none: what the old one may hold is released there, in the background */
+                if (u->lock_held || fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT) ||
+                    fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE)) {
+                        fleetlock_free(u->fleetlock_retired);
+                        u->fleetlock_retired = TAKE_PTR(u->fleetlock);
+                        fleetlock_set_func(u->fleetlock_retired, on_retired_fleetlock, u);
+                        (void) fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
+                }
+                u->fleetlock = fleetlock_free(u->fleetlock);
+                u->lock_held = false;
+        }
         u->lock_setup_error = mfree(u->lock_setup_error);
-        if (!updater_is_managed(u) || !uses_lock(u))
+        u->lock_url_in_use = mfree(u->lock_url_in_use);
+        u->lock_group_in_use = mfree(u->lock_group_in_use);
+        if (!want)
                 return;
         p = path_join_root(u->root, "/etc/machine-id");
         r = p ? read_full_file(p, 128, &text, NULL) : -ENOMEM;
@@ -780,6 +851,10 @@ static void updater_setup_fleetlock(Updater *u) {
                 (void) set_string(&u->lock_id, id);
                 r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
                                   on_fleetlock, u);
+                if (r >= 0) {
+                        (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
+                        (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
+                }
                 if (r < 0)
                         u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
                                                       strna(u->fleet_lock_url), strna(u->fleet_lock_group),
@@ -1283,6 +1358,9 @@ Updater *updater_free(Updater *u) {
         lock_server_free(u->endpoint);
         free(u->endpoint_error);
         fleetlock_free(u->fleetlock);
+        fleetlock_free(u->fleetlock_retired);
+        free(u->lock_url_in_use);
+        free(u->lock_group_in_use);
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);
@@ -1303,6 +1381,7 @@ Updater *updater_free(Updater *u) {
         free(u->set_time_zone);
         free(u->approved_version);
         free(u->state_error);
+        free(u->state_write_error);
         updates_os_info_done(&u->os);
         free(u->os_error);
         free(u->file_path);
@@ -1346,7 +1425,9 @@ static void decision_explain(Updater *u, RebootDecision *d) {
                 *d = (RebootDecision) { .allow = false, .reason = "reboot-failed", .message = u->reboot_error };
         if (d->allow)
                 return;
-        if (streq(d->reason, "no-lock")) {
+        if (streq(d->reason, "config-error") && u->state_write_error)
+                d->message = u->state_write_error;
+        else if (streq(d->reason, "no-lock")) {
                 if (u->lock_setup_error)
                         d->message = u->lock_setup_error;
                 else if (u->lock_reason && !streq(u->lock_reason, "lock-ok") && u->lock_message &&
@@ -1428,7 +1509,7 @@ json_t *updater_status_json(Updater *u) {
                       "managed", updater_is_managed(u),
                       "file", u->file_path,
                       "file_error", u->file_error,
-                      "state_error", u->state_error,
+                      "state_error", u->state_error ?: u->state_write_error,
                       "channel", effective_channel(u),
                       "channel_source", u->pin_channel ? "pin" : "config",
                       "max_version", u->max_version,

@@ -27,6 +27,7 @@ typedef struct Updater Updater;
 typedef struct UpdaterHooks {
         int (*drain)(void *userdata);   /* start draining: 0 when started or already draining, <0 when it cannot */
         void (*undrain)(void *userdata);
+        bool (*draining)(void *userdata); /* a drain is in force (started, maybe not finished) */
         bool (*drained)(void *userdata); /* draining and every service stopped */
         void (*changed)(void *userdata); /* the flow moved: the node's report changed */
         void *userdata;

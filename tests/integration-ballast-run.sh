@@ -21,8 +21,15 @@ BIN=/run/ballast-test/bin
 BODIES=/var/lib/ballast/containers
 sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
 cp "$top_builddir/ballast-run" "$ROOT$BIN/" || bail "cannot install ballast-run"
+ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
 DOCKER=/usr/bin/docker
 PORT=18080
+# A run shorter than --stable-ms (+ the delay) is a quick exit. The checks between a start and the next kill take
+# longer in an ASan build (every ballast-run and ballastctl is slower, and so is the machine): give it more room
+# there, and wait that much longer where a run must count as stable.
+STABLE_MS=1000
+ballast_sanitized && STABLE_MS=3000
+SETTLE_S=$(awk -v m="$STABLE_MS" 'BEGIN { printf "%.1f", (m + 500) / 1000 }')
 
 # body NAME HASH CMD-JSON [PORT]: the create body, shaped like units.c's container_create_body()
 body() {
@@ -41,7 +48,7 @@ body() {
 }
 
 # unit NAME RESTART [EXTRA-DOCKER-ARGS]: the unit as units.c writes it (short delays for the test;
-# --stable-ms 1000 so that kills 1.5 s apart count as "ran a while")
+# --stable-ms STABLE_MS so that kills SETTLE_S apart count as "ran a while")
 unit() {
 	cat > "$ROOT/etc/systemd/system/ballast-$1.service" <<-EOF
 	[Unit]
@@ -53,7 +60,7 @@ unit() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	ExecStartPre=$BIN/ballast-run backoff --name $1 --delay-ms 100 --max-delay-ms 1000 --stable-ms 1000
+	ExecStartPre=$BIN/ballast-run backoff --name $1 --delay-ms 100 --max-delay-ms 1000 --stable-ms $STABLE_MS
 	ExecStart=$BIN/ballast-run docker --name $1 --body $BODIES/$1.json --stop-timeout 1 --docker-socket /var/run/docker.sock --control-socket /run/ballast/ballastd.sock ${3:-}
 	Restart=$2
 	RestartSec=100ms
@@ -134,13 +141,13 @@ ok $? "the quick exit was backed off"
 
 samples= running= answer=
 for i in 1 2 3 4 5; do
-	sleep 1.5   # > delay + --stable-ms: "ran a while", no backoff beyond RestartSec=100ms
+	sleep $SETTLE_S   # > delay + --stable-ms: "ran a while", no backoff beyond RestartSec=100ms
 	ms=$(time_to_answer web $DOCKER kill ballast-web) || { samples="$samples X"; continue; }
 	samples="$samples $ms"
 done
-ok "$(case "$samples" in *X*) echo 1 ;; *) echo 0 ;; esac)" "five more kills 1.5 s apart, each answered again (polled all along):$samples ms"
+ok "$(case "$samples" in *X*) echo 1 ;; *) echo 0 ;; esac)" "five more kills $SETTLE_S s apart, each answered again (polled all along):$samples ms"
 for i in 1 2 3 4 5; do
-	sleep 1.5
+	sleep $SETTLE_S
 	set -- $(time_to_running web $DOCKER kill ballast-web) X X
 	running="$running $1" answer="$answer $2"
 done
@@ -300,7 +307,7 @@ run_transient() {  # run_transient UNIT: ballast-run docker for web as a transie
 		"$BIN/ballast-run" docker --name web --body "$BODIES/web.json" --stop-timeout 1 --control-socket ""
 }
 run_transient br-early.service
-sleep 1.5
+sleep $SETTLE_S
 is "$(sb systemctl show -P ActiveState br-early.service)" activating "with Docker down, the unit waits in activating"
 like "$(sb systemctl show -P StatusText br-early.service)" "waiting for Docker" "STATUS says it waits for Docker"
 sb systemctl start docker.service
@@ -333,7 +340,7 @@ diag "  systemctl start, container created:          ${first_ms:-?} ms"
 diag "  systemctl start, stopped container reused:   ${reuse_ms:-?} ms"
 diag "  systemctl start, stale container replaced:   ${replace_ms:-?} ms"
 diag "  docker kill → answering, quick exit (+100 ms backoff): ${kill_quick_ms:-?} ms"
-diag "  docker kill → answering, kills 1.5 s apart, port polled all along: $samples ms (median ${kill_median:-?})"
+diag "  docker kill → answering, kills $SETTLE_S s apart, port polled all along: $samples ms (median ${kill_median:-?})"
 diag "  docker kill → container running again:       $running ms (median ${running_median:-?})"
 diag "  docker kill → answering, polled once running: $answer ms (median ${answer_median:-?})"
 diag "  systemctl stop (--stop-timeout 1, httpd ignores SIGTERM): ${stop_ms:-?} ms"

@@ -49,6 +49,7 @@ sb mount --bind "$R/opt" /opt || bail "cannot bind /opt"
 is "$(sb sha512sum /opt/bin/ballastd | cut -d' ' -f1)" "$(sha512sum < "$top_builddir/dist-bin/ballastd" | cut -d' ' -f1)" \
 	"the sandbox runs the install flavour's ballastd, as Ignition wrote it"
 check "with no libjansson, libcgroup or libnl in its dependencies" -- bash -c "! nsenter -t $SANDBOX_PID -a -r -w ldd /opt/bin/ballastd | grep -qE 'jansson|cgroup|libnl'"
+ballast_sanitizer_env && ballast_sanitizer_dropin || bail "cannot set up the sanitizer build's drop-in"
 sb systemctl daemon-reload
 
 # first boot: systemd applies the presets (preset-all, for the units Ignition named), then boots the default

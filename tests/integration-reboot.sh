@@ -23,6 +23,7 @@ ZINCATI_APP_ID=de35106b6ec24688b63afddaa156679b
 
 [ -x "$FLEETLOCK_SERVER" ] || bail "no test FleetLock server at $FLEETLOCK_SERVER"
 [ -x "$FAKE_UE" ] || bail "no fake update_engine at $FAKE_UE"
+command -v jq >/dev/null || bail "jq is not installed (tools/deps.sh installs it)"
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-reboot.XXXXXX)
 NETNS_PID=
@@ -79,10 +80,8 @@ ue() { sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.
 bctl_b() { sb "$BALLAST_BIN/ballastctl" --socket "$SB_DIR/nb/s.sock" "$@"; }
 node() { local n=$1; shift; if [ "$n" = A ]; then bctl "$@"; else bctl_b "$@"; fi; }  # node A|B ARGS...
 ustj() { node "$1" --json update status 2>/dev/null; }
-jget() {  # jget NODE PYTHON-EXPR-ON-d: a field of the node's update status
-	ustj "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)" 2>/dev/null
-}
-flow_is() { [ "$(jget "$1" "d['flow']['state']")" = "$2" ]; }     # flow_is NODE STATE
+jget() { ustj "$1" | jq -r "$2" 2>/dev/null; }                  # jget NODE JQ-FILTER: from the update status
+flow_is() { [ "$(jget "$1" .flow.state)" = "$2" ]; }     # flow_is NODE STATE
 status_has() { ustj "$1" | grep -q -- "$2"; }                    # status_has NODE STRING
 n_holders() { wc -l <"$SB_DIR/holders" 2>/dev/null || echo 0; }
 holders_are() { [ "$(holders)" = "$1" ]; }
@@ -90,6 +89,7 @@ sandbox_gone() { ! _sb_alive "$SANDBOX_PID"; }
 
 # ---- the first boot: ballast installed, Flatcar, update_engine's bus policy ----
 boot --fresh
+need busctl systemd-id128 systemd-inhibit
 ballast_install || bail "cannot install ballast into the sandbox"
 sb rm -f /etc/os-release
 cp "$data/os-release-flatcar" "$root/etc/os-release"
@@ -144,12 +144,22 @@ check "no drain without the lock: node A's service still runs" -- sb systemctl i
 check "and the sandbox was not rebooted" -- _sb_alive "$SANDBOX_PID"
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-error | head -1)" "FleetLock pre-reboot failed \(lock-unreachable\).*Retrying in" \
 	"the journal says so, with the retry"
+# a crash of node A's ballastd: the flow resumes where it was, update_engine is asked again (GetStatus)
+sb systemctl kill -s KILL ballastd.service
+wait_for 10 sh -c "! nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballastd.service"
+bctl status >/dev/null
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=reboot-flow-resumed | tail -1)" "resumed in state locking" \
+	"after kill -9, the restarted ballastd resumes the flow in locking"
+wait_for 10 status_has A '"operation": "UPDATE_STATUS_UPDATED_NEED_REBOOT"'
+ok $? "and learns update_engine's state from GetStatus (no signal needed)"
+wait_for 10 status_has A '"reason": "lock-unreachable"'
+ok $? "and asks the lock server again"
 
 lock_start || bail "cannot start the test FleetLock server"
 wait_for 40 sh -c "[ \$(wc -l <'$SB_DIR/holders') = 1 ]"
 ok $? "the lock server is up: one node takes the slot"
 first=$(holders)
-id_b=$(jget B "d['lock']['id']")
+id_b=$(jget B .lock.id)
 if [ "$first" = "$id_a " ]; then holder=A other=B; else holder=B other=A; fi
 diag "holder: $holder ($first)"
 like "$first" "^($id_a|$id_b) \$" "the holder's id is node A's or B's Zincati id (A's from systemd-id128 machine-id --app-specific)"
@@ -162,6 +172,8 @@ ok $? "the other node is refused: the semaphore is full (airlock's failed_lock)"
 out=$(node $other update status)
 like "$out" "Flow: +locking" "the other node waits in locking"
 like "$out" "\(lock-refused\)" "its decision: lock-refused, with the server's words"
+like "$(ustj $other | jq -c .drain)" '"requested":false' "and it does not drain"
+check "node A's service runs unless A holds the lock" -- sh -c "[ $holder = A ] || nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-web.service"
 n_max=0
 for _ in $(seq 10); do n=$(n_holders); [ "$n" -gt "$n_max" ] && n_max=$n; sleep 0.2; done
 is "$n_max" 1 "never more than one holder"

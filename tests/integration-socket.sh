@@ -168,6 +168,9 @@ like "$out" "^Node: " "ballastd answers as before ($(( (t1 - t0) / 1000000 )) ms
 hwm=$(rss_kb VmHWM); rss1=$(rss_kb VmRSS); anon1=$(rss_kb RssAnon)
 diag "figure: ballastd VmRSS idle $rss0 kB, peak under the load (VmHWM) $hwm kB, after $rss1 kB; RssAnon $anon0 -> $anon1 kB"
 ok $(( hwm - rss0 <= RSS_BOUND_KB ? 0 : 1 )) "memory under the load stays bounded: peak $((hwm - rss0)) kB over idle (bound $RSS_BOUND_KB kB)"
-ok $(( anon1 - anon0 <= 4096 || anon1 - anon0 <= RSS_BOUND_KB / 4 ? 0 : 1 )) \
-	"and is given back: RssAnon $anon0 -> $anon1 kB after the load"
+# an ASan build keeps freed memory in its quarantine and its allocator's caches: there, only the peak's bound holds
+back_kb=8192
+ballast_sanitized && back_kb=$RSS_BOUND_KB
+ok $(( anon1 - anon0 <= back_kb ? 0 : 1 )) \
+	"and is given back: RssAnon $anon0 -> $anon1 kB after the load (at most $back_kb kB more)"
 done_testing

@@ -178,6 +178,12 @@ zpost() {  # zpost pre-reboot|steady-state [CURL-ARGS]: prints "STATUS BODY"
 }
 holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | tr '\n' ' '; }
 like "$(ust)" "Zincati: +endpoint http://127.0.0.1:7436/ serving" "ballastd serves the FleetLock endpoint on Fedora CoreOS"
+# a step of the flow that cannot be persisted (updates.json made a directory: every atomic write fails)
+sb rm -f /var/lib/ballast/updates.json
+sb mkdir /var/lib/ballast/updates.json
+like "$(zpost pre-reboot)" "^409 \{\"kind\":\"config_error\",\"value\":\"The reboot flow's state could not be written to /var/lib/ballast/updates.json; on doubt, no reboot.\"\}" \
+	"the flow's state cannot be written: 409 config_error, and why"
+sb rmdir /var/lib/ballast/updates.json
 out=$(zpost pre-reboot)
 like "$out" '^409 \{"kind":"outside_window","value":"Outside every maintenance window."\}' \
 	"pre-reboot outside the window: 409 and a FleetLock error document (kind outside_window)"
@@ -229,8 +235,14 @@ ok $(( $(date +%s) - t0 <= 8 ? 0 : 1 )) "within a few seconds of drain_timeout_s
 is "$(sb systemctl is-active ballast-stubborn.service)" deactivating "the service is still stopping (the shutdown finishes it)"
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=drain-timeout)" "did not finish within 2 s \(drain_timeout_s\): going on" \
 	"the journal says the drain timed out and the flow went on"
-is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
+is "$(holders)" "$zid " "the lock is held"
+# the configuration moves to another lock server: the slot held at the old one is given back there
+sed -i 's|127.0.0.1:4400/|127.0.0.1:4401/|' "$root/etc/ballast/ballast.json"
+sb systemctl reload ballastd.service
 wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
-ok $? "and the lock is released"
+ok $? "after a reload that names another lock server, the old server's slot is released"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-unlocked | tail -1)" "Released the lock at the server no longer configured" \
+	"and the journal says so"
+is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
 
 done_testing

@@ -26,6 +26,8 @@ SystemCallErrorNumber=
 MemoryHigh=infinity
 MemoryMax=infinity
 ReadWritePaths=$SB_DIR
+# valgrind's own temporary files: /tmp is the host's in the sandbox (PrivateTmp=no) and read-only here
+Environment=TMPDIR=$SB_DIR
 TimeoutStartSec=60
 TimeoutStopSec=60
 WatchdogSec=0"
@@ -39,7 +41,7 @@ prop() { sb systemctl show -P "$1" "$2"; }
 
 out=$(bctl -t 60 status 2>&1)
 like "$out" "^Node: " "ballastd starts under valgrind (socket activation) and answers"
-like "$(sb cat "/proc/$(prop MainPID ballastd.service)/cmdline" | tr '\0' ' ')" "^/usr/bin/valgrind .*/ballastd" \
+like "$(sb cat "/proc/$(prop MainPID ballastd.service)/cmdline" | tr '\0' ' ')" "^/usr/bin/valgrind(\.bin)? .*/ballastd" \
 	"it is valgrind that runs it"
 wait_for 30 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl --json status | tr -d ' \n' | grep -q '\"waiting_for\":\[\]'"
 ok $? "it connects to systemd and Docker"
@@ -54,11 +56,11 @@ cat > "$SPECS/web.json" <<'JSON'
 JSON
 cat > "$SPECS/cmdcheck.json" <<'JSON'
 {"name": "cmdcheck", "image": "local/busybox:latest", "command": ["/bin/sleep", "100000"],
- "health": {"cmd": ["/bin/true"], "interval_ms": 300, "timeout_ms": 2000, "retries": 3}}
+ "health": {"cmd": ["/bin/true"], "interval_ms": 1000, "timeout_ms": 900, "retries": 3}}
 JSON
 cat > "$SPECS/child.json" <<'JSON'
 {"name": "child", "runtime": "exec", "command": ["/bin/sleep", "100000"],
- "health": {"cmd": ["/bin/true"], "interval_ms": 300, "timeout_ms": 2000, "retries": 3}}
+ "health": {"cmd": ["/bin/true"], "interval_ms": 1000, "timeout_ms": 900, "retries": 3}}
 JSON
 answers() { sb curl -sf -m 0.5 -o /dev/null http://127.0.0.1:18080/health; }
 healthy() { sb "$BALLAST_BIN/ballastctl" ps | grep -Eq "^$1 .* healthy"; }

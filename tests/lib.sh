@@ -74,8 +74,9 @@ if ballast_sanitized; then
 	mkdir -p "$BALLAST_SAN_DIR" && rm -f "$BALLAST_SAN_DIR"/*
 	# quarantine: ballastd.service keeps MemoryMax= (raised for this build, see ballast_install); 16 MiB of
 	# freed memory held back still catches use-after-free within the bursts the tests make.
-	export ASAN_OPTIONS="log_path=$BALLAST_SAN_DIR/asan:detect_leaks=1:quarantine_size_mb=16:malloc_context_size=20${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-	export UBSAN_OPTIONS="log_path=$BALLAST_SAN_DIR/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	# the caller's options first: where this test's reports go is ours to say (the last of a flag wins)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:quarantine_size_mb=16:malloc_context_size=20:log_path=$BALLAST_SAN_DIR/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:log_path=$BALLAST_SAN_DIR/ubsan"
 fi
 
 # Runs at done_testing in a sanitizer build: stops ballastd.service in the sandbox (LeakSanitizer checks at
@@ -96,6 +97,36 @@ ballast_sanitizer_check() {
 		head -n 60 "$f" | sed 's/^/#   /'
 	done
 	ok $((n > 0)) "sanitizers: no ASan, LSan or UBSan report from any process of this test ($n in $BALLAST_SAN_DIR)"
+}
+
+# In a sanitizer build: the same report files for every unit of the sandbox (workloads run ballast-run), now
+# and after a simulated reboot. ballast_install does it; a test that installs only ballast-run calls it itself.
+ballast_sanitizer_env() {
+	[ -n "$BALLAST_SAN_DIR" ] || return 0
+	sb systemctl set-environment "ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" || return 1
+	sb mkdir -p /etc/systemd/system.conf.d || return 1
+	printf '[Manager]\nDefaultEnvironment="ASAN_OPTIONS=%s" "UBSAN_OPTIONS=%s"\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" \
+		> "/proc/$SANDBOX_PID/root/etc/systemd/system.conf.d/90-ballast-sanitizers.conf"
+}
+
+# In a sanitizer build: what ballastd.service needs for it, as a drop-in (ballast_install writes it; a test that
+# installs ballastd another way, e.g. through Ignition, calls it itself, then daemon-reload).
+ballast_sanitizer_dropin() {
+	[ -n "$BALLAST_SAN_DIR" ] || return 0
+	sb mkdir -p /etc/systemd/system/ballastd.service.d || return 1
+	cat > "/proc/$SANDBOX_PID/root/etc/systemd/system/ballastd.service.d/20-sanitizers.conf" <<-UNIT
+	# This ballastd is an ASan/UBSan build (tests only; the production unit is unchanged).
+	[Service]
+	# LeakSanitizer's exit check runs in a helper task that ptrace()s the daemon's threads; ptrace is not in
+	# @system-service. With the filter's default action the helper was killed and the daemon spun at exit
+	# until the stop timeout's SIGKILL, with no leak report. And the sanitizers set RLIMIT_CORE at start
+	# (@resources, denied). Allow these three calls for this build; nothing else changes.
+	SystemCallFilter=ptrace setrlimit prlimit64
+	ReadWritePaths=$BALLAST_SAN_DIR
+	# shadow memory and the quarantine do not fit the production bound
+	MemoryHigh=infinity
+	MemoryMax=1G
+	UNIT
 }
 
 # Where the sandbox's copy of the build lives: private to the sandbox (its /var/lib is an overlay), kept across
@@ -123,25 +154,8 @@ ballast_install() {
 	${EXTRA_DROPIN:-}
 	UNIT
 	if [ -n "$BALLAST_SAN_DIR" ]; then
-		# The same report files for every unit of the sandbox (workloads run ballast-run), now and after a
-		# simulated reboot.
-		sb systemctl set-environment "ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" || return 1
-		sb mkdir -p /etc/systemd/system.conf.d || return 1
-		printf '[Manager]\nDefaultEnvironment="ASAN_OPTIONS=%s" "UBSAN_OPTIONS=%s"\n' "$ASAN_OPTIONS" "$UBSAN_OPTIONS" \
-			> "$root/etc/systemd/system.conf.d/90-ballast-sanitizers.conf"
-		cat > "$root/etc/systemd/system/ballastd.service.d/20-sanitizers.conf" <<-UNIT
-		# This ballastd is an ASan/UBSan build (tests only; the production unit is unchanged).
-		[Service]
-		# LeakSanitizer's exit check runs in a helper task that ptrace()s the daemon's threads; ptrace is not in
-		# @system-service. With the filter's default action the helper was killed and the daemon spun at exit
-		# until the stop timeout's SIGKILL, with no leak report. And the sanitizers set RLIMIT_CORE at start
-		# (@resources, denied). Allow these three calls for this build; nothing else changes.
-		SystemCallFilter=ptrace setrlimit prlimit64
-		ReadWritePaths=$BALLAST_SAN_DIR
-		# shadow memory and the quarantine do not fit the production bound
-		MemoryHigh=infinity
-		MemoryMax=1G
-		UNIT
+		ballast_sanitizer_env || return 1
+		ballast_sanitizer_dropin || return 1
 	fi
 	sb systemctl daemon-reload
 }

@@ -1,6 +1,9 @@
 #!/bin/sh
 # The one command that installs what the build needs, builds, and runs every test (unit and integration,
 # against a real systemd and a real dockerd booted in a private sandbox). Run as root on Debian 12.
+# Twice: a plain build in build/ (with ballastd under valgrind memcheck and a short libFuzzer run of every
+# harness), then the same suite built with AddressSanitizer, LeakSanitizer and UBSan in build-asan/, where any
+# report of any ballast program fails the test that started it (tests/lib.sh).
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -9,8 +12,23 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tools/deps.sh
 tools/build.sh
-cd build
+rc=0
 # the libFuzzer harnesses, built with clang beside this build (build/fuzz), before the tests start: make check's
 # tests/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
-make -j"$(nproc)" fuzz-targets
-make -j"$(nproc)" check
+(cd build && make -j"$(nproc)" fuzz-targets && make -j"$(nproc)" check) || rc=1
+
+echo "test: the suite again, built with ASan + UBSan (build-asan/)"
+mkdir -p build-asan
+if (cd build-asan && { [ -f Makefile ] || ../configure --enable-werror --enable-asan --enable-ubsan; } &&
+	make -j"$(nproc)" && make -j"$(nproc)" check); then
+	:
+else
+	rc=1
+fi
+# A report written after its test had checked (by a process that outlived the test) fails the run as well.
+late=$(find build-asan/sanitizer-logs -type f -size +0 2>/dev/null || true)
+if [ -n "$late" ]; then
+	echo "test: sanitizer reports:" $late >&2
+	rc=1
+fi
+exit $rc
