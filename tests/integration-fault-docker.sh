@@ -59,6 +59,12 @@ ok $? "all three active and healthy, web answering"
 bpid=$(sb systemctl show -P MainPID ballastd.service)
 lpid=$(sb systemctl show -P MainPID ballast-local.service)
 docker_up() { sb timeout 2 /usr/bin/docker version >/dev/null 2>&1; }
+dump() {  # what the services look like, when a check failed
+	bctl ps 2>&1 | sed 's/^/#   /'
+	sb /usr/bin/docker ps -a --format '{{.Names}} {{.State}} {{.Status}}' 2>&1 | sed 's/^/#   /'
+	sandbox_journal -o short-monotonic -n 60 -u ballast-web.service -u ballast-worker.service -u docker.service -u ballastd.service |
+		grep -v 'Docker not reachable' | sed 's/^/#   /'
+}
 
 t0=$(date +%s)
 for i in $(seq "$KILLS"); do
@@ -72,7 +78,9 @@ for i in $(seq "$KILLS"); do
 	# every other kill comes before the services are back; the others once they are
 	if [ $((i % 2)) = 0 ]; then
 		wait_for 30 all_well
-		ok $? "kill $i: every service active, healthy and answering again ($(( ($(date +%s%N) - tk) / 1000000 )) ms after the kill)"
+		st=$?
+		ok $st "kill $i: every service active, healthy and answering again ($(( ($(date +%s%N) - tk) / 1000000 )) ms after the kill)"
+		[ $st = 0 ] || dump
 	else
 		sleep "0.$((RANDOM % 10))"
 	fi
