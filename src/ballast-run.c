@@ -779,8 +779,10 @@ static int docker_pull(Docker *d, const char *image) {
 }
 
 /* Finds, reuses, replaces or creates the container "ballast-NAME" so that it matches the body; returns its
- * ID. The loop covers the races of a name that someone else creates or removes at the same time. */
-static int container_prepare(Docker *d, const Body *b, const char *cname, char **ret_id) {
+ * ID, and whether it is a reused one. allow_reuse false: a stopped container that matches is replaced too. The
+ * loop covers the races of a name that someone else creates or removes at the same time. */
+static int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_reuse, char **ret_id,
+                             bool *ret_reused) {
         bool pulled = false;
         char msg[512];
         int r;
@@ -808,6 +810,8 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         status = json_string_value(json_object_get(json_object_get(v, "State"), "Status"));
                         running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
                         action = container_action(true, hash, status, running, b->hash);
+                        if (action == ACTION_REUSE && !allow_reuse)
+                                action = ACTION_REPLACE;
                 } else if (req->status == 404) {
                         id = hash = status = NULL;
                         action = container_action(false, NULL, NULL, false, b->hash);
@@ -817,6 +821,7 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                 if (action == ACTION_REUSE) {
                         log_info("Reusing the stopped container %s (%s, same spec)", short_id(id), status);
                         *ret_id = strdup(id);
+                        *ret_reused = true;
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
                 if (action == ACTION_REPLACE) {
@@ -878,6 +883,7 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                                 log_warning("Docker: %s", strna(json_string_value(json_array_get(warnings, i))));
                         log_info("Created the container %s from %s", short_id(newid), b->image);
                         *ret_id = strdup(newid);
+                        *ret_reused = false;
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
         }
@@ -1257,6 +1263,7 @@ static int run_docker(void) {
         Body body = {};
         Docker d = {};
         sigset_t mask;
+        bool reused = false;
         int r, code = EXIT_DOCKER;
 
         /* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. */
@@ -1289,9 +1296,20 @@ static int run_docker(void) {
 
         r = docker_negotiate(&d);
         if (r >= 0)
-                r = container_prepare(&d, &body, cname, &id);
+                r = container_prepare(&d, &body, cname, true, &id, &reused);
         if (r >= 0)
                 r = container_start(&d, id, &wait);
+        if (r == -EIO && reused) {
+                /* Docker refused to start the stopped container it has: replace it with a fresh one, once, as a
+                 * stale container must never block a start. Seen after dockerd was killed while the container
+                 * ran: the restarted dockerd kept the old network endpoint, whose published port then made
+                 * every start of that container fail ("port is already allocated") until dockerd restarted. */
+                log_notice("Replacing the container %s, which Docker could not start, with a fresh one", short_id(id));
+                id = mfree(id);
+                r = container_prepare(&d, &body, cname, false, &id, &reused);
+                if (r >= 0)
+                        r = container_start(&d, id, &wait);
+        }
         if (r == -EINTR) {
                 log_info("Stop requested before the container ran; not starting it");
                 code = EXIT_SUCCESS;
