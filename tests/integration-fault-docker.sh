@@ -98,6 +98,26 @@ for n in web worker; do
 	like "$(sb systemctl show -P ActiveState,SubState "ballast-$n.service" | tr '\n' ' ')" "^active running" "ballast-$n.service is active/running"
 	like "$(bctl inspect "$n")" "\"Id\": \"$cid\"|\"id\": \"$cid\"|$cid" "inspect $n shows the container Docker runs ($(echo "$cid" | cut -c1-12))"
 done
+# --- a stopped container Docker refuses to start (as after some dockerd kills: its old network endpoint kept the
+# published port, "port is already allocated", until dockerd restarted) is replaced by a fresh one ---
+# Made deterministic here: the stopped ballast-web is re-created from its own body (same io.ballast.hash label, so
+# ballast-run reuses it) but on a network that is then removed, so that Docker refuses its start.
+sb systemctl stop ballastd.service ballast-web.service
+sb /usr/bin/docker rm -f ballast-web >/dev/null
+sb /usr/bin/docker network create ballast-gone >/dev/null
+jq '.HostConfig.NetworkMode = "ballast-gone"' "$root/var/lib/ballast/containers/web.json" > "$SB_DIR/stale.json"
+sb curl -s -o /dev/null --unix-socket /run/docker.sock -H 'Content-Type: application/json' -d @"$SB_DIR/stale.json" \
+	'http://localhost/v1.41/containers/create?name=ballast-web'
+sb /usr/bin/docker network rm ballast-gone >/dev/null
+out=$(sb /usr/bin/docker start ballast-web 2>&1)
+like "$out" "network ballast-gone not found|ballast-gone" "a stopped ballast-web that Docker cannot start is in place ($(echo "$out" | head -1 | cut -c1-60))"
+sb systemctl start ballast-web.service
+wait_for 30 all_well
+ok $? "ballast-run replaces it with a fresh container: the service is up, healthy and answering"
+like "$(sandbox_journal -o cat -u ballast-web.service | grep 'which Docker could not start')" "Replacing the container [0-9a-f]{12}, which Docker could not start" \
+	"and says so in the journal"
+is "$(sb /usr/bin/docker inspect -f '{{.HostConfig.NetworkMode}}' ballast-web)" default "the new container is the body's (default network)"
+
 n=$(sb systemctl show -P NRestarts ballast-web.service)
 diag "ballast-web.service restarts over the $KILLS kills: $n; containers Docker could not start again, replaced by ballast-run: $(sandbox_journal -o cat -u ballast-web.service -u ballast-worker.service | grep -c 'which Docker could not start')"
 
