@@ -1300,10 +1300,10 @@ static int run_docker(void) {
         if (r >= 0)
                 r = container_start(&d, id, &wait);
         if (r == -EIO && reused) {
-                /* Docker refused to start the stopped container it has: replace it with a fresh one, once, as a
-                 * stale container must never block a start. Seen after dockerd was killed while the container
-                 * ran: the restarted dockerd kept the old network endpoint, whose published port then made
-                 * every start of that container fail ("port is already allocated") until dockerd restarted. */
+                /* Docker refused to start the stopped container it has (its network removed meanwhile, say):
+                 * replace it with a fresh one from the body, once, as a stale container must never block a start.
+                 * (It does not help against Docker's own "port is already allocated" after a dockerd killed in
+                 * the middle of a start: that allocation lives in dockerd until it restarts.) */
                 log_notice("Replacing the container %s, which Docker could not start, with a fresh one", short_id(id));
                 id = mfree(id);
                 r = container_prepare(&d, &body, cname, false, &id, &reused);
