@@ -16,7 +16,7 @@
 #    such calls, it completes and ballastd is killed right after it instead (counted and shown).
 # After each kill, before ballastd runs again: every file in /var/lib/ballast/services parses (jq) and is byte
 # for byte the normalized spec of either the old or the new desired state, and the set of files is the old or the
-# new state. Then ballastd is started again, and within 20 s (tests/fault-check.sh): every service of that state
+# new state; every container body in containers/ parses, every restart mark in restart-pending/ is empty. Then ballastd is started again, and within 20 s (tests/fault-check.sh): every service of that state
 # runs (unit file there, active, its process or its one container started with the persisted V), every other one
 # is gone (no unit file, unknown to systemd, not running, no container), no process runs in ballast.slice but
 # theirs, no wants link dangles and no temporary file is left.
@@ -83,6 +83,15 @@ disk_state() {
 		t=$(cat "$f")
 		[ "$t" = "$(expected_text "$n" "$v")" ] || { echo "!$n.json is not the normalized spec of V=$v"; continue; }
 		echo "$n=$v"
+	done
+	# the other files ballastd owns there: the Docker services' container bodies (JSON), the restart marks (empty)
+	for f in "$root$S/containers/"*.json; do
+		[ -e "$f" ] || continue
+		jq -e '.Labels["io.ballast.hash"]' "$f" >/dev/null 2>&1 || echo "!containers/${f##*/} does not parse as a create body"
+	done
+	for f in "$root$S/restart-pending/"*; do
+		[ -e "$f" ] || continue
+		[ ! -s "$f" ] || echo "!restart-pending/${f##*/} is not an empty mark"
 	done
 }
 
