@@ -965,10 +965,12 @@ static int docker_pull(Docker *d, const char *image) {
         return 0;
 }
 
-/* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, and
- * whether it already runs (only the holder's may: b->holder). The loop covers the races of a name that someone
- * else creates or removes at the same time. */
-static int container_prepare(Docker *d, const Body *b, const char *cname, char **ret_id, bool *ret_running) {
+/* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, whether
+ * it already runs (only the holder's may: b->holder), and whether it is one that existed (reused or running).
+ * allow_reuse false: a stopped container that matches is replaced too. The loop covers the races of a name that
+ * someone else creates or removes at the same time. */
+static int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_reuse, char **ret_id,
+                             bool *ret_running, bool *ret_reused) {
         bool pulled = false;
         char msg[512];
         int r;
@@ -998,6 +1000,8 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
                         action = container_action(true, hash, status, running, b->hash,
                                                   !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
+                        if (action == ACTION_REUSE && !allow_reuse)
+                                action = ACTION_REPLACE;
                 } else if (req->status == 404) {
                         id = hash = status = NULL;
                         action = container_action(false, NULL, NULL, false, b->hash, true, b->holder);
@@ -1009,6 +1013,7 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                                 log_info("Reusing the stopped %s %s (%s, same spec)", body_what(b), short_id(id), status);
                         *ret_running = action == ACTION_RUNNING;
                         *ret_id = strdup(id);
+                        *ret_reused = true;
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
                 if (action == ACTION_REPLACE) {
@@ -1076,6 +1081,7 @@ static int container_prepare(Docker *d, const Body *b, const char *cname, char *
                         log_info("Created the %s %s from %s", body_what(b), short_id(newid), b->image);
                         *ret_running = false;
                         *ret_id = strdup(newid);
+                        *ret_reused = false;
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
         }
@@ -1191,7 +1197,7 @@ static int holder_ensure(Docker *d, const Body *h, const char *hname, char **ret
         char msg[512];
         int r;
 
-        r = container_prepare(d, h, hname, &id, &running);
+        r = container_prepare(d, h, hname, true, &id, &running, &(bool) { false });
         if (r < 0)
                 return r;
         if (!running) {
@@ -1561,7 +1567,7 @@ static int run_docker(void) {
         Body body = {}, hbody = {};
         Docker d = {};
         sigset_t mask;
-        bool stopped = false;
+        bool stopped = false, reused = false;
         int r, code = EXIT_DOCKER;
 
         /* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. */
@@ -1624,9 +1630,20 @@ static int run_docker(void) {
                         r = body_join_holder(&body, holder);
         }
         if (r >= 0)
-                r = container_prepare(&d, &body, cname, &id, &(bool) { false });
+                r = container_prepare(&d, &body, cname, true, &id, &(bool) { false }, &reused);
         if (r >= 0)
                 r = container_start(&d, id, &wait);
+        if (r == -EIO && reused) {
+                /* Docker refused to start the stopped container it has (its network removed meanwhile, say):
+                 * replace it with a fresh one from the body, once, as a stale container must never block a start.
+                 * (It does not help against Docker's own "port is already allocated" after a dockerd killed in
+                 * the middle of a start: that allocation lives in dockerd until it restarts.) */
+                log_notice("Replacing the container %s, which Docker could not start, with a fresh one", short_id(id));
+                id = mfree(id);
+                r = container_prepare(&d, &body, cname, false, &id, &(bool) { false }, &reused);
+                if (r >= 0)
+                        r = container_start(&d, id, &wait);
+        }
         if (r == -EINTR) {
                 log_info("Stop requested before the container ran; not starting it");
                 stopped = true;

@@ -397,7 +397,12 @@ static void on_call_done(HttpRequest *req, int error, const char *message, long 
 
         c->request = NULL;
         if (error < 0) {
-                call_failover(c, error, message ?: "request failed");
+                /* no HTTP answer at all (refused, timed out, no route): say so in words an operator reads as
+                 * "the cluster is unreachable", with libcurl's reason */
+                _cleanup_free_ char *m = NULL;
+                if (asprintf(&m, "unreachable (%s)", message ?: "request failed") < 0)
+                        m = NULL;
+                call_failover(c, error, m ?: "unreachable");
                 return;
         }
         v = json_loadb(body, size, 0, NULL);

@@ -1448,11 +1448,15 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         }
 }
 
+static void drain_step(Supervisor *s);
+
 static void on_first_refresh(Bus *b, int error, void *userdata) {
         Supervisor *s = userdata;
 
         /* the unit cache is filled: calls that waited for systemd can be made now, and restarts decided */
         s->units_known = true;
+        if (s->draining && s->drain_done)
+                drain_step(s);
         /* a unit systemd still has loaded although its file is gone (an earlier ballastd removed it and was
          * killed before its reload): reload, so that systemd forgets it */
         for (size_t i = 0; i < bus_n_units(b); i++) {
@@ -1480,9 +1484,46 @@ void supervisor_on_bus_state(Supervisor *s, bool connected) {
         supervisor_schedule_reconcile(s);
 }
 
+static void on_containers_listed(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        Supervisor *s = userdata;
+        json_t *c;
+        size_t i;
+
+        if (error < 0 || status != 200 || !json_is_array(reply))
+                return;
+        json_array_foreach(reply, i, c) {
+                const char *name = json_string_value(json_object_get(json_object_get(c, "Labels"), "io.ballast.service"));
+                _cleanup_free_ char *unit = NULL, *path = NULL;
+
+                if (!name || !service_name_is_valid(name) || supervisor_find(s, name) || name_is_protected(s, name))
+                        continue;
+                unit = unit_name_for_service(name);
+                path = unit ? supervisor_unit_path(s, unit) : NULL;
+                /* a unit of that name in our unit dir still owns it (an orphan being stopped removes it after) */
+                if (!path || access(path, F_OK) >= 0 || errno != ENOENT)
+                        continue;
+                log_event(LOG_INFO, 0, "container-removed", name, NULL,
+                          "Removing container ballast-%s: no spec and no unit own it.", name);
+                remove_container(s, name);
+        }
+}
+
+/* Containers of ballast's whose service is gone: an rm or an orphan's removal that found Docker down (ballastd
+ * killed and started again before Docker was back, say) could not remove them then. */
+static void sweep_stale_containers(Supervisor *s) {
+        if (!s->loaded_once || !docker_is_up(s->docker))
+                return;
+        /* filters={"label":["io.ballast.service"]} */
+        (void) docker_call(s->docker, "GET",
+                           "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ballast.service%22%5D%7D", NULL,
+                           10000, on_containers_listed, s);
+}
+
 void supervisor_on_docker_state(Supervisor *s, bool up) {
-        if (up)
+        if (up) {
+                sweep_stale_containers(s);
                 supervisor_schedule_reconcile(s);
+        }
 }
 
 void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev) {
@@ -1993,14 +2034,21 @@ static void on_drain_stopped(Bus *b, const char *unit, const char *result, void 
 static void drain_step(Supervisor *s) {
         SupervisorDrainFunc done;
 
+        /* just connected: which units run is not known yet (on_first_refresh goes on from here) */
+        if (!s->units_known)
+                return;
         if (s->drain_next > s->n_services)
                 s->drain_next = s->n_services; /* a service was removed meanwhile */
         while (s->draining && s->drain_next > 0) {
                 Service *svc = s->services[--s->drain_next];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
 
-                svc->drained_active = u && u->active_state && !streq(u->active_state, "inactive") &&
-                                      !streq(u->active_state, "failed");
+                /* a start queued before the drain began (a ballastd started again in the middle of the reboot
+                 * flow reconciles before the flow asks for the drain) runs too unless it is stopped: the stop
+                 * job replaces it */
+                svc->drained_active = (u && u->active_state && !streq(u->active_state, "inactive") &&
+                                       !streq(u->active_state, "failed")) ||
+                                      svc->job_in_flight;
                 if (!svc->drained_active)
                         continue;
                 log_event(LOG_INFO, 0, "service-drain", svc->name, NULL, "Stopping %s: the node is draining.",

@@ -4,6 +4,8 @@
 # NAME=V: ballast-NAME.service has its unit file, is active, and its main process was started with V=V in its
 # environment (the specs of these tests carry "env": {"V": ...}). NAME= (empty): no unit file, not running, and
 # systemd no longer knows the unit (LoadState not-found: it was reloaded after the file went).
+# A Docker service (its unit runs `ballast-run docker ... --body`): exactly one container labelled
+# io.ballast.service=NAME, running, with V=V in its environment; a service that must not exist has no container.
 # Also: the processes in ballast.slice are those of the wanted services only, no wants link dangles, and no
 # temporary file of an interrupted write is left in /var/lib/ballast or the unit dir.
 end=$((SECONDS + $1)); shift
@@ -15,12 +17,21 @@ while :; do
 		while IFS== read -r k val; do
 			case $k in ActiveState) as=$val ;; MainPID) pid=$val ;; LoadState) ls=$val ;; esac
 		done < <(systemctl show -p ActiveState -p MainPID -p LoadState "$u")
+		containers=
+		[ -S /run/docker.sock ] && containers=$(/usr/bin/docker ps -a --filter "label=io.ballast.service=$n" --format '{{.State}}' | tr '\n' ' ')
 		if [ -n "$v" ]; then
 			want=$((want + 1))
 			[ -f "/etc/systemd/system/$u" ] || bad="$bad $n:no-unit-file"
 			[ "$as" = active ] || bad="$bad $n:$as"
-			tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ" | grep -qx "V=$v" || bad="$bad $n:not-running-V=$v"
+			if grep -q -- '--body ' "/etc/systemd/system/$u" 2>/dev/null; then
+				[ "$containers" = "running " ] || bad="$bad $n:containers=[$containers]"
+				/usr/bin/docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "ballast-$n" 2>/dev/null | grep -qx "V=$v" ||
+					bad="$bad $n:container-not-V=$v"
+			else
+				tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ" | grep -qx "V=$v" || bad="$bad $n:not-running-V=$v"
+			fi
 		else
+			[ -z "$containers" ] || bad="$bad $n:containers-left=[$containers]"
 			[ ! -e "/etc/systemd/system/$u" ] || bad="$bad $n:unit-file-left"
 			case $as in inactive|failed) ;; *) bad="$bad $n:$as" ;; esac
 			[ "$ls" = not-found ] || bad="$bad $n:LoadState=$ls"

@@ -1,23 +1,25 @@
 #!/bin/bash
 # Fault: ballastd killed (SIGKILL) at random points of apply and remove, KILLS times (default 100).
 #
-# Three services (exec runtime, so that a hundred rounds stay short) are applied, changed (a new value of the
-# environment variable V, which needs a restart) and removed at random. Every round kills ballastd in the middle
-# of one such operation, in one of two ways, alternately:
+# Three services, two exec ones (cheap, so that a hundred rounds stay short) and a Docker one (its container body
+# is state too, and its container must be neither duplicated nor left behind), are applied, changed (a new value
+# of the environment variable V, which needs a restart) and removed at random. Every round kills ballastd in the
+# middle of one such operation, in one of two ways, alternately:
 #  - timed: `ballastctl apply|rm` is started inside the sandbox and ballastd is killed 0-50 ms later (random):
 #    wherever the daemon happens to be (reading the call, validating, writing the spec, writing the unit, waiting
 #    for systemd's reload or job);
 #  - at a system call: strace is attached to ballastd with `-e inject=SYSCALL:signal=KILL:when=N`, so the kernel
-#    delivers SIGKILL when ballastd enters the N-th rename / fsync / unlink / symlink / openat (N random, 1-4):
-#    points inside the write path (write_file_atomic: temp file, fsync, rename, fsync of the directory; the
-#    links; the unlinks of rm) that a timer hits only by luck on a tmpfs where a write takes microseconds. No code
-#    in ballastd is needed for it. If the operation has fewer such calls, it completes and ballastd is killed
-#    right after it instead (counted and shown).
+#    delivers SIGKILL when ballastd enters the N-th rename / fsync / unlink / symlink of the operation (SYSCALL and
+#    N random among those the operation makes): points inside the write path (write_file_atomic: temp file,
+#    fsync, rename, fsync of the directory; the wants links; the unlinks of rm) that a timer hits only by luck on
+#    a tmpfs where a write takes microseconds. No code in ballastd is needed for it. If the operation makes fewer
+#    such calls, it completes and ballastd is killed right after it instead (counted and shown).
 # After each kill, before ballastd runs again: every file in /var/lib/ballast/services parses (jq) and is byte
 # for byte the normalized spec of either the old or the new desired state, and the set of files is the old or the
-# new state. Then ballastd is started again, and within 20 s: every service of that state runs (unit file there,
-# active, its process started with the persisted V), every other one is gone (no unit file, not running), no
-# process runs in ballast.slice but theirs, no wants link dangles and no temporary file is left.
+# new state; every container body in containers/ parses, every restart mark in restart-pending/ is empty. Then ballastd is started again, and within 20 s (tests/fault-check.sh): every service of that state
+# runs (unit file there, active, its process or its one container started with the persisted V), every other one
+# is gone (no unit file, unknown to systemd, not running, no container), no process runs in ballast.slice but
+# theirs, no wants link dangles and no temporary file is left.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/sandbox.sh"
@@ -26,21 +28,25 @@ here=$(cd "$(dirname "$0")" && pwd)
 KILLS=${KILLS:-100}
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-fault-kill.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
-sandbox_start "$SB_DIR" || bail "cannot start the sandbox"
+sandbox_start "$SB_DIR" --docker || bail "cannot start the sandbox"
 # Restart=no: the test starts ballastd again itself, at once, after checking the disk
 EXTRA_DROPIN='Restart=no' ballast_install || bail "cannot install ballast into the sandbox"
 need strace jq
 command -v jq >/dev/null || bail "jq is not installed (tools/deps.sh installs it)"
 root=/proc/$SANDBOX_PID/root
 S=/var/lib/ballast
-NAMES=(k1 k2 k3)
+NAMES=(k1 k2 d1)
 SPECS=$SB_DIR/specs
 mkdir -p "$SPECS"
 sb systemctl start ballastd.socket
 
 spec_file() {  # NAME VERSION -> path of a spec file
 	local f=$SPECS/$1-$2.json
-	[ -e "$f" ] || printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f"
+	[ -e "$f" ] && { echo "$f"; return; }
+	case $1 in
+	d*) printf '{"name": "%s", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000000 & wait"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f" ;;
+	*) printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f" ;;
+	esac
 	echo "$f"
 }
 
@@ -54,8 +60,8 @@ for n in "${NAMES[@]}"; do
 	want[$n]=1
 	norm[$n]=$(cat "$root$S/services/$n.json")
 done
-sb "$check" 20 k1=1 k2=1 k3=1
-ok $? "three services applied and running"
+sb "$check" 20 k1=1 k2=1 d1=1
+ok $? "three services applied and running (two exec, one Docker)"
 like "${norm[k1]}" '"V": "1"' "the persisted, normalized spec carries V"
 expected_text() { local t=${norm[$1]}; echo "${t//\"V\": \"1\"/\"V\": \"$2\"}"; }
 model_args() { local n a=; for n in "${NAMES[@]}"; do a="$a $n=${want[$n]}"; done; echo "$a"; }
@@ -78,13 +84,22 @@ disk_state() {
 		[ "$t" = "$(expected_text "$n" "$v")" ] || { echo "!$n.json is not the normalized spec of V=$v"; continue; }
 		echo "$n=$v"
 	done
+	# the other files ballastd owns there: the Docker services' container bodies (JSON), the restart marks (empty)
+	for f in "$root$S/containers/"*.json; do
+		[ -e "$f" ] || continue
+		jq -e '.Labels["io.ballast.hash"]' "$f" >/dev/null 2>&1 || echo "!containers/${f##*/} does not parse as a create body"
+	done
+	for f in "$root$S/restart-pending/"*; do
+		[ -e "$f" ] || continue
+		[ ! -s "$f" ] || echo "!restart-pending/${f##*/} is not an empty mark"
+	done
 }
 
 # the system calls of each operation's write path (write_file_atomic: openat of the temp file, fsync, rename, fsync
 # of the directory; the wants links; the unlinks of rm) and how many of each it makes at most
-points_apply_new="rename:2 fsync:4 symlink:1"
-points_apply_change="rename:3 fsync:6"     # the restart mark, the spec, the unit
-points_rm="unlink:5 fsync:3"
+points_apply_new="rename:3 fsync:6 symlink:2"   # the spec, the container body, the unit; the wants links
+points_apply_change="rename:4 fsync:8"          # the restart mark, the spec, the body, the unit
+points_rm="unlink:6 fsync:5"
 n_timed=0 n_strace=0 n_inside=0 n_new=0 n_old=0 worst_ms=0 failures=0
 t_start=$(date +%s)
 for i in $(seq "$KILLS"); do
@@ -115,6 +130,9 @@ for i in $(seq "$KILLS"); do
 		res=$(sb bash -c "strace -qq -f -o /dev/null -e trace=$sc -e inject=$sc:signal=KILL:when=$k -p $pid & s=\$!
 			for j in \$(seq 100); do grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$pid/status 2>/dev/null && break; sleep 0.02; done
 			$cmd >/dev/null 2>&1
+			# the reply comes before the unit is written (and ptrace slows ballastd down): give the rest of the
+			# operation up to a second to reach the chosen call
+			for j in \$(seq 50); do st=\$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -c1); [ -n \"\$st\" ] && [ \"\$st\" != Z ] || break; sleep 0.02; done
 			st=\$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -c1)   # killed and not reaped yet: Z
 			if [ -n \"\$st\" ] && [ \"\$st\" != Z ]; then echo completed; kill -9 $pid; fi
 			wait \$s" 2>/dev/null)

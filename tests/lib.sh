@@ -13,7 +13,8 @@ ok() {  # ok CONDITION-STATUS DESCRIPTION   (status 0 = pass)
 		echo "ok $_tap_n - $*"
 	else
 		echo "not ok $_tap_n - $*"
-		_tap_failed=$((_tap_failed + 1))
+		# a TAP TODO (a known bug, described after "# TODO") is an expected failure, not a failure of the test
+		case "$*" in *"# TODO"*) ;; *) _tap_failed=$((_tap_failed + 1)) ;; esac
 	fi
 }
 

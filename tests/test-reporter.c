@@ -498,7 +498,7 @@ static void test_etcd_client(sd_event *e, HttpClient *http) {
                         for (uint64_t end = now_usec(CLOCK_MONOTONIC) + 3 * USEC_PER_SEC; !rep.done && now_usec(CLOCK_MONOTONIC) < end;)
                                 (void) sd_event_run(e, 100 * USEC_PER_MSEC);
                 ok(rep.done && rep.error == -ECONNREFUSED, "all endpoints failed: the last one's error (%d)", rep.error);
-                is_str(rep.message, "http://127.0.0.1:1 (and 1 other endpoint): Couldn't connect to server",
+                is_str(rep.message, "http://127.0.0.1:1 (and 1 other endpoint): unreachable (Couldn't connect to server)",
                        "and a message that names it");
                 is_str(etcd_endpoint(etcd), ea, "the next call starts with the next endpoint again");
         }

@@ -3,7 +3,7 @@
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
 # generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
-# (tests/fuzz/); valgrind for the memcheck run of ballastd.
+# (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection.
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
