@@ -1492,7 +1492,10 @@ static void on_containers_listed(Docker *d, int error, long status, json_t *repl
         if (error < 0 || status != 200 || !json_is_array(reply))
                 return;
         json_array_foreach(reply, i, c) {
-                const char *name = json_string_value(json_object_get(json_object_get(c, "Labels"), "io.ballast.service"));
+                json_t *labels = json_object_get(c, "Labels");
+                /* a service's container, or the network holder beside it (which carries io.ballast.netns) */
+                const char *name = json_string_value(json_object_get(labels, "io.ballast.service")) ?:
+                                   json_string_value(json_object_get(labels, "io.ballast.netns"));
                 _cleanup_free_ char *unit = NULL, *path = NULL;
 
                 if (!name || !service_name_is_valid(name) || supervisor_find(s, name) || name_is_protected(s, name))
@@ -1503,7 +1506,7 @@ static void on_containers_listed(Docker *d, int error, long status, json_t *repl
                 if (!path || access(path, F_OK) >= 0 || errno != ENOENT)
                         continue;
                 log_event(LOG_INFO, 0, "container-removed", name, NULL,
-                          "Removing container ballast-%s: no spec and no unit own it.", name);
+                          "Removing the containers of %s: no spec and no unit own them.", name);
                 remove_container(s, name);
         }
 }
@@ -1513,9 +1516,13 @@ static void on_containers_listed(Docker *d, int error, long status, json_t *repl
 static void sweep_stale_containers(Supervisor *s) {
         if (!s->loaded_once || !docker_is_up(s->docker))
                 return;
-        /* filters={"label":["io.ballast.service"]} */
+        /* filters={"label":["io.ballast.service"]}, then {"label":["io.ballast.netns"]} (Docker ANDs the labels of
+         * one filter): a holder outlives its service's container when an rm was cut between the two removals */
         (void) docker_call(s->docker, "GET",
                            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ballast.service%22%5D%7D", NULL,
+                           10000, on_containers_listed, s);
+        (void) docker_call(s->docker, "GET",
+                           "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.ballast.netns%22%5D%7D", NULL,
                            10000, on_containers_listed, s);
 }
 
