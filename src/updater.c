@@ -1316,6 +1316,18 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
                           "Not rebooting for updates: %s", strna(u->state_error));
         /* The flow leaves locking only holding the lock, and enters rebooting only to reboot: a restart of
          * ballastd (or the reboot) in those states resumes from there. */
+        /* Resumed in rebooting in the same boot: that state is saved before logind is asked (or Zincati answered),
+         * and a ballastd that runs again in the boot it was in was not taken down by a shutdown (none would start
+         * it again), so the reboot has not started. The flow goes back one step, to draining with the lock held:
+         * this ballastd drains again (its services may have been started again meanwhile), then asks logind
+         * again, and a pause calls the attempt off, lock released. (On Fedora CoreOS a 200 may have reached
+         * Zincati just before the crash; a pause in the seconds it takes Zincati to reboot then releases the lock
+         * early. Not rebooting against the operator's pause is the better side of that.) */
+        if (u->flow.state == REBOOT_STATE_REBOOTING && u->flow.boot_id[0] && u->boot_id[0] &&
+            streq(u->flow.boot_id, u->boot_id)) {
+                log_info("Reboot flow: resumed in the boot it was in; the reboot was not under way: draining again.");
+                u->flow.state = REBOOT_STATE_DRAINING;
+        }
         u->lock_held = u->flow.state == REBOOT_STATE_DRAINING || u->flow.state == REBOOT_STATE_REBOOTING;
         u->reboot_started = u->flow.state == REBOOT_STATE_REBOOTING;
         if (u->flow.state != REBOOT_STATE_IDLE)

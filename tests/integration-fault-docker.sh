@@ -97,9 +97,10 @@ ok $? "after $KILLS kills of dockerd in $(( $(date +%s) - t0 )) s: every service
 is "$(sb systemctl show -P MainPID ballastd.service)" "$bpid" "ballastd is the same process (it never failed)"
 is "$(bctl --json status | jq -c .waiting_for)" "[]" "ballastd waits for nothing (Docker found again)"
 is "$(sb systemctl show -P MainPID ballast-local.service)" "$lpid" "the exec service was not touched"
-all=$(sb /usr/bin/docker ps -a --format '{{.Names}} {{.State}} {{.Label "io.ballast.service"}}' | sort | tr '\n' ';')
-is "$all" "ballast-web running web;ballast-worker running worker;" \
-	"exactly one container per service, running, and no other (no duplicate, no stale one)"
+all=$(sb /usr/bin/docker ps -a --format '{{.Names}} {{.State}} {{.Label "io.ballast.service"}}{{.Label "io.ballast.netns"}}' |
+	LC_ALL=C sort | tr '\n' ';')
+is "$all" "ballast-web running web;ballast-web.net running web;ballast-worker running worker;ballast-worker.net running worker;" \
+	"exactly one container and one network holder per service, running, and no other (no duplicate, no stale one)"
 for n in web worker; do
 	cid=$(sb /usr/bin/docker inspect -f '{{.Id}}' "ballast-$n")
 	like "$(sb systemctl show -P ActiveState,SubState "ballast-$n.service" | tr '\n' ' ')" "^active running" "ballast-$n.service is active/running"
@@ -107,23 +108,28 @@ for n in web worker; do
 done
 # --- a stopped container Docker refuses to start (as after some dockerd kills: its old network endpoint kept the
 # published port, "port is already allocated", until dockerd restarted) is replaced by a fresh one ---
-# Made deterministic here: the stopped ballast-web is re-created from its own body (same io.ballast.hash label, so
-# ballast-run reuses it) but on a network that is then removed, so that Docker refuses its start.
+# Made deterministic here: the stopped ballast-web is re-created from its own body joined to its network holder, as
+# ballast-run creates it (same io.ballast.hash label and network mode, so ballast-run reuses it), but with a device
+# that does not exist, so that Docker refuses its start.
 sb systemctl stop ballastd.service ballast-web.service
 sb /usr/bin/docker rm -f ballast-web >/dev/null
-sb /usr/bin/docker network create ballast-gone >/dev/null
-jq '.HostConfig.NetworkMode = "ballast-gone"' "$root/var/lib/ballast/containers/web.json" > "$SB_DIR/stale.json"
+hid=$(sb /usr/bin/docker inspect -f '{{.Id}}' ballast-web.net)
+jq --arg mode "container:$hid" 'del(.ExposedPorts) | del(.HostConfig.PortBindings) | .HostConfig.NetworkMode = $mode |
+	.HostConfig.Devices = [{"PathOnHost": "/dev/ballast-gone", "PathInContainer": "/dev/ballast-gone", "CgroupPermissions": "rwm"}]' \
+	"$root/var/lib/ballast/containers/web.json" > "$SB_DIR/stale.json"
 sb curl -s -o /dev/null --unix-socket /run/docker.sock -H 'Content-Type: application/json' -d @"$SB_DIR/stale.json" \
 	'http://localhost/v1.41/containers/create?name=ballast-web'
-sb /usr/bin/docker network rm ballast-gone >/dev/null
+sb /usr/bin/docker start ballast-web.net >/dev/null
 out=$(sb /usr/bin/docker start ballast-web 2>&1)
-like "$out" "network ballast-gone not found|ballast-gone" "a stopped ballast-web that Docker cannot start is in place ($(echo "$out" | head -1 | cut -c1-60))"
+like "$out" "ballast-gone" "a stopped ballast-web that Docker cannot start is in place ($(echo "$out" | head -1 | cut -c1-60))"
+sb /usr/bin/docker stop ballast-web.net >/dev/null
 sb systemctl start ballast-web.service
 wait_for 30 all_well
 ok $? "ballast-run replaces it with a fresh container: the service is up, healthy and answering"
 like "$(sandbox_journal -o cat -u ballast-web.service | grep 'which Docker could not start')" "Replacing the container [0-9a-f]{12}, which Docker could not start" \
 	"and says so in the journal"
-is "$(sb /usr/bin/docker inspect -f '{{.HostConfig.NetworkMode}}' ballast-web)" default "the new container is the body's (default network)"
+is "$(sb /usr/bin/docker inspect -f '{{len .HostConfig.Devices}} {{.HostConfig.NetworkMode}}' ballast-web)" "0 container:$(sb /usr/bin/docker inspect -f '{{.Id}}' ballast-web.net)" \
+	"the new container is the body's (no device), in its holder's network"
 
 n=$(sb systemctl show -P NRestarts ballast-web.service)
 diag "ballast-web.service restarts over the $KILLS kills: $n; containers Docker could not start again, replaced by ballast-run: $(sandbox_journal -o cat -u ballast-web.service -u ballast-worker.service | grep -c 'which Docker could not start')"
