@@ -80,12 +80,14 @@ for i in $(seq "$KILLS"); do
 		# middle of a start with a published port comes back with that port allocated to nobody, and refuses
 		# every start on it until it restarts ("port is already allocated": Docker's bug, moby/moby#36591,
 		# #20486; a fresh container does not help either)
-		wait_for 15 new_dockerd
+		# (systemd may keep docker.service in auto-restart for 15 s and more while the ballast units, whose main
+		# processes exited with Docker, are being restarted: seen with systemd 252)
+		wait_for 45 new_dockerd
 		ok $? "kill $i: dockerd (PID $dpid) killed with SIGKILL, systemd started it again ($(( ($(date +%s%N) - tk) / 1000000 )) ms); killed again at once"
 		continue
 	fi
 	wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID docker.service)\" != $dpid ]"
-	wait_for 30 docker_up
+	wait_for 60 docker_up
 	ok $? "kill $i: dockerd (PID $dpid) killed with SIGKILL, systemd started it again ($(( ($(date +%s%N) - tk) / 1000000 )) ms until its API answered)"
 	wait_for 30 all_well
 	st=$?
