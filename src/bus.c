@@ -43,6 +43,10 @@ struct Bus {
         struct QueuedCall *queue_head, *queue_tail;
         struct QueuedCall *sent;  /* in flight: answered with an error of our own if the bus goes first */
         unsigned in_flight, queued, queued_peak;
+
+        /* bus_refresh_unit's GetAll calls not answered yet, at most one per unit: the signals of one start
+         * (JobRemoved, PropertiesChanged of Unit and Service, each state on the way) ask for several */
+        struct Refresh *refreshing;
 };
 
 typedef struct QueuedCall {
@@ -132,8 +136,10 @@ static void bus_pump(Bus *b) {
         }
 }
 
-/* Sends a method call with at most BUS_MAX_IN_FLIGHT replies pending; the handler is always called. */
-static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
+/* Sends a method call with at most BUS_MAX_IN_FLIGHT replies pending; the handler is always called. ret, if
+ * given, is set to the call before it can be sent (a send that fails answers and frees it at once). */
+static int bus_send_full(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
+                         struct QueuedCall **ret) {
         QueuedCall *c;
 
         if (!b->bus)
@@ -148,14 +154,19 @@ static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler,
                 b->queue_head = c;
         b->queue_tail = c;
         b->queued_peak = MAX(b->queued_peak, ++b->queued);
+        if (ret)
+                *ret = c;
         bus_pump(b);
         return 0;
 }
 
-static int bus_call(Bus *b, const char *path, const char *iface, const char *member,
-                    sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
+static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
+        return bus_send_full(b, m, handler, userdata, NULL);
+}
+
+static int bus_callv(Bus *b, struct QueuedCall **ret, const char *path, const char *iface, const char *member,
+                     sd_bus_message_handler_t handler, void *userdata, const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
         if (!b->bus)
@@ -163,12 +174,32 @@ static int bus_call(Bus *b, const char *path, const char *iface, const char *mem
         r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, path, iface, member);
         if (r < 0)
                 return r;
-        va_start(ap, types);
         r = sd_bus_message_appendv(m, types, ap);
-        va_end(ap);
         if (r < 0)
                 return r;
-        return bus_send(b, m, handler, userdata);
+        return bus_send_full(b, m, handler, userdata, ret);
+}
+
+static int bus_call(Bus *b, const char *path, const char *iface, const char *member,
+                    sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = bus_callv(b, NULL, path, iface, member, handler, userdata, types, ap);
+        va_end(ap);
+        return r;
+}
+
+static int bus_call_full(Bus *b, struct QueuedCall **ret, const char *path, const char *iface, const char *member,
+                         sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = bus_callv(b, ret, path, iface, member, handler, userdata, types, ap);
+        va_end(ap);
+        return r;
 }
 
 static void unit_state_done(UnitState *u) {
@@ -424,7 +455,21 @@ typedef struct Refresh {
         Bus *bus;
         char *unit;
         Pending *all; /* the bus_refresh_all this belongs to, if any */
+        /* bus_refresh_unit's (all == NULL): on the list b->refreshing until answered */
+        struct Refresh *next, *prev;
+        QueuedCall *call; /* valid until answered; its slot is set once sent */
+        bool again;       /* asked again after it was sent: one more GetAll when this one is answered */
 } Refresh;
+
+static void refresh_unlink(Bus *b, Refresh *rf) {
+        if (rf->prev)
+                rf->prev->next = rf->next;
+        else if (b->refreshing == rf)
+                b->refreshing = rf->next;
+        if (rf->next)
+                rf->next->prev = rf->prev;
+        rf->next = rf->prev = NULL;
+}
 
 static void refresh_finish_all(Pending *all, int error) {
         if (!all)
@@ -442,7 +487,11 @@ static int on_refresh_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
         Refresh *rf = userdata;
         Bus *b = rf->bus;
         UnitState *u;
+        bool again = rf->again;
         int r = 0;
+
+        if (!rf->all)
+                refresh_unlink(b, rf);
 
         if (!sd_bus_message_is_method_error(m, NULL)) {
                 u = bus_unit_get_or_add(b, rf->unit);
@@ -453,6 +502,9 @@ static int on_refresh_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 }
         }
         refresh_finish_all(rf->all, r);
+        /* something changed after this call went out: its answer may be older than that */
+        if (again && b->connected)
+                (void) bus_refresh_unit(b, rf->unit);
         free(rf->unit);
         free(rf);
         return 0;
@@ -465,6 +517,14 @@ static int bus_refresh_unit_internal(Bus *b, const char *unit, Pending *all) {
 
         if (!b->connected)
                 return -ENOTCONN;
+        if (!all)
+                for (Refresh *p = b->refreshing; p; p = p->next)
+                        if (streq(p->unit, unit)) {
+                                /* one still waiting in our queue goes out after this and answers for both */
+                                if (p->call && p->call->slot)
+                                        p->again = true;
+                                return 0;
+                        }
         r = sd_bus_path_encode(SD_UNIT_PATH_PREFIX, unit, &path);
         if (r < 0)
                 return r;
@@ -476,9 +536,19 @@ static int bus_refresh_unit_internal(Bus *b, const char *unit, Pending *all) {
                 free(rf);
                 return -ENOMEM;
         }
-        /* GetAll with an empty interface: Unit and Service properties in one reply */
-        r = bus_call(b, path, "org.freedesktop.DBus.Properties", "GetAll", on_refresh_reply, rf, "s", "");
+        if (!all) {
+                rf->next = b->refreshing;
+                if (b->refreshing)
+                        b->refreshing->prev = rf;
+                b->refreshing = rf;
+        }
+        /* GetAll with an empty interface: Unit and Service properties in one reply. A send that fails in
+         * bus_pump answers (and frees rf) before this returns: rf is not touched after the call. */
+        r = bus_call_full(b, &rf->call, path, "org.freedesktop.DBus.Properties", "GetAll", on_refresh_reply, rf,
+                          "s", "");
         if (r < 0) {
+                if (!all)
+                        refresh_unlink(b, rf);
                 free(rf->unit);
                 free(rf);
                 return r;
