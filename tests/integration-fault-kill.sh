@@ -44,8 +44,10 @@ spec_file() {  # NAME VERSION -> path of a spec file
 	local f=$SPECS/$1-$2.json
 	[ -e "$f" ] && { echo "$f"; return; }
 	case $1 in
-	d*) printf '{"name": "%s", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000000 & wait"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f" ;;
-	*) printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f" ;;
+	# max_delay_ms 200: every kill restarts services quickly, which ballast-run counts as a crash loop; its backoff
+	# (up to 30 s by default) must not outlast the 20 s the checks give a state to converge
+	d*) printf '{"name": "%s", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000000 & wait"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0, "max_delay_ms": 200}}\n' "$1" "$2" > "$f" ;;
+	*) printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0, "max_delay_ms": 200}}\n' "$1" "$2" > "$f" ;;
 	esac
 	echo "$f"
 }

@@ -27,7 +27,7 @@ NAMES=(s1 s2 s3 s4 s5 s6)
 declare -A want
 spec_file() {  # NAME VERSION
 	local f=$SPECS/$1-$2.json
-	printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0}}\n' "$1" "$2" > "$f"
+	printf '{"name": "%s", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "env": {"V": "%s"},\n "restart": {"policy": "always", "delay_ms": 0, "max_delay_ms": 200}}\n' "$1" "$2" > "$f"
 	echo "$f"
 }
 model_args() { local n a=; for n in "${NAMES[@]}"; do a="$a $n=${want[$n]:-}"; done; echo "$a"; }
