@@ -10,26 +10,6 @@
 #include "shared/log.h"
 #include "spec.h"
 
-static bool position(const char *s, unsigned *ret_line, unsigned *ret_col) {
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return false;
-        *ret_line = (unsigned) strtoul(s, &end, 10);
-        if (*end != ':' || end[1] < '0' || end[1] > '9')
-                return false;
-        *ret_col = (unsigned) strtoul(end + 1, &end, 10);
-        return *end == ':';
-}
-
-static unsigned count_lines(const uint8_t *data, size_t size) {
-        unsigned n = 1;
-
-        for (size_t i = 0; i < size; i++)
-                n += data[i] == '\n';
-        return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(service_spec_freep) ServiceSpec *file_spec = NULL, *param_spec = NULL, *again = NULL;
         _cleanup_free_ char *file_error = NULL, *param_error = NULL, *text = NULL, *text2 = NULL;
@@ -49,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(strncmp(file_error, "services.d/web.json:", 20) == 0);
                 /* "FILE:LINE:COL: ", digits right after the colons (sscanf's %u would skip blanks and
                  * read "FILE: 2222:3: ..." as a position: a key such as "2222:3[" is quoted as is) */
-                if (position(file_error + strlen("services.d/web.json:"), &line, &col)) {
-                        FUZZ_CHECK(line >= 1 && line <= count_lines(data, size));
+                if (fuzz_error_position(file_error + strlen("services.d/web.json:"), &line, &col)) {
+                        FUZZ_CHECK(line >= 1 && line <= fuzz_count_lines(data, size));
                         FUZZ_CHECK(col >= 1);
                 }
                 return 0;

@@ -7,6 +7,7 @@
  * build. A harness checks invariants, not only "no crash": a violated one is FUZZ_CHECK(), which aborts with
  * what failed, and that is a crash to libFuzzer and a failed test to the replay. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,4 +35,26 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size) {
                 s[i] = (char) data[i];
         s[size] = 0;
         return s;
+}
+
+/* "LINE:COLUMN:" at the start of s (the position after "FILE: " in the parsers' error messages): the two numbers. */
+static inline bool fuzz_error_position(const char *s, unsigned *ret_line, unsigned *ret_col) {
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return false;
+        *ret_line = (unsigned) strtoul(s, &end, 10);
+        if (*end != ':' || end[1] < '0' || end[1] > '9')
+                return false;
+        *ret_col = (unsigned) strtoul(end + 1, &end, 10);
+        return *end == ':';
+}
+
+/* How many lines the input has (1 + its newlines): an error's line must not be past it. */
+static inline unsigned fuzz_count_lines(const uint8_t *data, size_t size) {
+        unsigned n = 1;
+
+        for (size_t i = 0; i < size; i++)
+                n += data[i] == '\n';
+        return n;
 }
