@@ -9,7 +9,7 @@ PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
   libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev
   systemd dbus util-linux procps iproute2 iptables
-  docker.io busybox-static etcd-server openssl tzdata curl socat strace jq
+  docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
 "
