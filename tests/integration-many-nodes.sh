@@ -17,14 +17,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 N=${MANY_NODES:-100}
 TTL=${MANY_TTL:-5}
 for tool in etcd etcdctl curl base64 ss; do
-	command -v $tool >/dev/null || { echo "1..0 # SKIP $tool is not installed (etcd, etcdctl: Debian's etcd-server, etcd-client)"; exit 0; }
+	command -v $tool >/dev/null || bail "$tool is not installed (tools/deps.sh installs it: etcd, etcdctl from Debian's etcd-server, etcd-client)"
 done
 for f in ballastd ballastctl; do
-	[ -x "$top_builddir/$f" ] || { echo "1..0 # SKIP $top_builddir/$f is not built"; exit 0; }
+	[ -x "$top_builddir/$f" ] || bail "$top_builddir/$f is not built"
 done
 # 100 daemons with a handful of descriptors each, and etcd with a connection from each
 [ "$(ulimit -n)" -ge $((N * 4 + 256)) ] || ulimit -n $((N * 4 + 256)) 2>/dev/null \
-	|| { echo "1..0 # SKIP the descriptor limit ($(ulimit -n)) is too low for $N nodes"; exit 0; }
+	|| bail "the descriptor limit ($(ulimit -n)) is too low for $N nodes"
 
 T0=$SECONDS
 nodes_init "$(mktemp -d /var/tmp/ballast-it-many.XXXXXX)"
