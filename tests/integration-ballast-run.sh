@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (systemd and Docker sandbox)"; exit 0; }
 [ -x "$top_builddir/ballast-run" ] || bail "no $top_builddir/ballast-run (build first)"
-command -v dockerd >/dev/null || { echo "1..0 # SKIP dockerd is not installed"; exit 0; }
+command -v dockerd >/dev/null || { echo "Bail out! dockerd is not installed (tools/deps.sh installs docker.io)"; exit 1; }
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-run.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT

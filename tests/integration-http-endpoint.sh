@@ -13,10 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/nodes.sh"
 
 for tool in socat curl ss; do
-	command -v $tool >/dev/null || { echo "1..0 # SKIP $tool is not installed"; exit 0; }
+	command -v $tool >/dev/null || { echo "Bail out! $tool is not installed (tools/deps.sh installs it)"; exit 1; }
 done
 for f in ballastd ballastctl; do
-	[ -x "$top_builddir/$f" ] || { echo "1..0 # SKIP $top_builddir/$f is not built"; exit 0; }
+	[ -x "$top_builddir/$f" ] || { echo "Bail out! $top_builddir/$f is not built"; exit 1; }
 done
 
 T=$(mktemp -d /var/tmp/ballast-it-http.XXXXXX)
