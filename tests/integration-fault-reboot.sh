@@ -55,21 +55,9 @@ partition() { sb ip netns exec lockns iptables "$1" INPUT -i bl-lock -j DROP && 
 # --- Flatcar, update_engine (fake) on the system bus, a synchronized clock ---
 sb rm -f /etc/os-release
 cp "$data/os-release-flatcar" "$root/etc/os-release"
-sb mkdir -p /etc/flatcar /run/systemd/timesync /etc/dbus-1/system.d
+sb mkdir -p /etc/flatcar /run/systemd/timesync
 sb touch /run/systemd/timesync/synchronized
-cat >"$root/etc/dbus-1/system.d/com.coreos.update1.conf" <<-'EOF'
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <policy user="root"><allow own="com.coreos.update1"/></policy>
-  <policy context="default"><allow send_destination="com.coreos.update1"/></policy>
-</busconfig>
-EOF
-sb busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
-sb systemd-run --quiet --unit fake-update-engine "$FAKE_UE" --step-ms 50 || bail "cannot start the fake update_engine"
-wait_for 10 sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager GetStatus ||
-	bail "the fake update_engine does not answer on the system bus"
-ue() { sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager "$@" >/dev/null; }
+fake_update_engine_start
 sb systemctl mask --quiet reboot.target
 
 printf '{"node": {"name": "node-r"}, "updates": {"channel": "stable", "strategy": "fleet_lock", "fleet_lock": {"url": "%s/", "group": "workers"}, "time_zone": "UTC", "windows": [{"days": ["Mon","Tue","Wed","Thu","Fri","Sat","Sun"], "start": "00:00", "length_min": 10080}]}}\n' \

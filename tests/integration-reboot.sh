@@ -59,24 +59,10 @@ boot() {  # boot [--fresh]: a boot of the node (the sandbox), in the fleet's net
 	root=/proc/$SANDBOX_PID/root
 	# the gate trusts the clock only when timesyncd says it is synchronized (a flag in /run: per boot)
 	sb mkdir -p /run/systemd/timesync && sb touch /run/systemd/timesync/synchronized
-	# what update_engine's package installs, so that it may own its name on the system bus
-	sb mkdir -p /etc/dbus-1/system.d
-	cat >"$root/etc/dbus-1/system.d/com.coreos.update1.conf" <<-'EOF'
-	<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
-	 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-	<busconfig>
-	  <policy user="root"><allow own="com.coreos.update1"/></policy>
-	  <policy context="default"><allow send_destination="com.coreos.update1"/></policy>
-	</busconfig>
-	EOF
-	sb busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
 	# update_engine (the fake) is there at every boot, as on Flatcar
-	sb systemd-run --quiet --unit fake-update-engine "$FAKE_UE" --step-ms 50 || bail "cannot start the fake update_engine"
-	wait_for 10 sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager GetStatus ||
-		bail "the fake update_engine does not answer on the system bus"
+	fake_update_engine_start
 }
 
-ue() { sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager "$@" >/dev/null; }
 bctl_b() { sb "$BALLAST_BIN/ballastctl" --socket "$SB_DIR/nb/s.sock" "$@"; }
 node() { local n=$1; shift; if [ "$n" = A ]; then bctl "$@"; else bctl_b "$@"; fi; }  # node A|B ARGS...
 ustj() { node "$1" --json update status 2>/dev/null; }

@@ -170,3 +170,25 @@ need() {
 
 # ballastctl inside the sandbox.
 bctl() { sb "$BALLAST_BIN/ballastctl" "$@"; }
+
+# The fake update_engine (tests/fake-update-engine.c, FAKE_UE: update_engine's D-Bus interface, as update_engine
+# cannot run here) on the sandbox's system bus: the bus policy update_engine's package installs, so that it may
+# own its name, then the fake as a transient unit (started again at every boot by the caller, as on Flatcar).
+fake_update_engine_start() {
+	sb mkdir -p /etc/dbus-1/system.d || return 1
+	cat >"/proc/$SANDBOX_PID/root/etc/dbus-1/system.d/com.coreos.update1.conf" <<-'EOF'
+	<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+	 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+	<busconfig>
+	  <policy user="root"><allow own="com.coreos.update1"/></policy>
+	  <policy context="default"><allow send_destination="com.coreos.update1"/></policy>
+	</busconfig>
+	EOF
+	sb busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
+	sb systemd-run --quiet --unit fake-update-engine "$FAKE_UE" --step-ms 50 || bail "cannot start the fake update_engine"
+	wait_for 10 sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager GetStatus ||
+		bail "the fake update_engine does not answer on the system bus"
+}
+
+# A call to the fake update_engine's control methods (ue METHOD [SIGNATURE ARGS...]).
+ue() { sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager "$@" >/dev/null; }
