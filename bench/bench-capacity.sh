@@ -3,7 +3,7 @@
 # bench/bench-capacity.sh [BUILDDIR] - the cost of one full capacity + usage refresh (what ballastd's cgroup
 # sweep and node timer do: /proc and /sys for the node, then limits and usage of every service's cgroup with
 # libcgroup), next to reading the same numbers with `docker stats --no-stream`, in one run, in a private
-# systemd + dockerd sandbox (tests/sandbox.sh; the host is not touched).
+# systemd + dockerd sandbox (tests/lib/sandbox.sh; the host is not touched).
 #   BENCH_DOCKER (50) Docker services (busybox sleep, memory/cpu/pids committed; their cgroupfs parents
 #   /ballast/NAME are what ballast reads) and BENCH_EXEC (450) exec services (`sleep infinity`, their units'
 #   cgroups), so 500 services in all. Figures: the refresh over all of them (median of BENCH_REPEAT = 5, and
@@ -16,8 +16,8 @@ top_srcdir=$PWD
 top_builddir=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "bench: no build dir ${1:-build}" >&2; exit 2; }
 [ -x "$top_builddir/ballastd" ] || { echo "bench: build first (no $top_builddir/ballastd)" >&2; exit 2; }
 ND=${BENCH_DOCKER:-50} NE=${BENCH_EXEC:-450} REPEAT=${BENCH_REPEAT:-5}
-. tests/sandbox.sh
-. tests/lib.sh
+. tests/lib/sandbox.sh
+. tests/lib/lib.sh
 
 DIR=$(mktemp -d /var/tmp/ballast-bench-capacity.XXXXXX)
 cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] && { echo "bench: sandbox kept in $DIR"; return; }; sandbox_stop "$DIR" --purge >/dev/null 2>&1; rm -rf "$DIR"; }

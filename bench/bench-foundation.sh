@@ -13,7 +13,7 @@
 # READY=1 over $NOTIFY_SOCKET; varlink-load.c: N connections multiplexed with poll(), calls back to back;
 # echo-server.c) are compiled with ${CC:-cc} -O2 into a temporary directory.
 #
-# MemoryCurrent: with SANDBOX_PID set (the host PID of a private systemd, see tests/sandbox.sh), both
+# MemoryCurrent: with SANDBOX_PID set (the host PID of a private systemd, see tests/lib/sandbox.sh), both
 # servers also run there as transient Type=notify units with MemoryAccounting=yes and MemoryCurrent is
 # systemd's. Otherwise each server runs in a memory cgroup this script creates below its own (cgroup v1
 # memory.usage_in_bytes, or v2 memory.current) - the same counter systemd reads - and the output says so.
@@ -68,7 +68,7 @@ alive() {
 	[ "${s%% *}" != Z ]
 }
 
-# Run a command inside the sandbox (as tests/sandbox.sh's sb, but usable with timeout).
+# Run a command inside the sandbox (as tests/lib/sandbox.sh's sb, but usable with timeout).
 sb() { timeout -k 1 "$1" nsenter -t "$SANDBOX_PID" -a -r -w/ "${@:2}"; }
 
 # bounded SECONDS OUT ERR CMD...: CMD with a time limit, stdout to OUT, stderr to ERR. In the background

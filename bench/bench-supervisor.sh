@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # bench/bench-supervisor.sh [BUILDDIR] - the supervisor's figures, each next to what it competes with,
-# measured in one run in a private systemd + dockerd sandbox (tests/sandbox.sh; the host is not touched).
+# measured in one run in a private systemd + dockerd sandbox (tests/lib/sandbox.sh; the host is not touched).
 #
 # 1. Recovery: kill -9 of a container's main process (its PID read inside the sandbox with docker inspect,
 #    killed from inside) until its published port answers again (`curl -sf -m 0.2`, polled from inside
@@ -78,10 +78,10 @@ GOAL_START_RATIO=1.5      # apply --wait until the port answers <= 1.5 x docker 
 GOAL_RSS_KIB=8192         # RssAnon with SCALE services
 GOAL_PASS_MS=5            # one no-change reconcile pass
 
-# shellcheck source=../tests/sandbox.sh
-. "$top_srcdir/tests/sandbox.sh"
-# shellcheck source=../tests/lib.sh
-. "$top_srcdir/tests/lib.sh"
+# shellcheck source=../tests/lib/sandbox.sh
+. "$top_srcdir/tests/lib/sandbox.sh"
+# shellcheck source=../tests/lib/lib.sh
+. "$top_srcdir/tests/lib/lib.sh"
 
 log() { echo "bench: $*" >&2; }
 FAILED=0
@@ -116,7 +116,7 @@ cleanup() {
 	trap - EXIT INT TERM HUP
 	[ -n "$SB_DIR" ] || return
 	if [ -n "${BENCH_KEEP:-}" ] && [ -n "${SANDBOX_PID:-}" ]; then
-		log "BENCH_KEEP: sandbox left up in $SB_DIR (tests/sandbox.sh stop $SB_DIR --purge)"
+		log "BENCH_KEEP: sandbox left up in $SB_DIR (tests/lib/sandbox.sh stop $SB_DIR --purge)"
 		return
 	fi
 	sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capacity.h"
-#include "cgroup.h"
+#include "resources/capacity.h"
+#include "resources/cgroup.h"
 #include "shared/time-util.h"
 
 int main(int argc, char *argv[]) {

@@ -18,10 +18,10 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "config.h"
-#include "spec.h"
-#include "updater.h"
-#include "updates.h"
+#include "daemon/config.h"
+#include "supervisor/spec.h"
+#include "updates/updater.h"
+#include "updates/updates.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/macro.h"

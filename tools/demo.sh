@@ -11,12 +11,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tools/deps.sh
 tools/build.sh >/dev/null
-# From here on no errexit: tests/sandbox.sh is a library written without it (its boot loop polls with
+# From here on no errexit: tests/lib/sandbox.sh is a library written without it (its boot loop polls with
 # `st=$(...)`, which would end the demo silently at the first "starting"); each step is checked instead.
 set +e
 top_srcdir=$PWD top_builddir=$PWD/build
-. tests/sandbox.sh
-. tests/lib.sh
+. tests/lib/sandbox.sh
+. tests/lib/lib.sh
 fail() { echo "demo: $*" >&2; exit 1; }
 DEMO_DIR=/var/tmp/ballast-demo
 [ "${DEMO_KEEP:-0}" = 1 ] && export SANDBOX_NO_WATCHDOG=1 || trap 'sandbox_stop "$DEMO_DIR" >/dev/null 2>&1' EXIT
@@ -40,6 +40,6 @@ echo "demo: \$ ballastctl status"
 bctl status || fail "ballastctl status failed"
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
 	echo
-	echo "demo: the sandbox keeps running. Use it with:  tests/sandbox.sh exec $DEMO_DIR $BALLAST_BIN/ballastctl status"
-	echo "demo: stop it with:                           tests/sandbox.sh stop $DEMO_DIR"
+	echo "demo: the sandbox keeps running. Use it with:  tests/lib/sandbox.sh exec $DEMO_DIR $BALLAST_BIN/ballastctl status"
+	echo "demo: stop it with:                           tests/lib/sandbox.sh stop $DEMO_DIR"
 fi

@@ -3,7 +3,7 @@
 # against a real systemd and a real dockerd booted in a private sandbox). Run as root on Debian 12.
 # Twice: a plain build in build/ (with ballastd under valgrind memcheck and a short libFuzzer run of every
 # harness), then the same suite built with AddressSanitizer, LeakSanitizer and UBSan in build-asan/, where any
-# report of any ballast program fails the test that started it (tests/lib.sh).
+# report of any ballast program fails the test that started it (tests/lib/lib.sh).
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -14,7 +14,7 @@ tools/deps.sh
 tools/build.sh
 rc=0
 # the libFuzzer harnesses, built with clang beside this build (build/fuzz), before the tests start: make check's
-# tests/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
+# tests/fuzz/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
 (cd build && make -j"$(nproc)" fuzz-targets && make -j"$(nproc)" check) || rc=1
 
 echo "test: the suite again, built with ASan + UBSan (build-asan/)"

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/random.h>
 
-#include "macro.h"
-#include "time-util.h"
+#include "shared/macro.h"
+#include "shared/time-util.h"
 
 /* The delay before retry number attempt (0, 1, …): min doubling up to max, then ±20% jitter from random (any
  * 32-bit value). */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "holder.h"
+#include "shared/holder.h"
 
 int holder_join_body(json_t *body, const char *holder_id, char **ret_mode) {
         json_t *hc;

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json-util.h"
-#include "parse-util.h"
+#include "shared/json-util.h"
+#include "shared/parse-util.h"
 
 int json_error_set(JsonError *e, const char *path, const char *format, ...) {
         va_list ap;

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 /* jansson itself provides json_decrefp() for GCC and clang */
 #define _cleanup_json_ _cleanup_(json_decrefp)

@@ -8,7 +8,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "shared/log.h"
 
 static LogTarget log_target = LOG_TARGET_STDERR;
 static int log_max_level = LOG_INFO;

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 typedef enum LogTarget {
         LOG_TARGET_AUTO,

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
-#include "parse-util.h"
+#include "shared/macro.h"
+#include "shared/parse-util.h"
 
 int safe_atou64(const char *s, uint64_t *ret) {
         unsigned long long v;

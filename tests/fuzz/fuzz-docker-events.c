@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Docker's /events stream (src/docker.c: docker_events_feed(), the stream's data callback): JSON lines that
+/* Docker's /events stream (src/docker/docker.c: docker_events_feed(), the stream's data callback): JSON lines that
  * arrive split at any point. The input is fed twice, once whole and once in chunks whose sizes follow from its
  * first byte, each into its own Docker object. Invariants: both give the same events in the same order (where
  * the chunks fall changes nothing); every event has an action; "die" events carry an exit code from the
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "docker.h"
+#include "docker/docker.h"
 #include "fuzz.h"
 #include "shared/log.h"
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Docker replies that ballastd keeps or shows: a container inspect (GET /containers/NAME/json) turned into
- * what `ballastctl inspect` shows (src/docker.c: docker_container_summary()), and /info, which is kept as it
+ * what `ballastctl inspect` shows (src/docker/docker.c: docker_container_summary()), and /info, which is kept as it
  * came and read by key (CgroupDriver, DockerRootDir). The body is decoded as docker_call() decodes every reply
  * (any JSON value). Invariants: the summary of anything is an object with only its eight keys, which serialises;
  * a value is Docker's own (copied, never made up). */
 
 #include <string.h>
 
-#include "docker.h"
+#include "docker/docker.h"
 #include "fuzz.h"
 #include "shared/json-util.h"
 #include "shared/log.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The body of Docker's GET /version (src/docker.c: docker_api_from_version(), what ballastd negotiates with at
+/* The body of Docker's GET /version (src/docker/docker.c: docker_api_from_version(), what ballastd negotiates with at
  * every (re)connection). Invariants: a version is chosen only from a JSON object; the chosen one is a well-formed
  * "1.N" within what ballast speaks (DOCKER_API_MIN..DOCKER_API_MAX) and not below the daemon's minimum; it goes
  * into every URL (/v1.N/...), so it is never truncated or anything but digits and one dot. */
 
 #include <string.h>
 
-#include "docker.h"
+#include "docker/docker.h"
 #include "fuzz.h"
 #include "shared/json-util.h"
 #include "shared/log.h"

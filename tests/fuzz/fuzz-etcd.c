@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* etcd v3 JSON-gateway replies (src/etcd.c): the body as etcd.c reads it (json_loadb), then every reply parser
+/* etcd v3 JSON-gateway replies (src/cluster/etcd.c): the body as etcd.c reads it (json_loadb), then every reply parser
  * the reporter uses on it: error, lease grant, keepalive, range (with base64 keys and values). Invariants: a
  * grant has a positive ID and TTL, a keepalive of that lease a TTL ≥ 0, a range only UTF-8 keys and values or
  * null; base64 that decodes re-encodes to text that decodes to the same bytes. */
 
 #include <string.h>
 
-#include "etcd.h"
+#include "cluster/etcd.h"
 #include "fuzz.h"
 #include "shared/json-util.h"
 #include "shared/log.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What a FleetLock server answers ballast's client (src/fleetlock.c: fleetlock_parse_answer()): the HTTP status
+/* What a FleetLock server answers ballast's client (src/updates/fleetlock.c: fleetlock_parse_answer()): the HTTP status
  * (from the first input byte) and the body (the rest), for either operation (the second byte). Invariants: 200
  * and only 200 is success; a refusal has a kind of the protocol's bounded alphabet (it becomes a status field
  * and a journal field); the message is always set, one line without control characters; an error document ballast
@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-#include "fleetlock.h"
+#include "updates/fleetlock.h"
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates.h"
+#include "updates/updates.h"
 
 static const long statuses[] = { 200, 409, 400, 403, 404, 423, 429, 500, 502, 503, 204, 302, 100, 600, 199, 0 };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The service spec (src/spec.c) as a services.d file and as ApplyService's "spec" parameter.
+/* The service spec (src/supervisor/spec.c) as a services.d file and as ApplyService's "spec" parameter.
  * Invariants: the result does not depend on whether a file name is given; an error names the file and, with
  * a line and column, a place inside the text; a spec that parses serialises (the normalized spec that is
  * persisted) and re-parses to an equal spec, and normalizing is idempotent. */
@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "shared/log.h"
-#include "spec.h"
+#include "supervisor/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(service_spec_freep) ServiceSpec *file_spec = NULL, *param_spec = NULL, *again = NULL;

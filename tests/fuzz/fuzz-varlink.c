@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The control socket end to end: the real ballastd Manager (src/manager.c) started on a configuration that does
+/* The control socket end to end: the real ballastd Manager (src/daemon/manager.c) started on a configuration that does
  * not parse, the state in which it serves the socket and nothing else ("always up"), with its real Varlink server
- * (src/varlink.c: framing, envelope, limits, dispatch) and method table (src/control.c: each method's parameter
+ * (src/varlink/varlink.c: framing, envelope, limits, dispatch) and method table (src/daemon/control.c: each method's parameter
  * checks, NotReady for what needs the modules). Each input is one client connection: the bytes are sent in
  * chunks whose sizes follow from the first byte (so messages arrive split at every point), the loop runs between
  * chunks, then the client shuts down its side and closes.
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "manager.h"
+#include "daemon/manager.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/log.h"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs libFuzzer harnesses one after the other, each for a fixed time, and prints executions and crashes per
-# target (`make fuzz` in a --enable-fuzz build; tests/fuzz-smoke.sh with --tap).
+# target (`make fuzz` in a --enable-fuzz build; tests/fuzz/fuzz-smoke.sh with --tap).
 #   run.sh --seconds S --srcdir DIR [--tap] [--work DIR] HARNESS...
 # Each HARNESS is tests/fuzz/fuzz-TARGET. Its seeds are DIR/tests/fuzz/corpus/TARGET (read only: new inputs go
 # to WORK/corpus/TARGET, kept between runs), its dictionary DIR/tests/fuzz/dict/TARGET.dict when there is one,

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor/health.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+
+struct HealthCheck {
+        sd_event *event;
+        Docker *docker;
+        const ServiceSpec *spec;
+        HealthDoneFunc done;
+        void *userdata;
+
+        HttpRequest *http;
+        int fd;
+        sd_event_source *io, *timeout, *child;
+        pid_t pid;
+        char *exec_id;
+        bool finished;
+        bool starting;       /* inside health_check_start(): results wait for the loop */
+        bool deferred, deferred_pass;
+        char deferred_reason[160];
+        bool docker_pending; /* a Docker call is in flight: its reply must find us, so freeing waits for it */
+};
+
+static void check_free(HealthCheck *c) {
+        http_request_cancel(c->http);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timeout);
+        if (c->child) {
+                (void) sd_event_source_send_child_signal(c->child, SIGKILL, NULL, 0);
+                sd_event_source_disable_unref(c->child);
+        }
+        safe_close(c->fd);
+        free(c->exec_id);
+        sd_event_unref(c->event);
+        free(c);
+}
+
+static void check_finish(HealthCheck *c, bool pass, const char *reason) {
+        if (c->finished)
+                return;
+        if (c->starting) {
+                /* the caller has not even got its handle yet: report from the loop, through the timeout */
+                c->deferred = true;
+                c->deferred_pass = pass;
+                snprintf(c->deferred_reason, sizeof(c->deferred_reason), "%s", strempty(reason));
+                (void) sd_event_source_set_time_relative(c->timeout, 0);
+                return;
+        }
+        c->finished = true;
+        if (c->done)
+                c->done(pass, reason, c->userdata);
+        c->done = NULL;
+        if (!c->docker_pending)
+                check_free(c);
+}
+
+void health_check_cancel(HealthCheck *c) {
+        if (!c)
+                return;
+        c->done = NULL;
+        c->finished = true;
+        if (!c->docker_pending)
+                check_free(c);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        HealthCheck *c = userdata;
+        char reason[64];
+
+        if (c->deferred) {
+                check_finish(c, c->deferred_pass, c->deferred_reason);
+                return 0;
+        }
+        snprintf(reason, sizeof(reason), "no answer within %llu ms", (unsigned long long) c->spec->health_timeout_ms);
+        check_finish(c, false, reason);
+        return 0;
+}
+
+static void on_http_done(HttpRequest *req, int error, const char *message, long status, const char *body,
+                         size_t size, void *userdata) {
+        HealthCheck *c = userdata;
+        char reason[160];
+
+        c->http = NULL;
+        if (error < 0) {
+                snprintf(reason, sizeof(reason), "GET %s: %s", c->spec->health_http, strna(message));
+                check_finish(c, false, reason);
+        } else if (status < 200 || status >= 400) {
+                snprintf(reason, sizeof(reason), "GET %s: HTTP %ld", c->spec->health_http, status);
+                check_finish(c, false, reason);
+        } else
+                check_finish(c, true, NULL);
+}
+
+static int on_tcp_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        HealthCheck *c = userdata;
+        socklen_t len = sizeof(int);
+        int err = 0;
+        char reason[96];
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        if (err == 0) {
+                check_finish(c, true, NULL);
+                return 0;
+        }
+        snprintf(reason, sizeof(reason), "connect 127.0.0.1:%u: %s", c->spec->health_tcp, strerror(err));
+        check_finish(c, false, reason);
+        return 0;
+}
+
+static int start_tcp(HealthCheck *c) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->spec->health_tcp),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+                return -errno;
+        if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+                char reason[96];
+                snprintf(reason, sizeof(reason), "connect 127.0.0.1:%u: %s", c->spec->health_tcp, strerror(errno));
+                check_finish(c, false, reason);
+                return 0;
+        }
+        return sd_event_add_io(c->event, &c->io, c->fd, EPOLLOUT, on_tcp_io, c);
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        HealthCheck *c = userdata;
+        char reason[96];
+
+        c->child = sd_event_source_disable_unref(c->child);
+        if (si->si_code == CLD_EXITED && si->si_status == 0) {
+                check_finish(c, true, NULL);
+                return 0;
+        }
+        if (si->si_code == CLD_EXITED)
+                snprintf(reason, sizeof(reason), "%s exited with status %d", c->spec->health_cmd[0], si->si_status);
+        else
+                snprintf(reason, sizeof(reason), "%s killed by signal %d", c->spec->health_cmd[0], si->si_status);
+        check_finish(c, false, reason);
+        return 0;
+}
+
+static int start_child(HealthCheck *c) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
+                }
+                (void) setpgid(0, 0);
+                sigset_t all;
+                sigemptyset(&all);
+                (void) sigprocmask(SIG_SETMASK, &all, NULL);
+                execv(c->spec->health_cmd[0], c->spec->health_cmd);
+                _exit(127);
+        }
+        return sd_event_add_child(c->event, &c->child, pid, WEXITED, on_child, c);
+}
+
+/* The process exits with a Docker call in flight: the reply that would have freed the check never comes. */
+static void on_docker_destroy(void *userdata) {
+        HealthCheck *c = userdata;
+
+        c->docker_pending = false;
+        if (c->finished)
+                check_free(c);
+}
+
+/* cmd inside a container: create an exec, start it attached-to-nothing (the call returns when the command
+ * ends), then read its exit code. Three Engine API calls, each on the loop. */
+static void on_exec_inspect(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        HealthCheck *c = userdata;
+        char reason[96];
+        json_int_t code;
+
+        c->docker_pending = false;
+        if (c->finished) {
+                check_free(c);
+                return;
+        }
+        code = json_integer_value(json_object_get(reply, "ExitCode"));
+        if (error >= 0 && status == 200 && json_is_true(json_object_get(reply, "Running"))) {
+                /* the start call can return a moment before Docker records the exit: ask again (bounded by
+                 * the check's timeout, which ends it) */
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "/exec/%s/json", c->exec_id) >= 0 &&
+                    docker_call_full(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect,
+                                     on_docker_destroy, c) >= 0) {
+                        c->docker_pending = true;
+                        return;
+                }
+        }
+        if (error < 0 || status != 200 || json_is_true(json_object_get(reply, "Running"))) {
+                check_finish(c, false, "cannot read the exit code of the check");
+                return;
+        }
+        if (code == 0) {
+                check_finish(c, true, NULL);
+                return;
+        }
+        snprintf(reason, sizeof(reason), "%s exited with status %lld in the container", c->spec->health_cmd[0],
+                 (long long) code);
+        check_finish(c, false, reason);
+}
+
+static void on_exec_started(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        HealthCheck *c = userdata;
+        _cleanup_free_ char *path = NULL;
+
+        c->docker_pending = false;
+        if (c->finished) {
+                check_free(c);
+                return;
+        }
+        if (error < 0 || status >= 300) {
+                check_finish(c, false, "cannot start the check in the container");
+                return;
+        }
+        if (asprintf(&path, "/exec/%s/json", c->exec_id) < 0 ||
+            docker_call_full(d, "GET", path, NULL, c->spec->health_timeout_ms, on_exec_inspect,
+                             on_docker_destroy, c) < 0) {
+                check_finish(c, false, "cannot inspect the check");
+                return;
+        }
+        c->docker_pending = true;
+}
+
+static void on_exec_created(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        HealthCheck *c = userdata;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        const char *id = json_string_value(json_object_get(reply, "Id"));
+
+        c->docker_pending = false;
+        if (c->finished) {
+                check_free(c);
+                return;
+        }
+        if (error < 0 || status != 201 || !id) {
+                check_finish(c, false, status == 404 || status == 409 ? "the container is not running" :
+                                                                          "cannot create the check in the container");
+                return;
+        }
+        c->exec_id = strdup(id);
+        body = json_pack("{s:b,s:b}", "Detach", 0, "Tty", 0);
+        if (!c->exec_id || asprintf(&path, "/exec/%s/start", id) < 0 ||
+            docker_call_full(d, "POST", path, body, c->spec->health_timeout_ms, on_exec_started, on_docker_destroy,
+                             c) < 0) {
+                check_finish(c, false, "cannot start the check");
+                return;
+        }
+        c->docker_pending = true;
+}
+
+static int start_docker_exec(HealthCheck *c) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *body = NULL, *cmd = json_array();
+        int r;
+
+        if (!docker_is_up(c->docker)) {
+                check_finish(c, false, "Docker is not reachable");
+                return 0;
+        }
+        for (char **a = c->spec->health_cmd; *a; a++)
+                json_array_append_new(cmd, json_string(*a));
+        body = json_pack("{s:O,s:b,s:b}", "Cmd", cmd, "AttachStdout", 0, "AttachStderr", 0);
+        if (!body || asprintf(&path, "/containers/ballast-%s/exec", c->spec->name) < 0)
+                return -ENOMEM;
+        r = docker_call_full(c->docker, "POST", path, body, c->spec->health_timeout_ms, on_exec_created,
+                             on_docker_destroy, c);
+        if (r < 0)
+                return r;
+        c->docker_pending = true;
+        return 0;
+}
+
+int health_check_start(HealthCheck **ret, sd_event *event, HttpClient *http, Docker *docker, const ServiceSpec *s,
+                       HealthDoneFunc done, void *userdata) {
+        HealthCheck *c;
+        int r;
+
+        c = calloc(1, sizeof(HealthCheck));
+        if (!c)
+                return -ENOMEM;
+        *c = (HealthCheck) { .event = sd_event_ref(event), .docker = docker, .spec = s, .done = done,
+                             .userdata = userdata, .fd = -1, .starting = true };
+        r = sd_event_add_time_relative(event, &c->timeout, CLOCK_MONOTONIC, s->health_timeout_ms * USEC_PER_MSEC,
+                                       USEC_PER_MSEC, on_timeout, c);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_description(c->timeout, "health-timeout");
+
+        switch (s->health) {
+        case HEALTH_HTTP:
+                r = http_request_start(http,
+                                       &(HttpRequestOptions) { .url = s->health_http, .timeout_ms = s->health_timeout_ms,
+                                                               .connect_timeout_ms = s->health_timeout_ms,
+                                                               .max_response = 64 * 1024 },
+                                       on_http_done, c, &c->http);
+                break;
+        case HEALTH_TCP:
+                r = start_tcp(c);
+                break;
+        case HEALTH_CMD:
+                r = s->runtime == SERVICE_RUNTIME_DOCKER ? start_docker_exec(c) : start_child(c);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0)
+                goto fail;
+        c->starting = false;
+        *ret = c;
+        return 0;
+fail:
+        c->finished = true;
+        c->docker_pending = false;
+        check_free(c);
+        return r;
+}

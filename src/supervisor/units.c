@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/hash-util.h"
+#include "shared/holder.h"
+#include "shared/json-util.h"
+#include "supervisor/units.h"
+
+#define UNIT_SUFFIX ".service"
+#define LABEL_SERVICE "io.ballast.service"
+#define LABEL_UNIT "io.ballast.unit"
+#define LABEL_HASH "io.ballast.hash"
+#define LABEL_NETNS "io.ballast.netns"
+
+/* The helper gets this long to stop the container (docker stop -t) before systemd's own stop timeout. */
+#define DOCKER_STOP_TIMEOUT_S 10
+#define UNIT_STOP_TIMEOUT_S 20
+/* Slack on top of the longest backoff for the helper to create and start the container and pass the
+ * first health check, before systemd gives up on the start job. */
+#define START_SLACK_S 120
+
+char *unit_name_for_service(const char *name) {
+        char *u;
+
+        if (!service_name_is_valid(name)) {
+                errno = EINVAL;
+                return NULL;
+        }
+        if (asprintf(&u, UNIT_PREFIX "%s" UNIT_SUFFIX, name) < 0)
+                return NULL;
+        return u;
+}
+
+char *service_name_from_unit(const char *unit) {
+        size_t n, p = strlen(UNIT_PREFIX), q = strlen(UNIT_SUFFIX);
+        char *name;
+
+        if (!unit)
+                return NULL;
+        n = strlen(unit);
+        if (n <= p + q || !strneq(unit, UNIT_PREFIX, p) || !streq(unit + n - q, UNIT_SUFFIX))
+                return NULL;
+        name = strndup(unit + p, n - p - q);
+        if (!name)
+                return NULL;
+        if (!service_name_is_valid(name)) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+char *container_name_for_service(const char *name) {
+        char *c;
+
+        if (!service_name_is_valid(name)) {
+                errno = EINVAL;
+                return NULL;
+        }
+        if (asprintf(&c, "ballast-%s", name) < 0)
+                return NULL;
+        return c;
+}
+
+/* ---- escaping ----
+ *
+ * How systemd 252 reads ExecStart= (checked against the real one, see tests/unit/test-units.c): specifiers
+ * ('%x') are expanded, the line is split into words with double quotes and C escapes resolved, an unquoted
+ * ";" word separates commands, and at exec time "$NAME" / "${NAME}" in the arguments are replaced from the
+ * environment, "$$" giving a literal '$'. The executable (the first word) is different: it is never
+ * expanded, and quotes, backslashes and control characters in it are refused however they are escaped.
+ * So every argument is written double-quoted, with '\' '"' and control characters C-escaped, '%' doubled
+ * and '$' doubled; a quoted ";" is an ordinary argument. The executable is quoted with '%' doubled and '$'
+ * left alone. Environment= is split like a command line and specifier-expanded, but never expands '$'. */
+
+typedef enum EscapeFlags {
+        ESCAPE_DOLLAR = 1 << 0,
+} EscapeFlags;
+
+static char *escape_quoted(const char *prefix, const char *s, EscapeFlags flags) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        fputc('"', f);
+        fputs(prefix, f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                switch (*p) {
+                case '\\': fputs("\\\\", f); break;
+                case '"': fputs("\\\"", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\t': fputs("\\t", f); break;
+                case '%': fputs("%%", f); break;
+                case '$':
+                        fputs(flags & ESCAPE_DOLLAR ? "$$" : "$", f);
+                        break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\x%02x", *p);
+                        else
+                                fputc(*p, f);
+                }
+        }
+        fputc('"', f);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(buf);
+}
+
+char *unit_escape_exec_word(const char *word) {
+        if (!word) {
+                errno = EINVAL;
+                return NULL;
+        }
+        return escape_quoted("", word, ESCAPE_DOLLAR);
+}
+
+char *unit_escape_exec_path(const char *path) {
+        /* systemd never expands "$" in the executable, so "$$" there would stay "$$"; and it refuses an
+         * executable with quotes, backslashes or control characters ("contains special characters") however
+         * they are escaped. */
+        if (!path || path[0] != '/' || strpbrk(path, "\"'\\\x7f")) {
+                errno = EINVAL;
+                return NULL;
+        }
+        for (const char *p = path; *p; p++)
+                if ((unsigned char) *p < 0x20) {
+                        errno = EINVAL;
+                        return NULL;
+                }
+        return escape_quoted("", path, 0);
+}
+
+static bool env_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        return n >= 1 && n <= 255 && !strchr("0123456789", s[0]) &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+char *unit_escape_environment(const char *key, const char *value) {
+        _cleanup_free_ char *prefix = NULL;
+
+        /* The spec refused bad names; a key with '=' or a quote here would split the assignment. */
+        if (!key || !value || !env_name_is_valid(key)) {
+                errno = EINVAL;
+                return NULL;
+        }
+        if (asprintf(&prefix, "%s=", key) < 0)
+                return NULL;
+        return escape_quoted(prefix, value, 0);
+}
+
+char *unit_escape_value(const char *s) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n, k = 0;
+
+        if (!s) {
+                errno = EINVAL;
+                return NULL;
+        }
+        n = strlen(s);
+        /* A newline would end the assignment and start a directive of the spec's choosing; a trailing
+         * backslash would glue the next line onto this one. Free text has no quoting to hide them in. */
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+                        errno = EINVAL;
+                        return NULL;
+                }
+        if (n > 0 && s[n - 1] == '\\') {
+                errno = EINVAL;
+                return NULL;
+        }
+        buf = malloc(2 * n + 1);
+        if (!buf)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '%')
+                        buf[k++] = '%';
+                buf[k++] = s[i];
+        }
+        buf[k] = 0;
+        return TAKE_PTR(buf);
+}
+
+/* ---- the unit ---- */
+
+static int fput_exec_word(FILE *f, const char *word) {
+        _cleanup_free_ char *w = unit_escape_exec_word(word);
+
+        if (!w)
+                return -ENOMEM;
+        fputs(w, f);
+        return 0;
+}
+
+static int fput_exec_path(FILE *f, const char *path) {
+        _cleanup_free_ char *w = unit_escape_exec_path(path);
+
+        if (!w)
+                return errno == EINVAL ? -EINVAL : -ENOMEM;
+        fputs(w, f);
+        return 0;
+}
+
+static bool ctx_path_is_valid(const char *p) {
+        return p && p[0] == '/';
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Keys of a JSON object, sorted, for output that does not depend on the order a spec was written in. */
+static const char **sorted_keys(json_t *o, size_t *ret_n) {
+        const char **keys;
+        const char *key;
+        json_t *v;
+        size_t n = 0;
+
+        keys = calloc(json_object_size(o) + 1, sizeof(char *));
+        if (!keys)
+                return NULL;
+        json_object_foreach(o, key, v)
+                keys[n++] = key;
+        qsort(keys, n, sizeof(char *), compare_strings);
+        *ret_n = n;
+        return keys;
+}
+
+int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret) {
+        _cleanup_free_ char *buf = NULL, *body = NULL, *net_body = NULL, *desc = NULL;
+        _cleanup_free_ const char **keys = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        bool docker = s->runtime == SERVICE_RUNTIME_DOCKER;
+        size_t size = 0, n_keys = 0;
+        int r;
+
+        /* The spec validated the name; it becomes part of file names and of unquoted words below. */
+        assert(service_name_is_valid(s->name));
+        if (!service_name_is_valid(s->name))
+                return -EINVAL;
+        if (!ctx_path_is_valid(ctx->run_helper) ||
+            (docker && (!ctx_path_is_valid(ctx->state_dir) || !ctx_path_is_valid(ctx->docker_socket) ||
+                        !ctx_path_is_valid(ctx->control_socket))))
+                return -EINVAL;
+        if (!docker && !s->command)
+                return -EINVAL;
+
+        desc = unit_escape_value(s->name);
+        if (!desc)
+                return -errno;
+        if (docker && (asprintf(&body, "%s/containers/%s.json", ctx->state_dir, s->name) < 0 ||
+                       asprintf(&net_body, "%s/containers/%s.net.json", ctx->state_dir, s->name) < 0))
+                return -ENOMEM;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "# Generated by ballastd for service %s; ballastd rewrites it, do not edit.\n", s->name);
+        fputs("[Unit]\n", f);
+        fprintf(f, "Description=ballast service %s\n", desc);
+        if (docker) {
+                fputs("Requires=docker.service\n", f);
+                /* after the socket: the helper waits for ballastd's readiness through it */
+                fputs("After=docker.service ballastd.socket\n", f);
+        } else
+                fputs("After=ballastd.socket\n", f);
+        /* the backoff helper spaces restarts out; systemd's start limit would instead give up for good */
+        fputs("StartLimitIntervalSec=0\n", f);
+
+        fputs("\n[Service]\n", f);
+        fputs("Slice=ballast.slice\n", f);
+        if (docker) {
+                /* the helper says READY=1 only once the container runs (and passed its first health check) */
+                fputs("Type=notify\n", f);
+                fputs("NotifyAccess=main\n", f);
+        } else
+                fputs("Type=exec\n", f);
+
+        /* The crash-loop backoff: `ballast-run docker` does it itself before the start (one process start less
+         * on every restart); an exec service's own command cannot, so the helper runs before it. */
+        if (!docker) {
+                fputs("ExecStartPre=", f);
+                r = fput_exec_path(f, ctx->run_helper);
+                if (r < 0)
+                        return r;
+                fprintf(f, " backoff --name %s --delay-ms %" PRIu64 " --max-delay-ms %" PRIu64 "\n", s->name,
+                        s->restart_delay_ms, s->restart_max_delay_ms);
+        }
+
+        fputs("ExecStart=", f);
+        if (docker) {
+                char delay[32], max_delay[32];
+                const char *words[] = { ctx->run_helper, "docker", "--name", s->name, "--body", body,
+                                        "--net-body", net_body, "--stop-timeout", NULL, "--docker-socket", ctx->docker_socket,
+                                        "--control-socket", ctx->control_socket, "--delay-ms", delay,
+                                        "--max-delay-ms", max_delay, "--restart",
+                                        restart_policy_to_string(s->restart) };
+
+                snprintf(delay, sizeof(delay), "%" PRIu64, s->restart_delay_ms);
+                snprintf(max_delay, sizeof(max_delay), "%" PRIu64, s->restart_max_delay_ms);
+
+                for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                        if (i > 0)
+                                fputc(' ', f);
+                        if (!words[i]) {
+                                fprintf(f, "%d", DOCKER_STOP_TIMEOUT_S);
+                                continue;
+                        }
+                        /* paths come from the configuration: escaped; the rest is ours or a valid name */
+                        if (i == 0)
+                                r = fput_exec_path(f, words[i]);
+                        else if (words[i] == body || words[i] == net_body || words[i] == ctx->docker_socket ||
+                                 words[i] == ctx->control_socket)
+                                r = fput_exec_word(f, words[i]);
+                        else {
+                                fputs(words[i], f);
+                                r = 0;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+        } else
+                for (size_t i = 0; s->command[i]; i++) {
+                        if (i > 0)
+                                fputc(' ', f);
+                        r = i == 0 ? fput_exec_path(f, s->command[i]) : fput_exec_word(f, s->command[i]);
+                        if (r < 0)
+                                return r;
+                }
+        fputc('\n', f);
+
+        if (!docker) {
+                /* Docker services get their environment through the container body, not the unit's */
+                keys = sorted_keys(s->env, &n_keys);
+                if (!keys)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_keys; i++) {
+                        _cleanup_free_ char *a =
+                                unit_escape_environment(keys[i], json_string_value(json_object_get(s->env, keys[i])));
+                        if (!a)
+                                return errno == EINVAL ? -EINVAL : -ENOMEM;
+                        fprintf(f, "Environment=%s\n", a);
+                }
+        }
+
+        fprintf(f, "Restart=%s\n", restart_policy_to_string(s->restart));
+        /* no hold-off of systemd's own: after a run that lasted the restart is immediate, and after a quick exit
+         * the helper's backoff waits (delay_ms, doubling up to max_delay_ms) */
+        fputs("RestartSec=0\n", f);
+        /* the start job includes the longest backoff sleep of ExecStartPre= */
+        fprintf(f, "TimeoutStartSec=%" PRIu64 "s\n", (s->restart_max_delay_ms + 999) / 1000 + START_SLACK_S);
+        fprintf(f, "TimeoutStopSec=%ds\n", UNIT_STOP_TIMEOUT_S);
+        /* SIGTERM to the main process only, so the helper can stop the container in order; then all */
+        fputs("KillMode=mixed\n", f);
+        fprintf(f, "SyslogIdentifier=%s\n", s->name);
+        /* accounting on, so that usage can be read back from the unit's cgroup (cpuacct is its own
+         * hierarchy on v1 and is only populated with CPUAccounting=) */
+        fputs("CPUAccounting=yes\nMemoryAccounting=yes\nTasksAccounting=yes\n", f);
+        if (s->memory > 0)
+                fprintf(f, "MemoryMax=%" PRIu64 "\n", s->memory);
+        if (s->cpu_millis > 0) {
+                /* 1 CPU = 100%; systemd takes two decimals, millicores need one */
+                if (s->cpu_millis % 10 == 0)
+                        fprintf(f, "CPUQuota=%" PRIu64 "%%\n", s->cpu_millis / 10);
+                else
+                        fprintf(f, "CPUQuota=%" PRIu64 ".%" PRIu64 "%%\n", s->cpu_millis / 10, s->cpu_millis % 10);
+        }
+        if (s->pids > 0)
+                fprintf(f, "TasksMax=%" PRIu64 "\n", s->pids);
+
+        fputs("\n[Install]\n", f);
+        /* docker.service too: restarting Docker stops the unit (Requires=), this starts it again */
+        fprintf(f, "WantedBy=multi-user.target%s\n", docker ? " docker.service" : "");
+
+        r = fclose(TAKE_PTR(f));
+        if (r != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- the container ---- */
+
+static void set(json_t *o, const char *key, json_t *v, bool *failed) {
+        if (!o || !v || json_object_set_new(o, key, v) < 0) {
+                json_decref(v);
+                *failed = true;
+        }
+}
+
+json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
+        _cleanup_json_ json_t *body = json_object(), *env = json_array(), *labels = NULL, *exposed = json_object(),
+                              *bindings = json_object(), *host = json_object(), *log = NULL;
+        _cleanup_free_ const char **keys = NULL;
+        _cleanup_free_ char *unit = NULL, *dump = NULL;
+        bool failed = false;
+        char hash[17];
+        size_t n_keys = 0;
+
+        assert(service_name_is_valid(s->name));
+        if (!body || !env || !exposed || !bindings || !host || s->runtime != SERVICE_RUNTIME_DOCKER || !s->image)
+                return NULL;
+        unit = unit_name_for_service(s->name);
+        labels = json_deep_copy(s->labels);
+        if (!unit || !labels)
+                return NULL;
+
+        set(body, "Image", json_string(s->image), &failed);
+        if (s->command) {
+                json_t *cmd = json_array();
+                for (size_t i = 0; cmd && s->command[i]; i++)
+                        if (json_array_append_new(cmd, json_string(s->command[i])) < 0)
+                                failed = true;
+                set(body, "Cmd", cmd, &failed);
+        }
+
+        keys = sorted_keys(s->env, &n_keys);
+        if (!keys)
+                return NULL;
+        for (size_t i = 0; i < n_keys; i++) {
+                _cleanup_free_ char *a = NULL;
+                if (asprintf(&a, "%s=%s", keys[i], json_string_value(json_object_get(s->env, keys[i]))) < 0 ||
+                    json_array_append_new(env, json_string(a)) < 0)
+                        failed = true;
+        }
+        set(body, "Env", json_incref(env), &failed);
+
+        set(labels, LABEL_SERVICE, json_string(s->name), &failed);
+        set(labels, LABEL_UNIT, json_string(unit), &failed);
+        set(body, "Labels", json_incref(labels), &failed);
+
+        for (size_t i = 0; i < s->n_ports; i++) {
+                char key[32], hp[8];
+                json_t *list, *b = json_object();
+
+                snprintf(key, sizeof(key), "%u/%s", s->ports[i].container, s->ports[i].udp ? "udp" : "tcp");
+                snprintf(hp, sizeof(hp), "%u", s->ports[i].host);
+                set(exposed, key, json_object(), &failed);
+                /* several host ports may publish one container port */
+                list = json_object_get(bindings, key);
+                if (!list) {
+                        list = json_array();
+                        set(bindings, key, list, &failed);
+                }
+                set(b, "HostIp", json_string(""), &failed);
+                set(b, "HostPort", json_string(hp), &failed);
+                if (failed)
+                        json_decref(b);
+                else if (json_array_append_new(list, b) < 0)
+                        failed = true;
+        }
+        set(body, "ExposedPorts", json_incref(exposed), &failed);
+
+        /* systemd restarts the unit; Docker restarting the container behind its back would race it */
+        set(host, "RestartPolicy", json_pack("{s:s}", "Name", "no"), &failed);
+        set(host, "PortBindings", json_incref(bindings), &failed);
+        if (s->memory > 0)
+                set(host, "Memory", json_integer((json_int_t) s->memory), &failed);
+        if (s->cpu_millis > 0)
+                set(host, "NanoCpus", json_integer((json_int_t) (s->cpu_millis * 1000000ULL)), &failed);
+        if (s->pids > 0)
+                set(host, "PidsLimit", json_integer((json_int_t) s->pids), &failed);
+        log = json_pack("{s:s, s:{s:s}}", "Type", "journald", "Config", "tag", s->name);
+        set(host, "LogConfig", json_incref(log), &failed);
+        set(host, "Init", json_false(), &failed);
+        if (cgroup_parent)
+                set(host, "CgroupParent", json_string(cgroup_parent), &failed);
+        set(body, "HostConfig", json_incref(host), &failed);
+        if (failed)
+                return NULL;
+
+        /* io.ballast.hash fingerprints everything above, so a container whose label matches was created from
+         * exactly this body; keys sorted so that it does not depend on insertion order. */
+        dump = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!dump)
+                return NULL;
+        snprintf(hash, sizeof(hash), "%016" PRIx64, fnv1a64(dump));
+        set(labels, LABEL_HASH, json_string(hash), &failed);
+        if (failed)
+                return NULL;
+        return TAKE_PTR(body);
+}
+
+/* ---- the network holder ---- */
+
+json_t *container_holder_body(const ServiceSpec *s, const char *cgroup_parent) {
+        _cleanup_json_ json_t *service = container_create_body(s, cgroup_parent), *h = NULL;
+        _cleanup_free_ char *dump = NULL;
+        json_t *hc, *hhc, *labels;
+        bool failed = false;
+        char hash[17];
+
+        if (!service)
+                return NULL;
+        hc = json_object_get(service, "HostConfig");
+        h = json_pack("{s:s, s:[s], s:{s:s, s:O}, s:O, s:{s:{s:s}, s:O, s:{s:s}, s:b}}", "Image", PAUSE_IMAGE,
+                      "Entrypoint", "/pause", "Labels", LABEL_NETNS, s->name, LABEL_UNIT,
+                      json_object_get(json_object_get(service, "Labels"), LABEL_UNIT), "ExposedPorts",
+                      json_object_get(service, "ExposedPorts"), "HostConfig", "RestartPolicy", "Name", "no",
+                      "PortBindings", json_object_get(hc, "PortBindings"), "LogConfig", "Type", "none", "Init", 0);
+        if (!h)
+                return NULL;
+        hhc = json_object_get(h, "HostConfig");
+        if (cgroup_parent)
+                set(hhc, "CgroupParent", json_string(cgroup_parent), &failed);
+        if (failed)
+                return NULL;
+        /* the holder's own fingerprint: its ports, its cgroup parent and the pause image's version, so that a
+         * change of anything else in the service leaves the holder (and the ports) alone */
+        dump = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!dump)
+                return NULL;
+        snprintf(hash, sizeof(hash), "%016" PRIx64, fnv1a64(dump));
+        labels = json_object_get(h, "Labels");
+        set(labels, LABEL_HASH, json_string(hash), &failed);
+        if (failed)
+                return NULL;
+        return TAKE_PTR(h);
+}

@@ -1,0 +1,200 @@
+#!/bin/bash
+# The supervisor against a real systemd and a real dockerd in the sandbox: apply, health, crashes, Docker and
+# ballastd going away and coming back, a reboot, rm, and hostile specs that must change nothing.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/sandbox.sh"
+. "$here/../lib/lib.sh"
+
+SB_DIR=$(mktemp -d /var/tmp/ballast-it-supervisor.XXXXXX)
+trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+sandbox_start "$SB_DIR" --docker --persist || bail "cannot start the sandbox"
+ballast_install || bail "cannot install ballast into the sandbox"
+need curl
+sb systemctl start ballastd.socket
+root=/proc/$SANDBOX_PID/root
+SPECS=$SB_DIR/specs
+mkdir -p "$SPECS"
+
+# busybox httpd on host port 18080; the health file is made by the command, so a restart heals it
+cat > "$SPECS/web.json" <<'JSON'
+{"name": "web", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 8080 -h /www"],
+ "ports": [{"host": 18080, "container": 8080}],
+ "resources": {"memory": "64M", "cpu": 0.5},
+ "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 2000},
+ "health": {"http": "http://127.0.0.1:18080/health", "interval_ms": 500, "timeout_ms": 400, "retries": 3},
+ "labels": {"team": "test"}}
+JSON
+answers() { sb curl -sf -m 0.5 -o /dev/null http://127.0.0.1:18080/health; }
+cid() { sb /usr/bin/docker inspect -f '{{.Id}}' ballast-web 2>/dev/null; }
+prop() { sb systemctl show -P "$1" "$2"; }
+
+# --- apply ---
+# (once ballastd knows Docker's cgroup driver: a body written before is rewritten with the cgroup parent when
+# it learns it, and the container, and its network holder, are then replaced at their next start, which would
+# blur the checks of what a crash leaves alone)
+bctl status >/dev/null
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -u ballastd.service | grep -q 'cgroup driver'"
+out=$(bctl -t 30 apply --wait "$SPECS/web.json" 2>&1)
+like "$out" "web: active" "apply --wait shows progress until the service is active"
+is "$(prop ActiveState ballast-web.service)" active "ballast-web.service is active"
+check "the service answers on its host port" -- answers
+like "$(bctl ps)" "web +docker +active \(running\) +healthy" "ps shows it active and healthy"
+is "$(sb /usr/bin/docker inspect -f '{{index .Config.Labels "io.ballast.service"}} {{.HostConfig.RestartPolicy.Name}}' ballast-web)" "web no" \
+	"the container carries io.ballast.service and Docker's restart policy is off"
+is "$(prop Slice ballast-web.service)" ballast.slice "the unit runs in ballast.slice"
+is "$(sb systemctl is-enabled ballast-web.service)" enabled "the unit is enabled"
+check "the applied spec is persisted" -- test -s "$root/var/lib/ballast/services/web.json"
+like "$(bctl inspect web)" '"team": "test"' "inspect shows the spec"
+like "$(bctl inspect web)" '"status": "running"' "inspect shows the container as Docker sees it"
+
+check "the network holder's body is written beside the container's" -- test -s "$root/var/lib/ballast/containers/web.net.json"
+holder() { sb /usr/bin/docker inspect -f '{{.Id}} {{.State.Running}}' ballast-web.net 2>/dev/null; }
+h0=$(holder)
+like "$h0" "^[0-9a-f]{64} true$" "the network holder ballast-web.net runs"
+is "$(sb /usr/bin/docker inspect -f '{{.HostConfig.NetworkMode}}' ballast-web)" "container:${h0% *}" \
+	"the container joins the holder's network"
+
+# --- docker kill: systemd sees the crash and restarts ---
+n0=$(prop NRestarts ballast-web.service)
+sb /usr/bin/docker kill ballast-web >/dev/null
+wait_for 10 sh -c "[ \$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P NRestarts ballast-web.service) -gt $n0 ]"
+ok $? "docker kill → NRestarts counts the crash"
+wait_for 10 answers
+ok $? "and the service answers again"
+is "$(holder)" "$h0" "the network holder was not touched by the crash"
+
+# --- ballastd goes away: workloads stay; it comes back: nothing healthy is restarted ---
+id0=$(cid); n0=$(prop NRestarts ballast-web.service); pid0=$(prop MainPID ballast-web.service)
+sb systemctl stop ballastd.service
+sleep 1
+is "$(cid) $(prop MainPID ballast-web.service)" "$id0 $pid0" "SIGTERM to ballastd: the container and the unit keep running"
+check "and it still answers" -- answers
+bctl status >/dev/null     # socket activation starts it again
+sleep 1.5
+is "$(cid) $(prop MainPID ballast-web.service) $(prop NRestarts ballast-web.service)" "$id0 $pid0 $n0" \
+	"ballastd back: it reconciled and restarted nothing healthy"
+sb systemctl kill -s KILL ballastd.service
+sleep 1
+is "$(cid) $(prop MainPID ballast-web.service)" "$id0 $pid0" "kill -9 of ballastd: the workload keeps running"
+bctl status >/dev/null
+sleep 1
+is "$(cid) $(prop MainPID ballast-web.service) $(prop NRestarts ballast-web.service)" "$id0 $pid0 $n0" \
+	"after kill -9 and a new start, nothing healthy was restarted"
+
+# --- health: a check that starts failing restarts the unit after retries failures ---
+pid0=$(prop MainPID ballast-web.service)
+sb /usr/bin/docker exec ballast-web rm /www/health
+wait_for 15 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-web.service)\" != $pid0 ]"
+ok $? "a failing health check restarts the unit"
+like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=web BALLAST_EVENT=service-unhealthy)" "3 health checks failed" \
+	"the journal says why, with BALLAST_SERVICE=web"
+wait_for 15 answers
+ok $? "the restarted service is healthy again"
+
+# --- dockerd stopped and started: every service comes back with no manual step ---
+sb systemctl stop docker.service
+sleep 0.5
+check "with Docker stopped, the service is down" -- bash -c "! nsenter -t $SANDBOX_PID -a -r -w curl -sf -m 0.5 -o /dev/null http://127.0.0.1:18080/health"
+sb systemctl start docker.service
+wait_for 20 answers
+ok $? "Docker started again → the service is back by itself"
+wait_for 10 sh -c "[ \$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P ActiveState ballast-web.service) = active ]"
+ok $? "and its unit is active"
+
+# --- the other health checks: a command inside the container, and TCP for an exec service ---
+cat > "$SPECS/cmdcheck.json" <<'JSON'
+{"name": "cmdcheck", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "touch /tmp/ok; exec sleep 100000"],
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 1000, "timeout_ms": 900, "retries": 2}}
+JSON
+bctl -t 30 apply --wait "$SPECS/cmdcheck.json" >/dev/null
+ok $? "a service with a cmd check (run in the container through the Engine API) becomes active"
+like "$(bctl ps)" "cmdcheck +docker +active \(running\) +healthy" "and is healthy"
+pid0=$(prop MainPID ballast-cmdcheck.service)
+sb /usr/bin/docker exec ballast-cmdcheck rm /tmp/ok
+wait_for 15 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-cmdcheck.service)\" != $pid0 ]"
+ok $? "its failing command restarts it"
+like "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=cmdcheck BALLAST_EVENT=health-failed)" "/bin/test exited with status 1 in the container" \
+	"the journal says which command failed and how"
+bctl rm cmdcheck >/dev/null
+cat > "$SPECS/tcpcheck.json" <<'JSON'
+{"name": "tcpcheck", "runtime": "exec", "command": ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:18091", "-h", "/"],
+ "health": {"tcp": 18091, "interval_ms": 500, "timeout_ms": 300, "retries": 2}}
+JSON
+bctl -t 20 apply --wait "$SPECS/tcpcheck.json" >/dev/null
+ok $? "an exec service with a tcp check is applied"
+wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl ps | grep -Eq 'tcpcheck +exec +active \(running\) +healthy'"
+ok $? "and its tcp check passes"
+like "$(bctl logs web)" "Started ballast-web.service" "logs shows the service's journal"
+bctl rm tcpcheck >/dev/null
+
+# --- a crash-looping exec service backs off exponentially ---
+cat > "$SPECS/crash.json" <<'JSON'
+{"name": "crash", "runtime": "exec", "command": ["/bin/sh", "-c", "exit 3"],
+ "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 800}}
+JSON
+bctl apply "$SPECS/crash.json" >/dev/null
+sleep 4
+n=$(prop NRestarts ballast-crash.service)
+ok $(( n >= 3 && n <= 12 ? 0 : 1 )) "a crash loop is slowed down (NRestarts $n in 4 s; a flat 100 ms would give ~30)"
+j=$(sandbox_journal -u ballast-crash.service | grep -o 'backing off [0-9]* ms' | awk '{print $3}' | tr '\n' ' ')
+like "$j" "200 400 800 800" "the delay doubles up to max_delay_ms ($j)"
+bctl rm crash >/dev/null
+
+# --- specs from the services directory (as Ignition writes them); units no spec owns are removed ---
+printf '{"name": "filesvc", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}\n' > "$root/etc/ballast/services.d/filesvc.json"
+sb systemctl reload ballastd.service
+sandbox_wait_unit ballast-filesvc.service active 10
+ok $? "a spec dropped into services.d runs after a reload"
+out=$(bctl rm filesvc 2>&1); st=$?
+like "$st $out" "^1 .*ServiceNotManaged.*services.d" "rm of a file-defined service is refused and names the directory"
+rm "$root/etc/ballast/services.d/filesvc.json"
+sb systemctl reload ballastd.service
+wait_for 10 test ! -e "$root/etc/systemd/system/ballast-filesvc.service"
+ok $? "its file deleted: the unit no spec owns is stopped and removed"
+is "$(prop ActiveState ballast-filesvc.service)" inactive "and it is not running"
+check "the web service was not touched by that" -- answers
+
+# --- a simulated reboot with ballastd disabled: enabled services come back on their own ---
+sandbox_stop "$SB_DIR" >/dev/null 2>&1
+sandbox_start "$SB_DIR" --docker --persist || bail "cannot reboot the sandbox"
+root=/proc/$SANDBOX_PID/root
+is "$(sb systemctl is-active ballastd.service ballastd.socket | tr '\n' ' ')" "inactive inactive " "after the reboot ballastd is not running"
+wait_for 20 answers
+ok $? "the service came back after the reboot without ballastd"
+sb systemctl start ballastd.socket
+
+# --- hostile specs: refused, nothing written ---
+snap() { (cd "$root" && find etc/systemd/system var/lib/ballast -printf '%p %s %T@\n' 2>/dev/null | sort); }
+before=$(snap)
+printf '{"name": "../evil", "image": "local/busybox:latest"}' > "$SPECS/h1.json"
+printf '{"name": "h2", "image": "local/busybox:latest", "resources": {"memory": "12XB"}}' > "$SPECS/h2.json"
+printf '{"name": "h3", "runtime": "exec", "command": ["/bin/true"], "env": {"A\\nExecStartPost": "x"}}' > "$SPECS/h3.json"
+printf '{"name": "h4", "image": "local/busybox:latest", "bogus": 1}' > "$SPECS/h4.json"
+printf '{"name": "h5", "image": "local/busybox:latest",\n "ports": [{"host": 70000, "container": 1}]}' > "$SPECS/h5.json"
+printf '{"name": "h6", "image": "local/busybox:latest", "command": ["\xff\xfe"]}' > "$SPECS/h6.json"
+out=$(bctl apply "$SPECS/h1.json" "$SPECS/h2.json" "$SPECS/h3.json" "$SPECS/h4.json" "$SPECS/h5.json" 2>&1); st=$?
+is "$st" 1 "hostile specs: apply exits 1"
+like "$out" 'h2.json:1:[0-9]+: resources.memory: .*12XB.* is not a size' "a bad size is named, with file, line and column"
+like "$out" 'h1.json:.*name' "a hostile name is refused"
+like "$out" 'h4.json:.*bogus: unknown key' "an unknown key is refused"
+like "$out" 'h5.json:2:.*ports\[0\].host' "an impossible port is refused, with its line"
+like "$out" "nothing applied" "and nothing is applied"
+out=$(bctl apply "$SPECS/h6.json" 2>&1)
+like "$out" "h6.json" "non-UTF-8 is refused"
+is "$(snap)" "$before" "the unit dir and /var/lib/ballast are unchanged"
+
+# --- rm: unit, container and persisted spec gone ---
+bctl rm web >/dev/null
+ok $? "rm web"
+check "the unit file is gone" -- test ! -e "$root/etc/systemd/system/ballast-web.service"
+check "the persisted spec is gone" -- test ! -e "$root/var/lib/ballast/services/web.json"
+check "the container is gone" -- bash -c "! nsenter -t $SANDBOX_PID -a -r -w /usr/bin/docker inspect ballast-web >/dev/null 2>&1"
+wait_for 5 bash -c "! nsenter -t $SANDBOX_PID -a -r -w /usr/bin/docker inspect ballast-web.net >/dev/null 2>&1"
+ok $? "the network holder is gone"
+check "and both bodies" -- test ! -e "$root/var/lib/ballast/containers/web.json" -a ! -e "$root/var/lib/ballast/containers/web.net.json"
+is "$(prop LoadState ballast-web.service)" not-found "systemd no longer knows the unit"
+
+done_testing

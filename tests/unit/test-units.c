@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/fileio.h"
+#include "shared/holder.h"
+#include "supervisor/units.h"
+#include "tap.h"
+
+/* How the escaping was verified against the real systemd 252 (Debian 252.39), in the private systemd of
+ * tests/lib/sandbox.sh: units made by unit_text_for_service() and by the escapers below, with every hostile
+ * string of this file as arguments and as Environment= values, were loaded (`systemctl daemon-reload`;
+ * no warnings in the journal, `systemctl show -p ExecStart -p Environment` as expected) and started with
+ * `/bin/sh -c 'for a in "$@"; do printf "%s\0" "$a"; done; env -0'`: the argv and the environment the
+ * process got were byte for byte the spec's. That run also found that systemd never expands '$' in the
+ * executable and refuses quotes and backslashes there, hence unit_escape_exec_path().
+ *
+ * Here, unit_words() is a model of the part of systemd's parser that matters (quotes, C escapes, "%%",
+ * "$$"), so that the tests need no systemd; the sandbox run is what makes the model trustworthy. */
+
+static const UnitContext test_ctx = {
+        .run_helper = "/usr/libexec/ballast/ballast-run",
+        .state_dir = "/var/lib/ballast",
+        .docker_socket = "/var/run/docker.sock",
+        .control_socket = "/run/ballast/ballastd.sock",
+};
+
+static char *data_path(const char *name) {
+        const char *top = getenv("top_srcdir");
+        char *p;
+
+        if (top) {
+                if (asprintf(&p, "%s/tests/data/specs/%s", top, name) < 0)
+                        abort();
+        } else {
+                const char *f = __FILE__, *slash = strrchr(f, '/');
+                int n = slash ? (int) (slash - f) : 1;
+                if (asprintf(&p, "%.*s/data/specs/%s", n, slash ? f : ".", name) < 0)
+                        abort();
+        }
+        return p;
+}
+
+static char *read_data(const char *name) {
+        _cleanup_free_ char *p = data_path(name);
+        char *text = NULL;
+
+        if (read_full_file(p, 1024 * 1024, &text, NULL) < 0)
+                return NULL;
+        return text;
+}
+
+static ServiceSpec *load_data(const char *name) {
+        _cleanup_free_ char *p = data_path(name), *error = NULL;
+        ServiceSpec *s = NULL;
+
+        if (service_spec_load(p, &s, &error) < 0)
+                diag("%s", strna(error));
+        return s;
+}
+
+/* ---- a model of systemd's reading of quoted words ---- */
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Splits the value of an ExecStart= or Environment= line into words. Every word must be double-quoted (that
+ * is what we write); inside, C escapes are resolved, "%%" gives '%', and with dollar "$$" gives '$'. A lone '%'
+ * or '$' (which systemd would expand), a raw control character or an unterminated quote makes the model
+ * refuse the line: NULL. */
+static char **unit_words(const char *line, bool dollar) {
+        _cleanup_strv_free_ char **words = calloc(strlen(line) + 1, sizeof(char *));
+        size_t n = 0;
+        const char *p = line;
+
+        if (!words)
+                abort();
+        for (;;) {
+                _cleanup_free_ char *w = malloc(strlen(p) + 1);
+                size_t k = 0;
+
+                p += strspn(p, " ");
+                if (!*p)
+                        break;
+                if (*p != '"')
+                        return NULL;
+                for (p++;; p++) {
+                        if (!*p || (unsigned char) *p < 0x20)
+                                return NULL;
+                        if (*p == '"')
+                                break;
+                        if (*p == '\\') {
+                                p++;
+                                switch (*p) {
+                                case '\\': w[k++] = '\\'; break;
+                                case '"': w[k++] = '"'; break;
+                                case 'n': w[k++] = '\n'; break;
+                                case 't': w[k++] = '\t'; break;
+                                case 'x': {
+                                        int a = hexval(p[1]), b = a >= 0 ? hexval(p[2]) : -1;
+                                        if (a < 0 || b < 0 || (a == 0 && b == 0))
+                                                return NULL;
+                                        w[k++] = (char) (a * 16 + b);
+                                        p += 2;
+                                        break;
+                                }
+                                default:
+                                        return NULL;
+                                }
+                                continue;
+                        }
+                        if (*p == '%' || (dollar && *p == '$')) {
+                                if (p[1] != *p)
+                                        return NULL;
+                                w[k++] = *p++;
+                                continue;
+                        }
+                        w[k++] = *p;
+                }
+                p++;
+                if (*p && *p != ' ')
+                        return NULL;
+                w[k] = 0;
+                words[n++] = TAKE_PTR(w);
+        }
+        return TAKE_PTR(words);
+}
+
+/* ---- names ---- */
+
+static void test_names(void) {
+        static const struct {
+                const char *unit;
+                const char *service; /* NULL: not one of ours */
+        } table[] = {
+                { "ballast-web.service", "web" },
+                { "ballast-a.service", "a" },
+                { "ballast-web-2.service", "web-2" },
+                { "ballast-.service", NULL },
+                { "ballast-Web.service", NULL },
+                { "ballast-web.socket", NULL },
+                { "ballast-web.service.d", NULL },
+                { "web.service", NULL },
+                { "ballastd.service", NULL },
+                { "ballast-../x.service", NULL },
+                { "ballast-web", NULL },
+                { "", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *s = service_name_from_unit(table[i].unit);
+                is_str(s, table[i].service, "service_name_from_unit(\"%s\")", table[i].unit);
+                if (table[i].service) {
+                        _cleanup_free_ char *u = unit_name_for_service(table[i].service);
+                        is_str(u, table[i].unit, "  and back");
+                }
+        }
+        ok(!service_name_from_unit(NULL), "service_name_from_unit(NULL)");
+        {
+                _cleanup_free_ char *u = unit_name_for_service("../../etc/x");
+                ok(!u && errno == EINVAL, "unit_name_for_service refuses an invalid name");
+        }
+        {
+                _cleanup_free_ char *c = container_name_for_service("web"), *d = container_name_for_service("We b");
+                is_str(c, "ballast-web", "container_name_for_service");
+                ok(!d, "container_name_for_service refuses an invalid name");
+        }
+}
+
+/* ---- escapers ---- */
+
+static void test_escape_tables(void) {
+        static const struct {
+                const char *in;
+                const char *word; /* unit_escape_exec_word() */
+                const char *env;  /* unit_escape_environment("K", in) */
+        } table[] = {
+                { "plain", "\"plain\"", "\"K=plain\"" },
+                { "", "\"\"", "\"K=\"" },
+                { "a b", "\"a b\"", "\"K=a b\"" },
+                { ";", "\";\"", "\"K=;\"" },
+                { "\\;", "\"\\\\;\"", "\"K=\\\\;\"" },
+                { "a;b", "\"a;b\"", "\"K=a;b\"" },
+                { "$HOME", "\"$$HOME\"", "\"K=$HOME\"" },
+                { "${HOME}", "\"$${HOME}\"", "\"K=${HOME}\"" },
+                { "$$", "\"$$$$\"", "\"K=$$\"" },
+                { "%n", "\"%%n\"", "\"K=%%n\"" },
+                { "100%", "\"100%%\"", "\"K=100%%\"" },
+                { "%%", "\"%%%%\"", "\"K=%%%%\"" },
+                { "\"q\"", "\"\\\"q\\\"\"", "\"K=\\\"q\\\"\"" },
+                { "'s'", "\"'s'\"", "\"K='s'\"" },
+                { "back\\slash", "\"back\\\\slash\"", "\"K=back\\\\slash\"" },
+                { "trailing\\", "\"trailing\\\\\"", "\"K=trailing\\\\\"" },
+                { "new\nline", "\"new\\nline\"", "\"K=new\\nline\"" },
+                { "tab\there", "\"tab\\there\"", "\"K=tab\\there\"" },
+                { "\x01\x1b[31m\x7f", "\"\\x01\\x1b[31m\\x7f\"", "\"K=\\x01\\x1b[31m\\x7f\"" },
+                { "\r", "\"\\x0d\"", "\"K=\\x0d\"" },
+                { "[Service]\nExecStartPost=/bin/evil", "\"[Service]\\nExecStartPost=/bin/evil\"",
+                  "\"K=[Service]\\nExecStartPost=/bin/evil\"" },
+                { "../../etc/passwd", "\"../../etc/passwd\"", "\"K=../../etc/passwd\"" },
+                { "\\x41\\n", "\"\\\\x41\\\\n\"", "\"K=\\\\x41\\\\n\"" },
+                { "#comment", "\"#comment\"", "\"K=#comment\"" },
+                { "-x", "\"-x\"", "\"K=-x\"" },
+                { "\xc3\xbc\xe2\x98\x83", "\"\xc3\xbc\xe2\x98\x83\"", "\"K=\xc3\xbc\xe2\x98\x83\"" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *w = unit_escape_exec_word(table[i].in),
+                                    *e = unit_escape_environment("K", table[i].in);
+                _cleanup_strv_free_ char **ww = NULL, **ew = NULL;
+                _cleanup_free_ char *want_env = NULL;
+
+                is_str(w, table[i].word, "exec word #%zu", i);
+                is_str(e, table[i].env, "environment #%zu", i);
+                /* and the model of systemd reads back exactly the input */
+                ww = w ? unit_words(w, true) : NULL;
+                ok(ww && strv_length(ww) == 1 && streq(ww[0], table[i].in), "  exec word #%zu reads back", i);
+                ew = e ? unit_words(e, false) : NULL;
+                if (asprintf(&want_env, "K=%s", table[i].in) < 0)
+                        abort();
+                ok(ew && strv_length(ew) == 1 && streq(ew[0], want_env), "  environment #%zu reads back", i);
+        }
+}
+
+static void test_escape_exec_path(void) {
+        static const struct {
+                const char *in;
+                const char *out; /* NULL: refused */
+        } table[] = {
+                { "/bin/sh", "\"/bin/sh\"" },
+                { "/opt/my app/bin", "\"/opt/my app/bin\"" },
+                { "/opt/100%/bin", "\"/opt/100%%/bin\"" },
+                { "/opt/$x/bin", "\"/opt/$x/bin\"" }, /* never expanded in the executable */
+                { "/opt/a;b", "\"/opt/a;b\"" },
+                { "bin/sh", NULL },
+                { "", NULL },
+                { "/bin/s\"h", NULL },
+                { "/bin/s'h", NULL },
+                { "/bin/s\\h", NULL },
+                { "/bin/s\nh", NULL },
+                { "/bin/s\th", NULL },
+                { "/bin/s\x7fh", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *p = NULL;
+
+                errno = 0;
+                p = unit_escape_exec_path(table[i].in);
+                is_str(p, table[i].out, "unit_escape_exec_path #%zu", i);
+                if (!table[i].out)
+                        is_int(errno, EINVAL, "  EINVAL");
+        }
+}
+
+static void test_escape_environment_keys(void) {
+        static const char *const bad[] = { "", "1A", "A=B", "A B", "A\"", "A\nB", "A-B" };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *e = NULL;
+                errno = 0;
+                e = unit_escape_environment(bad[i], "v");
+                ok(!e && errno == EINVAL, "unit_escape_environment refuses key #%zu", i);
+        }
+}
+
+static void test_escape_value(void) {
+        static const struct {
+                const char *in;
+                const char *out;
+        } table[] = {
+                { "web", "web" },
+                { "100% sure", "100%% sure" },
+                { "%n%%", "%%n%%%%" },
+                { "a \"quoted\" $word", "a \"quoted\" $word" },
+                { "", "" },
+                { "a\nb", NULL },
+                { "a\rb", NULL },
+                { "a\tb", NULL },
+                { "\x1b[31m", NULL },
+                { "x\x7f", NULL },
+                { "continued\\", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *v = NULL;
+                errno = 0;
+                v = unit_escape_value(table[i].in);
+                is_str(v, table[i].out, "unit_escape_value #%zu", i);
+                if (!table[i].out)
+                        is_int(errno, EINVAL, "  EINVAL");
+        }
+}
+
+/* ---- whole units ---- */
+
+static void test_golden(const char *spec, const char *golden) {
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data(spec);
+        _cleanup_free_ char *want = read_data(golden), *got = NULL;
+
+        if (!ok(s && want, "load %s and %s", spec, golden))
+                return;
+        is_int(unit_text_for_service(s, &test_ctx, &got), 0, "unit_text_for_service(%s)", spec);
+        is_str(got, want, "  is %s", golden);
+}
+
+static const char *const unit_keys[] = {
+        "Description=", "Requires=", "After=", "StartLimitIntervalSec=", "Slice=", "Type=", "NotifyAccess=",
+        "ExecStartPre=", "ExecStart=", "Environment=", "Restart=", "RestartSec=", "TimeoutStartSec=",
+        "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "CPUAccounting=", "MemoryAccounting=", "TasksAccounting=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
+};
+
+static const char *line_key(const char *line) {
+        for (size_t i = 0; i < ELEMENTSOF(unit_keys); i++)
+                if (strneq(line, unit_keys[i], strlen(unit_keys[i])))
+                        return unit_keys[i];
+        return NULL;
+}
+
+static size_t count_prefix(char *const *lines, const char *prefix) {
+        size_t n = 0;
+        for (size_t i = 0; lines[i]; i++)
+                if (strneq(lines[i], prefix, strlen(prefix)))
+                        n++;
+        return n;
+}
+
+static char **split_lines(const char *text) {
+        _cleanup_strv_free_ char **l = calloc(strlen(text) + 2, sizeof(char *));
+        size_t n = 0;
+
+        for (const char *p = text; *p;) {
+                size_t k = strcspn(p, "\n");
+                l[n++] = strndup(p, k);
+                p += k;
+                if (*p == '\n')
+                        p++;
+        }
+        return TAKE_PTR(l);
+}
+
+/* Every line of a generated unit is one we meant to write: a section header, a known key, the one comment, or
+ * empty; no line continues onto the next; sections and ExecStart= appear once each. */
+static void check_unit_shape(const char *text, size_t n_env, size_t n_pre, const char *what) {
+        _cleanup_strv_free_ char **lines = split_lines(text);
+        bool good = true;
+
+        ok(text[strlen(text) - 1] == '\n', "%s: ends with a newline", what);
+        for (size_t i = 0; lines[i]; i++) {
+                const char *l = lines[i];
+                bool known = (i == 0 && strneq(l, "# Generated by ballastd for service ", 36)) || streq(l, "") ||
+                             streq(l, "[Unit]") || streq(l, "[Service]") || streq(l, "[Install]") || line_key(l);
+                if (!known || (l[0] && l[strlen(l) - 1] == '\\') || (i > 0 && l[0] == '#')) {
+                        diag("unexpected line %zu: %s", i, l);
+                        good = false;
+                }
+        }
+        ok(good, "%s: every line is a known section, key or the header comment", what);
+        is_int(count_prefix(lines, "[Unit]") + count_prefix(lines, "[Service]") + count_prefix(lines, "[Install]"), 3,
+               "%s: three sections", what);
+        is_int(count_prefix(lines, "ExecStart="), 1, "%s: one ExecStart=", what);
+        /* exec: the backoff helper; docker: none, `ballast-run docker` backs off itself */
+        is_int(count_prefix(lines, "ExecStartPre="), n_pre, "%s: %zu ExecStartPre=", what, n_pre);
+        is_int(count_prefix(lines, "Environment="), n_env, "%s: one Environment= per variable", what);
+        is_int(count_prefix(lines, "ExecStartPost"), 0, "%s: no line starts ExecStartPost=", what);
+        is_int(count_prefix(lines, "WantedBy="), 1, "%s: one WantedBy=", what);
+}
+
+static const char *find_line(char *const *lines, const char *prefix) {
+        for (size_t i = 0; lines[i]; i++)
+                if (strneq(lines[i], prefix, strlen(prefix)))
+                        return lines[i] + strlen(prefix);
+        return NULL;
+}
+
+/* Hostile strings, each put into an exec service's command and env, and a docker service's command, env and
+ * labels. Those the spec refuses say why; the others must come out of the unit unchanged (by the model) and
+ * must not shape it. */
+static void test_hostile(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *plain = NULL;
+        _cleanup_free_ char *baseline = NULL;
+        static const char plain_text[] = "{\"name\":\"hostile\",\"image\":\"x\"}";
+
+        if (service_spec_parse(plain_text, sizeof(plain_text) - 1, NULL, &plain, NULL) < 0 ||
+            unit_text_for_service(plain, &test_ctx, &baseline) < 0)
+                abort();
+
+        static const struct {
+                const char *value;
+                size_t repeat;      /* >0: the value is this many bytes of value[0] */
+                const char *error;  /* the spec refuses the value in command[1] with this message */
+        } table[] = {
+                { "[Service]\nExecStartPost=/bin/evil" },
+                { "\n[Install]\nWantedBy=evil.target\n" },
+                { "x\"\nExecStartPost=/bin/evil\n\"" },
+                { "\\\nExecStartPost=/bin/evil" },
+                { "\\" },
+                { "\\\\" },
+                { "\"" },
+                { ";" },
+                { "; /bin/evil" },
+                { "\\;" },
+                { "$HOME" },
+                { "${HOME}" },
+                { "$" },
+                { "%" },
+                { "%n%i%%" },
+                { "../../../etc/shadow" },
+                { "" },
+                { " " },
+                { "\t" },
+                { "#" },
+                { "\xc3\xbc\xe2\x98\x83" },
+                { "x", SERVICE_STRING_MAX },
+                { "x", 64 * 1024, "command[1]: is longer than 16384 bytes" },
+                { "\r", 0, "command[1]: contains a control character" },
+                { "\x1b[2J", 0, "command[1]: contains a control character" },
+                { "\x7f", 0, "command[1]: contains a control character" },
+                { "\x01", 0, "command[1]: contains a control character" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(service_spec_freep) ServiceSpec *exec = NULL, *docker = NULL;
+                _cleanup_json_ json_t *je = NULL, *jd = NULL, *body = NULL;
+                _cleanup_free_ char *value = NULL, *unit = NULL, *dunit = NULL, *text = NULL, *error = NULL,
+                                    *want_env = NULL;
+                _cleanup_strv_free_ char **lines = NULL, **words = NULL, **env = NULL;
+                JsonError e = {};
+                const char *label;
+                int r;
+
+                if (table[i].repeat) {
+                        value = malloc(table[i].repeat + 1);
+                        memset(value, table[i].value[0], table[i].repeat);
+                        value[table[i].repeat] = 0;
+                } else
+                        value = strdup(table[i].value);
+
+                /* label values have their own, lower limit */
+                label = strlen(value) <= 1024 ? value : "long";
+                je = json_pack("{s:s, s:s, s:[s, s], s:{s:s}}", "name", "hostile", "runtime", "exec", "command",
+                               "/bin/echo", value, "env", "V", value);
+                jd = json_pack("{s:s, s:s, s:[s, s], s:{s:s}, s:{s:s}}", "name", "hostile", "image", "x", "command",
+                               "sh", value, "env", "V", value, "labels", "v", label);
+                if (!ok(je && jd, "hostile #%zu: JSON built", i))
+                        continue;
+
+                /* through the text parser too: what the CLI and files take */
+                text = json_dumps(je, 0);
+                r = service_spec_parse(text, strlen(text), NULL, &exec, &error);
+                if (table[i].error) {
+                        is_int(r, -EINVAL, "hostile #%zu: refused by the spec", i);
+                        is_str(error, table[i].error, "  with a clear message");
+                        ok(service_spec_from_json(jd, &docker, &e) == -EINVAL, "  (docker too)");
+                        continue;
+                }
+                if (!is_int(r, 0, "hostile #%zu: accepted by the spec", i)) {
+                        diag("%s", strna(error));
+                        continue;
+                }
+                is_int(unit_text_for_service(exec, &test_ctx, &unit), 0, "  exec unit generated");
+                if (!unit)
+                        continue;
+                check_unit_shape(unit, 1, 1, "  exec unit");
+                lines = split_lines(unit);
+                words = unit_words(strempty(find_line(lines, "ExecStart=")), true);
+                ok(words && strv_length(words) == 2 && streq(words[0], "/bin/echo") && streq(words[1], value),
+                   "  ExecStart= reads back as the spec's command");
+                env = unit_words(strempty(find_line(lines, "Environment=")), false);
+                if (asprintf(&want_env, "V=%s", value) < 0)
+                        abort();
+                ok(env && strv_length(env) == 1 && streq(env[0], want_env), "  Environment= reads back as V=value");
+
+                r = service_spec_from_json(jd, &docker, &e);
+                if (!is_int(r, 0, "  docker spec accepted")) {
+                        diag("%s: %s", e.path, e.message);
+                        continue;
+                }
+                is_int(unit_text_for_service(docker, &test_ctx, &dunit), 0, "  docker unit generated");
+                if (dunit) {
+                        check_unit_shape(dunit, 0, 0, "  docker unit");
+                        /* the container's command, env and labels go to Docker in the body, never to the unit */
+                        is_str(dunit, baseline, "  docker unit is that of a spec without the value");
+                }
+                body = container_create_body(docker, NULL);
+                ok(body && streq(json_string_value(json_array_get(json_object_get(body, "Cmd"), 1)), value) &&
+                           streq(json_string_value(json_object_get(json_object_get(body, "Labels"), "v")), label),
+                   "  container body carries the value unchanged");
+        }
+}
+
+static void test_not_utf8(void) {
+        static const char text[] = "{\"name\":\"x\",\"runtime\":\"exec\",\"command\":[\"/bin/echo\",\"\xff\"]}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        is_int(service_spec_parse(text, sizeof(text) - 1, NULL, &s, &error), -EINVAL, "non-UTF-8 refused at parse");
+        is_str(error, "not UTF-8 text at line 1, column 53: unable to decode byte 0xff near '\"'", "  clearly");
+}
+
+static void test_exec_unit_details(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
+        _cleanup_free_ char *unit = NULL, *error = NULL;
+        static const char text[] = "{\"name\":\"x\",\"runtime\":\"exec\",\"command\":[\"/opt/my app/100%/run\",\"$1\"],"
+                                   "\"env\":{\"B\":\"2\",\"A\":\"1\",\"C\":\"%\"},"
+                                   "\"resources\":{\"cpu\":1.001,\"memory\":\"1G\",\"pids\":1},"
+                                   "\"restart\":{\"policy\":\"no\",\"delay_ms\":0,\"max_delay_ms\":1}}";
+
+        if (!is_int(service_spec_parse(text, sizeof(text) - 1, NULL, &s, &error), 0, "exec spec parses")) {
+                diag("%s", strna(error));
+                return;
+        }
+        is_int(unit_text_for_service(s, &test_ctx, &unit), 0, "exec unit generated");
+        ok(unit && strstr(unit, "\nExecStart=\"/opt/my app/100%%/run\" \"$$1\"\n"), "executable: %% doubled, $ not");
+        ok(unit && strstr(unit, "\nEnvironment=\"A=1\"\nEnvironment=\"B=2\"\nEnvironment=\"C=%%\"\n"),
+           "Environment= sorted by key, %% doubled");
+        ok(unit && strstr(unit, "\nCPUQuota=100.1%\n"), "CPUQuota= keeps millicores");
+        ok(unit && strstr(unit, "\nMemoryMax=1073741824\nCPUQuota=100.1%\nTasksMax=1\n"), "limits");
+        ok(unit && strstr(unit, "\nRestart=no\nRestartSec=0\nTimeoutStartSec=121s\n"), "restart and timeouts");
+        ok(unit && strstr(unit, "\n[Install]\nWantedBy=multi-user.target\n"), "exec units are wanted by multi-user");
+        ok(unit && !strstr(unit, "docker"), "exec units do not mention docker");
+}
+
+static void test_bad_context(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("web.json");
+        _cleanup_free_ char *unit = NULL;
+        UnitContext c = test_ctx;
+
+        if (!ok(s, "web.json loads"))
+                return;
+        c.run_helper = "ballast-run";
+        is_int(unit_text_for_service(s, &c, &unit), -EINVAL, "relative helper refused");
+        c.run_helper = "/usr/lib/ballast \"run\"";
+        is_int(unit_text_for_service(s, &c, &unit), -EINVAL, "helper with quotes refused");
+        c = test_ctx;
+        c.state_dir = NULL;
+        is_int(unit_text_for_service(s, &c, &unit), -EINVAL, "missing state dir refused");
+        c = test_ctx;
+        c.state_dir = "/var/lib/ball ast$x%n";
+        is_int(unit_text_for_service(s, &c, &unit), 0, "odd state dir escaped");
+        ok(unit && strstr(unit, " --body \"/var/lib/ball ast$$x%%n/containers/web.json\" "), "  as an argument");
+}
+
+/* ---- the container ---- */
+
+static uint64_t fnv1a64(const char *s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                h = (h ^ *p) * 0x100000001b3ULL;
+        return h;
+}
+
+static void test_container_body(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("web.json"), *t = NULL, *u = NULL;
+        _cleanup_json_ json_t *body = NULL, *want = NULL, *copy = NULL, *body2 = NULL, *body3 = NULL;
+        _cleanup_free_ char *want_text = read_data("web-create.json"), *dump = NULL, *error = NULL;
+        json_error_t jerr;
+        char hash[17];
+
+        if (!ok(s && want_text, "web.json and web-create.json load"))
+                return;
+        want = json_loads(want_text, 0, &jerr);
+        body = container_create_body(s, NULL);
+        ok(body && want && json_equal(body, want), "container_create_body(web, NULL) is web-create.json");
+        if (body && want && !json_equal(body, want)) {
+                dump = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+                diag("got %s", dump);
+        }
+        if (!body)
+                return;
+
+        /* the hash is FNV-1a 64 of the body without it, keys sorted, compact */
+        copy = json_deep_copy(body);
+        json_object_del(json_object_get(copy, "Labels"), "io.ballast.hash");
+        free(dump);
+        dump = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) fnv1a64(dump));
+        is_str(json_string_value(json_object_get(json_object_get(body, "Labels"), "io.ballast.hash")), hash,
+               "io.ballast.hash is FNV-1a 64 of the rest of the body");
+
+        /* the same spec written differently gives the same hash; a different image another one */
+        {
+                static const char same[] =
+                        "{\"labels\":{\"team\":\"checkout\"},\"name\":\"web\",\"image\":\"example/web:1.4.2\","
+                        "\"command\":[\"/bin/sh\",\"-c\",\"exec httpd -f -p 8080\"],\"env\":{\"APP_ENV\":\"prod\"},"
+                        "\"ports\":[{\"protocol\":\"tcp\",\"container\":8080,\"host\":10090}],"
+                        "\"resources\":{\"pids\":512,\"memory\":\"262144K\",\"cpu\":0.5}}";
+                static const char other[] = "{\"name\":\"web\",\"image\":\"example/web:1.4.3\"}";
+
+                ok(service_spec_parse(same, sizeof(same) - 1, NULL, &t, &error) == 0, "same spec, other spelling");
+                body2 = t ? container_create_body(t, NULL) : NULL;
+                ok(body2 && json_equal(body, body2), "  same body, same hash");
+                ok(service_spec_parse(other, sizeof(other) - 1, NULL, &u, NULL) == 0, "another image");
+                body3 = u ? container_create_body(u, NULL) : NULL;
+                ok(body3 && !streq(json_string_value(json_object_get(json_object_get(body3, "Labels"),
+                                                                     "io.ballast.hash")),
+                                   hash),
+                   "  another hash");
+                ok(body3 && !json_object_get(body3, "Cmd"), "  no Cmd without a command");
+                ok(body3 && !json_object_get(json_object_get(body3, "HostConfig"), "Memory") &&
+                           !json_object_get(json_object_get(body3, "HostConfig"), "NanoCpus") &&
+                           !json_object_get(json_object_get(body3, "HostConfig"), "PidsLimit"),
+                   "  no resource fields when none are committed");
+        }
+}
+
+static void test_container_ports(void) {
+        static const char text[] =
+                "{\"name\":\"dns\",\"image\":\"x\",\"ports\":[{\"host\":53,\"container\":5353,\"protocol\":\"udp\"},"
+                "{\"host\":10053,\"container\":5353,\"protocol\":\"udp\"},{\"host\":53,\"container\":5353}]}";
+        static const char want[] =
+                "{\"5353/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"53\"}],"
+                "\"5353/udp\":[{\"HostIp\":\"\",\"HostPort\":\"53\"},{\"HostIp\":\"\",\"HostPort\":\"10053\"}]}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *b = NULL, *x = NULL;
+
+        if (!ok(service_spec_parse(text, sizeof(text) - 1, NULL, &s, NULL) == 0, "ports spec parses"))
+                return;
+        body = container_create_body(s, NULL);
+        b = json_dumps(json_object_get(json_object_get(body, "HostConfig"), "PortBindings"),
+                       JSON_SORT_KEYS | JSON_COMPACT);
+        is_str(b, want, "two host ports on one container port");
+        x = json_dumps(json_object_get(body, "ExposedPorts"), JSON_SORT_KEYS | JSON_COMPACT);
+        is_str(x, "{\"5353/tcp\":{},\"5353/udp\":{}}", "ExposedPorts");
+}
+
+static void test_container_env_sorted(void) {
+        static const char text[] = "{\"name\":\"e\",\"image\":\"x\",\"env\":{\"Z\":\"1\",\"A\":\"a=b\",\"M\":\"\"}}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *env = NULL;
+
+        if (!ok(service_spec_parse(text, sizeof(text) - 1, NULL, &s, NULL) == 0, "env spec parses"))
+                return;
+        body = container_create_body(s, NULL);
+        env = json_dumps(json_object_get(body, "Env"), JSON_COMPACT);
+        is_str(env, "[\"A=a=b\",\"M=\",\"Z=1\"]", "Env sorted by key");
+}
+
+/* The network holder: the service's ports and cgroup parent, the pause image, nothing of the service's own
+ * (command, env, resources, io.ballast.service); a hash of its own, which only the holder's fields move. */
+static void test_holder_body(void) {
+        static const char other_env[] =
+                "{\"name\":\"web\",\"image\":\"example/web:1.4.3\",\"env\":{\"X\":\"1\"},"
+                "\"ports\":[{\"host\":10090,\"container\":8080}]}";
+        static const char other_port[] = "{\"name\":\"web\",\"image\":\"example/web:1.4.2\","
+                                         "\"ports\":[{\"host\":10091,\"container\":8080}]}";
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("web.json"), *t = NULL, *u = NULL;
+        _cleanup_json_ json_t *h = NULL, *h2 = NULL, *h3 = NULL, *hp = NULL, *copy = NULL;
+        _cleanup_free_ char *dump = NULL, *x = NULL;
+        json_t *labels, *hc;
+        char hash[17];
+
+        if (!ok(s, "web.json loads"))
+                return;
+        h = container_holder_body(s, "/ballast/web");
+        if (!ok(h, "container_holder_body(web)"))
+                return;
+        labels = json_object_get(h, "Labels");
+        hc = json_object_get(h, "HostConfig");
+        is_str(json_string_value(json_object_get(h, "Image")), "ballast/pause:" PACKAGE_VERSION, "  the pause image");
+        x = json_dumps(json_object_get(h, "Entrypoint"), JSON_COMPACT);
+        is_str(x, "[\"/pause\"]", "  runs /pause");
+        ok(!json_object_get(h, "Cmd") && !json_object_get(h, "Env") && !json_object_get(hc, "Memory") &&
+           !json_object_get(hc, "NanoCpus") && !json_object_get(hc, "PidsLimit"),
+           "  none of the service's command, env or limits");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.netns")), "web", "  io.ballast.netns=web");
+        is_str(json_string_value(json_object_get(labels, "io.ballast.unit")), "ballast-web.service", "  io.ballast.unit");
+        ok(!json_object_get(labels, "io.ballast.service") && !json_object_get(labels, "team"),
+           "  not io.ballast.service (ballastd's events are the service's), nor the spec's labels");
+        free(x);
+        x = json_dumps(json_object_get(hc, "PortBindings"), JSON_COMPACT | JSON_SORT_KEYS);
+        is_str(x, "{\"8080/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"10090\"}]}", "  it publishes the service's port");
+        ok(json_object_get(json_object_get(h, "ExposedPorts"), "8080/tcp") != NULL, "  and exposes it");
+        is_str(json_string_value(json_object_get(hc, "CgroupParent")), "/ballast/web", "  under the service's cgroup parent");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")), "no",
+               "  Docker's restart policy off");
+        is_str(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none", "  no logs");
+
+        copy = json_deep_copy(h);
+        json_object_del(json_object_get(copy, "Labels"), "io.ballast.hash");
+        dump = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) fnv1a64(dump));
+        is_str(json_string_value(json_object_get(labels, "io.ballast.hash")), hash,
+               "  io.ballast.hash is FNV-1a 64 of the rest of the holder's body");
+
+        /* another image and env, same port: same holder (a new version of the service keeps its network) */
+        ok(service_spec_parse(other_env, sizeof(other_env) - 1, NULL, &t, NULL) == 0, "another image, same port");
+        h2 = t ? container_holder_body(t, "/ballast/web") : NULL;
+        ok(h2 && json_equal(h, h2), "  the same holder body");
+        ok(service_spec_parse(other_port, sizeof(other_port) - 1, NULL, &u, NULL) == 0, "another port");
+        h3 = u ? container_holder_body(u, "/ballast/web") : NULL;
+        ok(h3 && !streq(json_string_value(json_object_get(json_object_get(h3, "Labels"), "io.ballast.hash")),
+                        json_string_value(json_object_get(labels, "io.ballast.hash"))),
+           "  another holder hash");
+        hp = container_holder_body(s, NULL);
+        ok(hp && !json_object_get(json_object_get(hp, "HostConfig"), "CgroupParent"), "no cgroup parent: none");
+
+        /* the service's body joined to a holder: its network, no ports of its own, the rest as it was */
+        {
+                _cleanup_json_ json_t *body = container_create_body(s, "/ballast/web"), *before = NULL;
+                _cleanup_free_ char *mode = NULL;
+                json_t *bhc;
+
+                before = json_deep_copy(body);
+                is_int(holder_join_body(body, "0123abcd", &mode), 0, "holder_join_body()");
+                bhc = json_object_get(body, "HostConfig");
+                is_str(mode, "container:0123abcd", "  NetworkMode container:ID");
+                is_str(json_string_value(json_object_get(bhc, "NetworkMode")), "container:0123abcd", "  in HostConfig");
+                ok(!json_object_get(body, "ExposedPorts") && !json_object_get(bhc, "PortBindings"),
+                   "  no ExposedPorts, no PortBindings");
+                json_object_del(json_object_get(before, "HostConfig"), "PortBindings");
+                json_object_del(before, "ExposedPorts");
+                json_object_del(bhc, "NetworkMode");
+                ok(json_equal(body, before), "  everything else (the hash label too) unchanged");
+                is_int(holder_join_body(body, "", NULL), -EINVAL, "  an empty holder ID is refused");
+        }
+}
+
+int main(void) {
+        test_names();
+        test_escape_tables();
+        test_escape_exec_path();
+        test_escape_environment_keys();
+        test_escape_value();
+        test_golden("web.json", "web.service");
+        test_golden("worker.json", "worker.service");
+        test_hostile();
+        test_not_utf8();
+        test_exec_unit_details();
+        test_bad_context();
+        test_container_body();
+        test_container_ports();
+        test_container_env_sorted();
+        test_holder_body();
+        return tap_done();
+}
