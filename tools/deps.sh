@@ -3,7 +3,9 @@
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
 # generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
-# (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection.
+# (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
+# scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
+# (and the completion's test).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -12,6 +14,7 @@ PACKAGES="
   docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
+  scdoc man-db bash-completion
 "
 missing=""
 for p in $PACKAGES; do

@@ -417,7 +417,7 @@ static json_t *manager_os_json(Manager *m) {
 json_t *manager_document_json(Manager *m) {
         json_t *doc, *cap = manager_capacity_json(m);
 
-        /* schema 1: the README documents every field */
+        /* schema 1: docs/CONFIGURATION.md documents every field */
         doc = json_pack("{s:i,s:s,s:O,s:o,s:s,s:I}",
                         "schema", 1,
                         "node", m->node_name,

@@ -87,7 +87,7 @@ static enum {
 
 /* ---- small pure helpers ------------------------------------------------------------------------------- */
 
-/* The service name reaches file names and the container name: the same rule as PRODUCT.md's spec names. */
+/* The service name reaches file names and the container name: the same rule as a spec's name (docs/SERVICES.md). */
 static bool name_is_valid(const char *s) {
         size_t n = strlen(s);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The service spec of PRODUCT.md: parsed and validated completely before anything is written, every error
+/* The service spec (docs/SERVICES.md): parsed and validated completely before anything is written, every error
  * naming the field and why ("resources.memory: \"12XB\" is not a size"). Pure: no I/O but for
  * service_spec_load(). */
 

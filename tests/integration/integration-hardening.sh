@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/sandbox.sh"
 . "$here/../lib/lib.sh"
 
-# The score of units/ballastd.service.in is 2.1 (README); a change that weakens the unit fails here.
+# The score of units/ballastd.service.in is 2.1 (docs/SECURITY.md); a change that weakens the unit fails here.
 SCORE_BOUND=2.2
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-hardening.XXXXXX)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/config: defaults, the full example of PRODUCT.md, every way a config is refused (with the exact
+/* src/config: defaults, the full example (tests/data/config/full.json), every way a config is refused (with the exact
  * "FILE:LINE:COL: key: why" an operator sees), config_load() of missing and unreadable files, and the
  * weekday and clock parsers. Fixtures are in tests/data/config/. */
 
