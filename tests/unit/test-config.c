@@ -134,7 +134,7 @@ static void test_full_example(void) {
         is_int(read_full_file(path, 1 << 20, &text, &size), 0, "read %s", path);
         if (!text)
                 return;
-        is_int(config_parse(text, size, path, &c, &error), 0, "the full example of PRODUCT.md parses");
+        is_int(config_parse(text, size, path, &c, &error), 0, "the full example configuration parses");
         if (error)
                 diag("%s", error);
         if (c)

@@ -76,7 +76,7 @@ static void test_product_example(void) {
         int r;
 
         r = service_spec_load(path, &s, &error);
-        if (!is_int(r, 0, "PRODUCT.md example loads")) {
+        if (!is_int(r, 0, "the reference example spec loads")) {
                 diag("%s", strna(error));
                 return;
         }
