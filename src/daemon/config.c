@@ -9,7 +9,8 @@
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
+#include "updates/os.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 

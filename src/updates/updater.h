@@ -5,7 +5,7 @@
  * Zincati drop-in on Fedora CoreOS) when ballast.json has an "updates" block, keeps the operator's changes
  * (pause, channel pin, windows, approval) and the reboot flow in state_dir/updates.json, watches update_engine
  * over D-Bus on Flatcar, and answers "may this node reboot now, and if not, why" through the pure gate of
- * updates.h. Without an "updates" block it only reports: nothing is written. */
+ * updates/gate.h. Without an "updates" block it only reports: nothing is written. */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -13,7 +13,6 @@
 
 #include "daemon/config.h"
 #include "http/http.h"
-#include "varlink/varlink.h"
 
 typedef struct Updater Updater;
 
@@ -49,11 +48,3 @@ int updater_set_config(Updater *u, const Config *config);
 json_t *updater_status_json(Updater *u);
 /* The short form for the node's status document: {"state", "os", "managed", "reboot_needed", "reason"}. */
 json_t *updater_report_json(Updater *u);
-
-/* Varlink methods (io.ballast.Agent.*). */
-int updater_method_status(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_pause(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_resume(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params);

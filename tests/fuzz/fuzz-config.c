@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* ballast.json (src/daemon/config.c). Invariants: an error names the file and, with a line and column, a place inside
  * the text; a configuration that parses has a sound shape (ports, TTLs, windows in range), and its maintenance
- * windows are ones the window computation (src/updates/updates.c) accepts: config validation and the updater agree. */
+ * windows are ones the window computation (src/updates/windows.c) accepts: config validation and the updater agree. */
 
 #include <string.h>
 
 #include "daemon/config.h"
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/gate.h"
+#include "updates/windows.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(config_freep) Config *c = NULL;

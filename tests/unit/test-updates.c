@@ -20,7 +20,13 @@
 #include "shared/fileio.h"
 #include "shared/macro.h"
 #include "tap.h"
-#include "updates/updates.h"
+#include "updates/flatcar.h"
+#include "updates/fleetlock-wire.h"
+#include "updates/flow.h"
+#include "updates/gate.h"
+#include "updates/os.h"
+#include "updates/windows.h"
+#include "updates/zincati.h"
 
 #if defined(__clang__)
 #pragma clang diagnostic ignored "-Winitializer-overrides"
