@@ -114,14 +114,14 @@ int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n,
                         return asprintf(ret_error, "windows[%zu].days: expected a non-empty array of weekdays", i) < 0
                                        ? -ENOMEM : -EINVAL;
                 json_array_foreach(days, k, d) {
-                        int wd = json_is_string(d) ? parse_weekday(json_string_value(d)) : -EINVAL;
+                        int wd = json_is_string(d) ? updates_parse_weekday(json_string_value(d)) : -EINVAL;
                         if (wd < 0)
                                 return asprintf(ret_error,
                                                 "windows[%zu].days[%zu]: expected a weekday such as \"Sat\" or \"Saturday\"",
                                                 i, k) < 0 ? -ENOMEM : -EINVAL;
                         w[i].days |= 1U << wd;
                 }
-                if (!json_is_string(start) || parse_clock_minutes(json_string_value(start), &w[i].start_min) < 0)
+                if (!json_is_string(start) || updates_parse_clock_minutes(json_string_value(start), &w[i].start_min) < 0)
                         return asprintf(ret_error, "windows[%zu].start: expected a time of day \"HH:MM\"", i) < 0
                                        ? -ENOMEM : -EINVAL;
                 if (!json_is_integer(len) || json_integer_value(len) < 1 || json_integer_value(len) > 7 * 24 * 60)
@@ -492,7 +492,7 @@ static int on_window_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- life cycle ---- */
 
-int updater_set_config(Updater *u, const Config *c) {
+int updater_set_config(Updater *u, const UpdatesPolicy *c) {
         MaintenanceWindow *w = NULL;
         int r;
 
@@ -505,14 +505,14 @@ int updater_set_config(Updater *u, const Config *c) {
         free(u->windows);
         u->windows = w;
         u->n_windows = c->n_windows;
-        u->managed = c->updates_managed;
+        u->managed = c->managed;
         u->drain_timeout_s = c->drain_timeout_s;
-        u->strategy = updates_strategy_from_string(c->updates_strategy);
+        u->strategy = updates_strategy_from_string(c->strategy);
         if ((int) u->strategy < 0)
                 u->strategy = UPDATES_STRATEGY_OFF;
-        r = set_string(&u->channel, c->updates_channel);
+        r = set_string(&u->channel, c->channel);
         if (r >= 0)
-                r = set_string(&u->max_version, c->updates_max_version);
+                r = set_string(&u->max_version, c->max_version);
         if (r >= 0)
                 r = set_string(&u->fleet_lock_url, c->fleet_lock_url);
         if (r >= 0)
@@ -540,7 +540,7 @@ int updater_set_config(Updater *u, const Config *c) {
 }
 
 int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterHooks *hooks, const char *root,
-                const char *state_dir, const Config *config) {
+                const char *state_dir, const UpdatesPolicy *policy) {
         _cleanup_(updater_freep) Updater *u = calloc(1, sizeof(Updater));
         int r;
 
@@ -603,7 +603,7 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(u->window_timer, "updates-window");
-        r = updater_set_config(u, config);
+        r = updater_set_config(u, policy);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(u);

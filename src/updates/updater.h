@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "daemon/config.h"
 #include "http/http.h"
+#include "updates/policy.h"
 
 typedef struct Updater Updater;
 
@@ -34,7 +34,7 @@ typedef struct UpdaterHooks {
 
 /* root: the host's root ("/" or a test's fake root); state_dir: under root already. */
 int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterHooks *hooks, const char *root,
-                const char *state_dir, const Config *config);
+                const char *state_dir, const UpdatesPolicy *policy);
 
 /* The drain finished, was lifted, or may now start (systemd came back): the flow looks again. */
 void updater_drain_changed(Updater *u);
@@ -42,7 +42,7 @@ Updater *updater_free(Updater *u);
 DEFINE_CLEANUP_FUNC(Updater *, updater_free);
 
 /* Takes a (re)loaded configuration: re-detects the OS, rewrites the owned file, re-evaluates the flow. */
-int updater_set_config(Updater *u, const Config *config);
+int updater_set_config(Updater *u, const UpdatesPolicy *policy);
 
 /* Everything `ballastctl update status` shows. */
 json_t *updater_status_json(Updater *u);

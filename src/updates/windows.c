@@ -10,11 +10,41 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
 #include "shared/macro.h"
 #include "updates/windows.h"
 
 /* ---- maintenance windows ---- */
+
+bool updates_time_zone_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n > 0 && n <= 64 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") == n &&
+               s[0] != '/' && s[n - 1] != '/' && !strstr(s, "//");
+}
+
+int updates_parse_weekday(const char *s) {
+        static const char *const names[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                             "Saturday" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(s, names[i]) || (strlen(s) == 3 && strneq(s, names[i], 3)))
+                        return (int) i;
+        return -EINVAL;
+}
+
+int updates_parse_clock_minutes(const char *s, unsigned *ret) {
+        unsigned h, m;
+        int n = -1;
+
+        if (strlen(s) != 5 || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[1]) || s[2] != ':' ||
+            !isdigit((unsigned char) s[3]) || !isdigit((unsigned char) s[4]))
+                return -EINVAL;
+        if (sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 || m > 59)
+                return -EINVAL;
+        *ret = h * 60 + m;
+        return 0;
+}
+
 
 #define DAY_SEC INT64_C(86400)
 #define WEEK_SEC (7 * DAY_SEC)
@@ -66,7 +96,7 @@ static int tz_env_for(const char *time_zone, char **ret) {
                 }
         } else {
                 /* the config's own rule: no dots at all, so no "..", and no empty components */
-                if (!config_time_zone_valid(time_zone))
+                if (!updates_time_zone_valid(time_zone))
                         return -EINVAL;
                 dir = getenv("TZDIR");
                 if (isempty(dir))

@@ -7,9 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include <stdbool.h>
 
 /* ---- maintenance windows ---- */
+
+typedef struct MaintenanceWindow {
+        unsigned days;          /* bit 0 = Sunday … bit 6 = Saturday */
+        unsigned start_min;     /* minutes after midnight */
+        unsigned length_min;
+} MaintenanceWindow;
 
 typedef enum UpdatesWindowState {
         UPDATES_WINDOW_UNKNOWN = 0, /* could not be computed: the zero value is the doubtful one */
@@ -38,3 +44,14 @@ typedef enum UpdatesWindowState {
  * two transitions less than 6 hours apart (real zones have none) would be missed. */
 int updates_in_window(const MaintenanceWindow *w, size_t n, int64_t now_utc_sec, const char *time_zone,
                       int64_t *ret_next_start, int64_t *ret_end);
+
+/* A TZ database name as ballast.json may give it ("UTC", "localtime", "Europe/Berlin"): 1 to 64 of letters,
+ * digits, '/', '_', '+', '-', with no empty path component ("a//b", "/a", "a/"). The one rule for the
+ * configuration and for the window computation (updates_in_window()), so that a zone the one accepts the
+ * other never refuses. */
+bool updates_time_zone_valid(const char *s);
+
+/* Weekday names, "Mon" or "Monday" (C locale), to 0 = Sunday … 6 = Saturday. */
+int updates_parse_weekday(const char *s);
+/* "HH:MM" to minutes after midnight. */
+int updates_parse_clock_minutes(const char *s, unsigned *ret);
