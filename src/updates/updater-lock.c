@@ -60,7 +60,7 @@ static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *
 /* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
  * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
 void updater_setup_fleetlock(Updater *u) {
-        _cleanup_free_ char *p = NULL, *text = NULL;
+        _cleanup_free_ char *p = NULL;
         bool want = updater_is_managed(u) && uses_lock(u);
         char id[33];
         int r;
@@ -87,13 +87,10 @@ void updater_setup_fleetlock(Updater *u) {
         if (!want)
                 return;
         p = path_join_root(u->root, "/etc/machine-id");
-        r = p ? read_full_file(p, 128, &text, NULL) : -ENOMEM;
-        if (r >= 0) {
-                text[strcspn(text, "\n")] = 0;
-                r = updates_zincati_node_id(text, id);
-                if (r < 0)
-                        u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
-        } else
+        r = p ? updates_zincati_machine_node_id(u->root, id) : -ENOMEM;
+        if (r == -EINVAL)
+                u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
+        else if (r < 0)
                 u->lock_setup_error = strdupf("Cannot read %s for the FleetLock id: %s.", strna(p), strerror(-r));
         if (r >= 0) {
                 (void) set_string(&u->lock_id, id);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-id128.h>
 
+#include "shared/fileio.h"
 #include "shared/macro.h"
 #include "updates/fleetlock-wire.h"
 #include "updates/util.h"
@@ -231,4 +233,30 @@ int updates_zincati_node_id(const char *machine_id, char ret[static 33]) {
         for (size_t i = 0; i < 16; i++)
                 snprintf(ret + 2 * i, 3, "%02x", mac[i]);
         return 0;
+}
+
+int updates_zincati_machine_node_id(const char *root, char ret[static 33]) {
+        _cleanup_free_ char *p = NULL, *text = NULL;
+        sd_id128_t app, id;
+        int r;
+
+        if (!root || streq(root, "/")) {
+                r = sd_id128_from_string(UPDATES_ZINCATI_APP_ID, &app);
+                if (r >= 0)
+                        r = sd_id128_get_machine_app_specific(app, &id);
+                if (r == -ENOMEDIUM || r == -EUCLEAN || r == -ENOPKG)
+                        return -EINVAL; /* there, but empty, "uninitialized", or not an id */
+                if (r < 0)
+                        return r;
+                sd_id128_to_string(id, ret);
+                return 0;
+        }
+        p = path_join_root(root, "/etc/machine-id");
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, 128, &text, NULL);
+        if (r < 0)
+                return r;
+        text[strcspn(text, "\n")] = 0;
+        return updates_zincati_node_id(text, ret);
 }

@@ -33,10 +33,20 @@ char *updates_toml_quote(const char *s);
 
 /* The id Zincati uses for FleetLock, so that ballast and Zincati nodes share one lock server: systemd's
  * app-specific machine ID (sd_id128_get_machine_app_specific()) for the app ID below, as 32 lowercase hex
- * digits. machine_id is /etc/machine-id's 32 hex digits (without the newline). */
+ * digits. */
 #define UPDATES_ZINCATI_APP_ID "de35106b6ec24688b63afddaa156679b"
+
+/* This machine's id for Zincati. For the host (root NULL or "/"): libsystemd's
+ * sd_id128_get_machine_app_specific(), which is what Zincati itself calls. Under another root (ballastd --root, a
+ * test's fake root with its own etc/machine-id, which libsystemd cannot be pointed at): that file through
+ * updates_zincati_node_id(), the same derivation. -EINVAL when the file holds no machine id; the read's errno
+ * when it cannot be read. */
+int updates_zincati_machine_node_id(const char *root, char ret[static 33]);
+
+/* The derivation for a given machine id (32 hex digits, without the newline): systemd's, by hand, since
+ * libsystemd only derives from the host's own /etc/machine-id. The fallback for another root. */
 int updates_zincati_node_id(const char *machine_id, char ret[static 33]);
 
-/* SHA-256 and HMAC-SHA256 (RFC 2104), for the derivation above; exposed for their tests. */
+/* SHA-256 and HMAC-SHA256 (RFC 2104), for the fallback above; exposed for their tests. */
 void updates_sha256(const void *data, size_t n, uint8_t ret[static 32]);
 void updates_hmac_sha256(const void *key, size_t key_size, const void *data, size_t n, uint8_t ret[static 32]);
