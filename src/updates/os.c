@@ -17,29 +17,10 @@
 
 /* ---- shell-style KEY=value lines (os-release, update.conf) ---- */
 
-int updates_parse_env_line(const char *line, size_t len, char **ret_key, char **ret_value, const char **ret_why) {
-        const char *p = line, *end = line + len, *key, *key_end;
-        _cleanup_free_ char *value = NULL;
-        char *q;
-
-        while (p < end && (*p == ' ' || *p == '\t'))
-                p++;
-        if (p == end || *p == '#')
-                return 0;
-
-        key = p;
-        if (!(isalpha((unsigned char) *p) || *p == '_'))
-                goto not_assignment;
-        while (p < end && (isalnum((unsigned char) *p) || *p == '_'))
-                p++;
-        if (p == end || *p != '=')
-                goto not_assignment;
-
-        key_end = p++;
-        value = malloc(len + 1);
-        if (!value)
-                return -ENOMEM;
-        q = value;
+/* Reads the value at *pp (unquoted, "double-quoted" or 'single-quoted') into q, NUL-terminated, and leaves *pp
+ * after it. -EINVAL with *ret_why for what a shell would do more with than assign a literal. */
+static int parse_env_value(const char **pp, const char *end, char *q, const char **ret_why) {
+        const char *p = *pp;
 
         if (p < end && *p == '"') {
                 for (p++;; p++) {
@@ -78,6 +59,37 @@ int updates_parse_env_line(const char *line, size_t len, char **ret_key, char **
                         *q++ = *p;
                 }
         *q = 0;
+        *pp = p;
+        return 0;
+}
+
+int updates_parse_env_line(const char *line, size_t len, char **ret_key, char **ret_value, const char **ret_why) {
+        const char *p = line, *end = line + len, *key, *key_end;
+        _cleanup_free_ char *value = NULL;
+        char *q;
+        int r;
+
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        if (p == end || *p == '#')
+                return 0;
+
+        key = p;
+        if (!(isalpha((unsigned char) *p) || *p == '_'))
+                goto not_assignment;
+        while (p < end && (isalnum((unsigned char) *p) || *p == '_'))
+                p++;
+        if (p == end || *p != '=')
+                goto not_assignment;
+
+        key_end = p++;
+        value = malloc(len + 1);
+        if (!value)
+                return -ENOMEM;
+
+        r = parse_env_value(&p, end, value, ret_why);
+        if (r < 0)
+                return r;
 
         /* after the value: nothing, or blanks and then maybe a comment */
         if (p < end && *p != ' ' && *p != '\t') {

@@ -721,6 +721,44 @@ static json_t *lock_json(Updater *u) {
                          "error", u->lock_setup_error);
 }
 
+static json_t *window_json(const GateView *g) {
+        json_t *win = json_pack("{s:s}", "state",
+                                g->window_r == UPDATES_WINDOW_INSIDE ? "inside" :
+                                g->window_r == UPDATES_WINDOW_OUTSIDE ? "outside" :
+                                g->window_r == UPDATES_WINDOW_NONE ? "none" : "unknown");
+
+        if (g->window_r < 0)
+                json_object_set_new(win, "error", json_string(g->window_r == -ENOENT ? "unknown time zone" : strerror(-g->window_r)));
+        if (g->next_start > 0)
+                json_object_set_new(win, "next_start_usec", json_integer(g->next_start * (json_int_t) USEC_PER_SEC));
+        if (g->end > 0)
+                json_object_set_new(win, "end_usec", json_integer(g->end * (json_int_t) USEC_PER_SEC));
+        return win;
+}
+
+/* The parts of the status that the loop keeps: lock, drain, inhibitor, reboot, Zincati. */
+static void status_add_runtime(Updater *u, json_t *j) {
+        json_object_set_new(j, "time_zone", json_string(effective_time_zone(u)));
+        json_object_set_new(j, "lock", lock_json(u));
+        json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:b,s:I,s:s?}", "requested", u->drain_requested,
+                                                  "drained", drained(u), "timed_out", u->drain_timed_out,
+                                                  "timeout_s", (json_int_t) u->drain_timeout_s,
+                                                  "error", u->drain_error));
+        json_object_set_new(j, "inhibitor", json_pack("{s:b,s:s?}", "held", u->inhibit_fd >= 0,
+                                                      "error", u->inhibit_error));
+        json_object_set_new(j, "reboot", json_pack("{s:b,s:b,s:i,s:s?}", "asked", u->reboot_asked,
+                                                   "started", u->reboot_started, "failures",
+                                                   (int) u->reboot_failures, "error", u->reboot_error));
+        json_object_set_new(j, "boot_id", json_string(u->boot_id));
+        if (u->os.kind == OS_FEDORA_COREOS)
+                json_object_set_new(j, "zincati",
+                                    json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
+                                              UPDATER_FLEETLOCK_BASE_URL, "serving", u->endpoint != NULL,
+                                              "error", u->endpoint_error, "last_request",
+                                              u->zincati_last_op, "last_answer", u->zincati_last_answer,
+                                              "last_request_usec", usec_or_null(u->zincati_last_usec)));
+}
+
 json_t *updater_status_json(Updater *u) {
         const MaintenanceWindow *w;
         size_t n;
@@ -744,16 +782,7 @@ json_t *updater_status_json(Updater *u) {
                         hyp.new_version = u->os.version;
                 updates_may_reboot(&hyp, &policy);
         }
-        win = json_pack("{s:s}", "state",
-                        g.window_r == UPDATES_WINDOW_INSIDE ? "inside" :
-                        g.window_r == UPDATES_WINDOW_OUTSIDE ? "outside" :
-                        g.window_r == UPDATES_WINDOW_NONE ? "none" : "unknown");
-        if (g.window_r < 0)
-                json_object_set_new(win, "error", json_string(g.window_r == -ENOENT ? "unknown time zone" : strerror(-g.window_r)));
-        if (g.next_start > 0)
-                json_object_set_new(win, "next_start_usec", json_integer(g.next_start * (json_int_t) USEC_PER_SEC));
-        if (g.end > 0)
-                json_object_set_new(win, "end_usec", json_integer(g.end * (json_int_t) USEC_PER_SEC));
+        win = window_json(&g);
         if (u->os.kind == OS_FLATCAR || u->os.kind == OS_CONTAINER_LINUX)
                 ue = json_pack("{s:b,s:s?,s:s?,s:f,s:I,s:s?}", "known", u->ue_known, "operation", u->ue_operation,
                                "new_version", u->ue_new_version, "progress", u->ue_progress, "last_checked_time",
@@ -783,27 +812,8 @@ json_t *updater_status_json(Updater *u) {
                       "flow", flow ? json_loads(flow, 0, NULL) : json_null(),
                       "decision", decision_json(&now),
                       "policy", decision_json(&policy));
-        if (j) {
-                json_object_set_new(j, "time_zone", json_string(effective_time_zone(u)));
-                json_object_set_new(j, "lock", lock_json(u));
-                json_object_set_new(j, "drain", json_pack("{s:b,s:b,s:b,s:I,s:s?}", "requested", u->drain_requested,
-                                                          "drained", drained(u), "timed_out", u->drain_timed_out,
-                                                          "timeout_s", (json_int_t) u->drain_timeout_s,
-                                                          "error", u->drain_error));
-                json_object_set_new(j, "inhibitor", json_pack("{s:b,s:s?}", "held", u->inhibit_fd >= 0,
-                                                              "error", u->inhibit_error));
-                json_object_set_new(j, "reboot", json_pack("{s:b,s:b,s:i,s:s?}", "asked", u->reboot_asked,
-                                                           "started", u->reboot_started, "failures",
-                                                           (int) u->reboot_failures, "error", u->reboot_error));
-                json_object_set_new(j, "boot_id", json_string(u->boot_id));
-                if (u->os.kind == OS_FEDORA_COREOS)
-                        json_object_set_new(j, "zincati",
-                                            json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
-                                                      UPDATER_FLEETLOCK_BASE_URL, "serving", u->endpoint != NULL,
-                                                      "error", u->endpoint_error, "last_request",
-                                                      u->zincati_last_op, "last_answer", u->zincati_last_answer,
-                                                      "last_request_usec", usec_or_null(u->zincati_last_usec)));
-        }
+        if (j)
+                status_add_runtime(u, j);
         return j;
 }
 
