@@ -218,6 +218,8 @@ void updater_setup_fleetlock(Updater *u);
 void updater_setup_endpoint(Updater *u);
 
 /* updater-system.c */
+/* This boot's id into u->boot_id ("" when it cannot be kept). */
+void updater_read_boot_id(Updater *u);
 void updater_detect_os(Updater *u);
 /* Renders the owned file for this channel; *ret_text NULL when it is as it should be. */
 int updater_render(Updater *u, const char *channel, char **ret_path, char **ret_text, char **ret_error);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <systemd/sd-id128.h>
 #include <unistd.h>
 
 #include "shared/backoff.h"
@@ -392,4 +393,47 @@ void updater_watch(Updater *u) {
                 (void) set_string(&u->ue_error, "the system bus is not reachable");
                 updater_bus_retry(u);
         }
+}
+
+/* ---- this boot ---- */
+
+static bool id128_string_valid(const char *s) {
+        return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+/* This boot's id, as ballast tells boots apart: a random id kept in /run/ballast/boot-id, which lives as long as
+ * the boot (/run is a tmpfs, emptied by every boot) and survives restarts of ballastd. Not the kernel's
+ * boot_id: a container (the test sandbox among them) reboots without a new kernel. "" when it cannot be
+ * kept: the flow then never sees a new boot, and fails closed (no lock released behind a reboot it missed). */
+void updater_read_boot_id(Updater *u) {
+        _cleanup_free_ char *p = path_join_root(u->root, "/run/ballast/boot-id"), *text = NULL;
+        char id[SD_ID128_STRING_MAX];
+        sd_id128_t rnd;
+        int r;
+
+        u->boot_id[0] = 0;
+        if (!p)
+                return;
+        if (read_full_file(p, 128, &text, NULL) >= 0) {
+                text[strcspn(text, "\n")] = 0;
+                if (id128_string_valid(text)) {
+                        memcpy(u->boot_id, text, 33);
+                        return;
+                }
+        }
+        r = sd_id128_randomize(&rnd);
+        if (r >= 0) {
+                sd_id128_to_string(rnd, id);
+                r = mkdir_parents(p, 0755);
+        }
+        if (r >= 0) {
+                char line[SD_ID128_STRING_MAX + 1];
+                snprintf(line, sizeof(line), "%s\n", id);
+                r = write_file_atomic(p, line, strlen(line), 0644);
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Failed to keep this boot's id in %s, a reboot will not be noticed: %m", p);
+                return;
+        }
+        memcpy(u->boot_id, id, 33);
 }

@@ -26,47 +26,6 @@ static bool clock_known(Updater *u) {
         return p && access(p, F_OK) == 0;
 }
 
-static bool id128_string_valid(const char *s) {
-        return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
-}
-
-/* This boot's id, as ballast tells boots apart: a random id kept in /run/ballast/boot-id, which lives as long as
- * the boot (/run is a tmpfs, emptied by every boot) and survives restarts of ballastd. Not the kernel's
- * boot_id: a container (the test sandbox among them) reboots without a new kernel. "" when it cannot be
- * kept: the flow then never sees a new boot, and fails closed (no lock released behind a reboot it missed). */
-static void updater_read_boot_id(Updater *u) {
-        _cleanup_free_ char *p = path_join_root(u->root, "/run/ballast/boot-id"), *text = NULL;
-        char id[SD_ID128_STRING_MAX];
-        sd_id128_t rnd;
-        int r;
-
-        u->boot_id[0] = 0;
-        if (!p)
-                return;
-        if (read_full_file(p, 128, &text, NULL) >= 0) {
-                text[strcspn(text, "\n")] = 0;
-                if (id128_string_valid(text)) {
-                        memcpy(u->boot_id, text, 33);
-                        return;
-                }
-        }
-        r = sd_id128_randomize(&rnd);
-        if (r >= 0) {
-                sd_id128_to_string(rnd, id);
-                r = mkdir_parents(p, 0755);
-        }
-        if (r >= 0) {
-                char line[SD_ID128_STRING_MAX + 1];
-                snprintf(line, sizeof(line), "%s\n", id);
-                r = write_file_atomic(p, line, strlen(line), 0644);
-        }
-        if (r < 0) {
-                log_warning_errno(r, "Failed to keep this boot's id in %s, a reboot will not be noticed: %m", p);
-                return;
-        }
-        memcpy(u->boot_id, id, 33);
-}
-
 static json_t *windows_json(const MaintenanceWindow *w, size_t n) {
         json_t *a = json_array();
 
