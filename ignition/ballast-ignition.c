@@ -21,7 +21,8 @@
 #include "daemon/config.h"
 #include "supervisor/spec.h"
 #include "updates/updater.h"
-#include "updates/updates.h"
+#include "updates/flatcar.h"
+#include "updates/zincati.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/macro.h"
@@ -377,13 +378,13 @@ static int add_services(Plan *p, const Config *c) {
 static int add_updates(Plan *p, const Config *c) {
         int r;
 
-        if (!c->updates_managed)
+        if (!c->updates.managed)
                 return 0;
         if (arg_os != TARGET_FCOS) {
                 _cleanup_free_ char *text = NULL, *error = NULL;
                 bool changed;
 
-                r = updates_render_update_conf(NULL, c->updates_channel, NULL, &text, &changed, &error);
+                r = updates_render_update_conf(NULL, c->updates.channel, NULL, &text, &changed, &error);
                 if (r < 0)
                         return error_out(r, "%s: updates: cannot render update.conf: %s", arg_config,
                                          error ?: strerror(-r));
@@ -394,12 +395,12 @@ static int add_updates(Plan *p, const Config *c) {
         if (arg_os != TARGET_FLATCAR) {
                 _cleanup_free_ char *text = NULL;
 
-                r = updates_render_zincati_dropin(c->updates_channel, true, UPDATER_FLEETLOCK_BASE_URL,
-                                                  c->fleet_lock_group, &text);
+                r = updates_render_zincati_dropin(c->updates.channel, true, UPDATER_FLEETLOCK_BASE_URL,
+                                                  c->updates.fleet_lock_group, &text);
                 if (r < 0)
                         return error_out(r, "%s: updates: cannot render %s for channel \"%s\" and group \"%s\"",
-                                         arg_config, UPDATES_ZINCATI_DROPIN, strna(c->updates_channel),
-                                         strna(c->fleet_lock_group));
+                                         arg_config, UPDATES_ZINCATI_DROPIN, strna(c->updates.channel),
+                                         strna(c->updates.fleet_lock_group));
                 r = plan_add_text(p, UPDATES_ZINCATI_DROPIN, text, strlen(text));
                 if (r < 0)
                         return r;

@@ -9,7 +9,9 @@
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
+#include "updates/os.h"
+#include "updates/windows.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 
@@ -25,13 +27,7 @@ Config *config_free(Config *c) {
         free(c->etcd_key);
         free(c->http_url);
         free(c->http_token_file);
-        free(c->updates_channel);
-        free(c->updates_max_version);
-        free(c->updates_strategy);
-        free(c->fleet_lock_url);
-        free(c->fleet_lock_group);
-        free(c->time_zone);
-        free(c->windows);
+        updates_policy_done(&c->updates);
         free(c->control_socket);
         free(c->control_group);
         free(c->docker_socket);
@@ -53,43 +49,18 @@ int config_new_default(Config **ret) {
         c->http_interval_s = 30;
         c->eviction_memory = 100ULL << 20; /* kubelet's default hard eviction threshold */
         c->eviction_disk_percent = 10;
-        c->updates_strategy = strdup("fleet_lock");
-        c->fleet_lock_group = strdup("default");
-        c->time_zone = strdup("UTC");
-        c->drain_timeout_s = 300;
         c->control_socket = strdup("/run/ballast/ballastd.sock");
         c->control_group = strdup("ballast");
         c->docker_socket = strdup("/var/run/docker.sock");
         c->unit_dir = strdup("/etc/systemd/system");
         c->state_dir = strdup("/var/lib/ballast");
         c->services_dir = strdup("/etc/ballast/services.d");
-        if (!c->node_labels || !c->etcd_prefix || !c->updates_strategy || !c->fleet_lock_group || !c->time_zone ||
-            !c->control_socket || !c->control_group || !c->docker_socket || !c->unit_dir || !c->state_dir ||
+        if (updates_policy_init(&c->updates) < 0)
+                return -ENOMEM;
+        if (!c->node_labels || !c->etcd_prefix || !c->control_socket || !c->control_group || !c->docker_socket || !c->unit_dir || !c->state_dir ||
             !c->services_dir)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
-        return 0;
-}
-
-int parse_weekday(const char *s) {
-        static const char *const names[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                             "Saturday" };
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(s, names[i]) || (strlen(s) == 3 && strneq(s, names[i], 3)))
-                        return (int) i;
-        return -EINVAL;
-}
-
-int parse_clock_minutes(const char *s, unsigned *ret) {
-        unsigned h, m;
-        int n = -1;
-
-        if (strlen(s) != 5 || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[1]) || s[2] != ':' ||
-            !isdigit((unsigned char) s[3]) || !isdigit((unsigned char) s[4]))
-                return -EINVAL;
-        if (sscanf(s, "%2u:%2u%n", &h, &m, &n) != 2 || n != 5 || h > 23 || m > 59)
-                return -EINVAL;
-        *ret = h * 60 + m;
         return 0;
 }
 
@@ -205,16 +176,8 @@ static int dispatch_strategy(const char *path, json_t *v, void *target, JsonErro
         return json_dispatch_string(path, v, target, e);
 }
 
-bool config_time_zone_valid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        return n > 0 && n <= 64 &&
-               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") == n &&
-               s[0] != '/' && s[n - 1] != '/' && !strstr(s, "//");
-}
-
 static int dispatch_time_zone(const char *path, json_t *v, void *target, JsonError *e) {
-        if (!json_is_string(v) || !config_time_zone_valid(json_string_value(v)))
+        if (!json_is_string(v) || !updates_time_zone_valid(json_string_value(v)))
                 return json_error_set(e, path, "expected a time zone such as \"UTC\" or \"Europe/Berlin\"");
         return json_dispatch_string(path, v, target, e);
 }
@@ -229,7 +192,7 @@ static int dispatch_days(const char *path, json_t *v, void *target, JsonError *e
                 return json_error_set(e, path, "expected a non-empty array of weekdays");
         *days = 0;
         json_array_foreach(v, i, d) {
-                int wd = json_is_string(d) ? parse_weekday(json_string_value(d)) : -EINVAL;
+                int wd = json_is_string(d) ? updates_parse_weekday(json_string_value(d)) : -EINVAL;
                 if (wd < 0)
                         return json_error_set(e, json_path_index(sub, sizeof(sub), path, i),
                                               "expected a weekday such as \"Sat\" or \"Saturday\"");
@@ -239,7 +202,7 @@ static int dispatch_days(const char *path, json_t *v, void *target, JsonError *e
 }
 
 static int dispatch_clock(const char *path, json_t *v, void *target, JsonError *e) {
-        if (!json_is_string(v) || parse_clock_minutes(json_string_value(v), target) < 0)
+        if (!json_is_string(v) || updates_parse_clock_minutes(json_string_value(v), target) < 0)
                 return json_error_set(e, path, "expected a time of day \"HH:MM\"");
         return 0;
 }
@@ -271,9 +234,9 @@ static int dispatch_windows(const char *path, json_t *v, void *target, JsonError
                 if (r < 0)
                         return r;
         }
-        free(c->windows);
-        c->windows = TAKE_PTR(w);
-        c->n_windows = json_array_size(v);
+        free(c->updates.windows);
+        c->updates.windows = TAKE_PTR(w);
+        c->updates.n_windows = json_array_size(v);
         return 0;
 }
 
@@ -308,16 +271,16 @@ NESTED(dispatch_cluster,
        { "etcd", dispatch_etcd, 0, 0 },
        { "http", dispatch_http, 0, 0 })
 NESTED(dispatch_fleet_lock,
-       { "url", dispatch_url, offsetof(Config, fleet_lock_url), JSON_MANDATORY },
-       { "group", dispatch_fleet_lock_group, offsetof(Config, fleet_lock_group), 0 })
+       { "url", dispatch_url, offsetof(Config, updates.fleet_lock_url), JSON_MANDATORY },
+       { "group", dispatch_fleet_lock_group, offsetof(Config, updates.fleet_lock_group), 0 })
 NESTED(dispatch_updates_fields,
-       { "channel", dispatch_group_name, offsetof(Config, updates_channel), JSON_NULLABLE },
-       { "max_version", dispatch_max_version, offsetof(Config, updates_max_version), JSON_NULLABLE },
-       { "strategy", dispatch_strategy, offsetof(Config, updates_strategy), 0 },
+       { "channel", dispatch_group_name, offsetof(Config, updates.channel), JSON_NULLABLE },
+       { "max_version", dispatch_max_version, offsetof(Config, updates.max_version), JSON_NULLABLE },
+       { "strategy", dispatch_strategy, offsetof(Config, updates.strategy), 0 },
        { "fleet_lock", dispatch_fleet_lock, 0, 0 },
-       { "time_zone", dispatch_time_zone, offsetof(Config, time_zone), 0 },
+       { "time_zone", dispatch_time_zone, offsetof(Config, updates.time_zone), 0 },
        { "windows", dispatch_windows, 0, 0 },
-       { "drain_timeout_s", dispatch_drain_timeout, offsetof(Config, drain_timeout_s), 0 })
+       { "drain_timeout_s", dispatch_drain_timeout, offsetof(Config, updates.drain_timeout_s), 0 })
 NESTED(dispatch_control,
        { "socket", json_dispatch_absolute_path, offsetof(Config, control_socket), 0 },
        { "group", dispatch_group_name, offsetof(Config, control_group), 0 })
@@ -333,7 +296,7 @@ static int dispatch_updates(const char *path, json_t *v, void *target, JsonError
         int r = dispatch_updates_fields(path, v, target, e);
         if (r < 0)
                 return r;
-        c->updates_managed = true;
+        c->updates.managed = true;
         return 0;
 }
 
@@ -373,7 +336,7 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
         }
         if (r < 0)
                 return r;
-        if (c->fleet_lock_url == NULL && c->updates_managed && streq(c->updates_strategy, "fleet_lock")) {
+        if (c->updates.fleet_lock_url == NULL && c->updates.managed && streq(c->updates.strategy, "fleet_lock")) {
                 /* point at "strategy" when it was given, else at the "updates" object that defaulted it */
                 json_t *u = json_object_get(root, "updates");
                 json_error_set(&e, json_object_get(u, "strategy") ? "updates.strategy" : "updates",

@@ -9,12 +9,7 @@
 #include <stdint.h>
 
 #include "shared/macro.h"
-
-typedef struct MaintenanceWindow {
-        unsigned days;          /* bit 0 = Sunday … bit 6 = Saturday */
-        unsigned start_min;     /* minutes after midnight */
-        unsigned length_min;
-} MaintenanceWindow;
+#include "updates/policy.h"
 
 typedef struct Config {
         char *node_name;        /* NULL: the hostname */
@@ -34,16 +29,7 @@ typedef struct Config {
         char *http_token_file;
         unsigned http_interval_s;
 
-        bool updates_managed;   /* an "updates" object was given */
-        char *updates_channel;
-        char *updates_max_version;
-        char *updates_strategy;
-        char *fleet_lock_url;
-        char *fleet_lock_group;
-        char *time_zone;
-        MaintenanceWindow *windows;
-        size_t n_windows;
-        unsigned drain_timeout_s;
+        UpdatesPolicy updates;  /* the "updates" block */
 
         char *control_socket;
         char *control_group;
@@ -63,14 +49,3 @@ int config_parse(const char *text, size_t size, const char *filename, Config **r
 
 /* Loads a file; a missing file gives the defaults. */
 int config_load(const char *path, Config **ret, char **ret_error);
-
-/* A TZ database name as ballast.json may give it ("UTC", "localtime", "Europe/Berlin"): 1 to 64 of letters,
- * digits, '/', '_', '+', '-', with no empty path component ("a//b", "/a", "a/"). The one rule for the
- * configuration and for the window computation (updates_in_window()), so that a zone the one accepts the
- * other never refuses. */
-bool config_time_zone_valid(const char *s);
-
-/* Weekday names, "Mon" or "Monday" (C locale), to 0 = Sunday … 6 = Saturday. */
-int parse_weekday(const char *s);
-/* "HH:MM" to minutes after midnight. */
-int parse_clock_minutes(const char *s, unsigned *ret);

@@ -208,7 +208,7 @@ int manager_reload(Manager *m) {
                 manager_refresh_node(m); /* reserved and thresholds may have changed */
                 (void) supervisor_load(m->supervisor);
                 if (m->updater)
-                        (void) updater_set_config(m->updater, m->config);
+                        (void) updater_set_config(m->updater, &m->config->updates);
                 reporter_changed(m->reporter); /* labels, name */
         } else
                 (void) manager_start_modules(m);
@@ -536,7 +536,7 @@ static int manager_start_modules(Manager *m) {
                                           .draining = updater_hook_draining, .drained = updater_hook_drained,
                                           .changed = updater_hook_changed,
                                           .userdata = m },
-                        m->root, state_dir, m->config);
+                        m->root, state_dir, &m->config->updates);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");
         /* neither may keep us from serving: both retry until they are there */

@@ -7,7 +7,7 @@
 #include "updates/fleetlock.h"
 #include "shared/backoff.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
 
 #define FLEETLOCK_MAX_ANSWER (64 * 1024)
 #define FLEETLOCK_MAX_SHOWN 256 /* of a server's sentence, in our status and journal */

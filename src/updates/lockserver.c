@@ -21,7 +21,7 @@
 #include "shared/macro.h"
 #include "shared/parse-util.h"
 #include "shared/time-util.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
 
 struct LockServer {
         sd_event *event;

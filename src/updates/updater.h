@@ -5,15 +5,14 @@
  * Zincati drop-in on Fedora CoreOS) when ballast.json has an "updates" block, keeps the operator's changes
  * (pause, channel pin, windows, approval) and the reboot flow in state_dir/updates.json, watches update_engine
  * over D-Bus on Flatcar, and answers "may this node reboot now, and if not, why" through the pure gate of
- * updates.h. Without an "updates" block it only reports: nothing is written. */
+ * updates/gate.h. Without an "updates" block it only reports: nothing is written. */
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "daemon/config.h"
 #include "http/http.h"
-#include "varlink/varlink.h"
+#include "updates/policy.h"
 
 typedef struct Updater Updater;
 
@@ -35,7 +34,7 @@ typedef struct UpdaterHooks {
 
 /* root: the host's root ("/" or a test's fake root); state_dir: under root already. */
 int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterHooks *hooks, const char *root,
-                const char *state_dir, const Config *config);
+                const char *state_dir, const UpdatesPolicy *policy);
 
 /* The drain finished, was lifted, or may now start (systemd came back): the flow looks again. */
 void updater_drain_changed(Updater *u);
@@ -43,17 +42,9 @@ Updater *updater_free(Updater *u);
 DEFINE_CLEANUP_FUNC(Updater *, updater_free);
 
 /* Takes a (re)loaded configuration: re-detects the OS, rewrites the owned file, re-evaluates the flow. */
-int updater_set_config(Updater *u, const Config *config);
+int updater_set_config(Updater *u, const UpdatesPolicy *policy);
 
 /* Everything `ballastctl update status` shows. */
 json_t *updater_status_json(Updater *u);
 /* The short form for the node's status document: {"state", "os", "managed", "reboot_needed", "reason"}. */
 json_t *updater_report_json(Updater *u);
-
-/* Varlink methods (io.ballast.Agent.*). */
-int updater_method_status(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_pause(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_resume(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params);
-int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* ballast.json (src/daemon/config.c). Invariants: an error names the file and, with a line and column, a place inside
  * the text; a configuration that parses has a sound shape (ports, TTLs, windows in range), and its maintenance
- * windows are ones the window computation (src/updates/updates.c) accepts: config validation and the updater agree. */
+ * windows are ones the window computation (src/updates/windows.c) accepts: config validation and the updater agree. */
 
 #include <string.h>
 
 #include "daemon/config.h"
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/gate.h"
+#include "updates/windows.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(config_freep) Config *c = NULL;
@@ -33,15 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         FUZZ_CHECK(c && !error);
         FUZZ_CHECK(c->node_labels && json_is_object(c->node_labels));
-        FUZZ_CHECK(c->etcd_prefix && c->time_zone && c->updates_strategy);
-        FUZZ_CHECK(updates_strategy_from_string(c->updates_strategy) >= 0);
-        FUZZ_CHECK(c->n_windows == 0 || c->windows);
-        if (c->windows) {
+        FUZZ_CHECK(c->etcd_prefix && c->updates.time_zone && c->updates.strategy);
+        FUZZ_CHECK(updates_strategy_from_string(c->updates.strategy) >= 0);
+        FUZZ_CHECK(c->updates.n_windows == 0 || c->updates.windows);
+        if (c->updates.windows) {
                 int64_t next = 0, end = 0;
                 /* a fixed moment: Sat 2026-11-28 12:00 UTC */
-                r = updates_in_window(c->windows, c->n_windows, 1795867200, c->time_zone, &next, &end);
+                r = updates_in_window(c->updates.windows, c->updates.n_windows, 1795867200, c->updates.time_zone, &next, &end);
                 if (r == -EINVAL)
-                        fprintf(stderr, "windows or zone \"%s\" refused by updates_in_window()\n", c->time_zone);
+                        fprintf(stderr, "windows or zone \"%s\" refused by updates_in_window()\n", c->updates.time_zone);
                 FUZZ_CHECK(r != -EINVAL);
         }
         return 0;

@@ -10,7 +10,7 @@
 #include "updates/fleetlock.h"
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
 
 static const long statuses[] = { 200, 409, 400, 403, 404, 423, 429, 500, 502, 503, 204, 302, 100, 600, 199, 0 };
 

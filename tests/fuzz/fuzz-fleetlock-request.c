@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What a FleetLock client (Zincati) posts to ballastd's endpoint (src/updates/updates.c:
+/* What a FleetLock client (Zincati) posts to ballastd's endpoint (src/updates/fleetlock-wire.c:
  * updates_fleetlock_parse_request()). Invariants: a refusal says why; an accepted request has an id and a group
  * that pass the protocol's checks, and the body ballast itself would send for them
  * (updates_fleetlock_request_body()) parses back to the same id and group. */
@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/fleetlock-wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *id = NULL, *group = NULL, *error = NULL, *body = NULL, *id2 = NULL, *group2 = NULL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* os-release (src/updates/updates.c: updates_detect_os()). Invariants: an error says why; a result has an ID, a kind
+/* os-release (src/updates/os.c: updates_detect_os()). Invariants: an error says why; a result has an ID, a kind
  * that follows from ID (and VARIANT_ID), no control character in any value, and a version only for the OSes
  * ballast manages; parsing is deterministic (the same text twice gives the same result). */
 
@@ -7,7 +7,7 @@
 
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/os.h"
 
 static bool printable(const char *s) {
         for (; s && *s; s++)

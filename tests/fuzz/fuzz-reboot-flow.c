@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The reboot flow's state file, state_dir/reboot.json (src/updates/updates.c: updates_reboot_flow_from_json()), read at
+/* The reboot flow's state file, state_dir/reboot.json (src/updates/flow.c: updates_reboot_flow_from_json()), read at
  * every start: a crash or the reboot itself may leave anything there. Invariants: a refusal says why; a state that
  * parses is a known state with sound fields, serialises (updates_reboot_flow_to_json(), what is written back)
  * and parses back to the same, and serialising is idempotent. */
@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/flow.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *error = NULL, *text = NULL, *text2 = NULL;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Flatcar's update.conf (src/updates/updates.c): updates_parse_update_conf() and updates_render_update_conf() on the same
+/* Flatcar's update.conf (src/updates/flatcar.c): updates_parse_update_conf() and updates_render_update_conf() on the same
  * text. Invariants: the reader and the writer agree on what they refuse; rendering is idempotent (rendering the
  * output again changes nothing); the output says what it was asked to (GROUP, SERVER, REBOOT_STRATEGY=off) and
  * leaves GROUP and SERVER as they were when not asked to set them. */
@@ -10,7 +10,7 @@
 
 #include "fuzz.h"
 #include "shared/log.h"
-#include "updates/updates.h"
+#include "updates/flatcar.h"
 
 static int lookup(const char *text, const char *key, char **ret) {
         _cleanup_free_ char *error = NULL;

@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "shared/fileio.h"
 #include "shared/macro.h"
+#include "updates/windows.h"
 #include "tap.h"
 
 #define SUN (1U << 0)
@@ -51,14 +52,14 @@ static void check_defaults(const Config *c, const char *what) {
         ok(!c->etcd_ca && !c->etcd_cert && !c->etcd_key, "%s: no etcd TLS files", what);
         ok(c->http_url == NULL && c->http_token_file == NULL, "%s: no HTTP reporting", what);
         is_int(c->http_interval_s, 30, "%s: HTTP interval", what);
-        ok(!c->updates_managed, "%s: updates not managed", what);
-        ok(!c->updates_channel && !c->updates_max_version, "%s: no channel pin, no max version", what);
-        is_str(c->updates_strategy, "fleet_lock", "%s: strategy", what);
-        ok(c->fleet_lock_url == NULL, "%s: no FleetLock URL", what);
-        is_str(c->fleet_lock_group, "default", "%s: FleetLock group", what);
-        is_str(c->time_zone, "UTC", "%s: time zone", what);
-        ok(c->windows == NULL && c->n_windows == 0, "%s: no maintenance windows", what);
-        is_int(c->drain_timeout_s, 300, "%s: drain timeout", what);
+        ok(!c->updates.managed, "%s: updates not managed", what);
+        ok(!c->updates.channel && !c->updates.max_version, "%s: no channel pin, no max version", what);
+        is_str(c->updates.strategy, "fleet_lock", "%s: strategy", what);
+        ok(c->updates.fleet_lock_url == NULL, "%s: no FleetLock URL", what);
+        is_str(c->updates.fleet_lock_group, "default", "%s: FleetLock group", what);
+        is_str(c->updates.time_zone, "UTC", "%s: time zone", what);
+        ok(c->updates.windows == NULL && c->updates.n_windows == 0, "%s: no maintenance windows", what);
+        is_int(c->updates.drain_timeout_s, 300, "%s: drain timeout", what);
         is_str(c->control_socket, "/run/ballast/ballastd.sock", "%s: control socket", what);
         is_str(c->control_group, "ballast", "%s: control group", what);
         is_str(c->docker_socket, "/var/run/docker.sock", "%s: docker socket", what);
@@ -104,20 +105,20 @@ static void check_full(const Config *c) {
         is_str(c->http_url, "https://inventory.example.com/nodes", "cluster.http.url");
         is_str(c->http_token_file, "/etc/ballast/token", "cluster.http.token_file");
         is_int(c->http_interval_s, 30, "cluster.http.interval_s");
-        ok(c->updates_managed, "updates given: managed");
-        is_str(c->updates_channel, "stable", "updates.channel");
-        ok(c->updates_max_version == NULL, "updates.max_version null = unset");
-        is_str(c->updates_strategy, "fleet_lock", "updates.strategy");
-        is_str(c->fleet_lock_url, "https://airlock.example.com/", "updates.fleet_lock.url");
-        is_str(c->fleet_lock_group, "workers", "updates.fleet_lock.group");
-        is_str(c->time_zone, "UTC", "updates.time_zone");
-        is_int(c->n_windows, 1, "one maintenance window");
-        if (c->n_windows == 1) {
-                is_int(c->windows[0].days, SAT | SUN, "windows[0].days Sat+Sun = bits 6 and 0 (0x41)");
-                is_int(c->windows[0].start_min, 4 * 60, "windows[0].start 04:00 = 240 min");
-                is_int(c->windows[0].length_min, 60, "windows[0].length_min");
+        ok(c->updates.managed, "updates given: managed");
+        is_str(c->updates.channel, "stable", "updates.channel");
+        ok(c->updates.max_version == NULL, "updates.max_version null = unset");
+        is_str(c->updates.strategy, "fleet_lock", "updates.strategy");
+        is_str(c->updates.fleet_lock_url, "https://airlock.example.com/", "updates.fleet_lock.url");
+        is_str(c->updates.fleet_lock_group, "workers", "updates.fleet_lock.group");
+        is_str(c->updates.time_zone, "UTC", "updates.time_zone");
+        is_int(c->updates.n_windows, 1, "one maintenance window");
+        if (c->updates.n_windows == 1) {
+                is_int(c->updates.windows[0].days, SAT | SUN, "windows[0].days Sat+Sun = bits 6 and 0 (0x41)");
+                is_int(c->updates.windows[0].start_min, 4 * 60, "windows[0].start 04:00 = 240 min");
+                is_int(c->updates.windows[0].length_min, 60, "windows[0].length_min");
         }
-        is_int(c->drain_timeout_s, 300, "updates.drain_timeout_s");
+        is_int(c->updates.drain_timeout_s, 300, "updates.drain_timeout_s");
         is_str(c->control_socket, "/run/ballast/ballastd.sock", "control.socket");
         is_str(c->control_group, "ballast", "control.group");
         is_str(c->docker_socket, "/var/run/docker.sock", "docker.socket");
@@ -176,17 +177,17 @@ static void test_good_variants(void) {
                         diag("%s", error);
                 if (!c)
                         continue;
-                ok(c->updates_managed, "  updates managed");
-                is_str(c->updates_strategy, cases[i].strategy, "  strategy");
+                ok(c->updates.managed, "  updates managed");
+                is_str(c->updates.strategy, cases[i].strategy, "  strategy");
                 if (cases[i].days) {
-                        is_int(c->n_windows, 1, "  one window");
-                        if (c->n_windows == 1)
-                                ok(c->windows[0].days == cases[i].days && c->windows[0].start_min == cases[i].start &&
-                                           c->windows[0].length_min == cases[i].length,
+                        is_int(c->updates.n_windows, 1, "  one window");
+                        if (c->updates.n_windows == 1)
+                                ok(c->updates.windows[0].days == cases[i].days && c->updates.windows[0].start_min == cases[i].start &&
+                                           c->updates.windows[0].length_min == cases[i].length,
                                    "  window days 0x%x start %u length %u", cases[i].days, cases[i].start,
                                    cases[i].length);
                 } else
-                        is_int(c->n_windows, 0, "  no window");
+                        is_int(c->updates.n_windows, 0, "  no window");
         }
 
         /* Range edges that are still accepted. */
@@ -455,7 +456,7 @@ static void test_load(void) {
                 _cleanup_free_ char *error = NULL;
 
                 is_int(config_load(full, &c, &error), 0, "config_load() of the full example");
-                ok(c && c->n_windows == 1 && c->windows[0].days == (SAT | SUN) && streq(strempty(c->node_name), "worker-7"),
+                ok(c && c->updates.n_windows == 1 && c->updates.windows[0].days == (SAT | SUN) && streq(strempty(c->node_name), "worker-7"),
                    "  gives the full example's values");
         }
         {
@@ -531,7 +532,7 @@ static void test_parse_weekday(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                is_int(parse_weekday(cases[i].s), cases[i].want, "parse_weekday(\"%s\") = %d", cases[i].s,
+                is_int(updates_parse_weekday(cases[i].s), cases[i].want, "updates_parse_weekday(\"%s\") = %d", cases[i].s,
                        cases[i].want);
 }
 
@@ -566,10 +567,10 @@ static void test_parse_clock_minutes(void) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 unsigned m = 4242;
-                int r = parse_clock_minutes(cases[i].s, &m);
+                int r = updates_parse_clock_minutes(cases[i].s, &m);
 
-                is_int(r, cases[i].r, "parse_clock_minutes(\"%s\") returns %d", cases[i].s, cases[i].r);
-                is_int(m, cases[i].r == 0 ? cases[i].minutes : 4242, "parse_clock_minutes(\"%s\") value", cases[i].s);
+                is_int(r, cases[i].r, "updates_parse_clock_minutes(\"%s\") returns %d", cases[i].s, cases[i].r);
+                is_int(m, cases[i].r == 0 ? cases[i].minutes : 4242, "updates_parse_clock_minutes(\"%s\") value", cases[i].s);
         }
 }
 

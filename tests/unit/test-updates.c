@@ -20,7 +20,13 @@
 #include "shared/fileio.h"
 #include "shared/macro.h"
 #include "tap.h"
-#include "updates/updates.h"
+#include "updates/flatcar.h"
+#include "updates/fleetlock-wire.h"
+#include "updates/flow.h"
+#include "updates/gate.h"
+#include "updates/os.h"
+#include "updates/windows.h"
+#include "updates/zincati.h"
 
 #if defined(__clang__)
 #pragma clang diagnostic ignored "-Winitializer-overrides"
@@ -1047,6 +1053,43 @@ static void test_node_id(void) {
                 ok(1, "live boot id # SKIP no boot id or systemd-id128");
 }
 
+/* The host's id through libsystemd, and another root's through the fallback: the same derivation. */
+static void test_machine_node_id(void) {
+        char tmpl[] = "/tmp/test-updates-mid-XXXXXX", host[33] = "", mine[33] = "", got[33] = "", mid[64] = "";
+        _cleanup_free_ char *etc = NULL, *file = NULL;
+        const char *tmp = mkdtemp(tmpl);
+        FILE *f;
+        int r;
+
+        r = updates_zincati_machine_node_id(NULL, host);
+        f = fopen("/etc/machine-id", "re");
+        if (f && fgets(mid, sizeof(mid), f)) {
+                mid[strcspn(mid, "\n")] = 0;
+                is_int(r, 0, "libsystemd gives the host's id");
+                is_int(updates_zincati_node_id(mid, mine), 0, "the fallback takes the host's machine id");
+                is_str(host, mine, "sd_id128_get_machine_app_specific() equals the fallback on this host");
+        } else
+                ok(r < 0, "no /etc/machine-id here: libsystemd fails (%d), no id is made up", r);
+        if (f)
+                fclose(f);
+        is_int(updates_zincati_machine_node_id("/", got), r, "root \"/\" is the host");
+
+        if (!tmp) {
+                ok(0, "mkdtemp(): %s", strerror(errno));
+                return;
+        }
+        etc = path_join(tmp, "etc");
+        file = path_join(tmp, "etc/machine-id");
+        is_int(updates_zincati_machine_node_id(tmp, got), -ENOENT, "a root without etc/machine-id: -ENOENT");
+        ok(etc && mkdir(etc, 0755) == 0, "fake root's etc");
+        ok(write_file_atomic(file, "cb7eb4b1825746e29333533b19b21726\n", 33, 0644) == 0, "fake machine-id");
+        is_int(updates_zincati_machine_node_id(tmp, got), 0, "the fake root's id");
+        is_str(got, "3fd3a3b854c549ab974a5692308268c6", "as systemd-id128 computes it for that machine id");
+        ok(write_file_atomic(file, "uninitialized\n", 14, 0644) == 0, "first-boot marker");
+        is_int(updates_zincati_machine_node_id(tmp, got), -EINVAL, "\"uninitialized\": -EINVAL");
+        ok(unlink(file) == 0 && rmdir(etc) == 0 && rmdir(tmp) == 0, "removed %s", tmp);
+}
+
 /* ---- the reboot flow ---- */
 
 static void test_flow_json(void) {
@@ -1261,6 +1304,7 @@ int main(void) {
         test_fleetlock();
         test_sha256();
         test_node_id();
+        test_machine_node_id();
         test_flow_json();
         test_reboot_next();
         return tap_done();

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The updater's insides, shared by its files and by nothing else: updater.c (state, persisted state, the gate
+ * and the flow, life cycle, status), updater-lock.c (the cluster's FleetLock, Zincati's endpoint),
+ * updater-system.c (update_engine over D-Bus, logind, the OS and the owned file) and updater-varlink.c (the
+ * Varlink methods). */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include <jansson.h>
+
+#include "http/http.h"
+#include "shared/macro.h"
+#include "updates/fleetlock.h"
+#include "updates/flow.h"
+#include "updates/gate.h"
+#include "updates/lockserver.h"
+#include "updates/os.h"
+#include "updates/updater.h"
+#include "updates/windows.h"
+
+#define UE_SERVICE "com.coreos.update1"
+#define UE_PATH "/com/coreos/update1"
+#define UE_INTERFACE "com.coreos.update1.Manager"
+#define UE_NEED_REBOOT "UPDATE_STATUS_UPDATED_NEED_REBOOT"
+#define BUS_RETRY_USEC (10 * USEC_PER_SEC)
+#define WINDOW_RECHECK_USEC (30 * USEC_PER_SEC)
+#define MAX_WINDOWS 64
+#define LOGIN_SERVICE "org.freedesktop.login1"
+#define LOGIN_PATH "/org/freedesktop/login1"
+#define LOGIN_INTERFACE "org.freedesktop.login1.Manager"
+#define REBOOT_RETRY_MIN_USEC (5 * USEC_PER_SEC)
+#define REBOOT_RETRY_MAX_USEC (300 * USEC_PER_SEC)
+/* Zincati asks pre-reboot every 5 min (+10 % jitter) while it has an update staged: after this long without a
+ * word from it, the node is not kept drained for a finalization that is not coming. */
+#define ZINCATI_SILENCE_USEC (20 * 60 * USEC_PER_SEC)
+
+struct Updater {
+        sd_event *event;
+        HttpClient *http;
+        UpdaterHooks hooks;
+        char *root;
+        char *state_path;   /* state_dir/updates.json */
+
+        /* from ballast.json */
+        bool managed;
+        char *channel, *max_version, *fleet_lock_url, *fleet_lock_group, *time_zone;
+        UpdatesStrategy strategy;
+        MaintenanceWindow *windows;
+        size_t n_windows;
+
+        /* the operator's changes, persisted; NULL / false: the configuration's */
+        bool paused;
+        char *pin_channel;
+        bool windows_set;
+        MaintenanceWindow *set_windows;
+        size_t n_set_windows;
+        char *set_time_zone;
+        char *approved_version;
+        char *state_error;  /* updates.json could not be read: fail closed */
+        char *state_write_error; /* the flow's step could not be persisted: fail closed until it can */
+
+        /* the OS and the owned file */
+        OsInfo os;
+        char *os_error;
+        char *file_path;    /* under root */
+        char *file_error;
+
+        /* update_engine (Flatcar, Container Linux) */
+        sd_bus *bus;
+        sd_bus_slot *ue_match, *ue_owner_match, *ue_call, *disconnect_match;
+        sd_event_source *bus_retry;
+        bool ue_known;
+        char *ue_operation, *ue_new_version, *ue_error;
+        double ue_progress;
+        int64_t ue_last_checked;
+
+        bool reboot_needed;
+        bool need_known;    /* update_engine answered, or Zincati asked, since ballastd started */
+        char *new_version;
+
+        RebootFlow flow;
+        sd_event_source *window_timer;
+        char boot_id[33];   /* this boot's (ballast's per-boot id in /run/ballast/boot-id) */
+        bool stepping;
+
+        /* the cluster's FleetLock (strategy fleet_lock) */
+        FleetLock *fleetlock;
+        FleetLock *fleetlock_retired; /* the previous server's, releasing there after a reload */
+        char *lock_url_in_use, *lock_group_in_use;
+        char *lock_id;
+        char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
+        bool lock_held;
+        bool unlocked;          /* steady-state succeeded since the flow entered post-reboot-unlock */
+        const char *lock_reason; /* the last outcome: fleetlock_result_to_reason(), NULL before any */
+        char *lock_message;
+        char *lock_kind;
+        long lock_status;
+        unsigned lock_failures;
+        uint64_t lock_at_usec, lock_retry_at_usec; /* CLOCK_REALTIME */
+
+        /* drain and the logind delay inhibitor while draining */
+        unsigned drain_timeout_s;  /* 0: no limit */
+        sd_event_source *drain_timer;
+        bool drain_timed_out;      /* drain_timeout_s passed: what is still stopping is left to the shutdown */
+        bool drain_requested;
+        char *drain_error;
+        int inhibit_fd;
+        sd_bus_slot *inhibit_call;
+        char *inhibit_error;
+
+        /* Fedora CoreOS: the FleetLock endpoint Zincati asks before it finalizes an update */
+        LockServer *endpoint;
+        char *endpoint_error;
+        const char *zincati_last_op;   /* "pre-reboot" / "steady-state" */
+        int zincati_last_answer;       /* HTTP status we answered */
+        uint64_t zincati_last_usec;    /* CLOCK_REALTIME */
+
+        /* the reboot through logind (Flatcar, Container Linux) */
+        sd_bus_slot *reboot_call;
+        bool reboot_started;    /* logind accepted (or Zincati was answered 200): no way back */
+        bool reboot_asked;      /* asked logind in this run of ballastd */
+        char *reboot_error;
+        unsigned reboot_failures;
+        sd_event_source *reboot_retry;
+};
+
+/* What the gate sees now, and the window it was computed from. */
+typedef struct GateView {
+        RebootInputs in;
+        int window_r;
+        int64_t next_start, end;
+} GateView;
+
+_printf_(1, 2) static inline char *strdupf(const char *format, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        return r < 0 ? strdup("out of memory") : s;
+}
+
+static inline bool channel_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        return n > 0 && n <= 64 && s[0] != '-' && s[0] != '.' &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static inline bool time_zone_syntax_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        return n > 0 && n <= 64 && !strstr(s, "..") && s[0] != '/' &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+-") == n;
+}
+
+static inline int set_string(char **p, const char *v) {
+        char *c = NULL;
+        if (v && !(c = strdup(v)))
+                return -ENOMEM;
+        free(*p);
+        *p = c;
+        return 0;
+}
+
+static inline const char *effective_channel(Updater *u) {
+        return u->pin_channel ?: u->channel;
+}
+
+static inline const char *effective_time_zone(Updater *u) {
+        return u->windows_set && u->set_time_zone ? u->set_time_zone : u->time_zone;
+}
+
+static inline void effective_windows(Updater *u, const MaintenanceWindow **ret, size_t *ret_n) {
+        *ret = u->windows_set ? u->set_windows : u->windows;
+        *ret_n = u->windows_set ? u->n_set_windows : u->n_windows;
+}
+
+static inline bool os_managed_kind(OsKind k) {
+        return k == OS_FLATCAR || k == OS_CONTAINER_LINUX || k == OS_FEDORA_COREOS;
+}
+
+static inline bool updater_is_managed(Updater *u) {
+        return u->managed && !u->os_error && os_managed_kind(u->os.kind);
+}
+
+static inline bool uses_lock(Updater *u) {
+        return u->strategy == UPDATES_STRATEGY_FLEET_LOCK;
+}
+
+static inline bool drained(Updater *u) {
+        return u->drain_requested &&
+               (u->drain_timed_out || (u->hooks.drained && u->hooks.drained(u->hooks.userdata)));
+}
+
+/* updater.c */
+int updater_save(Updater *u);
+void updater_step(Updater *u);
+void updater_inputs(Updater *u, GateView *g);
+/* Parses [{days, start, length_min}] as ballast.json does; *ret_error names the field. */
+int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n, char **ret_error);
+void updater_unmanaged_decision(Updater *u, RebootDecision *d);
+/* The gate's reason, made exact with what the flow met on the way. */
+void updater_decision_explain(Updater *u, RebootDecision *d);
+
+/* updater-lock.c */
+void updater_setup_fleetlock(Updater *u);
+void updater_setup_endpoint(Updater *u);
+
+/* updater-system.c */
+/* This boot's id into u->boot_id ("" when it cannot be kept). */
+void updater_read_boot_id(Updater *u);
+void updater_detect_os(Updater *u);
+/* Renders the owned file for this channel; *ret_text NULL when it is as it should be. */
+int updater_render(Updater *u, const char *channel, char **ret_path, char **ret_text, char **ret_error);
+int updater_write_file(Updater *u);
+void updater_watch(Updater *u);
+void updater_bus_drop(Updater *u);
+void updater_inhibit(Updater *u);
+void updater_uninhibit(Updater *u);
+void updater_reboot(Updater *u);
+int updater_on_reboot_retry(sd_event_source *s, uint64_t usec, void *userdata);
+int updater_on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata);

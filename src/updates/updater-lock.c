@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "shared/fileio.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+#include "updates/updater-internal.h"
+#include "updates/zincati.h"
+
+/* ---- the cluster's FleetLock ---- */
+
+static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+        const char *reason = fleetlock_result_to_reason(o->result);
+        bool same = u->lock_reason && streq(u->lock_reason, reason) && u->lock_message &&
+                    streq(u->lock_message, o->message);
+
+        u->lock_reason = reason;
+        (void) set_string(&u->lock_message, o->message);
+        (void) set_string(&u->lock_kind, o->kind);
+        u->lock_status = o->status;
+        u->lock_failures = o->failures;
+        u->lock_at_usec = now_usec(CLOCK_REALTIME);
+        u->lock_retry_at_usec = o->retry_in_usec ? u->lock_at_usec + o->retry_in_usec : 0;
+        if (o->result == FLEETLOCK_OK) {
+                log_event(LOG_NOTICE, 0, o->op == FLEETLOCK_PRE_REBOOT ? "fleetlock-locked" : "fleetlock-unlocked",
+                          NULL, NULL, "FleetLock %s: %s", fleetlock_op_to_string(o->op), o->message);
+                if (o->op == FLEETLOCK_PRE_REBOOT)
+                        u->lock_held = true;
+                else {
+                        u->lock_held = false;
+                        u->unlocked = true;
+                }
+        } else
+                /* every failure, but an unchanged one only at debug level after the first few */
+                log_event(same && o->failures > 3 ? LOG_DEBUG : LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock %s failed (%s): %s Retrying in %.1f s; no reboot without the lock.",
+                          fleetlock_op_to_string(o->op), reason, o->message,
+                          (double) o->retry_in_usec / (double) USEC_PER_SEC);
+        updater_step(u);
+}
+
+/* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
+static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
+        Updater *u = userdata;
+
+        if (o->result != FLEETLOCK_OK) {
+                log_event(LOG_WARNING, 0, "fleetlock-error", NULL, NULL,
+                          "FleetLock steady-state to the server no longer configured failed (%s): %s Retrying.",
+                          fleetlock_result_to_reason(o->result), o->message);
+                return;
+        }
+        log_event(LOG_NOTICE, 0, "fleetlock-unlocked", NULL, NULL,
+                  "Released the lock at the server no longer configured: %s", o->message);
+        if (u->fleetlock_retired == f)
+                u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
+}
+
+/* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
+ * one node are one holder). Without one, the flow cannot take the lock: it waits, and says why. */
+void updater_setup_fleetlock(Updater *u) {
+        _cleanup_free_ char *p = NULL;
+        bool want = updater_is_managed(u) && uses_lock(u);
+        char id[33];
+        int r;
+
+        /* a reload with the same server keeps the client, and whatever it is doing */
+        if (want && u->fleetlock && streq_ptr(u->lock_url_in_use, u->fleet_lock_url) &&
+            streq_ptr(u->lock_group_in_use, u->fleet_lock_group))
+                return;
+        if (u->fleetlock) {
+                /* another server, or none: what the old one may hold is released there, in the background */
+                if (u->lock_held || fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT) ||
+                    fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE)) {
+                        fleetlock_free(u->fleetlock_retired);
+                        u->fleetlock_retired = TAKE_PTR(u->fleetlock);
+                        fleetlock_set_func(u->fleetlock_retired, on_retired_fleetlock, u);
+                        (void) fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
+                }
+                u->fleetlock = fleetlock_free(u->fleetlock);
+                u->lock_held = false;
+        }
+        u->lock_setup_error = mfree(u->lock_setup_error);
+        u->lock_url_in_use = mfree(u->lock_url_in_use);
+        u->lock_group_in_use = mfree(u->lock_group_in_use);
+        if (!want)
+                return;
+        p = path_join_root(u->root, "/etc/machine-id");
+        r = p ? updates_zincati_machine_node_id(u->root, id) : -ENOMEM;
+        if (r == -EINVAL)
+                u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
+        else if (r < 0)
+                u->lock_setup_error = strdupf("Cannot read %s for the FleetLock id: %s.", strna(p), strerror(-r));
+        if (r >= 0) {
+                (void) set_string(&u->lock_id, id);
+                r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
+                                  on_fleetlock, u);
+                if (r >= 0) {
+                        (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
+                        (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
+                }
+                if (r < 0)
+                        u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
+                                                      strna(u->fleet_lock_url), strna(u->fleet_lock_group),
+                                                      strerror(-r));
+        }
+        if (u->lock_setup_error)
+                log_event(LOG_ERR, r, "fleetlock-error", NULL, BALLAST_MESSAGE_ERROR, "No reboot: %s",
+                          u->lock_setup_error);
+}
+
+/* ---- Fedora CoreOS: Zincati's FleetLock endpoint ---- */
+
+/* Zincati asks before it finalizes (pre-reboot) and says when it runs again (steady-state). pre-reboot makes a
+ * reboot needed and runs the flow (window, the cluster's lock, drain); the answer is 200 only once the flow
+ * has reached the point where the reboot may happen, and then Zincati finalizes and reboots (ballast does not
+ * call logind on Fedora CoreOS). Until then: 409, the reason as the kind, the sentence as the value. */
+static int on_zincati(LockServerOp op, const char *id, const char *group, const char **ret_kind, char **ret_value,
+                      void *userdata) {
+        Updater *u = userdata;
+        GateView g;
+        RebootDecision d;
+
+        u->need_known = true;
+        u->zincati_last_usec = now_usec(CLOCK_REALTIME);
+        if (op == LOCK_SERVER_STEADY_STATE) {
+                u->zincati_last_op = "steady-state";
+                u->zincati_last_answer = 200;
+                if (u->reboot_needed || u->reboot_started)
+                        log_event(LOG_INFO, 0, "zincati-steady-state", NULL, NULL,
+                                  "Zincati is in steady state (id %s, group %s): no reboot pending.", id, group);
+                u->reboot_needed = false;
+                /* told 200 in this boot, and Zincati runs again without having rebooted: it will not */
+                if (u->flow.state == REBOOT_STATE_REBOOTING)
+                        u->reboot_started = false;
+                updater_step(u);
+                return 0;
+        }
+
+        u->zincati_last_op = "pre-reboot";
+        if (!u->reboot_needed)
+                log_event(LOG_INFO, 0, "zincati-pre-reboot", NULL, NULL,
+                          "Zincati asks to finalize an update (id %s, group %s): a reboot is needed.", id, group);
+        u->reboot_needed = true;
+        updater_step(u);
+        if (u->flow.state == REBOOT_STATE_REBOOTING && drained(u)) {
+                if (!u->reboot_started)
+                        log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                                  "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
+                u->reboot_started = true;
+                u->zincati_last_answer = 200;
+                return 0;
+        }
+        updater_inputs(u, &g);
+        updates_may_reboot(&g.in, &d);
+        updater_decision_explain(u, &d);
+        if (d.allow) {
+                /* the gate agrees, the flow is not there yet: say where it is */
+                d.reason = updates_reboot_state_to_string(u->flow.state);
+                d.message = "The reboot flow is on its way (lock, drain); ask again.";
+        }
+        *ret_kind = d.reason;
+        *ret_value = strdup(d.message);
+        u->zincati_last_answer = 409;
+        return -EBUSY;
+}
+
+void updater_setup_endpoint(Updater *u) {
+        int r;
+
+        if (!updater_is_managed(u) || u->os.kind != OS_FEDORA_COREOS) {
+                u->endpoint = lock_server_free(u->endpoint);
+                u->endpoint_error = mfree(u->endpoint_error);
+                return;
+        }
+        if (u->endpoint)
+                return;
+        r = lock_server_new(&u->endpoint, u->event, UPDATER_FLEETLOCK_ADDRESS, UPDATER_FLEETLOCK_PORT, on_zincati, u);
+        if (r < 0) {
+                free(u->endpoint_error);
+                u->endpoint_error = strdupf("cannot serve the FleetLock endpoint for Zincati at %s: %s",
+                                            UPDATER_FLEETLOCK_BASE_URL, strerror(-r));
+                log_event(LOG_ERR, r, "endpoint-failed", NULL, BALLAST_MESSAGE_ERROR,
+                          "Zincati cannot finalize updates: %s.", u->endpoint_error);
+                return;
+        }
+        u->endpoint_error = mfree(u->endpoint_error);
+        log_info("Serving the FleetLock endpoint for Zincati at %s.", UPDATER_FLEETLOCK_BASE_URL);
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "shared/log.h"
+#include "shared/time-util.h"
+#include "updates/updater-internal.h"
+#include "updates/updater-varlink.h"
+#include "varlink/varlink.h"
+
+/* ---- Varlink ---- */
+
+static int reply_status(Updater *u, VarlinkCall *call) {
+        return varlink_call_reply(call, updater_status_json(u));
+}
+
+static int no_params(VarlinkCall *call, json_t *params) {
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        return 0;
+}
+
+/* The state file could not be written: say which and why (nothing was changed for good). */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int r) {
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", strna(path), "reason", strerror(-r)));
+}
+
+static int refuse_unmanaged(Updater *u, VarlinkCall *call) {
+        RebootDecision d;
+        updater_unmanaged_decision(u, &d);
+        return varlink_call_error(call, "io.ballast.Agent.UpdatesNotManaged", json_pack("{s:s}", "reason", d.message));
+}
+
+int updater_method_status(Updater *u, VarlinkCall *call, json_t *params) {
+        int r = no_params(call, params);
+        if (r != 0 || json_object_size(params) > 0)
+                return r;
+        return reply_status(u, call);
+}
+
+int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL;
+        json_t *ch = json_object_get(params, "channel");
+        const char *key, *channel;
+        json_t *v;
+        int r;
+
+        json_object_foreach(params, key, v)
+                if (!streq(key, "channel"))
+                        return varlink_call_error_invalid_parameter(call, key);
+        if (!json_is_string(ch))
+                return varlink_call_error_invalid_parameter(call, "channel");
+        channel = json_string_value(ch);
+        if (!channel_valid(channel))
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "channel", "reason",
+                                                    "a channel is 1 to 64 letters, digits, '.', '_' or '-'"));
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        /* render first: a value the file's renderer refuses changes nothing */
+        r = updater_render(u, channel, &path, &text, &error);
+        if (r < 0)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "channel", "reason",
+                                                    error ?: strerror(-r)));
+        r = set_string(&u->pin_channel, channel);
+        if (r < 0)
+                return r;
+        r = updater_save(u);
+        if (r < 0)
+                return reply_state_write_failed(call, u->state_path, r);
+        log_event(LOG_INFO, 0, "update-pinned", NULL, NULL, "Update channel pinned to %s.", channel);
+        if (updater_write_file(u) < 0)
+                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                          json_pack("{s:s,s:s}", "path", strna(u->file_path), "reason",
+                                                    strna(u->file_error)));
+        updater_step(u);
+        return reply_status(u, call);
+}
+
+static int set_paused(Updater *u, VarlinkCall *call, json_t *params, bool paused) {
+        int r = no_params(call, params);
+
+        if (r != 0 || json_object_size(params) > 0)
+                return r;
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        if (u->paused != paused) {
+                u->paused = paused;
+                r = updater_save(u);
+                if (r < 0) {
+                        u->paused = !paused;
+                        return reply_state_write_failed(call, u->state_path, r);
+                }
+                log_event(LOG_INFO, 0, paused ? "updates-paused" : "updates-resumed", NULL, NULL,
+                          paused ? "Reboots for updates paused." : "Reboots for updates resumed.");
+                updater_step(u);
+        }
+        return reply_status(u, call);
+}
+
+int updater_method_pause(Updater *u, VarlinkCall *call, json_t *params) {
+        return set_paused(u, call, params, true);
+}
+
+int updater_method_resume(Updater *u, VarlinkCall *call, json_t *params) {
+        return set_paused(u, call, params, false);
+}
+
+int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params) {
+        _cleanup_free_ MaintenanceWindow *w = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_t *tz = json_object_get(params, "time_zone"), *v;
+        const char *key, *zone;
+        size_t n = 0;
+        int r;
+
+        json_object_foreach(params, key, v)
+                if (!streq(key, "windows") && !streq(key, "time_zone"))
+                        return varlink_call_error_invalid_parameter(call, key);
+        if (tz && !json_is_null(tz) && !(json_is_string(tz) && time_zone_syntax_valid(json_string_value(tz))))
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "time_zone", "reason",
+                                                    "expected a time zone such as \"UTC\" or \"Europe/Berlin\""));
+        r = updater_windows_from_json(json_object_get(params, "windows"), &w, &n, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "windows", "reason", strna(error)));
+        zone = json_is_string(tz) ? json_string_value(tz) : u->time_zone;
+        r = updates_in_window(w, n, (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC), zone, NULL, NULL);
+        if (r < 0)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", r == -ENOENT ? "time_zone" : "windows",
+                                                    "reason", r == -ENOENT ? "the TZ database has no such zone"
+                                                                           : "the windows cannot be computed"));
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        free(u->set_windows);
+        u->set_windows = TAKE_PTR(w);
+        u->n_set_windows = n;
+        u->windows_set = true;
+        r = set_string(&u->set_time_zone, json_is_string(tz) ? json_string_value(tz) : NULL);
+        if (r < 0)
+                return r;
+        r = updater_save(u);
+        if (r < 0)
+                return reply_state_write_failed(call, u->state_path, r);
+        log_event(LOG_INFO, 0, "update-windows-set", NULL, NULL, "Maintenance windows set (%zu, zone %s).", n,
+                  effective_time_zone(u));
+        updater_step(u);
+        return reply_status(u, call);
+}
+
+int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params) {
+        json_t *ver = json_object_get(params, "version"), *v;
+        const char *key, *version;
+        int cmp, r;
+
+        json_object_foreach(params, key, v)
+                if (!streq(key, "version"))
+                        return varlink_call_error_invalid_parameter(call, key);
+        if (ver && !json_is_null(ver) && !json_is_string(ver))
+                return varlink_call_error_invalid_parameter(call, "version");
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        version = json_is_string(ver) ? json_string_value(ver) : u->new_version;
+        if (!version)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "version", "reason",
+                                                    "no update is pending: name the version to approve"));
+        if (updates_version_compare(version, version, &cmp) < 0)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
+                                          json_pack("{s:s,s:s}", "field", "version", "reason",
+                                                    "expected a dotted numeric version such as 3815.2.0"));
+        r = set_string(&u->approved_version, version);
+        if (r < 0)
+                return r;
+        r = updater_save(u);
+        if (r < 0)
+                return reply_state_write_failed(call, u->state_path, r);
+        log_event(LOG_INFO, 0, "update-approved", NULL, NULL, "Version %s approved (above max_version allowed).",
+                  version);
+        updater_step(u);
+        return reply_status(u, call);
+}
