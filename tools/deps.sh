@@ -4,12 +4,13 @@
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
 # generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
 # (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection.
+# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
   libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev
   systemd dbus util-linux procps iproute2 iptables
-  docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq
+  docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq prometheus
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
 "
