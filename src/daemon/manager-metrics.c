@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/manager.h"
+#include "http/http-server.h"
 #include "metrics/metrics.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
@@ -142,6 +143,9 @@ int manager_apply_metrics(Manager *m) {
         m->metrics_key = mfree(m->metrics_key);
         if (!c->metrics_address && !c->metrics_textfile)
                 return 0;
+        if (c->metrics_address && !http_server_address_is_loopback(c->metrics_address))
+                log_notice("Metrics endpoint on %s, not loopback: it has no authentication, anyone who reaches "
+                           "port %u reads it.", c->metrics_address, (unsigned) c->metrics_port);
         if (c->metrics_textfile) {
                 textfile = manager_path(m, c->metrics_textfile);
                 if (!textfile)
