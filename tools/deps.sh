@@ -5,13 +5,14 @@
 # generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
 # (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
 # scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
-# (and the completion's test).
+# (and the completion's test);
+# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
   libsystemd-dev libcurl4-openssl-dev libjansson-dev libcgroup-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev
   systemd dbus util-linux procps iproute2 iptables
-  docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq
+  docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq prometheus
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
   scdoc man-db bash-completion

@@ -34,6 +34,7 @@ typedef struct ReportStatus {
         uint64_t since_usec;      /* CLOCK_REALTIME: when the state began */
         uint64_t last_ok_usec;    /* CLOCK_REALTIME: the last exchange that went well */
         unsigned failures;
+        uint64_t errors_total;    /* exchanges that failed, since the start */
 } ReportStatus;
 
 typedef struct ListCall ListCall;
@@ -191,6 +192,8 @@ static void status_set(ReportStatus *s, ReportState state, const char *error) {
         s->state = state;
         free(s->error);
         s->error = error ? strdup(error) : NULL;
+        if (state == REPORT_ERROR)
+                s->errors_total++;
         if (state == REPORT_OK) {
                 s->last_ok_usec = now_usec(CLOCK_REALTIME);
                 s->failures = 0;
@@ -198,8 +201,8 @@ static void status_set(ReportStatus *s, ReportState state, const char *error) {
 }
 
 static json_t *status_json(const ReportStatus *s) {
-        json_t *v = json_pack("{s:s, s:I}", "state", report_state_names[s->state], "since_usec",
-                              (json_int_t) s->since_usec);
+        json_t *v = json_pack("{s:s, s:I, s:I}", "state", report_state_names[s->state], "since_usec",
+                              (json_int_t) s->since_usec, "errors_total", (json_int_t) s->errors_total);
 
         if (!v)
                 return NULL;

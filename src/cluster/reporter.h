@@ -61,10 +61,10 @@ void reporter_changed(Reporter *r);
 int reporter_stop(Reporter *r, void (*done)(void *userdata), void *userdata);
 
 /* {"etcd": {"state": "connecting"|"ok"|"error", "endpoint": URL, "key": KEY, "lease": "ID", "ttl_s": N,
- *           "last_ok_usec": T, "error": "…", "since_usec": T},
+ *           "last_ok_usec": T, "error": "…", "since_usec": T, "errors_total": N},
  *  "http": {"state": …, "url": URL, "last_ok_usec": T, "error": "…", "since_usec": T, "last_status": N}}
  * with null for a part that is not configured. Times are CLOCK_REALTIME µs; since_usec is when the current
- * state began. A new reference. */
+ * state began; errors_total counts the exchanges that failed since the start. A new reference. */
 json_t *reporter_status_json(Reporter *r);
 
 /* Ranges PREFIX/nodes/ on etcd and calls back with [{"node": NAME, "document": {...}}] (borrowed), sorted by

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "http/http-server.h"
 #include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
@@ -28,6 +29,8 @@ Config *config_free(Config *c) {
         free(c->http_url);
         free(c->http_token_file);
         updates_policy_done(&c->updates);
+        free(c->metrics_address);
+        free(c->metrics_textfile);
         free(c->control_socket);
         free(c->control_group);
         free(c->docker_socket);
@@ -49,6 +52,7 @@ int config_new_default(Config **ret) {
         c->http_interval_s = 30;
         c->eviction_memory = 100ULL << 20; /* kubelet's default hard eviction threshold */
         c->eviction_disk_percent = 10;
+        c->metrics_textfile_interval_s = 15;
         c->control_socket = strdup("/run/ballast/ballastd.sock");
         c->control_group = strdup("ballast");
         c->docker_socket = strdup("/var/run/docker.sock");
@@ -122,6 +126,21 @@ static int dispatch_interval(const char *path, json_t *v, void *target, JsonErro
 
 static int dispatch_drain_timeout(const char *path, json_t *v, void *target, JsonError *e) {
         return dispatch_ranged_uint(path, v, target, 0, 86400, e);
+}
+
+/* "ADDRESS:PORT", IPv6 in brackets; any address is accepted (docs/CONFIGURATION.md says what another than
+ * loopback exposes). */
+static int dispatch_listen(const char *path, json_t *v, void *target, JsonError *e) {
+        Config *c = target;
+        char *address = NULL;
+        uint16_t port;
+
+        if (!json_is_string(v) || http_server_parse_listen(json_string_value(v), &address, &port) < 0)
+                return json_error_set(e, path, "expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"");
+        free(c->metrics_address);
+        c->metrics_address = address;
+        c->metrics_port = port;
+        return 0;
 }
 
 static int dispatch_group_name(const char *path, json_t *v, void *target, JsonError *e) {
@@ -286,6 +305,10 @@ NESTED(dispatch_control,
        { "group", dispatch_group_name, offsetof(Config, control_group), 0 })
 NESTED(dispatch_docker,
        { "socket", json_dispatch_absolute_path, offsetof(Config, docker_socket), 0 })
+NESTED(dispatch_metrics,
+       { "listen", dispatch_listen, 0, 0 },
+       { "textfile", json_dispatch_absolute_path, offsetof(Config, metrics_textfile), 0 },
+       { "textfile_interval_s", dispatch_interval, offsetof(Config, metrics_textfile_interval_s), 0 })
 NESTED(dispatch_paths,
        { "unit_dir", json_dispatch_absolute_path, offsetof(Config, unit_dir), 0 },
        { "state_dir", json_dispatch_absolute_path, offsetof(Config, state_dir), 0 },
@@ -309,6 +332,7 @@ static const JsonField config_table[] = {
         { "control", dispatch_control, 0, 0 },
         { "docker", dispatch_docker, 0, 0 },
         { "paths", dispatch_paths, 0, 0 },
+        { "metrics", dispatch_metrics, 0, 0 },
         {}
 };
 

@@ -31,6 +31,12 @@ typedef struct Config {
 
         UpdatesPolicy updates;  /* the "updates" block */
 
+        /* metrics (metrics/): off unless given */
+        char *metrics_address;  /* NULL: no endpoint */
+        uint16_t metrics_port;
+        char *metrics_textfile; /* NULL: no textfile */
+        unsigned metrics_textfile_interval_s;
+
         char *control_socket;
         char *control_group;
         char *docker_socket;

@@ -138,6 +138,8 @@ Manager *manager_free(Manager *m) {
          * before the supervisor: freeing it answers the supervisor's jobs and calls still in flight
          * ("disconnected"), and those answers must find it */
         sd_event_source_disable_unref(m->node_timer);
+        metrics_server_free(m->metrics); /* its render reads every module */
+        free(m->metrics_key);
         reporter_free(m->reporter);
         json_decref(m->last_document);
         updater_free(m->updater);
@@ -209,6 +211,7 @@ int manager_reload(Manager *m) {
                 (void) supervisor_load(m->supervisor);
                 if (m->updater)
                         (void) updater_set_config(m->updater, &m->config->updates);
+                (void) manager_apply_metrics(m);
                 reporter_changed(m->reporter); /* labels, name */
         } else
                 (void) manager_start_modules(m);
@@ -539,6 +542,7 @@ static int manager_start_modules(Manager *m) {
                         m->root, state_dir, &m->config->updates);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up OS updates, not managing them: %m");
+        (void) manager_apply_metrics(m);
         /* neither may keep us from serving: both retry until they are there */
         (void) docker_start(m->docker);
         (void) bus_start_or_retry(m->bus);

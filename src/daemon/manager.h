@@ -13,6 +13,7 @@
 #include "daemon/config.h"
 #include "docker/docker.h"
 #include "http/http.h"
+#include "metrics/metrics-server.h"
 #include "resources/netlink.h"
 #include "cluster/reporter.h"
 #include "supervisor/supervisor.h"
@@ -47,6 +48,8 @@ typedef struct Manager {
         json_t *last_document;          /* the last status document without its time, to keep that time */
         uint64_t last_document_taken_usec;
         Updater *updater;
+        MetricsServer *metrics;   /* NULL: no "metrics" block */
+        char *metrics_key;        /* the settings it runs with */
 
         /* ballastctl drain: services stopped and kept stopped, the report says so */
         bool draining;
@@ -93,6 +96,10 @@ void manager_undrain(Manager *m, const char *why);
 /* Drain calls waiting for the drain to finish (a reference is taken). */
 int manager_add_drain_waiter(Manager *m, VarlinkCall *call);
 VarlinkCall *manager_pop_drain_waiter(Manager *m);
+
+/* Starts, restarts or stops the metrics endpoint and textfile as the configuration says (manager-metrics.c);
+ * a failure is logged and leaves the node running without them. */
+int manager_apply_metrics(Manager *m);
 
 /* A host path under the manager's root. */
 char *manager_path(Manager *m, const char *path);

@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The FleetLock endpoint for Zincati: libmicrohttpd without any thread of its own, driven by the one sd-event
- * loop. MHD keeps its listening socket and its connections in an epoll set of its own; that epoll fd is one io
- * source on our loop, MHD_get_timeout() is one time source, and both call MHD_run(), which never blocks in
- * this mode. After every MHD_run() the time source is re-armed, since a run may start or end a timeout.
+/* The FleetLock endpoint for Zincati, served on the loop by http/http-server.c (libmicrohttpd on sd-event).
  *
  * What a request goes through, in order, before the handler sees it (each refusal is an error document and
  * never reaches the handler): the path (404), the method (405, "Allow: POST"), the "fleet-lock-protocol: true"
@@ -10,12 +7,10 @@
  * the body (400). The kinds and the 400s follow airlock (coreos/airlock internal/server), whose clients
  * (Zincati) only look at "200 or not" and use the kind as a metric label. */
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 
+#include "http/http-server.h"
 #include "updates/lockserver.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -24,13 +19,9 @@
 #include "updates/fleetlock-wire.h"
 
 struct LockServer {
-        sd_event *event;
-        struct MHD_Daemon *daemon;
-        sd_event_source *io;    /* MHD's epoll fd */
-        sd_event_source *timer; /* MHD_get_timeout() */
+        HttpServer *server;
         LockServerHandler handler;
         void *userdata;
-        uint16_t port;
 };
 
 /* One request being received (MHD's per-request "con_cls"). */
@@ -46,15 +37,6 @@ static LockRequest *lock_request_free(LockRequest *r) {
                 return NULL;
         free(r->body);
         return mfree(r);
-}
-
-_printf_(2, 0) static void log_mhd(void *cls, const char *format, va_list ap) {
-        char buf[512];
-
-        /* MHD's messages (errors only: a port taken, a client's request refused) end with a newline */
-        vsnprintf(buf, sizeof(buf), format, ap);
-        buf[strcspn(buf, "\n")] = '\0';
-        log_info("FleetLock endpoint: libmicrohttpd: %s", buf);
 }
 
 static const char *op_to_path(LockServerOp op) {
@@ -218,127 +200,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = lock_request_free(req);
 }
 
-static int lock_server_arm(LockServer *s) {
-        MHD_UNSIGNED_LONG_LONG timeout_msec;
-        int r;
-
-        if (MHD_get_timeout(s->daemon, &timeout_msec) != MHD_YES)
-                return sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
-
-        r = sd_event_source_set_time(s->timer, now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout_msec * USEC_PER_MSEC);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
-}
-
-static unsigned lock_server_connections(LockServer *s) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        return info ? info->num_connections : 0;
-}
-
-static int lock_server_run(LockServer *s) {
-        unsigned before = lock_server_connections(s);
-        int r;
-
-        if (MHD_run(s->daemon) != MHD_YES)
-                log_warning("FleetLock endpoint: libmicrohttpd failed to run, ignoring");
-
-        /* At the connection limit MHD takes its listening socket out of its epoll set, and puts it back only at
-         * the start of a later MHD_run(), which nothing would call once the last connections are gone (no fd
-         * to watch, no timeout): clients waiting in the backlog would wait forever. So a run that closed
-         * connections is followed by another one, at once. */
-        if (lock_server_connections(s) < before) {
-                r = sd_event_source_set_time(s->timer, 0);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
-        } else
-                r = lock_server_arm(s);
-        if (r < 0)
-                log_warning_errno(r, "FleetLock endpoint: failed to arm the timer, ignoring: %m");
-        return 0;
-}
-
-static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        return lock_server_run(userdata);
-}
-
-static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
-        return lock_server_run(userdata);
-}
-
 int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint16_t port,
                     LockServerHandler handler, void *userdata) {
         _cleanup_(lock_server_freep) LockServer *s = NULL;
-        struct sockaddr_storage sa = {};
-        unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-        const union MHD_DaemonInfo *info;
-        int epoll_fd, r;
+        int r;
 
         if (!ret || !event || !address || !handler)
                 return -EINVAL;
 
-        struct sockaddr_in *in4 = (struct sockaddr_in *) &sa;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
-        if (inet_pton(AF_INET, address, &in4->sin_addr) == 1) {
-                in4->sin_family = AF_INET;
-                in4->sin_port = htons(port);
-        } else if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons(port);
-                flags |= MHD_USE_IPv6;
-        } else
-                return log_error_errno(-EINVAL, "FleetLock endpoint: \"%s\" is not an IPv4 or IPv6 address",
-                                       address);
-
         s = calloc(1, sizeof(LockServer));
         if (!s)
                 return -ENOMEM;
-        s->event = sd_event_ref(event);
         s->handler = handler;
         s->userdata = userdata;
 
-        /* MHD takes the port from the address given; the port argument is only used without one. */
-        s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
-                                     MHD_OPTION_EXTERNAL_LOGGER, log_mhd, s, /* first, or MHD complains */
-                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned) LOCK_SERVER_MAX_CONNECTIONS,
-                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) LOCK_SERVER_CONNECTION_MEMORY,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) LOCK_SERVER_TIMEOUT_SEC,
-                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                     MHD_OPTION_END);
-        if (!s->daemon)
-                /* MHD says why only through its logger; the usual cause is the address being taken */
-                return log_error_errno(-EADDRINUSE, "FleetLock endpoint: cannot listen on %s port %u",
-                                       address, (unsigned) port);
-
-        info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-        if (!info || info->epoll_fd < 0)
-                return log_error_errno(-EIO, "FleetLock endpoint: libmicrohttpd has no epoll fd");
-        epoll_fd = info->epoll_fd;
-
-        info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        if (!info || info->port == 0)
-                return log_error_errno(-EIO, "FleetLock endpoint: libmicrohttpd does not say its port");
-        s->port = info->port;
-
-        r = sd_event_add_io(event, &s->io, epoll_fd, EPOLLIN, on_io, s);
+        r = http_server_new(&s->server, event,
+                            &(HttpServerOptions) { .name = "FleetLock endpoint", .address = address, .port = port,
+                                                   .handler = on_request, .handler_cls = s,
+                                                   .completed = on_completed, .completed_cls = s,
+                                                   .max_connections = LOCK_SERVER_MAX_CONNECTIONS,
+                                                   .connection_memory = LOCK_SERVER_CONNECTION_MEMORY,
+                                                   .timeout_sec = LOCK_SERVER_TIMEOUT_SEC });
         if (r < 0)
-                return log_error_errno(r, "FleetLock endpoint: cannot watch libmicrohttpd's epoll fd: %m");
-        (void) sd_event_source_set_description(s->io, "lockserver-io");
-
-        /* Accuracy 1 µs, not sd-event's default of 250 ms: a timeout of 0 is how MHD says that a connection has
-         * data it has not processed yet (its epoll set is edge-triggered: no new event will come for it), and a
-         * request larger than MHD's read buffer is read one buffer per run. */
-        r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, s);
-        if (r < 0)
-                return log_error_errno(r, "FleetLock endpoint: cannot add a timer: %m");
-        (void) sd_event_source_set_description(s->timer, "lockserver-timeout");
-
-        r = lock_server_arm(s);
-        if (r < 0)
-                return log_error_errno(r, "FleetLock endpoint: cannot arm the timer: %m");
-
-        log_info("FleetLock endpoint: listening on %s port %u", address, (unsigned) s->port);
+                return r;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -346,15 +230,10 @@ int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint
 LockServer *lock_server_free(LockServer *s) {
         if (!s)
                 return NULL;
-        /* the sources first: the epoll fd is MHD's and MHD_stop_daemon() closes it */
-        sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->timer);
-        if (s->daemon)
-                MHD_stop_daemon(s->daemon); /* ends open requests through on_completed() */
-        sd_event_unref(s->event);
+        http_server_free(s->server); /* ends open requests through on_completed() */
         return mfree(s);
 }
 
 uint16_t lock_server_port(LockServer *s) {
-        return s ? s->port : 0;
+        return s ? http_server_port(s->server) : 0;
 }

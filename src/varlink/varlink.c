@@ -18,6 +18,7 @@ struct VarlinkCall {
         unsigned n_ref;
         Connection *connection; /* NULL once the peer is gone: replies are then dropped */
         bool more, oneway, done;
+        size_t method;          /* index in the method table, for the counters; SIZE_MAX: none */
 };
 
 struct Connection {
@@ -53,6 +54,10 @@ struct VarlinkServer {
         size_t n_listeners;
         Connection *connections;
         unsigned n_connections;
+
+        /* per method of the table: calls dispatched to it, and those answered with an error */
+        size_t n_methods;
+        uint64_t *calls, *errors;
 };
 
 static void connection_free(Connection *c);
@@ -64,6 +69,16 @@ int varlink_server_new(VarlinkServer **ret, sd_event *event, const VarlinkMethod
 
         if (!s)
                 return -ENOMEM;
+        for (const VarlinkMethod *m = methods; m && m->name; m++)
+                s->n_methods++;
+        s->calls = calloc(s->n_methods + 1, sizeof(uint64_t));
+        s->errors = calloc(s->n_methods + 1, sizeof(uint64_t));
+        if (!s->calls || !s->errors) {
+                free(s->calls);
+                free(s->errors);
+                free(s);
+                return -ENOMEM;
+        }
         s->event = sd_event_ref(event);
         s->methods = methods;
         s->userdata = userdata;
@@ -86,6 +101,8 @@ VarlinkServer *varlink_server_free(VarlinkServer *s) {
         for (size_t i = 0; i < s->n_listeners; i++)
                 sd_event_source_disable_unref(s->listeners[i]);
         free(s->listeners);
+        free(s->calls);
+        free(s->errors);
         sd_event_unref(s->event);
         free(s);
         return NULL;
@@ -110,6 +127,13 @@ void varlink_server_set_info(VarlinkServer *s, const char *vendor, const char *p
 
 unsigned varlink_server_n_connections(VarlinkServer *s) {
         return s->n_connections;
+}
+
+int varlink_server_method_stats(VarlinkServer *s, size_t i, VarlinkMethodStats *ret) {
+        if (!s || i >= s->n_methods)
+                return -ENOENT;
+        *ret = (VarlinkMethodStats) { .method = s->methods[i].name, .calls = s->calls[i], .errors = s->errors[i] };
+        return 0;
 }
 
 /* ---- calls ---- */
@@ -203,6 +227,9 @@ int varlink_call_notify(VarlinkCall *call, json_t *parameters) {
 }
 
 int varlink_call_error(VarlinkCall *call, const char *error, json_t *parameters) {
+        /* counted while the client is there to hear it (the connection leads to the server's counters) */
+        if (!call->done && call->connection && call->method != SIZE_MAX)
+                call->connection->server->errors[call->method]++;
         return call_send(call, json_pack("{s:s,s:o}", "error", error, "parameters", parameters ?: json_object()),
                          true);
 }
@@ -428,7 +455,8 @@ static int connection_dispatch(Connection *c, const char *text, size_t size) {
         call = calloc(1, sizeof(VarlinkCall));
         if (!call)
                 return -ENOMEM;
-        *call = (VarlinkCall) { .n_ref = 1, .connection = c, .more = env.more, .oneway = env.oneway };
+        *call = (VarlinkCall) { .n_ref = 1, .connection = c, .more = env.more, .oneway = env.oneway,
+                                .method = SIZE_MAX };
         c->call = varlink_call_ref(call);
         if (!env.parameters)
                 env.parameters = json_object();
@@ -453,6 +481,8 @@ static int connection_dispatch(Connection *c, const char *text, size_t size) {
         if (!m || !m->name)
                 return varlink_call_error(call, "org.varlink.service.MethodNotFound",
                                           json_pack("{s:s}", "method", env.method));
+        call->method = (size_t) (m - s->methods);
+        s->calls[call->method]++;
         if ((m->flags & VARLINK_METHOD_WRITE) && !c->may_write) {
                 log_notice("Refused %s from uid %u pid %d: not root and not in the control group.", m->name,
                            (unsigned) c->peer.uid, (int) c->peer.pid);

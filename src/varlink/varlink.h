@@ -54,6 +54,14 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd);
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode, gid_t gid);
 unsigned varlink_server_n_connections(VarlinkServer *s);
 
+/* The counters of one method of the table: calls dispatched to it (the writer check included), and those
+ * answered with an error while the client was connected. The i-th method of the table; -ENOENT past its end. */
+typedef struct VarlinkMethodStats {
+        const char *method;
+        uint64_t calls, errors;
+} VarlinkMethodStats;
+int varlink_server_method_stats(VarlinkServer *s, size_t i, VarlinkMethodStats *ret);
+
 VarlinkCall *varlink_call_ref(VarlinkCall *c);
 VarlinkCall *varlink_call_unref(VarlinkCall *c);
 DEFINE_CLEANUP_FUNC(VarlinkCall *, varlink_call_unref);

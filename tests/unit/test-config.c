@@ -375,6 +375,30 @@ static void test_bad_configs(void) {
                 { "path with ..",
                   "{\"paths\": {\"state_dir\": \"/var/lib/../../etc\"}}",
                   "bad.json:1:12: paths.state_dir: \"/var/lib/../../etc\" contains \"..\"" },
+                { "metrics listen without a port",
+                  "{\"metrics\": {\"listen\": \"127.0.0.1\"}}",
+                  "bad.json:1:14: metrics.listen: expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"" },
+                { "metrics listen on a host name",
+                  "{\"metrics\": {\"listen\": \"localhost:9436\"}}",
+                  "bad.json:1:14: metrics.listen: expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"" },
+                { "metrics listen, IPv6 without brackets",
+                  "{\"metrics\": {\"listen\": \"::1:9436\"}}",
+                  "bad.json:1:14: metrics.listen: expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"" },
+                { "metrics listen, port 0",
+                  "{\"metrics\": {\"listen\": \"127.0.0.1:0\"}}",
+                  "bad.json:1:14: metrics.listen: expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"" },
+                { "metrics listen, port too large",
+                  "{\"metrics\": {\"listen\": \"127.0.0.1:65536\"}}",
+                  "bad.json:1:14: metrics.listen: expected \"ADDRESS:PORT\" such as \"127.0.0.1:9436\" or \"[::1]:9436\"" },
+                { "metrics textfile relative",
+                  "{\"metrics\": {\"textfile\": \"ballast.prom\"}}",
+                  "bad.json:1:14: metrics.textfile: \"ballast.prom\" is not an absolute path" },
+                { "metrics textfile interval 0",
+                  "{\"metrics\": {\n  \"textfile\": \"/x.prom\",\n  \"textfile_interval_s\": 0}}",
+                  "bad.json:3:3: metrics.textfile_interval_s: 0 is out of range 1..86400" },
+                { "unknown metrics key",
+                  "{\"metrics\": {\"port\": 9436}}",
+                  "bad.json:1:14: metrics.port: unknown key" },
                 { "control group with a slash",
                   "{\"control\": {\"group\": \"a/b\"}}",
                   "bad.json:1:14: control.group: expected a name of letters, digits, '.', '-', '_'" },
@@ -574,8 +598,44 @@ static void test_parse_clock_minutes(void) {
         }
 }
 
+static void test_metrics(void) {
+        static const struct {
+                const char *text;
+                const char *address;
+                unsigned port;
+                const char *textfile;
+                unsigned interval;
+        } cases[] = {
+                { "{}", NULL, 0, NULL, 15 },
+                { "{\"metrics\": {}}", NULL, 0, NULL, 15 },
+                { "{\"metrics\": {\"listen\": \"127.0.0.1:9436\"}}", "127.0.0.1", 9436, NULL, 15 },
+                { "{\"metrics\": {\"listen\": \"[::1]:1\"}}", "::1", 1, NULL, 15 },
+                { "{\"metrics\": {\"listen\": \"0.0.0.0:65535\"}}", "0.0.0.0", 65535, NULL, 15 },
+                { "{\"metrics\": {\"textfile\": \"/var/lib/node_exporter/textfile_collector/ballast.prom\", "
+                  "\"textfile_interval_s\": 60}}",
+                  NULL, 0, "/var/lib/node_exporter/textfile_collector/ballast.prom", 60 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *error = NULL;
+                int r = config_parse(cases[i].text, strlen(cases[i].text), "m.json", &c, &error);
+
+                is_int(r, 0, "metrics %zu: %s parses", i, cases[i].text);
+                if (r < 0) {
+                        diag("%s", error);
+                        continue;
+                }
+                is_str(c->metrics_address, cases[i].address, "metrics %zu: address", i);
+                is_int(c->metrics_port, cases[i].port, "metrics %zu: port", i);
+                is_str(c->metrics_textfile, cases[i].textfile, "metrics %zu: textfile", i);
+                is_int(c->metrics_textfile_interval_s, cases[i].interval, "metrics %zu: textfile interval", i);
+        }
+}
+
 int main(void) {
         test_defaults();
+        test_metrics();
         test_full_example();
         test_good_variants();
         test_bad_configs();
