@@ -15,7 +15,11 @@ tools/build.sh
 rc=0
 # the libFuzzer harnesses, built with clang beside this build (build/fuzz), before the tests start: make check's
 # tests/fuzz/fuzz-smoke.sh runs each of them briefly, and its TAP lines count like every other test's
+find build/tests build-asan/tests -name '*.time' -delete 2>/dev/null || true
+t0=$(date +%s)
 (cd build && make -j"$(nproc)" fuzz-targets && make -j"$(nproc)" check) || rc=1
+plain_s=$(( $(date +%s) - t0 ))
+tools/test-times.sh build "plain build"
 
 echo "test: the suite again, built with ASan + UBSan (build-asan/)"
 mkdir -p build-asan
@@ -25,6 +29,9 @@ if (cd build-asan && { [ -f Makefile ] || ../configure --enable-werror --enable-
 else
 	rc=1
 fi
+asan_s=$(( $(date +%s) - t0 - plain_s ))
+tools/test-times.sh build-asan "ASan + UBSan build"
+echo "test: wall clock: plain build ${plain_s} s (fuzz targets and make check), ASan + UBSan build ${asan_s} s (build and make check)"
 # A report written after its test had checked (by a process that outlived the test) fails the run as well.
 late=$(find build-asan/sanitizer-logs -type f -size +0 2>/dev/null || true)
 if [ -n "$late" ]; then

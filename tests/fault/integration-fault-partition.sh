@@ -80,7 +80,9 @@ out=$(bctl status)
 ms=$(( ($(date +%s%N) - t1) / 1000000 ))
 like "$out" "Cluster: +etcd error via $EP: .*unreachable \(Timeout was reached\).*since" \
 	"and that it is unreachable, since when ($(echo "$out" | grep Cluster:))"
-ok $(( ms < 1000 ? 0 : 1 )) "the socket answers at once meanwhile (${ms} ms, nsenter and process start included)"
+# a budget (tests/lib/lib.sh), at most etcd's request timeout (2 s), which a call queued behind a blocking request could wait
+bound=$(time_budget 1000); [ "$bound" -gt 2000 ] && bound=2000
+ok $(( ms < bound ? 0 : 1 )) "the socket answers at once meanwhile (${ms} ms < $bound ms, nsenter and process start included)"
 sleep 3   # the partition lasts a while longer: retries and backoff run against the dropped packets
 is "$(snapshot)" "$before" "no workload touched during the partition: same container, same MainPIDs, no restart"
 check "the web service still answers" -- answers

@@ -60,7 +60,9 @@ t0=$(date +%s%N)
 out=$(bctl status)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 like "$out" "Cluster: +etcd error.*since" "with etcd down, status says so and since when"
-ok $(( ms < 500 ? 0 : 1 )) "and the socket answers at once meanwhile (${ms} ms, nsenter and process start included)"
+# a budget (tests/lib/lib.sh), at most etcd's request timeout (2 s), which a call queued behind a blocking request could wait
+bound=$(time_budget 500); [ "$bound" -gt 2000 ] && bound=2000
+ok $(( ms < bound ? 0 : 1 )) "and the socket answers at once meanwhile (${ms} ms < $bound ms, nsenter and process start included)"
 is "$(sb systemctl show -P MainPID ballast-sleeper.service)" "$pid0" "the workload was not touched"
 t0=$(date +%s%N)
 start_etcd

@@ -60,7 +60,9 @@ t0=$(date +%s%N)
 out=$(bctl status 2>&1)
 t1=$(date +%s%N)
 like "$out" "^Node: " "another client is answered while one stalls"
-ok $(( (t1 - t0) / 1000000 < 1000 ? 0 : 1 )) "and at once ($(( (t1 - t0) / 1000000 )) ms)"
+# a budget (tests/lib/lib.sh), well below the 30 s the stalling client holds its message
+bound=$(time_budget 1000); [ "$bound" -gt 10000 ] && bound=10000
+ok $(( (t1 - t0) / 1000000 < bound ? 0 : 1 )) "and at once ($(( (t1 - t0) / 1000000 )) ms < $bound ms)"
 wait_for 15 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl --json status | grep -q '\"connections\": 1,'"
 ok $? "the stalled client is dropped"
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# ballast-run backoff: the crash-loop backoff rule, measured (no root, no Docker; about 7 s), and the CLI.
+# ballast-run backoff: the crash-loop backoff rule, measured (no root, no Docker; about 7 s on a quiet machine:
+# the delays grow with the time budget), and the CLI.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lib.sh"
@@ -10,10 +11,23 @@ RUN=${BALLAST_RUN:-$top_builddir/ballast-run}
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ballast-run-test.XXXXXX")
 trap 'rm -rf "$STATE"' EXIT
 
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-DELAY=400 MAX=1600
-QUICK=300   # below DELAY: what "no sleep" may take on a busy machine (an ASan build on a loaded 2-core machine: 155 ms)
-SLACK=300   # what a sleep may overrun
+ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+# The bounds, from this run: BASE is the slowest of three starts that do not sleep (first starts), measured
+# here; what a start that does not sleep may take (QUICK) and what a sleep may overrun (SLACK) are 3 x that,
+# and at least 300 ms (x3 with sanitizers: build_budget, tests/lib/lib.sh). DELAY is above QUICK,
+# so that a sleep and no sleep cannot be mistaken for each other.
+BASE=0
+for i in 1 2 3; do
+	t0=$(ms)
+	"$RUN" backoff --name "base$i" --delay-ms 100 --state-dir "$STATE/base" 2>/dev/null
+	t=$(( $(ms) - t0 ))
+	[ "$t" -gt "$BASE" ] && BASE=$t
+done
+SLACK=$(build_budget 300); [ $((3 * BASE)) -gt "$SLACK" ] && SLACK=$((3 * BASE))
+QUICK=$SLACK
+DELAY=$(( (QUICK + 100 + 99) / 100 * 100 )); [ "$DELAY" -lt 400 ] && DELAY=400
+MAX=$((4 * DELAY))
+diag "a start that does not sleep took up to $BASE ms: QUICK=$QUICK SLACK=$SLACK DELAY=$DELAY MAX=$MAX (ms)"
 # backoff [EXTRA...]: runs one start; sets took (ms) and rc
 backoff() {
 	local t0
@@ -57,13 +71,16 @@ is "$(state_delay)" 0 "and the delay is reset"
 backoff
 between "$took" $DELAY $((DELAY + SLACK)); ok $? "a quick exit after that starts again at delay_ms ($took ms)"
 
-# the same with a real short run: --stable-ms 150, wait delay + 150 ms
-api() { "$RUN" backoff --name api --delay-ms $DELAY --max-delay-ms $MAX --stable-ms 150 --state-dir "$STATE/dir" 2>/dev/null; }
-api
-t0=$(ms); api; t1=$(( $(ms) - t0 ))
+# the same with real runs; the --stable-ms of the start being made decides. Arranged, not raced: a restart
+# with --stable-ms 3600000 (an hour) is quick however slow the machine; then a run that lasts longer than its
+# delay + 150 ms (its start is before its sleep, the wait after it) counts as stable with --stable-ms 150, where
+# the default (10 s) would not
+api() { "$RUN" backoff --name api --delay-ms $DELAY --max-delay-ms $MAX --stable-ms "$1" --state-dir "$STATE/dir" 2>/dev/null; }
+api 150
+t0=$(ms); api 3600000; t1=$(( $(ms) - t0 ))
 between "$t1" $DELAY $((DELAY + SLACK)); ok $? "--stable-ms: a quick restart sleeps ($t1 ms)"
-sleep 0.6   # the run "lasts" 600 ms >= its delay 400 + stable 150
-t0=$(ms); api; t1=$(( $(ms) - t0 ))
+sleep 0.3   # the run "lasts" its delay + 300 ms > its delay + 150
+t0=$(ms); api 150; t1=$(( $(ms) - t0 ))
 between "$t1" 0 $QUICK; ok $? "--stable-ms: a run longer than delay + stable resets ($t1 ms)"
 
 # a start recorded in the future (another boot's file in a persistent dir) counts as a first start

@@ -52,14 +52,119 @@ done_testing() {
 	[ "$_tap_failed" -eq 0 ]
 }
 
-# Polls CMD until it succeeds, at most SECONDS. wait_for SECONDS CMD...
+# Polls CMD until it succeeds, at most SECONDS (scaled by the run's time factor, see time_budget: a bound
+# on waiting only, a correct build passes at once). wait_for SECONDS CMD...
 wait_for() {
 	local t=$1; shift
-	local end=$(( $(date +%s%N) / 1000000 + t * 1000 ))
+	local end=$(( ${EPOCHREALTIME/./} / 1000 + t * BALLAST_TIME_X10 * 100 ))
+	_ballast_wd_wait="$*"; _ballast_wd_note
 	until "$@" >/dev/null 2>&1; do
-		[ $(( $(date +%s%N) / 1000000 )) -lt "$end" ] || return 1
+		[ $(( ${EPOCHREALTIME/./} / 1000 )) -lt "$end" ] || { _ballast_wd_wait=; _ballast_wd_note; return 1; }
 		sleep 0.05
 	done
+	_ballast_wd_wait=; _ballast_wd_note
+}
+
+# ---- time budgets ----
+# A time bound in a test is a budget: a base (what the step needs on a quiet machine, with room) times the run's
+# factor, BALLAST_TIME_X10 / 10 = the build's (3 with sanitizers: every ballast program runs 2-3 times slower) x
+# the machine's load, measured once when the test starts: 40 fork+exec of /bin/true, against the 60 ms they take
+# on a quiet machine, never below 1 and at most 8 (beyond that a bound proves nothing; the property checks
+# remain). BALLAST_TIME_FACTOR=F (e.g. 2.5) sets the factor instead. Measured figures go to the log (diag).
+#   time_budget BASE_MS      prints BASE_MS scaled by the factor
+#   time_budget_s BASE_S     the same in whole seconds (rounded up)
+#   build_budget BASE_MS     BASE_MS scaled by the build's factor only: for a bound that is also derived from a
+#                            baseline the test measured itself (the baseline carries the load)
+_ballast_time_factor() {
+	local t0 t1 i ms load san=10
+	ballast_sanitized && san=30
+	BALLAST_BUILD_X10=$san
+	if [ -n "${BALLAST_TIME_FACTOR:-}" ]; then
+		BALLAST_TIME_X10=$(awk -v f="$BALLAST_TIME_FACTOR" 'BEGIN { x = int(f * 10 + 0.5); print (x < 10 ? 10 : x) }')
+		BALLAST_TIME_WHY="BALLAST_TIME_FACTOR=$BALLAST_TIME_FACTOR"
+		return
+	fi
+	t0=${EPOCHREALTIME/./}
+	for ((i = 0; i < 40; i++)); do /bin/true; done
+	t1=${EPOCHREALTIME/./}
+	ms=$(( (t1 - t0) / 1000 ))
+	load=$(( ms * 10 / 60 ))
+	[ "$load" -lt 10 ] && load=10
+	[ "$load" -gt 80 ] && load=80
+	BALLAST_TIME_X10=$(( san * load / 10 ))
+	BALLAST_TIME_WHY="build x$((san / 10)), load x$((load / 10)).$((load % 10)) (40 process starts took $ms ms)"
+}
+time_budget() { echo $(( $1 * BALLAST_TIME_X10 / 10 )); }
+time_budget_s() { echo $(( ($1 * BALLAST_TIME_X10 + 9) / 10 )); }
+build_budget() { echo $(( $1 * BALLAST_BUILD_X10 / 10 )); }
+
+# ---- the watchdog ----
+# Every shell test that sources this file gets one (from here: the common set-up). When the test runs past its
+# budget (WATCHDOG_S seconds, default 300, set before sourcing this file or in the environment; scaled like any
+# budget, at most 4 x WATCHDOG_S), it prints what the test was waiting for: the last step the test named (step "..."), the wait_for
+# command it was in, its running commands, and, when a sandbox is up, `systemctl list-units 'ballast*'`,
+# `docker ps -a` and the last journal lines there; then a "Bail out!" (the test fails) and it ends the test
+# (SIGTERM to its commands and to the test, so that its EXIT trap tears the sandbox down; SIGKILL 20 s later).
+# BALLAST_NO_WATCHDOG=1 disables it.
+#   step TEXT       names what the test does now (cheap: no process is started)
+_ballast_wd_file=
+_ballast_wd_step= _ballast_wd_wait=
+_ballast_wd_note() {
+	[ -n "$_ballast_wd_file" ] || return 0
+	printf '%s\n%s\n%s\n' "${SANDBOX_PID:-}" "$_ballast_wd_step" "$_ballast_wd_wait" 2>/dev/null > "$_ballast_wd_file"
+}
+step() { _ballast_wd_step="$*"; _ballast_wd_note; }
+# sandbox.sh calls this once a sandbox is up (the watchdog then knows where to look) and around its waits
+_sb_note_hook() { _ballast_wd_wait=${1:-}; _ballast_wd_note; }
+
+_ballast_watchdog() {  # runs in its own process: _ballast_watchdog OWNER-PID BUDGET-S FILE NAME
+	local owner=$1 budget=$2 file=$3 name=$4 end p sbpid stp wt kids
+	exec </dev/null >/dev/null 2>&1
+	end=$(( SECONDS + budget ))
+	while [ $SECONDS -lt $end ]; do
+		[ -d "/proc/$owner" ] || { rm -f "$file"; exit 0; }
+		sleep 1
+	done
+	[ -d "/proc/$owner" ] || { rm -f "$file"; exit 0; }
+	# the test's own output (the TAP stream) again, to report there
+	exec >>"/proc/$owner/fd/1" 2>&1 || exec >>/dev/stderr
+	{ read -r sbpid; read -r stp; read -r wt; } < "$file" 2>/dev/null
+	echo "# watchdog: $name ran past its budget of $budget s ($BALLAST_TIME_WHY)"
+	echo "# watchdog: the last step: ${stp:-(none named)}"
+	[ -n "$wt" ] && echo "# watchdog: in wait_for: $wt"
+	echo "# watchdog: the test's commands:"
+	ps -o pid=,etimes=,args= --ppid "$owner" 2>/dev/null | grep -v "^ *$BASHPID " | sed 's/^/#   /'
+	if [ -n "$sbpid" ] && [ -d "/proc/$sbpid" ]; then
+		echo "# watchdog: the sandbox's units:"
+		timeout 10 nsenter -t "$sbpid" -a -r -w systemctl --no-pager list-units --all 'ballast*' 2>&1 | sed 's/^/#   /'
+		timeout 10 nsenter -t "$sbpid" -a -r -w systemctl --no-pager list-jobs 2>&1 | sed 's/^/#   /'
+		echo "# watchdog: the sandbox's containers:"
+		timeout 10 nsenter -t "$sbpid" -a -r -w /usr/bin/docker ps -a 2>&1 | sed 's/^/#   /'
+		echo "# watchdog: the sandbox's last journal lines:"
+		timeout 10 nsenter -t "$sbpid" -a -r -w journalctl --no-pager -n 40 2>&1 | sed 's/^/#   /'
+	fi
+	echo "Bail out! watchdog: $name ran past its budget of $budget s; last step: ${stp:-(none named)}"
+	kids=$(ps -o pid= --ppid "$owner" 2>/dev/null)
+	for p in $kids; do [ "$p" = "$BASHPID" ] || kill -TERM "$p" 2>/dev/null; done
+	kill -TERM "$owner" 2>/dev/null
+	for p in $(seq 20); do [ -d "/proc/$owner" ] || break; sleep 1; done
+	if [ -d "/proc/$owner" ]; then
+		for p in $(ps -o pid= --ppid "$owner" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		kill -KILL "$owner" 2>/dev/null
+	fi
+	rm -f "$file"
+}
+
+_ballast_watchdog_start() {
+	local budget
+	[ -z "${BALLAST_NO_WATCHDOG:-}" ] || return 0
+	budget=$(time_budget_s "${WATCHDOG_S:-300}")
+	# never more than 4 times the base: the watchdog is there so that nothing hangs CI
+	[ "$budget" -gt $(( ${WATCHDOG_S:-300} * 4 )) ] && budget=$(( ${WATCHDOG_S:-300} * 4 ))
+	_ballast_wd_file=${TMPDIR:-/tmp}/ballast-watchdog.$$
+	_ballast_wd_note
+	# not a job of the test's shell (a bare `wait` must not wait for it), and off its stdout until it fires
+	( _ballast_watchdog "$$" "$budget" "$_ballast_wd_file" "$(basename "$0" .sh)" & )
 }
 
 # ---- sanitizer builds (configure --enable-asan / --enable-ubsan) ----
@@ -78,6 +183,11 @@ if ballast_sanitized; then
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:quarantine_size_mb=16:malloc_context_size=20:log_path=$BALLAST_SAN_DIR/asan"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:log_path=$BALLAST_SAN_DIR/ubsan"
 fi
+
+_ballast_time_factor
+diag "time budgets x$((BALLAST_TIME_X10 / 10)).$((BALLAST_TIME_X10 % 10)): $BALLAST_TIME_WHY"
+# (tests only: a benchmark that loads this file runs as long as it needs)
+case "$0" in */tests/*) _ballast_watchdog_start ;; esac
 
 # Runs at done_testing in a sanitizer build: stops ballastd.service in the sandbox (LeakSanitizer checks at
 # exit), then one test point: no report from any process of this test.

@@ -8,7 +8,7 @@
 #   nodes_config I TTL [LABELS]    writes DIR/nI/etc/ballast/ballast.json (node-I, NODES_EP, TTL, LABELS: a JSON object)
 #   nodes_start FROM TO TTL        starts ballastd for node-FROM..node-TO: NODE_PID[I], socket DIR/nI/s.sock
 #   nodes_count                    how many keys there are under /ballast/nodes/ (empty when etcd does not answer)
-#   nodes_stop                     SIGTERM to every ballastd at once, waits for them (5 s), NODES_EXIT[I] their status
+#   nodes_stop                     SIGTERM to every ballastd at once, waits for them (time_budget_s 5), NODES_EXIT[I] their status
 #   nodes_cleanup                  kill -9 of everything started here, then removes DIR (for an EXIT trap)
 #   rss_anon PID                   RssAnon in kB;  cpu_ns PID: CPU time so far in ns (schedstat, else utime+stime)
 #   metric NAME                    a counter from etcd's /metrics (0 when absent)
@@ -94,7 +94,7 @@ ours() {
 }
 
 nodes_stop() {
-	local i pids=() end=$((SECONDS + 5))
+	local i pids=() end=$((SECONDS + $(time_budget_s 5)))
 	for i in "${!NODE_PID[@]}"; do pids+=("${NODE_PID[i]}"); done
 	[ ${#pids[@]} -gt 0 ] || return 0
 	kill -TERM "${pids[@]}" 2>/dev/null

@@ -84,10 +84,15 @@ sandbox_journal() { sb journalctl --no-pager "$@"; }
 
 sandbox_wait_unit() {
 	local unit=$1 want=$2 t=${3:-10} cur= i=0
-	local n=$((t * 10))
+	# (scaled like every wait of the tests when tests/lib/lib.sh is loaded: BALLAST_TIME_X10)
+	local n=$((t * ${BALLAST_TIME_X10:-10}))
+	declare -F _sb_note_hook >/dev/null && _sb_note_hook "sandbox_wait_unit $unit $want $t"
 	while :; do
 		cur=$(timeout 5 nsenter -t "$SANDBOX_PID" -a -r -w systemctl show -P ActiveState "$unit" 2>/dev/null) || cur=
-		[ "$cur" = "$want" ] && return 0
+		if [ "$cur" = "$want" ]; then
+			declare -F _sb_note_hook >/dev/null && _sb_note_hook
+			return 0
+		fi
 		i=$((i + 1))
 		if [ "$i" -ge "$n" ]; then
 			_sb_log "timeout after ${t}s waiting for $unit to be $want (it is '${cur:-?}')"
@@ -201,6 +206,7 @@ _sandbox_start_once() {
 	fi
 	echo "$sd" > "$dir/sd.pid"
 	export SANDBOX_PID=$sd
+	declare -F _sb_note_hook >/dev/null && _sb_note_hook
 	printf '%s %s\n' "$(readlink "/proc/$sd/ns/pid")" "$(readlink "/proc/$sd/ns/mnt")" > "$dir/ns"
 
 	# Watchdog: if the process that sourced this file dies without stopping the sandbox (kill -9, a
@@ -209,7 +215,7 @@ _sandbox_start_once() {
 		( setsid bash "$_SANDBOX_SELF" __watch "$dir" "$name" "$$" </dev/null >/dev/null 2>>"$dir/launch.log" & )
 	fi
 
-	local st= i=0 tmo=${SANDBOX_BOOT_TIMEOUT:-30}
+	local st= i=0 tmo=${SANDBOX_BOOT_TIMEOUT:-$((30 * ${BALLAST_TIME_X10:-10} / 10))}
 	while :; do
 		st=$(_sb_state "$sd")
 		case "$st" in running|degraded) break ;; esac
@@ -232,7 +238,7 @@ _sandbox_start_once() {
 	[ "$docker" = 1 ] || return 0
 
 	# Docker: docker.service was pulled in by sandbox.target (see __inner); wait for the API.
-	local tmo_d=${SANDBOX_DOCKER_TIMEOUT:-30}
+	local tmo_d=${SANDBOX_DOCKER_TIMEOUT:-$((30 * ${BALLAST_TIME_X10:-10} / 10))}
 	_sb_docker_up() { timeout 3 nsenter -t "$sd" -a -r -w /usr/bin/docker info >/dev/null 2>&1; }
 	if ! _sb_until "$tmo_d" _sb_docker_up; then
 		_sb_log "dockerd not answering within ${tmo_d}s; docker.service:"
