@@ -12,21 +12,14 @@
 #include "shared/json-util.h"
 #include "shared/macro.h"
 #include "shared/parse-util.h"
+#include "shared/service-name.h"
 #include "shared/time-util.h"
 #include "varlink/varlink-client.h"
 
-static bool name_is_valid(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", name[0]))
-                return false;
-        return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
 static int check_name(const char *verb, const char *name) {
-        if (name_is_valid(name))
+        if (service_name_is_valid(name))
                 return 0;
-        fprintf(stderr, "ballastctl %s: \"%s\" is not a service name ([a-z0-9][a-z0-9-]{0,62})\n", verb, name);
+        fprintf(stderr, "ballastctl %s: \"%s\" is not a service name (" SERVICE_NAME_RULE ")\n", verb, name);
         return 2;
 }
 

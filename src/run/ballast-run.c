@@ -34,6 +34,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/parse-util.h"
+#include "shared/service-name.h"
 
 /* Parsed command line. */
 const char *arg_name;
@@ -53,20 +54,6 @@ const char *arg_net_body;                    /* the network holder's body; NULL:
 RestartPolicy arg_restart;
 
 /* ---- small pure helpers ------------------------------------------------------------------------------- */
-
-/* The service name reaches file names and the container name: the same rule as PRODUCT.md's spec names. */
-static bool name_is_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n < 1 || n > 63)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0)))
-                        return false;
-        }
-        return true;
-}
 
 /* "1500", "1500ms", "2s", "1min"; "infinity" → 0 where allowed. Bare numbers are in default_unit_ms. */
 static int parse_duration_ms(const char *s, uint64_t default_unit_ms, bool allow_infinity, uint64_t *ret) {
@@ -244,7 +231,7 @@ static void help(void) {
                "            twice the previous delay, at least --delay-ms and at most --max-delay-ms.\n"
                "\n"
                "Common options:\n"
-               "  --name NAME              the service name ([a-z0-9][a-z0-9-]{0,62}); required\n"
+               "  --name NAME              the service name (" SERVICE_NAME_RULE "); required\n"
                "  --log-level LEVEL        emerg..debug (default info)\n"
                "  -h, --help               show this help and exit\n"
                "  --version                show the version and exit\n"
@@ -386,9 +373,9 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
                         printf("ballast-run %s\n", PACKAGE_VERSION);
                         return 0;
                 case OPT_NAME:
-                        if (!name_is_valid(optarg))
+                        if (!service_name_is_valid(optarg))
                                 return usage_error("invalid service name '%s'%s", optarg,
-                                                   " (expected [a-z0-9][a-z0-9-]{0,62})");
+                                                   " (expected " SERVICE_NAME_RULE ")");
                         arg_name = optarg;
                         break;
                 case OPT_BODY:

@@ -17,12 +17,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shared/docker-api.h"
 #include "shared/macro.h"
 
-/* The Engine API versions we speak: the newest we know (Docker 27.4) down to Docker 1.12. The server's
- * version decides within that range (see docker_negotiate()). */
-#define API_OUR_MAX_MINOR 47U
-#define API_OUR_MIN_MINOR 24U
+/* The Engine API versions we speak (shared/docker-api.h); the server's version decides within that range (see
+ * docker_negotiate()). */
+#define API_OUR_MAX_MINOR ((unsigned) DOCKER_API_MAX_MINOR)
+#define API_OUR_MIN_MINOR ((unsigned) DOCKER_API_MIN_MINOR)
 /* POST /containers/ID/wait?condition=next-exit exists from 1.30 on (Docker 17.06). */
 #define API_NEXT_EXIT_MINOR 30U
 

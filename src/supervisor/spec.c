@@ -102,19 +102,6 @@ static int dispatch_port_number(const char *path, json_t *v, void *target, JsonE
 
 /* ---- names and enums ---- */
 
-bool service_name_is_valid(const char *name) {
-        size_t n;
-
-        if (!name)
-                return false;
-        n = strlen(name);
-        if (n < 1 || n > SERVICE_NAME_MAX)
-                return false;
-        if (!strchr(LOWER DIGITS, name[0]))
-                return false;
-        return strspn(name, LOWER DIGITS "-") == n;
-}
-
 static const char *const runtime_table[] = {
         [SERVICE_RUNTIME_DOCKER] = "docker",
         [SERVICE_RUNTIME_EXEC] = "exec",
