@@ -74,22 +74,13 @@ int verb_status(int argc, char *argv[]) {
         return 0;
 }
 
-int verb_capacity(int argc, char *argv[]) {
+/* The table of the node's resources: what it has, what is set aside, what is promised, what is free. */
+static void print_capacity_table(json_t *c) {
         static const char *const resources[] = { "cpu", "memory", "pids", "disk" };
         static const char *const columns[] = { "capacity", "reserved", "eviction_threshold", "allocatable",
                                                 "committed", "free" };
-        _cleanup_json_ json_t *c = NULL;
-        json_t *list, *item, *conditions;
-        const char *key;
-        json_t *value;
-        size_t i;
-        int r;
-
-        r = call("io.ballast.Agent.GetCapacity", NULL, &c);
-        if (r != 0)
-                return r;
-        if (arg_json)
-                return print_json(c);
+        char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX];
+        json_t *f = json_object_get(c, "largest_fit");
 
         printf("%-8s %10s %10s %10s %12s %10s %10s\n", "", "CAPACITY", "RESERVED", "THRESHOLD", "ALLOCATABLE",
                "COMMITTED", "FREE");
@@ -103,14 +94,16 @@ int verb_capacity(int argc, char *argv[]) {
                 }
                 printf("\n");
         }
-        {
-                char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX];
-                json_t *f = json_object_get(c, "largest_fit");
-                printf("\nLargest service that still fits: cpu %s, memory %s, pids %s\n",
-                       fmt_resource(b1, sizeof(b1), "cpu", json_object_get(f, "cpu")),
-                       fmt_resource(b2, sizeof(b2), "memory", json_object_get(f, "memory")),
-                       fmt_resource(b3, sizeof(b3), "pids", json_object_get(f, "pids")));
-        }
+        printf("\nLargest service that still fits: cpu %s, memory %s, pids %s\n",
+               fmt_resource(b1, sizeof(b1), "cpu", json_object_get(f, "cpu")),
+               fmt_resource(b2, sizeof(b2), "memory", json_object_get(f, "memory")),
+               fmt_resource(b3, sizeof(b3), "pids", json_object_get(f, "pids")));
+}
+
+static void print_capacity_ports_and_conditions(json_t *c) {
+        json_t *list, *item, *conditions, *value;
+        const char *key;
+        size_t i;
 
         list = json_object_get(c, "ports");
         printf("Ports held:  ");
@@ -128,51 +121,75 @@ int verb_capacity(int argc, char *argv[]) {
                 if (json_is_boolean(value))
                         printf("%s%s %s", i++ ? ", " : "", key, json_is_true(value) ? "YES" : "no");
         printf("\n");
+}
 
-        list = json_object_get(c, "services");
-        if (json_array_size(list) > 0) {
-                printf("\n%-24s %8s %10s %8s %10s %10s %8s %6s\n", "SERVICE", "CPU", "MEMORY", "PIDS", "MEM USED",
-                       "CPU TIME", "PIDS NOW", "OOM");
-                json_array_foreach(list, i, item) {
-                        json_t *req = json_object_get(item, "requested"), *use = json_object_get(item, "usage");
-                        char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX], b4[FORMAT_SIZE_MAX];
-                        char cpu_time[32] = "-", pids_now[32] = "-", oom[16] = "-";
-                        if (use) {
-                                snprintf(cpu_time, sizeof(cpu_time), "%.1fs",
-                                         (double) json_integer_value(json_object_get(use, "cpu_usage_usec")) / 1e6);
-                                snprintf(pids_now, sizeof(pids_now), "%lld",
-                                         (long long) json_integer_value(json_object_get(use, "pids_current")));
-                                snprintf(oom, sizeof(oom), "%lld",
-                                         (long long) json_integer_value(json_object_get(use, "oom_kills")));
-                        }
-                        printf("%-24s %8s %10s %8s %10s %10s %8s %6s\n",
-                               strna(json_string_value(json_object_get(item, "name"))),
-                               fmt_resource(b1, sizeof(b1), "cpu", json_object_get(req, "cpu")),
-                               fmt_resource(b2, sizeof(b2), "memory", json_object_get(req, "memory")),
-                               fmt_resource(b3, sizeof(b3), "pids", json_object_get(req, "pids")),
-                               use ? fmt_resource(b4, sizeof(b4), "memory", json_object_get(use, "memory_current")) : "-",
-                               cpu_time, pids_now, oom);
-                }
-        }
+/* Per service: what it asked for against what it uses. */
+static void print_capacity_services(json_t *list) {
+        json_t *item;
+        size_t i;
 
-        list = json_object_get(c, "interfaces");
-        if (json_array_size(list) > 0) {
-                printf("\n%-16s %-8s %6s %8s  %s\n", "INTERFACE", "STATE", "MTU", "SPEED", "ADDRESSES");
-                json_array_foreach(list, i, item) {
-                        json_t *addrs = json_object_get(item, "addresses"), *a;
-                        json_t *speed = json_object_get(item, "speed_mbps");
-                        char sp[32] = "-";
-                        size_t k;
-                        if (json_is_integer(speed))
-                                snprintf(sp, sizeof(sp), "%lldM", (long long) json_integer_value(speed));
-                        printf("%-16s %-8s %6lld %8s  ", strna(json_string_value(json_object_get(item, "name"))),
-                               strna(json_string_value(json_object_get(item, "state"))),
-                               (long long) json_integer_value(json_object_get(item, "mtu")), sp);
-                        json_array_foreach(addrs, k, a)
-                                printf("%s%s", k ? " " : "", strna(json_string_value(a)));
-                        printf("\n");
+        if (json_array_size(list) == 0)
+                return;
+        printf("\n%-24s %8s %10s %8s %10s %10s %8s %6s\n", "SERVICE", "CPU", "MEMORY", "PIDS", "MEM USED",
+               "CPU TIME", "PIDS NOW", "OOM");
+        json_array_foreach(list, i, item) {
+                json_t *req = json_object_get(item, "requested"), *use = json_object_get(item, "usage");
+                char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], b3[FORMAT_SIZE_MAX], b4[FORMAT_SIZE_MAX];
+                char cpu_time[32] = "-", pids_now[32] = "-", oom[16] = "-";
+                if (use) {
+                        snprintf(cpu_time, sizeof(cpu_time), "%.1fs",
+                                 (double) json_integer_value(json_object_get(use, "cpu_usage_usec")) / 1e6);
+                        snprintf(pids_now, sizeof(pids_now), "%lld",
+                                 (long long) json_integer_value(json_object_get(use, "pids_current")));
+                        snprintf(oom, sizeof(oom), "%lld",
+                                 (long long) json_integer_value(json_object_get(use, "oom_kills")));
                 }
+                printf("%-24s %8s %10s %8s %10s %10s %8s %6s\n",
+                       strna(json_string_value(json_object_get(item, "name"))),
+                       fmt_resource(b1, sizeof(b1), "cpu", json_object_get(req, "cpu")),
+                       fmt_resource(b2, sizeof(b2), "memory", json_object_get(req, "memory")),
+                       fmt_resource(b3, sizeof(b3), "pids", json_object_get(req, "pids")),
+                       use ? fmt_resource(b4, sizeof(b4), "memory", json_object_get(use, "memory_current")) : "-",
+                       cpu_time, pids_now, oom);
         }
+}
+
+static void print_capacity_interfaces(json_t *list) {
+        json_t *item;
+        size_t i;
+
+        if (json_array_size(list) == 0)
+                return;
+        printf("\n%-16s %-8s %6s %8s  %s\n", "INTERFACE", "STATE", "MTU", "SPEED", "ADDRESSES");
+        json_array_foreach(list, i, item) {
+                json_t *addrs = json_object_get(item, "addresses"), *a;
+                json_t *speed = json_object_get(item, "speed_mbps");
+                char sp[32] = "-";
+                size_t k;
+                if (json_is_integer(speed))
+                        snprintf(sp, sizeof(sp), "%lldM", (long long) json_integer_value(speed));
+                printf("%-16s %-8s %6lld %8s  ", strna(json_string_value(json_object_get(item, "name"))),
+                       strna(json_string_value(json_object_get(item, "state"))),
+                       (long long) json_integer_value(json_object_get(item, "mtu")), sp);
+                json_array_foreach(addrs, k, a)
+                        printf("%s%s", k ? " " : "", strna(json_string_value(a)));
+                printf("\n");
+        }
+}
+
+int verb_capacity(int argc, char *argv[]) {
+        _cleanup_json_ json_t *c = NULL;
+        int r;
+
+        r = call("io.ballast.Agent.GetCapacity", NULL, &c);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(c);
+        print_capacity_table(c);
+        print_capacity_ports_and_conditions(c);
+        print_capacity_services(json_object_get(c, "services"));
+        print_capacity_interfaces(json_object_get(c, "interfaces"));
         return 0;
 }
 

@@ -200,6 +200,78 @@ static void print_apply_error(const SpecFile *f, const char *error, json_t *para
         fprintf(stderr, "%s: %s %s\n", f->path, error, strempty(p));
 }
 
+/* Validates every spec (validate_only) before anything is applied: 0 when all are valid, 1 when one is not (said
+ * on stderr), -1 when ballastd did not answer. */
+static int apply_validate_all(VarlinkClient *c, const SpecFile *files, size_t n) {
+        int r, bad = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ json_t *reply = NULL,
+                        *params = json_pack("{s:O,s:b}", "spec", files[i].spec, "validate_only", 1);
+                _cleanup_free_ char *error = NULL;
+
+                if (!files[i].spec)
+                        continue;
+                r = varlink_client_call(c, "io.ballast.Agent.ApplyService", params, arg_timeout_usec, &reply, &error);
+                if (r < 0) {
+                        fprintf(stderr, "ballastctl apply: %s\n", strerror(-r));
+                        return -1;
+                }
+                if (error) {
+                        print_apply_error(&files[i], error, reply);
+                        bad = 1;
+                }
+        }
+        return bad;
+}
+
+/* One reply of ApplyService: the progress of --wait, or the final status. */
+static void print_apply_progress(json_t *reply) {
+        const char *name = json_string_value(json_object_get(reply, "name"));
+        const char *state = json_string_value(json_object_get(reply, "state"));
+        const char *sub = json_string_value(json_object_get(reply, "sub_state"));
+        const char *health = json_string_value(json_object_get(reply, "health"));
+
+        if (arg_json) {
+                _cleanup_free_ char *p = json_dump_compact(reply);
+                printf("%s\n", strempty(p));
+        } else if (sub && health) /* the final reply: the service's status */
+                printf("%s: %s (%s), health: %s\n", strna(name), strna(state), sub, health);
+        else if (sub)
+                printf("%s: %s (%s)\n", strna(name), strna(state), sub);
+        else
+                printf("%s: %s\n", strna(name), strna(state));
+        fflush(stdout);
+}
+
+/* Applies one spec, printing its replies; 0, or 1 when it failed (said on stderr). */
+static int apply_one(VarlinkClient *c, const SpecFile *f) {
+        _cleanup_json_ json_t *params = json_pack("{s:O}", "spec", f->spec);
+        bool continues = true;
+        int r;
+
+        r = varlink_client_send(c, "io.ballast.Agent.ApplyService", params, arg_wait);
+        while (r >= 0 && continues) {
+                _cleanup_json_ json_t *reply = NULL;
+                _cleanup_free_ char *error = NULL;
+
+                r = varlink_client_read(c, arg_timeout_usec, &reply, &error, &continues);
+                if (r < 0)
+                        break;
+                if (error) {
+                        print_apply_error(f, error, reply);
+                        return 1;
+                }
+                print_apply_progress(reply);
+        }
+        if (r < 0) {
+                fprintf(stderr, "ballastctl apply: %s: %s\n", f->path,
+                        r == -ETIMEDOUT ? "timed out waiting for the service" : strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
 int verb_apply(int argc, char *argv[]) {
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
         SpecFile *files = NULL;
@@ -218,67 +290,18 @@ int verb_apply(int argc, char *argv[]) {
                 return 1;
         }
         /* everything is validated before anything is applied */
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_json_ json_t *reply = NULL,
-                        *params = json_pack("{s:O,s:b}", "spec", files[i].spec, "validate_only", 1);
-                _cleanup_free_ char *error = NULL;
-
-                if (!files[i].spec)
-                        continue;
-                r = varlink_client_call(c, "io.ballast.Agent.ApplyService", params, arg_timeout_usec, &reply, &error);
-                if (r < 0) {
-                        fprintf(stderr, "ballastctl apply: %s\n", strerror(-r));
-                        spec_files_free(files, n);
-                        return 1;
-                }
-                if (error) {
-                        print_apply_error(&files[i], error, reply);
-                        bad = 1;
-                }
+        r = apply_validate_all(c, files, n);
+        if (r < 0) {
+                spec_files_free(files, n);
+                return 1;
         }
-        if (bad) {
+        if (bad || r > 0) {
                 fprintf(stderr, "ballastctl apply: nothing applied\n");
                 spec_files_free(files, n);
                 return 1;
         }
-        for (size_t i = 0; i < n && !bad; i++) {
-                _cleanup_json_ json_t *params = json_pack("{s:O}", "spec", files[i].spec);
-                bool continues = true;
-
-                r = varlink_client_send(c, "io.ballast.Agent.ApplyService", params, arg_wait);
-                while (r >= 0 && continues) {
-                        _cleanup_json_ json_t *reply = NULL;
-                        _cleanup_free_ char *error = NULL;
-
-                        r = varlink_client_read(c, arg_timeout_usec, &reply, &error, &continues);
-                        if (r < 0)
-                                break;
-                        if (error) {
-                                print_apply_error(&files[i], error, reply);
-                                bad = 1;
-                                break;
-                        }
-                        const char *name = json_string_value(json_object_get(reply, "name"));
-                        const char *state = json_string_value(json_object_get(reply, "state"));
-                        const char *sub = json_string_value(json_object_get(reply, "sub_state"));
-                        const char *health = json_string_value(json_object_get(reply, "health"));
-                        if (arg_json) {
-                                _cleanup_free_ char *p = json_dump_compact(reply);
-                                printf("%s\n", strempty(p));
-                        } else if (sub && health) /* the final reply: the service's status */
-                                printf("%s: %s (%s), health: %s\n", strna(name), strna(state), sub, health);
-                        else if (sub)
-                                printf("%s: %s (%s)\n", strna(name), strna(state), sub);
-                        else
-                                printf("%s: %s\n", strna(name), strna(state));
-                        fflush(stdout);
-                }
-                if (r < 0) {
-                        fprintf(stderr, "ballastctl apply: %s: %s\n", files[i].path,
-                                r == -ETIMEDOUT ? "timed out waiting for the service" : strerror(-r));
-                        bad = 1;
-                }
-        }
+        for (size_t i = 0; i < n && !bad; i++)
+                bad = apply_one(c, &files[i]);
         spec_files_free(files, n);
         return bad;
 }
