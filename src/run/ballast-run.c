@@ -290,10 +290,51 @@ typedef enum Command {
         COMMAND_BACKOFF,
 } Command;
 
-static const char *option_name(const struct option *options, int val) {
-        for (; options->name; options++)
-                if (options->val == val)
-                        return options->name;
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "name", required_argument, NULL, OPT_NAME },
+        { "body", required_argument, NULL, OPT_BODY },
+        { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+        { "docker-socket", required_argument, NULL, OPT_DOCKER_SOCKET },
+        { "docker-timeout", required_argument, NULL, OPT_DOCKER_TIMEOUT },
+        { "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+        { "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+        { "delay-ms", required_argument, NULL, OPT_DELAY_MS },
+        { "max-delay-ms", required_argument, NULL, OPT_MAX_DELAY_MS },
+        { "stable-ms", required_argument, NULL, OPT_STABLE_MS },
+        { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+        { "pause", required_argument, NULL, OPT_PAUSE },
+        { "net-body", required_argument, NULL, OPT_NET_BODY },
+        { "restart", required_argument, NULL, OPT_RESTART },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        {}
+};
+
+/* The command an option belongs to; COMMAND_NONE: to both (the backoff's belong to both: `docker` backs off
+ * itself when given --delay-ms). */
+static Command option_owner(int opt) {
+        static const struct {
+                int opt;
+                Command command;
+        } owner[] = {
+                { OPT_BODY, COMMAND_DOCKER },           { OPT_STOP_TIMEOUT, COMMAND_DOCKER },
+                { OPT_DOCKER_SOCKET, COMMAND_DOCKER },  { OPT_DOCKER_TIMEOUT, COMMAND_DOCKER },
+                { OPT_CONTROL_SOCKET, COMMAND_DOCKER }, { OPT_READY_TIMEOUT, COMMAND_DOCKER },
+                { OPT_PAUSE, COMMAND_DOCKER },          { OPT_RESTART, COMMAND_DOCKER },
+                { OPT_NET_BODY, COMMAND_DOCKER },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(owner); i++)
+                if (owner[i].opt == opt)
+                        return owner[i].command;
+        return COMMAND_NONE;
+}
+
+static const char *option_name(int val) {
+        for (const struct option *o = options; o->name; o++)
+                if (o->val == val)
+                        return o->name;
         return "?";
 }
 
@@ -308,40 +349,132 @@ _printf_(1, 2) static int usage_error(const char *format, ...) {
         return -EINVAL;
 }
 
+static int parse_restart(const char *s) {
+        if (streq(s, "always"))
+                arg_restart = RESTART_ALWAYS;
+        else if (streq(s, "on-failure"))
+                arg_restart = RESTART_ON_FAILURE;
+        else if (streq(s, "no"))
+                arg_restart = RESTART_NO;
+        else
+                return usage_error("invalid --restart '%s' (always, on-failure or no)", s);
+        return 1;
+}
+
+/* An option of `docker` only (optarg): 1 to go on, -EINVAL for a usage error. */
+static int parse_docker_option(int c) {
+        switch (c) {
+        case OPT_BODY:
+                arg_body = optarg;
+                break;
+        case OPT_STOP_TIMEOUT:
+                if (safe_atou(optarg, &arg_stop_timeout_s) < 0 || arg_stop_timeout_s > 24 * 3600)
+                        return usage_error("invalid --stop-timeout '%s' (whole seconds)", optarg);
+                break;
+        case OPT_DOCKER_SOCKET:
+                if (optarg[0] != '/')
+                        return usage_error("--docker-socket '%s' is not an absolute path", optarg);
+                arg_docker_socket = optarg;
+                break;
+        case OPT_DOCKER_TIMEOUT:
+                if (parse_duration_ms(optarg, 1000, false, &arg_docker_timeout_ms) < 0)
+                        return usage_error("invalid --docker-timeout '%s'", optarg);
+                break;
+        case OPT_CONTROL_SOCKET:
+                if (optarg[0] && optarg[0] != '/')
+                        return usage_error("--control-socket '%s' is not an absolute path", optarg);
+                arg_control_socket = optarg;
+                break;
+        case OPT_READY_TIMEOUT:
+                if (parse_duration_ms(optarg, 1000, true, &arg_ready_timeout_ms) < 0)
+                        return usage_error("invalid --ready-timeout '%s'", optarg);
+                break;
+        case OPT_NET_BODY:
+                arg_net_body = optarg;
+                break;
+        case OPT_PAUSE:
+                if (optarg[0] != '/')
+                        return usage_error("--pause '%s' is not an absolute path", optarg);
+                arg_pause = optarg;
+                break;
+        case OPT_RESTART:
+                return parse_restart(optarg);
+        default:
+                return usage_error("unexpected option");
+        }
+        return 1;
+}
+
+/* An option of both commands (optarg), or getopt's '?': 1 to go on, 0 to exit successfully (--help,
+ * --version), -EINVAL for a usage error. */
+static int parse_common_option(int c, char *argv[]) {
+        int r;
+
+        switch (c) {
+        case 'h':
+                help();
+                return 0;
+        case OPT_VERSION:
+                printf("ballast-run %s\n", PACKAGE_VERSION);
+                return 0;
+        case OPT_NAME:
+                if (!service_name_is_valid(optarg))
+                        return usage_error("invalid service name '%s'%s", optarg,
+                                           " (expected " SERVICE_NAME_RULE ")");
+                arg_name = optarg;
+                break;
+        case OPT_DELAY_MS:
+                if (parse_duration_ms(optarg, 1, false, &arg_delay_ms) < 0)
+                        return usage_error("invalid --delay-ms '%s'", optarg);
+                arg_backoff = true;
+                break;
+        case OPT_MAX_DELAY_MS:
+                if (parse_duration_ms(optarg, 1, false, &arg_max_delay_ms) < 0)
+                        return usage_error("invalid --max-delay-ms '%s'", optarg);
+                break;
+        case OPT_STABLE_MS:
+                if (parse_duration_ms(optarg, 1, false, &arg_stable_ms) < 0)
+                        return usage_error("invalid --stable-ms '%s'", optarg);
+                break;
+        case OPT_STATE_DIR:
+                if (optarg[0] != '/')
+                        return usage_error("--state-dir '%s' is not an absolute path", optarg);
+                arg_state_dir = optarg;
+                break;
+        case OPT_LOG_LEVEL:
+                r = log_parse_level(optarg);
+                if (r < 0)
+                        return usage_error("invalid --log-level '%s'", optarg);
+                log_set_max_level(r);
+                break;
+        case '?':
+                if (optopt)
+                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                return usage_error("unknown option '%s'", argv[optind - 1]);
+        default:
+                return usage_error("unexpected option");
+        }
+        return 1;
+}
+
+/* What must be there once every option is read. */
+static int check_arguments(int argc, char *argv[], Command command) {
+        if (optind < argc)
+                return usage_error("unexpected argument '%s'", argv[optind]);
+        if (command == COMMAND_NONE)
+                return usage_error("no command given (docker or backoff)");
+        if (!arg_name)
+                return usage_error("--name is required");
+        if (command == COMMAND_DOCKER && !arg_body)
+                return usage_error("--body is required");
+        if (arg_max_delay_ms < arg_delay_ms)
+                log_warning("--max-delay-ms %" PRIu64 " is below --delay-ms %" PRIu64 "; the backoff never exceeds the "
+                            "former", arg_max_delay_ms, arg_delay_ms);
+        return 1;
+}
+
 /* Returns 1 to go on, 0 to exit successfully (--help), -EINVAL for a usage error. */
 static int parse_argv(int argc, char *argv[], Command *ret_command) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION },
-                { "name", required_argument, NULL, OPT_NAME },
-                { "body", required_argument, NULL, OPT_BODY },
-                { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
-                { "docker-socket", required_argument, NULL, OPT_DOCKER_SOCKET },
-                { "docker-timeout", required_argument, NULL, OPT_DOCKER_TIMEOUT },
-                { "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
-                { "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
-                { "delay-ms", required_argument, NULL, OPT_DELAY_MS },
-                { "max-delay-ms", required_argument, NULL, OPT_MAX_DELAY_MS },
-                { "stable-ms", required_argument, NULL, OPT_STABLE_MS },
-                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
-                { "pause", required_argument, NULL, OPT_PAUSE },
-                { "net-body", required_argument, NULL, OPT_NET_BODY },
-                { "restart", required_argument, NULL, OPT_RESTART },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                {}
-        };
-        /* which options belong to only one command (the backoff's belong to both: `docker` backs off itself
-         * when given --delay-ms) */
-        static const struct {
-                int opt;
-                Command command;
-        } owner[] = {
-                { OPT_BODY, COMMAND_DOCKER },           { OPT_STOP_TIMEOUT, COMMAND_DOCKER },
-                { OPT_DOCKER_SOCKET, COMMAND_DOCKER },  { OPT_DOCKER_TIMEOUT, COMMAND_DOCKER },
-                { OPT_CONTROL_SOCKET, COMMAND_DOCKER }, { OPT_READY_TIMEOUT, COMMAND_DOCKER },
-                { OPT_PAUSE, COMMAND_DOCKER },          { OPT_RESTART, COMMAND_DOCKER },
-                { OPT_NET_BODY, COMMAND_DOCKER },
-        };
         Command command = COMMAND_NONE;
         int c, r;
 
@@ -360,110 +493,19 @@ static int parse_argv(int argc, char *argv[], Command *ret_command) {
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
-                for (size_t i = 0; i < ELEMENTSOF(owner); i++)
-                        if (owner[i].opt == c && owner[i].command != command)
-                                return usage_error("option '--%s' does not belong to %s", option_name(options, c),
-                                                   command == COMMAND_NONE ? "no command (give docker or backoff first)"
-                                                   : command == COMMAND_DOCKER ? "docker" : "backoff");
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case OPT_VERSION:
-                        printf("ballast-run %s\n", PACKAGE_VERSION);
-                        return 0;
-                case OPT_NAME:
-                        if (!service_name_is_valid(optarg))
-                                return usage_error("invalid service name '%s'%s", optarg,
-                                                   " (expected " SERVICE_NAME_RULE ")");
-                        arg_name = optarg;
-                        break;
-                case OPT_BODY:
-                        arg_body = optarg;
-                        break;
-                case OPT_STOP_TIMEOUT:
-                        if (safe_atou(optarg, &arg_stop_timeout_s) < 0 || arg_stop_timeout_s > 24 * 3600)
-                                return usage_error("invalid --stop-timeout '%s' (whole seconds)", optarg);
-                        break;
-                case OPT_DOCKER_SOCKET:
-                        if (optarg[0] != '/')
-                                return usage_error("--docker-socket '%s' is not an absolute path", optarg);
-                        arg_docker_socket = optarg;
-                        break;
-                case OPT_DOCKER_TIMEOUT:
-                        if (parse_duration_ms(optarg, 1000, false, &arg_docker_timeout_ms) < 0)
-                                return usage_error("invalid --docker-timeout '%s'", optarg);
-                        break;
-                case OPT_CONTROL_SOCKET:
-                        if (optarg[0] && optarg[0] != '/')
-                                return usage_error("--control-socket '%s' is not an absolute path", optarg);
-                        arg_control_socket = optarg;
-                        break;
-                case OPT_READY_TIMEOUT:
-                        if (parse_duration_ms(optarg, 1000, true, &arg_ready_timeout_ms) < 0)
-                                return usage_error("invalid --ready-timeout '%s'", optarg);
-                        break;
-                case OPT_DELAY_MS:
-                        if (parse_duration_ms(optarg, 1, false, &arg_delay_ms) < 0)
-                                return usage_error("invalid --delay-ms '%s'", optarg);
-                        arg_backoff = true;
-                        break;
-                case OPT_MAX_DELAY_MS:
-                        if (parse_duration_ms(optarg, 1, false, &arg_max_delay_ms) < 0)
-                                return usage_error("invalid --max-delay-ms '%s'", optarg);
-                        break;
-                case OPT_STABLE_MS:
-                        if (parse_duration_ms(optarg, 1, false, &arg_stable_ms) < 0)
-                                return usage_error("invalid --stable-ms '%s'", optarg);
-                        break;
-                case OPT_STATE_DIR:
-                        if (optarg[0] != '/')
-                                return usage_error("--state-dir '%s' is not an absolute path", optarg);
-                        arg_state_dir = optarg;
-                        break;
-                case OPT_NET_BODY:
-                        arg_net_body = optarg;
-                        break;
-                case OPT_PAUSE:
-                        if (optarg[0] != '/')
-                                return usage_error("--pause '%s' is not an absolute path", optarg);
-                        arg_pause = optarg;
-                        break;
-                case OPT_RESTART:
-                        if (streq(optarg, "always"))
-                                arg_restart = RESTART_ALWAYS;
-                        else if (streq(optarg, "on-failure"))
-                                arg_restart = RESTART_ON_FAILURE;
-                        else if (streq(optarg, "no"))
-                                arg_restart = RESTART_NO;
-                        else
-                                return usage_error("invalid --restart '%s' (always, on-failure or no)", optarg);
-                        break;
-                case OPT_LOG_LEVEL:
-                        r = log_parse_level(optarg);
-                        if (r < 0)
-                                return usage_error("invalid --log-level '%s'", optarg);
-                        log_set_max_level(r);
-                        break;
-                case '?':
-                        if (optopt)
-                                return usage_error("option '%s' needs an argument", argv[optind - 1]);
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
-                default:
-                        return usage_error("unexpected option");
-                }
+                Command owner = option_owner(c);
+
+                if (owner != COMMAND_NONE && owner != command)
+                        return usage_error("option '--%s' does not belong to %s", option_name(c),
+                                           command == COMMAND_NONE ? "no command (give docker or backoff first)"
+                                           : command == COMMAND_DOCKER ? "docker" : "backoff");
+                r = owner == COMMAND_DOCKER ? parse_docker_option(c) : parse_common_option(c, argv);
+                if (r <= 0)
+                        return r;
         }
-        if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
-        if (command == COMMAND_NONE)
-                return usage_error("no command given (docker or backoff)");
-        if (!arg_name)
-                return usage_error("--name is required");
-        if (command == COMMAND_DOCKER && !arg_body)
-                return usage_error("--body is required");
-        if (arg_max_delay_ms < arg_delay_ms)
-                log_warning("--max-delay-ms %" PRIu64 " is below --delay-ms %" PRIu64 "; the backoff never exceeds the "
-                            "former", arg_max_delay_ms, arg_delay_ms);
+        r = check_arguments(argc, argv, command);
+        if (r < 0)
+                return r;
         *ret_command = command;
         return 1;
 }
