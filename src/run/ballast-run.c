@@ -95,42 +95,106 @@ static int parse_duration_ms(const char *s, uint64_t default_unit_ms, bool allow
 
 /* ---- docker: the main path ----------------------------------------------------------------------------- */
 
+/* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. Returns the fd. */
+static int signals_block(void) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "sigprocmask() failed: %m");
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(-errno, "signalfd() failed: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+        return fd;
+}
+
+/* The service's body, the holder's (--net-body) and the names of their containers. Logs its errors. */
+static int bodies_load(Body *body, Body *hbody, char **ret_cname, char **ret_hname) {
+        if (body_load(arg_body, body) < 0)
+                return -EINVAL;
+        if (arg_net_body) {
+                if (body_load(arg_net_body, hbody) < 0) {
+                        body_done(body);
+                        return -EINVAL;
+                }
+                hbody->holder = true;
+        }
+        if (asprintf(ret_cname, "ballast-%s", arg_name) < 0 ||
+            asprintf(ret_hname, "ballast-%s" HOLDER_SUFFIX, arg_name) < 0) {
+                body_done(body);
+                body_done(hbody);
+                return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+/* The crash-loop backoff, here rather than in an ExecStartPre= of its own: one process start less on every
+ * restart. A stop request during the sleep ends it: -EINTR. */
+static int docker_backoff(Docker *d) {
+        uint64_t delay_ms = 0;
+
+        if (!arg_backoff || backoff_take(&delay_ms) < 0 || delay_ms == 0)
+                return 0;
+        (void) sd_notifyf(false, "STATUS=backing off %" PRIu64 " ms after a quick exit", delay_ms);
+        if (sleep_interruptible(d, delay_ms) == -EINTR) {
+                log_info("Stop requested during the backoff; not starting the container");
+                return -EINTR;
+        }
+        return 0;
+}
+
+/* Negotiates the API version, makes the network holder run (with --net-body; *ret_holder is its ID as soon as
+ * it is known), and prepares and starts the container. */
+static int docker_start(Docker *d, Body *body, const Body *hbody, const char *cname, const char *hname,
+                        char **ret_holder, char **ret_id, Request **ret_wait) {
+        bool reused = false;
+        int r;
+
+        r = docker_negotiate(d);
+        if (r >= 0 && hbody->text) {
+                r = holder_ensure(d, hbody, hname, ret_holder);
+                if (r >= 0)
+                        r = body_join_holder(body, *ret_holder);
+        }
+        if (r >= 0)
+                r = container_prepare(d, body, cname, true, ret_id, &(bool) { false }, &reused);
+        if (r >= 0)
+                r = container_start(d, *ret_id, ret_wait);
+        if (r == -EIO && reused) {
+                /* Docker refused to start the stopped container it has (its network removed meanwhile, say):
+                 * replace it with a fresh one from the body, once, as a stale container must never block a start.
+                 * (It does not help against Docker's own "port is already allocated" after a dockerd killed in
+                 * the middle of a start: that allocation lives in dockerd until it restarts.) */
+                log_notice("Replacing the container %s, which Docker could not start, with a fresh one",
+                           short_id(*ret_id));
+                *ret_id = mfree(*ret_id);
+                r = container_prepare(d, body, cname, false, ret_id, &(bool) { false }, &reused);
+                if (r >= 0)
+                        r = container_start(d, *ret_id, ret_wait);
+        }
+        if (r == -EINTR)
+                log_info("Stop requested before the container ran; not starting it");
+        return r;
+}
+
 static int run_docker(void) {
         _cleanup_free_ char *cname = NULL, *hname = NULL, *id = NULL, *holder = NULL;
         _cleanup_request_ Request *wait = NULL;
         _cleanup_close_ int signal_fd = -1;
         Body body = {}, hbody = {};
         Docker d = {};
-        sigset_t mask;
-        bool stopped = false, reused = false;
+        bool stopped = false;
         int r, code = EXIT_DOCKER;
 
-        /* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "sigprocmask() failed: %m"), EXIT_FAILURE;
-        signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        signal_fd = signals_block();
         if (signal_fd < 0)
-                return log_error_errno(-errno, "signalfd() failed: %m"), EXIT_FAILURE;
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        if (body_load(arg_body, &body) < 0)
                 return EXIT_FAILURE;
-        if (arg_net_body) {
-                if (body_load(arg_net_body, &hbody) < 0) {
-                        body_done(&body);
-                        return EXIT_FAILURE;
-                }
-                hbody.holder = true;
-        }
-        if (asprintf(&cname, "ballast-%s", arg_name) < 0 || asprintf(&hname, "ballast-%s" HOLDER_SUFFIX, arg_name) < 0) {
-                body_done(&body);
-                body_done(&hbody);
-                return log_error_errno(-ENOMEM, "Out of memory"), EXIT_FAILURE;
-        }
-
+        if (bodies_load(&body, &hbody, &cname, &hname) < 0)
+                return EXIT_FAILURE;
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 body_done(&body);
                 return log_error("curl_global_init() failed"), EXIT_FAILURE;
@@ -141,46 +205,10 @@ static int run_docker(void) {
                 goto finish;
         }
 
-        /* The crash-loop backoff, here rather than in an ExecStartPre= of its own: one process start less on
-         * every restart. A stop request during the sleep ends it. */
-        if (arg_backoff) {
-                uint64_t delay_ms = 0;
-
-                if (backoff_take(&delay_ms) >= 0 && delay_ms > 0) {
-                        (void) sd_notifyf(false, "STATUS=backing off %" PRIu64 " ms after a quick exit", delay_ms);
-                        r = sleep_interruptible(&d, delay_ms);
-                        if (r == -EINTR) {
-                                log_info("Stop requested during the backoff; not starting the container");
-                                stopped = true;
-                                code = EXIT_SUCCESS;
-                                goto finish;
-                        }
-                }
-        }
-
-        r = docker_negotiate(&d);
-        if (r >= 0 && hbody.text) {
-                r = holder_ensure(&d, &hbody, hname, &holder);
-                if (r >= 0)
-                        r = body_join_holder(&body, holder);
-        }
+        r = docker_backoff(&d);
         if (r >= 0)
-                r = container_prepare(&d, &body, cname, true, &id, &(bool) { false }, &reused);
-        if (r >= 0)
-                r = container_start(&d, id, &wait);
-        if (r == -EIO && reused) {
-                /* Docker refused to start the stopped container it has (its network removed meanwhile, say):
-                 * replace it with a fresh one from the body, once, as a stale container must never block a start.
-                 * (It does not help against Docker's own "port is already allocated" after a dockerd killed in
-                 * the middle of a start: that allocation lives in dockerd until it restarts.) */
-                log_notice("Replacing the container %s, which Docker could not start, with a fresh one", short_id(id));
-                id = mfree(id);
-                r = container_prepare(&d, &body, cname, false, &id, &(bool) { false }, &reused);
-                if (r >= 0)
-                        r = container_start(&d, id, &wait);
-        }
+                r = docker_start(&d, &body, &hbody, cname, hname, &holder, &id, &wait);
         if (r == -EINTR) {
-                log_info("Stop requested before the container ran; not starting it");
                 stopped = true;
                 code = EXIT_SUCCESS;
                 goto finish;
