@@ -146,6 +146,79 @@ static int docker_pull(Docker *d, const char *image) {
         return 0;
 }
 
+/* Removes the container id that is in the way (hash, status, mode: what Docker says of it, for the message).
+ * Returns 0 when it is gone, 1 when its removal is already in progress (look again), or a negative errno. */
+static int container_remove(Docker *d, const Body *b, const char *id, const char *hash, const char *status,
+                            const char *mode) {
+        _cleanup_request_ Request *rm = NULL;
+        _cleanup_free_ char *rmpath = NULL;
+        char msg[512];
+        int r;
+
+        if (hash && b->hash && streq(hash, b->hash) && (!b->network_mode || (mode && streq(mode, b->network_mode))))
+                log_notice("Removing the leftover %s %s (%s)", body_what(b), short_id(id), strna(status));
+        else if (hash && b->hash && streq(hash, b->hash))
+                log_notice("Replacing the %s %s (%s): it joined another network holder", body_what(b),
+                           short_id(id), strna(status));
+        else
+                log_notice("Replacing the %s %s (%s): its spec changed", body_what(b), short_id(id),
+                           strna(status));
+        /* v=1: anonymous volumes go with the container, as with `docker run --rm`. */
+        if (asprintf(&rmpath, "/containers/%s?force=1&v=1", id) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = docker_call(d, "DELETE", rmpath, NULL, 60 * 1000, true, &rm);
+        if (r < 0)
+                return log_transport_failure(r, "remove");
+        if (rm->status == 409) { /* a removal in progress: look again shortly */
+                r = sleep_interruptible(d, 200);
+                return r < 0 ? r : 1;
+        }
+        if (rm->status != 204 && rm->status != 404)
+                return log_error_errno(-EIO, "Cannot remove the container %s: %s", short_id(id),
+                                       request_message(rm, msg, sizeof(msg)));
+        return 0;
+}
+
+/* Creates the container cname from the body. Returns 0 with its ID, 1 to look again (the name is taken again,
+ * or the image was missing and is there now: *pulled), or a negative errno. */
+static int container_create(Docker *d, const Body *b, const char *cname, bool *pulled, char **ret_id) {
+        _cleanup_request_ Request *cr = NULL;
+        _cleanup_free_ char *crpath = NULL;
+        _cleanup_json_ json_t *cv = NULL;
+        const char *newid;
+        json_t *warnings;
+        char msg[512];
+        int r;
+
+        if (asprintf(&crpath, "/containers/create?name=%s", cname) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = docker_call(d, "POST", crpath, b->text, 0, true, &cr);
+        if (r < 0)
+                return log_transport_failure(r, "create");
+        if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
+                return 1;
+        if (cr->status == 404 && !*pulled) { /* no such image */
+                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d) : docker_pull(d, b->image);
+                if (r < 0)
+                        return r;
+                *pulled = true;
+                return 1;
+        }
+        if (cr->status != 201)
+                return log_error_errno(-EIO, "Cannot create the container %s: %s", cname,
+                                       request_message(cr, msg, sizeof(msg)));
+        cv = request_json(cr);
+        newid = json_string_value(json_object_get(cv, "Id"));
+        if (!newid)
+                return log_error_errno(-EPROTO, "Docker's create answer has no Id");
+        warnings = json_object_get(cv, "Warnings");
+        for (size_t i = 0; i < json_array_size(warnings); i++)
+                log_warning("Docker: %s", strna(json_string_value(json_array_get(warnings, i))));
+        log_info("Created the %s %s from %s", body_what(b), short_id(newid), b->image);
+        *ret_id = strdup(newid);
+        return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
+}
+
 /* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, whether
  * it already runs (only the holder's may: b->holder), and whether it is one that existed (reused or running).
  * allow_reuse false: a stopped container that matches is replaced too. The loop covers the races of a name that
@@ -198,73 +271,20 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
                 }
                 if (action == ACTION_REPLACE) {
-                        _cleanup_request_ Request *rm = NULL;
-                        _cleanup_free_ char *rmpath = NULL;
-
-                        if (hash && b->hash && streq(hash, b->hash) && (!b->network_mode || (mode && streq(mode, b->network_mode))))
-                                log_notice("Removing the leftover %s %s (%s)", body_what(b), short_id(id), strna(status));
-                        else if (hash && b->hash && streq(hash, b->hash))
-                                log_notice("Replacing the %s %s (%s): it joined another network holder", body_what(b),
-                                           short_id(id), strna(status));
-                        else
-                                log_notice("Replacing the %s %s (%s): its spec changed", body_what(b), short_id(id),
-                                           strna(status));
-                        /* v=1: anonymous volumes go with the container, as with `docker run --rm`. */
-                        if (asprintf(&rmpath, "/containers/%s?force=1&v=1", id) < 0)
-                                return log_error_errno(-ENOMEM, "Out of memory");
-                        r = docker_call(d, "DELETE", rmpath, NULL, 60 * 1000, true, &rm);
+                        r = container_remove(d, b, id, hash, status, mode);
                         if (r < 0)
-                                return log_transport_failure(r, "remove");
-                        if (rm->status == 409) { /* a removal in progress: look again shortly */
-                                r = sleep_interruptible(d, 200);
-                                if (r < 0)
-                                        return r;
+                                return r;
+                        if (r > 0)
                                 continue;
-                        }
-                        if (rm->status != 204 && rm->status != 404)
-                                return log_error_errno(-EIO, "Cannot remove the container %s: %s", short_id(id),
-                                                       request_message(rm, msg, sizeof(msg)));
                 }
-
-                /* create */
-                {
-                        _cleanup_request_ Request *cr = NULL;
-                        _cleanup_free_ char *crpath = NULL;
-                        _cleanup_json_ json_t *cv = NULL;
-                        const char *newid;
-                        json_t *warnings;
-
-                        if (asprintf(&crpath, "/containers/create?name=%s", cname) < 0)
-                                return log_error_errno(-ENOMEM, "Out of memory");
-                        r = docker_call(d, "POST", crpath, b->text, 0, true, &cr);
-                        if (r < 0)
-                                return log_transport_failure(r, "create");
-                        if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
-                                continue;
-                        if (cr->status == 404 && !pulled) { /* no such image */
-                                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d)
-                                                                             : docker_pull(d, b->image);
-                                if (r < 0)
-                                        return r;
-                                pulled = true;
-                                continue;
-                        }
-                        if (cr->status != 201)
-                                return log_error_errno(-EIO, "Cannot create the container %s: %s", cname,
-                                                       request_message(cr, msg, sizeof(msg)));
-                        cv = request_json(cr);
-                        newid = json_string_value(json_object_get(cv, "Id"));
-                        if (!newid)
-                                return log_error_errno(-EPROTO, "Docker's create answer has no Id");
-                        warnings = json_object_get(cv, "Warnings");
-                        for (size_t i = 0; i < json_array_size(warnings); i++)
-                                log_warning("Docker: %s", strna(json_string_value(json_array_get(warnings, i))));
-                        log_info("Created the %s %s from %s", body_what(b), short_id(newid), b->image);
-                        *ret_running = false;
-                        *ret_id = strdup(newid);
-                        *ret_reused = false;
-                        return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
-                }
+                r = container_create(d, b, cname, &pulled, ret_id);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                *ret_running = false;
+                *ret_reused = false;
+                return 0;
         }
         return log_error_errno(-EBUSY, "The container name %s keeps changing hands, giving up", cname);
 }
