@@ -427,6 +427,126 @@ static const char *signal_name(int sig) {
         return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
+/* Opens the plain wait (not-running) on the holder: a holder that died since we saw it running answers at once. */
+static int holder_wait_open(Docker *d, const char *hpath, Request **ret) {
+        int r;
+
+        r = request_new(d, "POST", hpath, NULL, 0, ret);
+        if (r >= 0)
+                r = request_add(d, *ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot wait for the network holder: %m");
+        return 0;
+}
+
+/* Asks ballastd for the first health check, unless there is no ballastd to ask (--control-socket ""), or the
+ * question cannot be asked: then the service is ready at once. Returns whether it is. */
+static bool readiness_begin(Readiness *rd, const char *id, uint64_t *ret_deadline) {
+        *ret_deadline = 0;
+        if (isempty(arg_control_socket) || readiness_start(rd, arg_control_socket, arg_name) < 0) {
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (health not checked)", short_id(id));
+                return true;
+        }
+        (void) sd_notifyf(false, "STATUS=container %s started, waiting for first health check", short_id(id));
+        if (arg_ready_timeout_ms > 0)
+                *ret_deadline = now_usec(CLOCK_MONOTONIC) + arg_ready_timeout_ms * USEC_PER_MSEC;
+        return false;
+}
+
+/* The readiness answer in rd->buf: returns 1 with *ret_exit when the container was stopped (the first health
+ * check failed), 0 when the service is ready. */
+static int readiness_verdict(Docker *d, const Readiness *rd, const char *id, int *ret_exit) {
+        const char *text = strchr(rd->buf, '\t');
+
+        text = text ? text + 1 : "";
+        if (strneq(rd->buf, "unhealthy\t", 10)) {
+                log_event(LOG_ERR, 0, "unhealthy", arg_name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
+                          "The first health check of %s failed: %s; stopping the container", arg_name, text);
+                (void) sd_notifyf(false, "STATUS=first health check failed: %s", text);
+                (void) container_stop(d, id);
+                *ret_exit = EXIT_FAILURE;
+                return 1;
+        }
+        if (strneq(rd->buf, "ready\t", 6)) {
+                log_info("First health check of %s passed, ready", arg_name);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running, healthy", short_id(id));
+        } else if (strneq(rd->buf, "nosuch\t", 7)) {
+                log_notice("ballastd does not know the service %s; ready without a health check", arg_name);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (unknown to ballastd)", short_id(id));
+        } else if (strneq(rd->buf, "unreachable\t", 12)) {
+                /* Workloads run without ballastd (a reboot where it does not start, an upgrade). */
+                log_notice("ballastd is unreachable (%s): ready, health not checked", text);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; ballastd unreachable, "
+                                  "health not checked", short_id(id));
+        } else {
+                log_warning("ballastd answered %s; ready, health not checked", rd->buf);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; health not checked", short_id(id));
+        }
+        return 0;
+}
+
+/* SIGTERM/SIGINT (pending on the signalfd): stops the container. */
+static void supervise_stop_by_signal(Docker *d, const char *id) {
+        struct signalfd_siginfo si = {};
+
+        (void) !read(d->signal_fd, &si, sizeof(si));
+        log_info("Received %s, stopping the container %s", signal_name((int) si.ssi_signo), short_id(id));
+        (void) sd_notifyf(false, "STOPPING=1\nSTATUS=stopping container %s", short_id(id));
+        (void) container_stop(d, id);
+}
+
+/* The wait answered: the container's exit code, said in the journal and to systemd when the wait is sound. */
+static int supervise_exited(Request *wait, const char *id, bool ready) {
+        int code = wait_exit_code(wait, id);
+
+        if (request_result_errno(wait) == 0 && wait->status == 200) {
+                log_event(code == 0 ? LOG_INFO : LOG_WARNING, 0, "container-exited", arg_name, NULL,
+                          "Container %s exited with code %d%s", short_id(id), code,
+                          ready ? "" : " before it became ready");
+                (void) sd_notifyf(false, "STATUS=container %s exited with code %d", short_id(id), code);
+        }
+        return code;
+}
+
+/* The holder's wait answered: 0 when the holder still runs and its wait is open again (bounded by *reopens: a
+ * wait that keeps ending at once is not one to trust), 1 with *ret_exit when it went away and the container was
+ * stopped, or a negative errno. */
+static int supervise_holder_ended(Docker *d, const char *id, const char *holder, const char *hpath,
+                                  Request **hwait, unsigned *reopens, Readiness *rd, int *ret_exit) {
+        if (holder_still_runs(d, holder) && (*reopens)++ < 3) {
+                *hwait = request_free(*hwait);
+                return holder_wait_open(d, hpath, hwait);
+        }
+        readiness_stop(rd);
+        log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
+                  "The network holder %s of %s went away; stopping the container %s", short_id(holder), arg_name,
+                  short_id(id));
+        (void) sd_notify(false, "STATUS=network holder gone");
+        (void) container_stop(d, id);
+        *ret_exit = EXIT_DOCKER;
+        return 1;
+}
+
+/* No verdict within --ready-timeout: stops the container. */
+static int supervise_ready_timeout(Docker *d, const char *id) {
+        log_event(LOG_ERR, 0, "ready-timeout", arg_name, BALLAST_MESSAGE_SERVICE_FAILED,
+                  "No health verdict for %s within %" PRIu64 " ms; stopping the container", arg_name,
+                  arg_ready_timeout_ms);
+        (void) sd_notify(false, "STATUS=no health verdict in time");
+        (void) container_stop(d, id);
+        return EXIT_FAILURE;
+}
+
+/* How long one turn of the loop may wait: until the readiness deadline, at most a minute. */
+static int supervise_timeout_ms(uint64_t deadline) {
+        uint64_t now;
+
+        if (!deadline)
+                return 60 * 1000;
+        now = now_usec(CLOCK_MONOTONIC);
+        return now >= deadline ? 0 : (int) MIN((deadline - now + 999) / 1000, (uint64_t) 60 * 1000);
+}
+
 /* After the start: one loop over the wait (the container's exit), the holder's wait, SIGTERM/SIGINT and the
  * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
  * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
@@ -437,156 +557,57 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
         _cleanup_free_ char *hpath = NULL;
         Readiness rd = { .fd = -1 };
         unsigned hwait_reopens = 0;
-        bool ready = false;
-        uint64_t deadline = 0;
+        uint64_t deadline;
+        bool ready;
         int r;
 
         *ret_stopped = false;
         if (holder) {
-                /* the plain wait (not-running): a holder that died since we saw it running answers at once */
                 if (asprintf(&hpath, "/containers/%s/wait", holder) < 0)
                         return log_error_errno(-ENOMEM, "Out of memory");
-                r = request_new(d, "POST", hpath, NULL, 0, &hwait);
-                if (r >= 0)
-                        r = request_add(d, hwait);
+                r = holder_wait_open(d, hpath, &hwait);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot wait for the network holder: %m");
+                        return r;
         }
+        ready = readiness_begin(&rd, id, &deadline);
 
-        if (isempty(arg_control_socket)) {
-                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (health not checked)", short_id(id));
-                ready = true;
-        } else {
-                r = readiness_start(&rd, arg_control_socket, arg_name);
-                if (r < 0) {
-                        (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (health not checked)",
-                                          short_id(id));
-                        ready = true;
-                } else {
-                        (void) sd_notifyf(false, "STATUS=container %s started, waiting for first health check",
-                                          short_id(id));
-                        if (arg_ready_timeout_ms > 0)
-                                deadline = now_usec(CLOCK_MONOTONIC) + arg_ready_timeout_ms * USEC_PER_MSEC;
-                }
-        }
-
-        for (;;) {
+        for (r = 0; r == 0;) {
                 struct curl_waitfd w[2] = {
                         { .fd = d->signal_fd, .events = CURL_WAIT_POLLIN },
                         { .fd = rd.fd, .events = CURL_WAIT_POLLIN },
                 };
-                int timeout_ms = 60 * 1000;
 
-                if (deadline) {
-                        uint64_t now = now_usec(CLOCK_MONOTONIC);
-                        timeout_ms = now >= deadline ? 0 : (int) MIN((deadline - now + 999) / 1000, (uint64_t) timeout_ms);
-                }
-                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1, timeout_ms);
-                if (r < 0) {
-                        readiness_stop(&rd);
-                        return r;
-                }
-
+                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1, supervise_timeout_ms(deadline));
+                if (r < 0)
+                        break;
                 if (w[0].revents & CURL_WAIT_POLLIN) {
-                        struct signalfd_siginfo si = {};
-                        (void) !read(d->signal_fd, &si, sizeof(si));
                         readiness_stop(&rd);
-                        log_info("Received %s, stopping the container %s", signal_name((int) si.ssi_signo), short_id(id));
-                        (void) sd_notifyf(false, "STOPPING=1\nSTATUS=stopping container %s", short_id(id));
-                        (void) container_stop(d, id);
+                        supervise_stop_by_signal(d, id);
                         *ret_exit = EXIT_SUCCESS;
                         *ret_stopped = true;
-                        return 0;
-                }
-
-                if (wait->done) {
+                        r = 1;
+                } else if (wait->done) {
                         readiness_stop(&rd);
-                        *ret_exit = wait_exit_code(wait, id);
-                        if (request_result_errno(wait) == 0 && wait->status == 200) {
-                                log_event(*ret_exit == 0 ? LOG_INFO : LOG_WARNING, 0, "container-exited", arg_name,
-                                          NULL, "Container %s exited with code %d%s", short_id(id), *ret_exit,
-                                          ready ? "" : " before it became ready");
-                                (void) sd_notifyf(false, "STATUS=container %s exited with code %d", short_id(id),
-                                                  *ret_exit);
-                        }
-                        return 0;
-                }
-
-                if (hwait && hwait->done && holder_still_runs(d, holder) && hwait_reopens++ < 3) {
-                        /* the wait broke off, but the holder runs: wait again (bounded: a wait that keeps
-                         * ending at once is not one to trust) */
-                        hwait = request_free(hwait);
-                        r = request_new(d, "POST", hpath, NULL, 0, &hwait);
-                        if (r >= 0)
-                                r = request_add(d, hwait);
-                        if (r < 0) {
-                                readiness_stop(&rd);
-                                return log_error_errno(r, "Cannot wait for the network holder: %m");
-                        }
-                        continue;
-                }
-                if (hwait && hwait->done) {
-                        readiness_stop(&rd);
-                        log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
-                                  "The network holder %s of %s went away; stopping the container %s", short_id(holder),
-                                  arg_name, short_id(id));
-                        (void) sd_notify(false, "STATUS=network holder gone");
-                        (void) container_stop(d, id);
-                        *ret_exit = EXIT_DOCKER;
-                        return 0;
-                }
-
-                if (rd.fd >= 0 && (w[1].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))) {
-                        const char *text;
-
+                        *ret_exit = supervise_exited(wait, id, ready);
+                        r = 1;
+                } else if (hwait && hwait->done)
+                        r = supervise_holder_ended(d, id, holder, hpath, &hwait, &hwait_reopens, &rd, ret_exit);
+                else if (rd.fd >= 0 && (w[1].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))) {
                         r = readiness_read(&rd);
                         if (r < 0)
                                 snprintf(rd.buf, sizeof(rd.buf), "unreachable\tpipe: %s", strerror(-r));
                         if (r == 0)
                                 continue;
                         readiness_stop(&rd);
-                        text = strchr(rd.buf, '\t');
-                        text = text ? text + 1 : "";
-                        if (strneq(rd.buf, "unhealthy\t", 10)) {
-                                log_event(LOG_ERR, 0, "unhealthy", arg_name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
-                                          "The first health check of %s failed: %s; stopping the container",
-                                          arg_name, text);
-                                (void) sd_notifyf(false, "STATUS=first health check failed: %s", text);
-                                (void) container_stop(d, id);
-                                *ret_exit = EXIT_FAILURE;
-                                return 0;
-                        }
-                        if (strneq(rd.buf, "ready\t", 6)) {
-                                log_info("First health check of %s passed, ready", arg_name);
-                                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running, healthy", short_id(id));
-                        } else if (strneq(rd.buf, "nosuch\t", 7)) {
-                                log_notice("ballastd does not know the service %s; ready without a health check", arg_name);
-                                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (unknown to ballastd)",
-                                                  short_id(id));
-                        } else if (strneq(rd.buf, "unreachable\t", 12)) {
-                                /* Workloads run without ballastd (a reboot where it does not start, an upgrade). */
-                                log_notice("ballastd is unreachable (%s): ready, health not checked", text);
-                                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; ballastd unreachable, "
-                                                  "health not checked", short_id(id));
-                        } else {
-                                log_warning("ballastd answered %s; ready, health not checked", rd.buf);
-                                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; health not checked",
-                                                  short_id(id));
-                        }
+                        r = readiness_verdict(d, &rd, id, ret_exit);
                         ready = true;
                         deadline = 0;
-                        continue;
-                }
-
-                if (!ready && deadline && now_usec(CLOCK_MONOTONIC) >= deadline) {
+                } else if (!ready && deadline && now_usec(CLOCK_MONOTONIC) >= deadline) {
                         readiness_stop(&rd);
-                        log_event(LOG_ERR, 0, "ready-timeout", arg_name, BALLAST_MESSAGE_SERVICE_FAILED,
-                                  "No health verdict for %s within %" PRIu64 " ms; stopping the container", arg_name,
-                                  arg_ready_timeout_ms);
-                        (void) sd_notify(false, "STATUS=no health verdict in time");
-                        (void) container_stop(d, id);
-                        *ret_exit = EXIT_FAILURE;
-                        return 0;
+                        *ret_exit = supervise_ready_timeout(d, id);
+                        r = 1;
                 }
         }
+        readiness_stop(&rd);
+        return r < 0 ? r : 0;
 }
