@@ -12,9 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "http/http.h"
-
-#define DOCKER_API_MAX "1.47"  /* the newest API we speak; the daemon's own is used when older */
-#define DOCKER_API_MIN "1.24"  /* below this we refuse to talk */
+#include "shared/docker-api.h" /* the versions we speak: DOCKER_API_MIN..DOCKER_API_MAX */
 
 typedef struct Docker Docker;
 

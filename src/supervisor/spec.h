@@ -11,8 +11,8 @@
 
 #include "shared/json-util.h"
 #include "shared/macro.h"
+#include "shared/service-name.h" /* service_name_is_valid(), SERVICE_NAME_MAX */
 
-#define SERVICE_NAME_MAX 63
 #define SERVICE_STRING_MAX (16U * 1024U)   /* any one string of a spec */
 #define SERVICE_SPEC_MAX (256U * 1024U)    /* a whole spec, as JSON text */
 
@@ -67,8 +67,6 @@ typedef struct ServiceSpec {
 
         json_t *labels;         /* object of strings, never NULL */
 } ServiceSpec;
-
-bool service_name_is_valid(const char *name);
 
 /* Validates v completely; on -EINVAL, e says what and where. */
 int service_spec_from_json(json_t *v, ServiceSpec **ret, JsonError *e);

@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: MIT */
+/* The service's container: its body (the JSON of POST /containers/create, written by ballastd), pulling its
+ * image, finding, reusing, replacing or creating it, starting it without missing an exit, stopping it, and
+ * supervising it until it exits or is stopped. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "run/run.h"
+#include "shared/fileio.h"
+#include "shared/holder.h"
+#include "shared/json-util.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/time-util.h"
+
+typedef enum ContainerAction {
+        ACTION_CREATE,  /* none there: create it */
+        ACTION_REUSE,   /* ours, same spec, stopped: just start it again (the fast path) */
+        ACTION_RUNNING, /* ours, same spec, running, and a running one may be kept (the network holder) */
+        ACTION_REPLACE, /* another spec, or running (a leftover of a run we lost track of), or in a state we
+                         * can't start from: remove it and create a new one */
+} ContainerAction;
+
+/* What to do with the container of our name that Docker has (exists=false: none). hash: its
+ * io.ballast.hash label (NULL: none); status: its State.Status; same_network: its NetworkMode is the one the
+ * body asks for (Docker resolves "container:NAME" to the holder's ID at create time, so a container joined
+ * to a holder that has since been replaced cannot start); keep_running: a running one is what we want. */
+static ContainerAction container_action(bool exists, const char *hash, const char *status, bool running,
+                                        const char *want_hash, bool same_network, bool keep_running) {
+        if (!exists)
+                return ACTION_CREATE;
+        /* Without a hash in the body we cannot tell whether the old one is what the spec asks for: replace. */
+        if (!want_hash || !hash || !streq(hash, want_hash) || !same_network)
+                return ACTION_REPLACE;
+        if (keep_running && running && status && streq(status, "running"))
+                return ACTION_RUNNING;
+        /* Running means someone else (or a previous run of ours that was SIGKILLed) owns its lifetime: we
+         * could not tell its exit from a crash of ours, so start clean. "paused", "restarting", "removing"
+         * and "dead" are not states `start` brings back reliably either. */
+        if (running || !status || !(streq(status, "created") || streq(status, "exited")))
+                return ACTION_REPLACE;
+        return ACTION_REUSE;
+}
+
+
+void body_done(Body *b) {
+        free(b->text);
+        free(b->hash);
+        free(b->image);
+        free(b->network_mode);
+        *b = (Body) {};
+}
+
+static const char *body_what(const Body *b) {
+        return b->holder ? "network holder" : "container";
+}
+
+int body_load(const char *path, Body *ret) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        json_error_t err;
+        const char *hash, *image, *mode;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, BODY_MAX, &text, &size);
+        if (r == -ENOENT)
+                return log_error_errno(r, "Container body %s does not exist (ballastd writes it when the service is "
+                                          "applied)", path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read container body %s: %m", path);
+        v = json_loadb(text, size, 0, &err);
+        if (!v)
+                return log_error_errno(-EBADMSG, "%s:%d:%d: not JSON: %s", path, err.line, err.column, err.text);
+        if (!json_is_object(v))
+                return log_error_errno(-EBADMSG, "%s: not a JSON object", path);
+        image = json_string_value(json_object_get(v, "Image"));
+        if (isempty(image))
+                return log_error_errno(-EBADMSG, "%s: no \"Image\"", path);
+        hash = json_string_value(json_object_get(json_object_get(v, "Labels"), HASH_LABEL));
+        if (!hash)
+                log_warning("%s has no %s label: the container is recreated on every start", path, HASH_LABEL);
+        /* as Docker reports it: "default" when the body says nothing (a container that joined a holder is
+         * not one to reuse for a body that does not) */
+        mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
+
+        *ret = (Body) {
+                .text = TAKE_PTR(text),
+                .hash = hash ? strdup(hash) : NULL,
+                .image = strdup(image),
+                .network_mode = strdup(isempty(mode) ? "default" : mode),
+        };
+        if ((hash && !ret->hash) || !ret->image || !ret->network_mode) {
+                body_done(ret);
+                return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+/* Pulls the image of the body, as `docker run` does when the image is missing. */
+static int docker_pull(Docker *d, const char *image) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *slash = strrchr(image, '/');
+        bool has_tag = strchr(image, '@') || strchr(slash ? slash : image, ':');
+        _cleanup_json_ json_t *last = NULL;
+        const char *e;
+        char *esc;
+        char msg[512];
+        int r;
+
+        /* Without a tag, /images/create pulls every tag of the repository: ask for "latest" as docker does. */
+        esc = curl_easy_escape(NULL, image, 0);
+        if (!esc)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = asprintf(&path, "/images/create?fromImage=%s%s", esc, has_tag ? "" : "&tag=latest");
+        curl_free(esc);
+        if (r < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+
+        log_notice("Image %s is not here, pulling it", image);
+        (void) sd_notifyf(false, "STATUS=pulling %s", image);
+        r = request_new(d, "POST", path, NULL, 0, &req);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the pull: %m");
+        req->tail_only = true;
+        r = docker_perform(d, req, true);
+        if (r < 0)
+                return log_transport_failure(r, "pull");
+        if (req->status != 200)
+                return log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
+        /* The answer is a stream of JSON progress objects; a failure is an object with "error" at the end. */
+        e = progress_error(req, &last);
+        if (e)
+                return log_error_errno(-EIO, "Cannot pull %s: %s", image, e);
+        log_notice("Pulled %s", image);
+        return 0;
+}
+
+/* Removes the container id that is in the way (hash, status, mode: what Docker says of it, for the message).
+ * Returns 0 when it is gone, 1 when its removal is already in progress (look again), or a negative errno. */
+static int container_remove(Docker *d, const Body *b, const char *id, const char *hash, const char *status,
+                            const char *mode) {
+        _cleanup_request_ Request *rm = NULL;
+        _cleanup_free_ char *rmpath = NULL;
+        char msg[512];
+        int r;
+
+        if (hash && b->hash && streq(hash, b->hash) && (!b->network_mode || (mode && streq(mode, b->network_mode))))
+                log_notice("Removing the leftover %s %s (%s)", body_what(b), short_id(id), strna(status));
+        else if (hash && b->hash && streq(hash, b->hash))
+                log_notice("Replacing the %s %s (%s): it joined another network holder", body_what(b),
+                           short_id(id), strna(status));
+        else
+                log_notice("Replacing the %s %s (%s): its spec changed", body_what(b), short_id(id),
+                           strna(status));
+        /* v=1: anonymous volumes go with the container, as with `docker run --rm`. */
+        if (asprintf(&rmpath, "/containers/%s?force=1&v=1", id) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = docker_call(d, "DELETE", rmpath, NULL, 60 * 1000, true, &rm);
+        if (r < 0)
+                return log_transport_failure(r, "remove");
+        if (rm->status == 409) { /* a removal in progress: look again shortly */
+                r = sleep_interruptible(d, 200);
+                return r < 0 ? r : 1;
+        }
+        if (rm->status != 204 && rm->status != 404)
+                return log_error_errno(-EIO, "Cannot remove the container %s: %s", short_id(id),
+                                       request_message(rm, msg, sizeof(msg)));
+        return 0;
+}
+
+/* Creates the container cname from the body. Returns 0 with its ID, 1 to look again (the name is taken again,
+ * or the image was missing and is there now: *pulled), or a negative errno. */
+static int container_create(Docker *d, const Body *b, const char *cname, bool *pulled, char **ret_id) {
+        _cleanup_request_ Request *cr = NULL;
+        _cleanup_free_ char *crpath = NULL;
+        _cleanup_json_ json_t *cv = NULL;
+        const char *newid;
+        json_t *warnings;
+        char msg[512];
+        int r;
+
+        if (asprintf(&crpath, "/containers/create?name=%s", cname) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = docker_call(d, "POST", crpath, b->text, 0, true, &cr);
+        if (r < 0)
+                return log_transport_failure(r, "create");
+        if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
+                return 1;
+        if (cr->status == 404 && !*pulled) { /* no such image */
+                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d) : docker_pull(d, b->image);
+                if (r < 0)
+                        return r;
+                *pulled = true;
+                return 1;
+        }
+        if (cr->status != 201)
+                return log_error_errno(-EIO, "Cannot create the container %s: %s", cname,
+                                       request_message(cr, msg, sizeof(msg)));
+        cv = request_json(cr);
+        newid = json_string_value(json_object_get(cv, "Id"));
+        if (!newid)
+                return log_error_errno(-EPROTO, "Docker's create answer has no Id");
+        warnings = json_object_get(cv, "Warnings");
+        for (size_t i = 0; i < json_array_size(warnings); i++)
+                log_warning("Docker: %s", strna(json_string_value(json_array_get(warnings, i))));
+        log_info("Created the %s %s from %s", body_what(b), short_id(newid), b->image);
+        *ret_id = strdup(newid);
+        return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
+}
+
+/* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, whether
+ * it already runs (only the holder's may: b->holder), and whether it is one that existed (reused or running).
+ * allow_reuse false: a stopped container that matches is replaced too. The loop covers the races of a name that
+ * someone else creates or removes at the same time. */
+int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_reuse, char **ret_id,
+                      bool *ret_running, bool *ret_reused) {
+        bool pulled = false;
+        char msg[512];
+        int r;
+
+        for (unsigned attempt = 0; attempt < 5; attempt++) {
+                _cleanup_request_ Request *req = NULL;
+                _cleanup_json_ json_t *v = NULL;
+                _cleanup_free_ char *path = NULL;
+                const char *id, *hash, *status, *mode = NULL;
+                bool running;
+                ContainerAction action;
+
+                if (asprintf(&path, "/containers/%s/json", cname) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                r = docker_call(d, "GET", path, NULL, 30 * 1000, true, &req);
+                if (r < 0)
+                        return log_transport_failure(r, "inspect");
+                if (req->status == 200) {
+                        v = request_json(req);
+                        id = json_string_value(json_object_get(v, "Id"));
+                        if (!id)
+                                return log_error_errno(-EPROTO, "Docker's inspect of %s has no Id", cname);
+                        hash = json_string_value(
+                                json_object_get(json_object_get(json_object_get(v, "Config"), "Labels"), HASH_LABEL));
+                        status = json_string_value(json_object_get(json_object_get(v, "State"), "Status"));
+                        running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
+                        mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
+                        action = container_action(true, hash, status, running, b->hash,
+                                                  !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
+                        if (action == ACTION_REUSE && !allow_reuse)
+                                action = ACTION_REPLACE;
+                } else if (req->status == 404) {
+                        id = hash = status = NULL;
+                        action = container_action(false, NULL, NULL, false, b->hash, true, b->holder);
+                } else
+                        return log_error_errno(-EIO, "Cannot inspect %s: %s", cname, request_message(req, msg, sizeof(msg)));
+
+                if (action == ACTION_REUSE || action == ACTION_RUNNING) {
+                        if (action == ACTION_REUSE)
+                                log_info("Reusing the stopped %s %s (%s, same spec)", body_what(b), short_id(id), status);
+                        *ret_running = action == ACTION_RUNNING;
+                        *ret_id = strdup(id);
+                        *ret_reused = true;
+                        return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
+                }
+                if (action == ACTION_REPLACE) {
+                        r = container_remove(d, b, id, hash, status, mode);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                continue;
+                }
+                r = container_create(d, b, cname, &pulled, ret_id);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                *ret_running = false;
+                *ret_reused = false;
+                return 0;
+        }
+        return log_error_errno(-EBUSY, "The container name %s keeps changing hands, giving up", cname);
+}
+
+/* Opens the exit wait and starts the container, in the order that cannot miss an exit.
+ *
+ * With API ≥ 1.30 the wait is opened *before* the start, with condition=next-exit, and the start is sent
+ * only once Docker has answered the wait's headers: Docker registers the waiter first and then flushes the
+ * headers, so from that moment any exit (even one a millisecond after the start) completes our wait. The
+ * other orders race: not-running before the start returns at once (the container is not running yet), and
+ * next-exit after the start misses a container that dies before the wait is registered. (`docker run`
+ * does the same.)
+ *
+ * Older APIs only have the plain wait, which means not-running: it must come after the start, and it
+ * returns at once with the exit code if the container already died in between, so nothing is lost either;
+ * only an exit *and* a restart by someone else in between could hide, and nobody else restarts ours. */
+int container_start(Docker *d, const char *id, Request **ret_wait) {
+        _cleanup_request_ Request *wait = NULL, *start = NULL;
+        _cleanup_free_ char *wpath = NULL, *spath = NULL;
+        bool next_exit = d->minor >= API_NEXT_EXIT_MINOR;
+        char msg[512];
+        int r;
+
+        if (asprintf(&wpath, "/containers/%s/wait%s", id, next_exit ? "?condition=next-exit" : "") < 0 ||
+            asprintf(&spath, "/containers/%s/start", id) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = request_new(d, "POST", wpath, NULL, 0, &wait);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the wait: %m");
+
+        if (next_exit) {
+                uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 30 * USEC_PER_SEC;
+
+                r = request_add(d, wait);
+                if (r < 0)
+                        return r;
+                while (!wait->headers_done && !wait->done) {
+                        struct curl_waitfd w = { .fd = d->signal_fd, .events = CURL_WAIT_POLLIN };
+
+                        r = docker_pump(d, &w, 1, 1000);
+                        if (r < 0)
+                                return r;
+                        if (w.revents & CURL_WAIT_POLLIN)
+                                return -EINTR;
+                        if (now_usec(CLOCK_MONOTONIC) > deadline)
+                                return log_error_errno(-ETIMEDOUT, "Docker did not open the wait for %s within 30 s",
+                                                       short_id(id));
+                }
+                if (wait->done) {
+                        r = request_result_errno(wait);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot wait for the container %s: %s", short_id(id),
+                                                       request_error(wait));
+                        return log_error_errno(-EIO, "Cannot wait for the container %s: %s", short_id(id),
+                                               request_message(wait, msg, sizeof(msg)));
+                }
+                if (wait->status != 200)
+                        return log_error_errno(-EIO, "Cannot wait for the container %s: HTTP status %ld", short_id(id),
+                                               wait->status);
+        }
+
+        /* Not interruptible: Docker would go on starting it anyway; a SIGTERM is handled right after, by
+         * stopping the container we know is there. */
+        r = docker_call(d, "POST", spath, NULL, 120 * 1000, false, &start);
+        if (r < 0)
+                return log_transport_failure(r, "start");
+        if (start->status != 204 && start->status != 304)
+                return log_error_errno(-EIO, "Cannot start the container %s: %s", short_id(id),
+                                       request_message(start, msg, sizeof(msg)));
+
+        if (!next_exit) {
+                r = request_add(d, wait);
+                if (r < 0)
+                        return r;
+        }
+        *ret_wait = TAKE_PTR(wait);
+        return 0;
+}
+
+/* POST /containers/ID/stop?t=TIMEOUT, bounded by TIMEOUT + 5 s. Not interruptible. what: for messages. */
+int container_stop_as(Docker *d, const char *id, unsigned timeout_s, const char *what) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ char *path = NULL;
+        char msg[512];
+        int r;
+
+        if (asprintf(&path, "/containers/%s/stop?t=%u", id, timeout_s) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = docker_call(d, "POST", path, NULL, ((uint64_t) timeout_s + 5) * 1000, false, &req);
+        if (r < 0)
+                return log_error_errno(r, "Cannot stop the %s %s: %s", what, short_id(id),
+                                       r == -ETIMEDOUT ? "Docker did not answer in time" : "Docker did not answer");
+        if (req->status == 204 || req->status == 304 || req->status == 404) {
+                log_info("%s %s stopped", streq(what, "container") ? "Container" : "Network holder", short_id(id));
+                return 0;
+        }
+        return log_error_errno(-EIO, "Cannot stop the %s %s: %s", what, short_id(id),
+                               request_message(req, msg, sizeof(msg)));
+}
+
+static int container_stop(Docker *d, const char *id) {
+        return container_stop_as(d, id, arg_stop_timeout_s, "container");
+}
+
+/* The container's exit code from the wait's answer {"StatusCode": N, "Error": {"Message": …}}; Docker
+ * already reports signals as 128+N (137 after SIGKILL). */
+static int wait_exit_code(Request *wait, const char *id) {
+        _cleanup_json_ json_t *v = NULL;
+        const char *err;
+        char msg[512];
+        json_int_t code;
+        int r;
+
+        r = request_result_errno(wait);
+        if (r < 0) {
+                log_error_errno(r, "Lost the connection to Docker while waiting for the container %s (dockerd stopped "
+                                   "or restarted?): %s", short_id(id), request_error(wait));
+                return EXIT_DOCKER;
+        }
+        if (wait->status != 200) {
+                log_error("Waiting for the container %s failed: %s", short_id(id), request_message(wait, msg, sizeof(msg)));
+                return EXIT_DOCKER;
+        }
+        v = request_json(wait);
+        if (!json_is_integer(json_object_get(v, "StatusCode"))) {
+                log_error("Docker's wait answer has no StatusCode: %s", strna(wait->data));
+                return EXIT_DOCKER;
+        }
+        code = json_integer_value(json_object_get(v, "StatusCode"));
+        err = json_string_value(json_object_get(json_object_get(v, "Error"), "Message"));
+        if (err && err[0])
+                log_warning("Docker reports for the container %s: %s", short_id(id), err);
+        if (code < 0 || code > 255)
+                code = 255;
+        return (int) code;
+}
+
+
+static const char *signal_name(int sig) {
+        return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+/* Opens the plain wait (not-running) on the holder: a holder that died since we saw it running answers at once. */
+static int holder_wait_open(Docker *d, const char *hpath, Request **ret) {
+        int r;
+
+        r = request_new(d, "POST", hpath, NULL, 0, ret);
+        if (r >= 0)
+                r = request_add(d, *ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot wait for the network holder: %m");
+        return 0;
+}
+
+/* Asks ballastd for the first health check, unless there is no ballastd to ask (--control-socket ""), or the
+ * question cannot be asked: then the service is ready at once. Returns whether it is. */
+static bool readiness_begin(Readiness *rd, const char *id, uint64_t *ret_deadline) {
+        *ret_deadline = 0;
+        if (isempty(arg_control_socket) || readiness_start(rd, arg_control_socket, arg_name) < 0) {
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (health not checked)", short_id(id));
+                return true;
+        }
+        (void) sd_notifyf(false, "STATUS=container %s started, waiting for first health check", short_id(id));
+        if (arg_ready_timeout_ms > 0)
+                *ret_deadline = now_usec(CLOCK_MONOTONIC) + arg_ready_timeout_ms * USEC_PER_MSEC;
+        return false;
+}
+
+/* The readiness answer in rd->buf: returns 1 with *ret_exit when the container was stopped (the first health
+ * check failed), 0 when the service is ready. */
+static int readiness_verdict(Docker *d, const Readiness *rd, const char *id, int *ret_exit) {
+        const char *text = strchr(rd->buf, '\t');
+
+        text = text ? text + 1 : "";
+        if (strneq(rd->buf, "unhealthy\t", 10)) {
+                log_event(LOG_ERR, 0, "unhealthy", arg_name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
+                          "The first health check of %s failed: %s; stopping the container", arg_name, text);
+                (void) sd_notifyf(false, "STATUS=first health check failed: %s", text);
+                (void) container_stop(d, id);
+                *ret_exit = EXIT_FAILURE;
+                return 1;
+        }
+        if (strneq(rd->buf, "ready\t", 6)) {
+                log_info("First health check of %s passed, ready", arg_name);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running, healthy", short_id(id));
+        } else if (strneq(rd->buf, "nosuch\t", 7)) {
+                log_notice("ballastd does not know the service %s; ready without a health check", arg_name);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running (unknown to ballastd)", short_id(id));
+        } else if (strneq(rd->buf, "unreachable\t", 12)) {
+                /* Workloads run without ballastd (a reboot where it does not start, an upgrade). */
+                log_notice("ballastd is unreachable (%s): ready, health not checked", text);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; ballastd unreachable, "
+                                  "health not checked", short_id(id));
+        } else {
+                log_warning("ballastd answered %s; ready, health not checked", rd->buf);
+                (void) sd_notifyf(false, "READY=1\nSTATUS=container %s running; health not checked", short_id(id));
+        }
+        return 0;
+}
+
+/* SIGTERM/SIGINT (pending on the signalfd): stops the container. */
+static void supervise_stop_by_signal(Docker *d, const char *id) {
+        struct signalfd_siginfo si = {};
+
+        (void) !read(d->signal_fd, &si, sizeof(si));
+        log_info("Received %s, stopping the container %s", signal_name((int) si.ssi_signo), short_id(id));
+        (void) sd_notifyf(false, "STOPPING=1\nSTATUS=stopping container %s", short_id(id));
+        (void) container_stop(d, id);
+}
+
+/* The wait answered: the container's exit code, said in the journal and to systemd when the wait is sound. */
+static int supervise_exited(Request *wait, const char *id, bool ready) {
+        int code = wait_exit_code(wait, id);
+
+        if (request_result_errno(wait) == 0 && wait->status == 200) {
+                log_event(code == 0 ? LOG_INFO : LOG_WARNING, 0, "container-exited", arg_name, NULL,
+                          "Container %s exited with code %d%s", short_id(id), code,
+                          ready ? "" : " before it became ready");
+                (void) sd_notifyf(false, "STATUS=container %s exited with code %d", short_id(id), code);
+        }
+        return code;
+}
+
+/* The holder's wait answered: 0 when the holder still runs and its wait is open again (bounded by *reopens: a
+ * wait that keeps ending at once is not one to trust), 1 with *ret_exit when it went away and the container was
+ * stopped, or a negative errno. */
+static int supervise_holder_ended(Docker *d, const char *id, const char *holder, const char *hpath,
+                                  Request **hwait, unsigned *reopens, Readiness *rd, int *ret_exit) {
+        if (holder_still_runs(d, holder) && (*reopens)++ < 3) {
+                *hwait = request_free(*hwait);
+                return holder_wait_open(d, hpath, hwait);
+        }
+        readiness_stop(rd);
+        log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
+                  "The network holder %s of %s went away; stopping the container %s", short_id(holder), arg_name,
+                  short_id(id));
+        (void) sd_notify(false, "STATUS=network holder gone");
+        (void) container_stop(d, id);
+        *ret_exit = EXIT_DOCKER;
+        return 1;
+}
+
+/* No verdict within --ready-timeout: stops the container. */
+static int supervise_ready_timeout(Docker *d, const char *id) {
+        log_event(LOG_ERR, 0, "ready-timeout", arg_name, BALLAST_MESSAGE_SERVICE_FAILED,
+                  "No health verdict for %s within %" PRIu64 " ms; stopping the container", arg_name,
+                  arg_ready_timeout_ms);
+        (void) sd_notify(false, "STATUS=no health verdict in time");
+        (void) container_stop(d, id);
+        return EXIT_FAILURE;
+}
+
+/* How long one turn of the loop may wait: until the readiness deadline, at most a minute. */
+static int supervise_timeout_ms(uint64_t deadline) {
+        uint64_t now;
+
+        if (!deadline)
+                return 60 * 1000;
+        now = now_usec(CLOCK_MONOTONIC);
+        return now >= deadline ? 0 : (int) MIN((deadline - now + 999) / 1000, (uint64_t) 60 * 1000);
+}
+
+/* After the start: one loop over the wait (the container's exit), the holder's wait, SIGTERM/SIGINT and the
+ * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
+ * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
+ * healthy, 125 when the network holder went away under it (the container would run without its ports). */
+int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
+                        bool *ret_stopped) {
+        _cleanup_request_ Request *hwait = NULL;
+        _cleanup_free_ char *hpath = NULL;
+        Readiness rd = { .fd = -1 };
+        unsigned hwait_reopens = 0;
+        uint64_t deadline;
+        bool ready;
+        int r;
+
+        *ret_stopped = false;
+        if (holder) {
+                if (asprintf(&hpath, "/containers/%s/wait", holder) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                r = holder_wait_open(d, hpath, &hwait);
+                if (r < 0)
+                        return r;
+        }
+        ready = readiness_begin(&rd, id, &deadline);
+
+        for (r = 0; r == 0;) {
+                struct curl_waitfd w[2] = {
+                        { .fd = d->signal_fd, .events = CURL_WAIT_POLLIN },
+                        { .fd = rd.fd, .events = CURL_WAIT_POLLIN },
+                };
+
+                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1, supervise_timeout_ms(deadline));
+                if (r < 0)
+                        break;
+                if (w[0].revents & CURL_WAIT_POLLIN) {
+                        readiness_stop(&rd);
+                        supervise_stop_by_signal(d, id);
+                        *ret_exit = EXIT_SUCCESS;
+                        *ret_stopped = true;
+                        r = 1;
+                } else if (wait->done) {
+                        readiness_stop(&rd);
+                        *ret_exit = supervise_exited(wait, id, ready);
+                        r = 1;
+                } else if (hwait && hwait->done)
+                        r = supervise_holder_ended(d, id, holder, hpath, &hwait, &hwait_reopens, &rd, ret_exit);
+                else if (rd.fd >= 0 && (w[1].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI))) {
+                        r = readiness_read(&rd);
+                        if (r < 0)
+                                snprintf(rd.buf, sizeof(rd.buf), "unreachable\tpipe: %s", strerror(-r));
+                        if (r == 0)
+                                continue;
+                        readiness_stop(&rd);
+                        r = readiness_verdict(d, &rd, id, ret_exit);
+                        ready = true;
+                        deadline = 0;
+                } else if (!ready && deadline && now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        readiness_stop(&rd);
+                        *ret_exit = supervise_ready_timeout(d, id);
+                        r = 1;
+                }
+        }
+        readiness_stop(&rd);
+        return r < 0 ? r : 0;
+}
