@@ -108,6 +108,20 @@ like "$(bctl update window Sun 03:00 60 Mars/Olympus 2>&1)" "InvalidUpdatePolicy
 like "$(bctl update window Funday 03:00 60 2>&1)" "InvalidUpdatePolicy.*days" "an unknown weekday is refused"
 like "$(ust)" "Window now: +inside" "refused changes leave the windows as they were"
 
+# a policy change that cannot be persisted does not take effect (updates.json made a directory: every atomic
+# write of it fails), and the call says so
+sb rm -f /var/lib/ballast/updates.json
+sb mkdir -p /var/lib/ballast/updates.json/x
+like "$(bctl update pin gamma 2>&1)" "StateWriteFailed" "unwritable state: pin fails with StateWriteFailed"
+like "$(ust)" "Channel: +beta \(pin\)" "and the old pin stays in force"
+grep -qx 'GROUP=beta' "$root/etc/flatcar/update.conf"
+ok $? "and update.conf still names the old channel"
+like "$(bctl update window Sun 03:00 60 UTC 2>&1)" "StateWriteFailed" "unwritable state: window fails"
+like "$(ust)" "Window now: +inside" "and the old windows stay in force"
+like "$(bctl update approve 9999.1.0 2>&1)" "StateWriteFailed" "unwritable state: approve fails"
+like "$(ustj)" '"approved_version": null' "and nothing is approved"
+sb rm -rf /var/lib/ballast/updates.json
+
 # --- Container Linux: /etc/coreos is a symlink to the directory that holds update.conf ---
 set_os container-linux
 sb rm -rf /etc/flatcar /etc/coreos /etc/cl-conf
