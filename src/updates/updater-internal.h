@@ -132,6 +132,9 @@ struct Updater {
         char *reboot_error;
         unsigned reboot_failures;
         sd_event_source *reboot_retry;
+        unsigned reboot_timeout_s;      /* in rebooting this long, still in the same boot: undrain, release */
+        sd_event_source *reboot_timer;
+        bool reboot_timed_out;
 };
 
 /* What the gate sees now, and the window it was computed from. */
