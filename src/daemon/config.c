@@ -143,6 +143,10 @@ static int dispatch_listen(const char *path, json_t *v, void *target, JsonError 
         return 0;
 }
 
+static int dispatch_reboot_timeout(const char *path, json_t *v, void *target, JsonError *e) {
+        return dispatch_ranged_uint(path, v, target, 1, 86400, e);
+}
+
 static int dispatch_group_name(const char *path, json_t *v, void *target, JsonError *e) {
         const char *s = json_string_value(v);
 
@@ -299,7 +303,8 @@ NESTED(dispatch_updates_fields,
        { "fleet_lock", dispatch_fleet_lock, 0, 0 },
        { "time_zone", dispatch_time_zone, offsetof(Config, updates.time_zone), 0 },
        { "windows", dispatch_windows, 0, 0 },
-       { "drain_timeout_s", dispatch_drain_timeout, offsetof(Config, updates.drain_timeout_s), 0 })
+       { "drain_timeout_s", dispatch_drain_timeout, offsetof(Config, updates.drain_timeout_s), 0 },
+       { "reboot_timeout_s", dispatch_reboot_timeout, offsetof(Config, updates.reboot_timeout_s), 0 })
 NESTED(dispatch_control,
        { "socket", json_dispatch_absolute_path, offsetof(Config, control_socket), 0 },
        { "group", dispatch_group_name, offsetof(Config, control_group), 0 })

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "systemd/bus.h"
+#include "systemd/bus-owner.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 
@@ -33,6 +34,7 @@ struct Bus {
         BusUnitFunc on_unit;
         void *userdata;
         sd_event_source *retry;
+        BusNameOwner systemd; /* JobRemoved and PropertiesChanged count only from its owner */
 
         UnitState *units;
         size_t n_units, allocated_units;
@@ -323,7 +325,8 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         UnitState *u;
         int r;
 
-        if (sd_bus_path_decode(sd_bus_message_get_path(m), SD_UNIT_PATH_PREFIX, &unit) <= 0 ||
+        if (!bus_name_owner_sent(&b->systemd, m) ||
+            sd_bus_path_decode(sd_bus_message_get_path(m), SD_UNIT_PATH_PREFIX, &unit) <= 0 ||
             !bus_unit_is_ours(unit))
                 return 0;
         r = sd_bus_message_read(m, "s", &iface);
@@ -355,7 +358,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         const char *path, *unit, *result;
         uint32_t id;
 
-        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+        if (!bus_name_owner_sent(&b->systemd, m) || sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
         /* every job of ours with that path: systemd merges a second StopUnit of a stopping unit into the
          * first job, so two callers may wait for one job */
@@ -697,6 +700,7 @@ static void bus_disconnect(Bus *b) {
         }
         b->queue_tail = NULL;
         b->in_flight = b->queued = 0;
+        bus_name_owner_done(&b->systemd);
         bus = sd_bus_flush_close_unref(bus);
         if (was && b->on_state)
                 b->on_state(b, false, b->userdata);
@@ -715,8 +719,12 @@ int bus_start(Bus *b) {
         if (r < 0)
                 return r;
         /* The matches go in before Subscribe and before any job, so that no JobRemoved or PropertiesChanged of
-         * ours can pass unseen. */
-        r = sd_bus_match_signal_async(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed, NULL, b);
+         * ours can pass unseen; systemd's owner before them, so that it is known before any signal of a job of
+         * ours (signals count only from it: any local process may send one). */
+        r = bus_name_owner_watch(&b->systemd, bus, SD_DEST, NULL, NULL);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed,
+                                              NULL, b);
         if (r >= 0)
                 r = sd_bus_add_match_async(bus, NULL,
                                            "type='signal',sender='" SD_DEST "',interface='org.freedesktop.DBus.Properties',"
@@ -727,8 +735,10 @@ int bus_start(Bus *b) {
                                               "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, NULL, b);
         if (r >= 0)
                 r = sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", on_subscribed, b, "");
-        if (r < 0)
+        if (r < 0) {
+                bus_name_owner_done(&b->systemd);
                 return r;
+        }
         b->bus = TAKE_PTR(bus);
         return 0;
 }

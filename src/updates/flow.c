@@ -118,6 +118,22 @@ int updates_reboot_flow_from_json(const char *text, size_t n, RebootFlow *ret, c
         return 0;
 }
 
+void updates_may_finalize(RebootState state, const RebootInputs *in, RebootDecision *ret) {
+        RebootInputs now;
+
+        if (!in) {
+                updates_may_reboot(NULL, ret);
+                return;
+        }
+        /* asked again, the reboot has not started: an earlier yes counts for nothing */
+        now = *in;
+        now.reboot_started = false;
+        updates_may_reboot(&now, ret);
+        if (ret->allow && (state != REBOOT_STATE_REBOOTING || in->reboot_timed_out))
+                *ret = (RebootDecision) { .allow = false, .reason = updates_reboot_state_to_string(state),
+                                          .message = "The reboot flow is on its way (lock, drain); ask again." };
+}
+
 RebootState updates_reboot_next(RebootState state, const RebootInputs *in) {
         RebootDecision start, now;
         bool uses_lock;
@@ -153,6 +169,9 @@ RebootState updates_reboot_next(RebootState state, const RebootInputs *in) {
 
         case REBOOT_STATE_REBOOTING:
                 if (in->new_boot)
+                        return REBOOT_STATE_POST_REBOOT_UNLOCK;
+                /* told to reboot long ago, and still in this boot: the reboot is not coming, undrain and release */
+                if (in->reboot_timed_out)
                         return REBOOT_STATE_POST_REBOOT_UNLOCK;
                 /* once the reboot is on its way, releasing the lock would let another node go too early */
                 if (in->reboot_started)

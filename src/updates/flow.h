@@ -52,7 +52,8 @@ int updates_reboot_flow_from_json(const char *text, size_t n, RebootFlow *ret, c
  *     when updates_may_start() allows; else WAITING_WINDOW when only the window is missing, else NEEDED.
  *   LOCKING → DRAINING when the lock is held (or the strategy needs none).
  *   DRAINING → REBOOTING when updates_may_reboot() allows.
- *   REBOOTING → POST_REBOOT_UNLOCK on a new boot.
+ *   REBOOTING → POST_REBOOT_UNLOCK on a new boot, or when the reboot did not come within the bound
+ *     (reboot_timed_out), even after it was started.
  *   LOCKING, DRAINING, REBOOTING (before the reboot started) → POST_REBOOT_UNLOCK when updates_may_start()
  *     stops allowing (window closed, paused, not needed any more…), since the lock may be held: abort and
  *     release. LOCKING and DRAINING also on a new boot (an unexpected reboot) and DRAINING when the lock is
@@ -60,3 +61,7 @@ int updates_reboot_flow_from_json(const char *text, size_t n, RebootFlow *ret, c
  *   POST_REBOOT_UNLOCK → IDLE when unlocked and no longer drained.
  * An invalid state gives POST_REBOOT_UNLOCK: releasing is always safe. */
 RebootState updates_reboot_next(RebootState state, const RebootInputs *in);
+/* The answer to Zincati's pre-reboot: yes only in REBOOTING, and only when updates_may_reboot() allows now
+ * (window, pause, policy, lock, drain). An earlier yes counts for nothing: asked again, the reboot has not
+ * started. When the gate allows but the flow is not there yet, the reason is the flow's state. */
+void updates_may_finalize(RebootState state, const RebootInputs *in, RebootDecision *ret);

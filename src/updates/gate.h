@@ -38,6 +38,7 @@ typedef struct RebootInputs {
         bool new_boot;             /* the boot ID differs from the one saved with the flow state */
         bool reboot_started;       /* logind accepted the reboot (or Zincati was told 200): no way back */
         bool unlocked;             /* steady-state succeeded, or there is no FleetLock server to tell */
+        bool reboot_timed_out;     /* in rebooting for longer than reboot_timeout_s: the reboot is not coming */
 } RebootInputs;
 
 typedef struct RebootDecision {

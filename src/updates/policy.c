@@ -11,6 +11,7 @@ int updates_policy_init(UpdatesPolicy *p) {
                 .fleet_lock_group = strdup("default"),
                 .time_zone = strdup("UTC"),
                 .drain_timeout_s = 300,
+                .reboot_timeout_s = 900,
         };
         return p->strategy && p->fleet_lock_group && p->time_zone ? 0 : -ENOMEM;
 }

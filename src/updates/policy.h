@@ -21,6 +21,7 @@ typedef struct UpdatesPolicy {
         MaintenanceWindow *windows;
         size_t n_windows;
         unsigned drain_timeout_s;
+        unsigned reboot_timeout_s; /* drained and told to reboot, the reboot has not come: undrain, release */
 } UpdatesPolicy;
 
 /* The defaults (no "updates" block): not managed, fleet_lock, group "default", UTC, a 300 s drain timeout.

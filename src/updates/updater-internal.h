@@ -20,6 +20,7 @@
 
 #include "http/http.h"
 #include "shared/macro.h"
+#include "systemd/bus-owner.h"
 #include "updates/fleetlock.h"
 #include "updates/flow.h"
 #include "updates/gate.h"
@@ -77,7 +78,9 @@ struct Updater {
 
         /* update_engine (Flatcar, Container Linux) */
         sd_bus *bus;
-        sd_bus_slot *ue_match, *ue_owner_match, *ue_call, *disconnect_match;
+        sd_bus_slot *ue_match, *ue_call, *disconnect_match;
+        BusNameOwner ue_owner;  /* StatusUpdate counts only from com.coreos.update1's owner */
+        unsigned ue_forged;     /* StatusUpdate signals ignored: not from the owner */
         sd_event_source *bus_retry;
         bool ue_known;
         char *ue_operation, *ue_new_version, *ue_error;
@@ -132,6 +135,9 @@ struct Updater {
         char *reboot_error;
         unsigned reboot_failures;
         sd_event_source *reboot_retry;
+        unsigned reboot_timeout_s;      /* in rebooting this long, still in the same boot: undrain, release */
+        sd_event_source *reboot_timer;
+        bool reboot_timed_out;
 };
 
 /* What the gate sees now, and the window it was computed from. */

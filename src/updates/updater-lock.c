@@ -127,13 +127,21 @@ static int on_zincati(LockServerOp op, const char *id, const char *group, const 
         if (op == LOCK_SERVER_STEADY_STATE) {
                 u->zincati_last_op = "steady-state";
                 u->zincati_last_answer = 200;
+                /* told 200 in this boot (a new boot leaves rebooting at once): whatever says steady-state now,
+                 * the node has not rebooted, and releasing would let another node go while this one may still
+                 * reboot. The lock stays held until the new boot, or until reboot_timeout_s undrains and
+                 * releases. */
+                if (u->flow.state == REBOOT_STATE_REBOOTING && u->reboot_started) {
+                        log_event(LOG_WARNING, 0, "zincati-steady-state", NULL, NULL,
+                                  "Zincati says steady-state (id %s, group %s) in the boot it was told to reboot "
+                                  "from: the lock stays held until the new boot or reboot_timeout_s (%u s).",
+                                  id, group, u->reboot_timeout_s);
+                        return 0;
+                }
                 if (u->reboot_needed || u->reboot_started)
                         log_event(LOG_INFO, 0, "zincati-steady-state", NULL, NULL,
                                   "Zincati is in steady state (id %s, group %s): no reboot pending.", id, group);
                 u->reboot_needed = false;
-                /* told 200 in this boot, and Zincati runs again without having rebooted: it will not */
-                if (u->flow.state == REBOOT_STATE_REBOOTING)
-                        u->reboot_started = false;
                 updater_step(u);
                 return 0;
         }
@@ -143,22 +151,20 @@ static int on_zincati(LockServerOp op, const char *id, const char *group, const 
                 log_event(LOG_INFO, 0, "zincati-pre-reboot", NULL, NULL,
                           "Zincati asks to finalize an update (id %s, group %s): a reboot is needed.", id, group);
         u->reboot_needed = true;
+        /* asked again: an earlier 200 did not lead to a reboot, so it counts for nothing; the flow and the
+         * answer follow the gate as it stands now (window, pause, policy, lock, drain) */
+        if (u->flow.state == REBOOT_STATE_REBOOTING)
+                u->reboot_started = false;
         updater_step(u);
-        if (u->flow.state == REBOOT_STATE_REBOOTING && drained(u)) {
-                if (!u->reboot_started)
-                        log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
-                                  "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
+        updater_inputs(u, &g);
+        updates_may_finalize(u->flow.state, &g.in, &d);
+        updater_decision_explain(u, &d);
+        if (d.allow) {
+                log_event(LOG_NOTICE, 0, "rebooting", NULL, NULL,
+                          "Zincati may finalize and reboot now: the node is drained and holds what it needs.");
                 u->reboot_started = true;
                 u->zincati_last_answer = 200;
                 return 0;
-        }
-        updater_inputs(u, &g);
-        updates_may_reboot(&g.in, &d);
-        updater_decision_explain(u, &d);
-        if (d.allow) {
-                /* the gate agrees, the flow is not there yet: say where it is */
-                d.reason = updates_reboot_state_to_string(u->flow.state);
-                d.message = "The reboot flow is on its way (lock, drain); ask again.";
         }
         *ret_kind = d.reason;
         *ret_value = strdup(d.message);

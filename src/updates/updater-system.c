@@ -113,7 +113,7 @@ void updater_bus_drop(Updater *u) {
         u->reboot_call = sd_bus_slot_unref(u->reboot_call);
         u->inhibit_call = sd_bus_slot_unref(u->inhibit_call);
         u->ue_match = sd_bus_slot_unref(u->ue_match);
-        u->ue_owner_match = sd_bus_slot_unref(u->ue_owner_match);
+        bus_name_owner_done(&u->ue_owner);
         u->ue_call = sd_bus_slot_unref(u->ue_call);
         u->disconnect_match = sd_bus_slot_unref(u->disconnect_match);
         u->bus = sd_bus_flush_close_unref(u->bus);
@@ -269,8 +269,19 @@ int updater_on_reboot_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Any local process may broadcast a StatusUpdate (or send one to ballastd's connection): it counts only when
+ * it comes from the unique name that owns com.coreos.update1. */
 static int on_ue_status_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        (void) updater_take_status(userdata, m);
+        Updater *u = userdata;
+
+        if (!bus_name_owner_sent(&u->ue_owner, m)) {
+                /* the first few at notice level: a local process is trying to steer the reboot flow */
+                log_full(u->ue_forged++ < 3 ? LOG_NOTICE : LOG_DEBUG,
+                         "Ignored a StatusUpdate from %s: not update_engine (%s is owned by %s).",
+                         strna(sd_bus_message_get_sender(m)), UE_SERVICE, strna(u->ue_owner.owner));
+                return 0;
+        }
+        (void) updater_take_status(u, m);
         return 0;
 }
 
@@ -301,19 +312,15 @@ static void updater_get_status(Updater *u) {
                 log_warning_errno(r, "Failed to ask update_engine for its status: %m");
 }
 
-static int on_ue_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static void on_ue_owner_changed(BusNameOwner *o, const char *new_owner, void *userdata) {
         Updater *u = userdata;
-        const char *name, *old_owner, *new_owner;
 
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, UE_SERVICE))
-                return 0;
-        if (*new_owner)
+        if (new_owner)
                 updater_get_status(u);
         else {
                 u->ue_known = false;
                 (void) set_string(&u->ue_error, "update_engine left the bus");
         }
-        return 0;
 }
 
 static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -343,16 +350,16 @@ static int updater_bus_connect(Updater *u) {
                 return r;
         r = sd_bus_match_signal_async(bus, &u->disconnect_match, "org.freedesktop.DBus.Local", NULL,
                                       "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, NULL, u);
+        /* the owner first: its answer comes before any StatusUpdate the match lets through */
         if (r >= 0 && watch_update_engine(u))
-                r = sd_bus_match_signal_async(bus, &u->ue_match, NULL, UE_PATH, UE_INTERFACE, "StatusUpdate",
+                r = bus_name_owner_watch(&u->ue_owner, bus, UE_SERVICE, on_ue_owner_changed, u);
+        if (r >= 0 && watch_update_engine(u))
+                r = sd_bus_match_signal_async(bus, &u->ue_match, UE_SERVICE, UE_PATH, UE_INTERFACE, "StatusUpdate",
                                               on_ue_status_signal, NULL, u);
-        if (r >= 0 && watch_update_engine(u))
-                r = sd_bus_match_signal_async(bus, &u->ue_owner_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                              "org.freedesktop.DBus", "NameOwnerChanged", on_ue_owner_changed, NULL, u);
         if (r < 0) {
                 u->disconnect_match = sd_bus_slot_unref(u->disconnect_match);
                 u->ue_match = sd_bus_slot_unref(u->ue_match);
-                u->ue_owner_match = sd_bus_slot_unref(u->ue_owner_match);
+                bus_name_owner_done(&u->ue_owner);
                 return r;
         }
         u->bus = TAKE_PTR(bus);

@@ -40,7 +40,7 @@ int updater_method_status(Updater *u, VarlinkCall *call, json_t *params) {
 }
 
 int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params) {
-        _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL, *old = NULL;
         json_t *ch = json_object_get(params, "channel");
         const char *key, *channel;
         json_t *v;
@@ -64,12 +64,15 @@ int updater_method_pin(Updater *u, VarlinkCall *call, json_t *params) {
                 return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
                                           json_pack("{s:s,s:s}", "field", "channel", "reason",
                                                     error ?: strerror(-r)));
-        r = set_string(&u->pin_channel, channel);
-        if (r < 0)
-                return r;
-        r = updater_save(u);
-        if (r < 0)
-                return reply_state_write_failed(call, u->state_path, r);
+        /* persisted first: a change that is not on disk does not take effect */
+        old = TAKE_PTR(u->pin_channel);
+        u->pin_channel = strdup(channel);
+        r = u->pin_channel ? updater_save(u) : -ENOMEM;
+        if (r < 0) {
+                free(u->pin_channel);
+                u->pin_channel = TAKE_PTR(old);
+                return r == -ENOMEM ? r : reply_state_write_failed(call, u->state_path, r);
+        }
         log_event(LOG_INFO, 0, "update-pinned", NULL, NULL, "Update channel pinned to %s.", channel);
         if (updater_write_file(u) < 0)
                 return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
@@ -110,7 +113,8 @@ int updater_method_resume(Updater *u, VarlinkCall *call, json_t *params) {
 
 int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params) {
         _cleanup_free_ MaintenanceWindow *w = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *new_zone = NULL;
+        bool was_set = true;
         json_t *tz = json_object_get(params, "time_zone"), *v;
         const char *key, *zone;
         size_t n = 0;
@@ -138,16 +142,22 @@ int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params) {
                                                                            : "the windows cannot be computed"));
         if (!updater_is_managed(u))
                 return refuse_unmanaged(u, call);
-        free(u->set_windows);
-        u->set_windows = TAKE_PTR(w);
-        u->n_set_windows = n;
-        u->windows_set = true;
-        r = set_string(&u->set_time_zone, json_is_string(tz) ? json_string_value(tz) : NULL);
-        if (r < 0)
-                return r;
+        if (json_is_string(tz) && !(new_zone = strdup(json_string_value(tz))))
+                return -ENOMEM;
+        /* persisted first: windows that are not on disk do not take effect */
+        SWAP(u->set_windows, w);
+        SWAP(u->n_set_windows, n);
+        SWAP(u->windows_set, was_set);
+        SWAP(u->set_time_zone, new_zone);
         r = updater_save(u);
-        if (r < 0)
+        if (r < 0) {
+                SWAP(u->set_windows, w);
+                SWAP(u->n_set_windows, n);
+                SWAP(u->windows_set, was_set);
+                SWAP(u->set_time_zone, new_zone);
                 return reply_state_write_failed(call, u->state_path, r);
+        }
+        n = u->n_set_windows;
         log_event(LOG_INFO, 0, "update-windows-set", NULL, NULL, "Maintenance windows set (%zu, zone %s).", n,
                   effective_time_zone(u));
         updater_step(u);
@@ -155,6 +165,7 @@ int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params) {
 }
 
 int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params) {
+        _cleanup_free_ char *old = NULL;
         json_t *ver = json_object_get(params, "version"), *v;
         const char *key, *version;
         int cmp, r;
@@ -175,12 +186,15 @@ int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params) {
                 return varlink_call_error(call, "io.ballast.Agent.InvalidUpdatePolicy",
                                           json_pack("{s:s,s:s}", "field", "version", "reason",
                                                     "expected a dotted numeric version such as 3815.2.0"));
-        r = set_string(&u->approved_version, version);
-        if (r < 0)
-                return r;
-        r = updater_save(u);
-        if (r < 0)
-                return reply_state_write_failed(call, u->state_path, r);
+        /* persisted first: an approval that is not on disk does not take effect */
+        old = TAKE_PTR(u->approved_version);
+        u->approved_version = strdup(version);
+        r = u->approved_version ? updater_save(u) : -ENOMEM;
+        if (r < 0) {
+                free(u->approved_version);
+                u->approved_version = TAKE_PTR(old);
+                return r == -ENOMEM ? r : reply_state_write_failed(call, u->state_path, r);
+        }
         log_event(LOG_INFO, 0, "update-approved", NULL, NULL, "Version %s approved (above max_version allowed).",
                   version);
         updater_step(u);

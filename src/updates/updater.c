@@ -222,6 +222,7 @@ void updater_inputs(Updater *u, GateView *g) {
                 .new_boot = u->flow.boot_id[0] && u->boot_id[0] && !streq(u->flow.boot_id, u->boot_id),
                 .reboot_started = u->reboot_started,
                 .unlocked = u->unlocked,
+                .reboot_timed_out = u->reboot_timed_out,
         };
         /* an operator's approval of exactly this version lifts max_version for it */
         if (u->approved_version && version && streq(u->approved_version, version))
@@ -240,6 +241,9 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         if (g->in.new_boot) {
                 reason = "new-boot";
                 why = "The node booted again since the flow's last step.";
+        } else if (s == REBOOT_STATE_POST_REBOOT_UNLOCK && g->in.reboot_timed_out) {
+                reason = "reboot-timeout";
+                why = "The reboot did not come within reboot_timeout_s.";
         } else if (s == REBOOT_STATE_POST_REBOOT_UNLOCK && start.allow) {
                 reason = now.reason;
                 why = now.message;
@@ -258,6 +262,7 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
                 u->reboot_asked = false;
                 u->reboot_failures = 0;
                 u->reboot_error = mfree(u->reboot_error);
+                u->reboot_timed_out = false;
                 (void) sd_event_source_set_enabled(u->reboot_retry, SD_EVENT_OFF);
                 break;
         case REBOOT_STATE_IDLE:
@@ -266,6 +271,11 @@ static void updater_enter(Updater *u, RebootState s, const GateView *g) {
         default:
                 break;
         }
+        /* a reboot that does not come within the bound is called off */
+        if (s == REBOOT_STATE_REBOOTING)
+                (void) sd_event_source_set_time_relative(u->reboot_timer, u->reboot_timeout_s * USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(u->reboot_timer, s == REBOOT_STATE_REBOOTING ? SD_EVENT_ONESHOT
+                                                                                         : SD_EVENT_OFF);
         u->flow.state = s;
         u->flow.since_usec = now_usec(CLOCK_REALTIME);
         memcpy(u->flow.boot_id, u->boot_id, sizeof(u->flow.boot_id));
@@ -326,6 +336,26 @@ static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         log_event(LOG_WARNING, 0, "drain-timeout", NULL, NULL,
                   "The drain did not finish within %u s (drain_timeout_s): going on; the shutdown stops the rest.",
                   u->drain_timeout_s);
+        updater_step(u);
+        return 0;
+}
+
+/* Drained and told to reboot (logind asked, or Zincati answered 200), and still in this boot after
+ * reboot_timeout_s: the reboot is not coming. The node is undrained and the lock released (the flow goes to
+ * post-reboot-unlock); on Fedora CoreOS the need is forgotten until Zincati asks again. */
+static int on_reboot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Updater *u = userdata;
+
+        if (u->flow.state != REBOOT_STATE_REBOOTING)
+                return 0;
+        u->reboot_timed_out = true;
+        log_event(LOG_WARNING, 0, "reboot-timeout", NULL, NULL,
+                  "The reboot into %s did not come within %u s (reboot_timeout_s): undraining the node and "
+                  "releasing the lock.", strna(u->flow.version), u->reboot_timeout_s);
+        if (u->os.kind == OS_FEDORA_COREOS) {
+                u->reboot_needed = false;
+                u->need_known = true;
+        }
         updater_step(u);
         return 0;
 }
@@ -466,6 +496,7 @@ int updater_set_config(Updater *u, const UpdatesPolicy *c) {
         u->n_windows = c->n_windows;
         u->managed = c->managed;
         u->drain_timeout_s = c->drain_timeout_s;
+        u->reboot_timeout_s = c->reboot_timeout_s ?: 900;
         u->strategy = updates_strategy_from_string(c->strategy);
         if ((int) u->strategy < 0)
                 u->strategy = UPDATES_STRATEGY_OFF;
@@ -552,6 +583,12 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
                 return r;
         (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(u->drain_timer, "updates-drain-timeout");
+        r = sd_event_add_time_relative(event, &u->reboot_timer, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_SEC,
+                                       on_reboot_timeout, u);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(u->reboot_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(u->reboot_timer, "updates-reboot-timeout");
         r = sd_event_add_time_relative(event, &u->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, updater_on_bus_retry, u);
         if (r < 0)
                 return r;
@@ -582,6 +619,7 @@ Updater *updater_free(Updater *u) {
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);
         sd_event_source_disable_unref(u->drain_timer);
+        sd_event_source_disable_unref(u->reboot_timer);
         sd_event_source_disable_unref(u->bus_retry);
         sd_event_source_disable_unref(u->window_timer);
         sd_event_unref(u->event);

@@ -38,6 +38,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* whatever state was read, one step of the flow from it gives a known state */
         FUZZ_CHECK(updates_reboot_state_to_string(updates_reboot_next(f.state, &(RebootInputs) {})) != NULL);
+        /* whatever state was read, an earlier yes never answers Zincati outside the window, and a reboot that did
+         * not come in time always leads to releasing */
+        {
+                RebootInputs in = { .reboot_needed = true, .window = UPDATES_WINDOW_OUTSIDE, .lock_held = true,
+                                    .drained = true, .clock_known = true, .reboot_started = true,
+                                    .strategy = UPDATES_STRATEGY_FLEET_LOCK };
+                RebootDecision d;
+
+                updates_may_finalize(f.state, &in, &d);
+                FUZZ_CHECK(!d.allow && d.reason);
+                in.window = UPDATES_WINDOW_INSIDE;
+                in.reboot_timed_out = true;
+                FUZZ_CHECK(f.state != REBOOT_STATE_REBOOTING ||
+                           updates_reboot_next(f.state, &in) == REBOOT_STATE_POST_REBOOT_UNLOCK);
+        }
         updates_reboot_flow_done(&f);
         updates_reboot_flow_done(&g);
         return 0;

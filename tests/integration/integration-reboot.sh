@@ -115,6 +115,36 @@ wait_for 10 sb systemctl is-active -q ballast-web.service
 ok $? "node A runs a service"
 
 ok $(flow_is A idle; echo $?) "node A: flow idle while update_engine is idle"
+
+# ---- forged update_engine signals: any local uid may broadcast a StatusUpdate (the system bus lets everyone
+# send signals), or send one straight to ballastd's connections; only com.coreos.update1's owner counts ----
+need setpriv dbus-send dbus-monitor
+forge() {  # forge OPERATION [DBUS-SEND-OPTIONS]: a StatusUpdate sent by uid 65534
+	local op=$1; shift
+	sb setpriv --reuid 65534 --regid 65534 --clear-groups dbus-send --system --type=signal "$@" /com/coreos/update1 \
+		com.coreos.update1.Manager.StatusUpdate int64:0 double:1.0 string:"$op" string:9999.0.0 int64:0
+}
+# ballastd's own connections (node A's and B's), to address forged signals to them directly
+conns=$(sb busctl --system list --unique --no-legend 2>/dev/null | awk '$3 == "ballastd" {print $1}')
+like "$conns" "^:" "ballastd's connections on the system bus are listed"
+sb sh -c 'exec timeout 20 dbus-monitor --system "type=signal,interface=com.coreos.update1.Manager,member=StatusUpdate"' \
+	>"$SB_DIR/monitor" 2>&1 &
+mon=$!
+sleep 1
+forge UPDATE_STATUS_UPDATED_NEED_REBOOT
+ok $? "uid 65534 broadcasts a forged UPDATED_NEED_REBOOT"
+for c in $conns; do forge UPDATE_STATUS_UPDATED_NEED_REBOOT --dest="$c"; done
+ok $? "and sends it to each of ballastd's connections"
+sleep 2
+kill $mon 2>/dev/null; wait $mon 2>/dev/null
+is "$(grep -c 'string "9999.0.0"' "$SB_DIR/monitor")" "$(( 1 + $(echo $conns | wc -w) ))" "the forged signals are on the bus (dbus-monitor sees every one)"
+ok $(flow_is A idle; echo $?) "node A: the forged signals change nothing (flow idle)"
+like "$(ustj A | jq -c '{reboot_needed, new_version}')" '"reboot_needed":false,"new_version":null' "node A: no reboot needed, no version taken"
+ok $(flow_is B idle; echo $?) "node B: flow idle too"
+check "no drain: node A's service still runs" -- sb systemctl is-active -q ballast-web.service
+is "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=update-engine-status | grep -c 9999)" 0 "the journal took no status from the forger"
+like "$(sandbox_journal -u ballastd -o cat | grep 'Ignored a StatusUpdate' | head -1)" "Ignored a StatusUpdate from :[0-9.]+: not update_engine" \
+	"the journal says a StatusUpdate from another sender was ignored"
 ue AttemptUpdate
 wait_for 10 status_has A '"reason": "lock-unreachable"'
 ok $? "update_engine's need-reboot reaches node A; the lock server is down: reason lock-unreachable"
@@ -125,6 +155,12 @@ like "$out" "Decision: +no reboot: The lock server http://127.0.0.1:$LOCK_PORT/v
 	"node A: the decision names the lock server and why"
 wait_for 10 status_has B '"reason": "lock-unreachable"'
 ok $? "node B too: lock-unreachable"
+# a forged IDLE does not call the real need off
+forge UPDATE_STATUS_IDLE
+for c in $conns; do forge UPDATE_STATUS_IDLE --dest="$c"; done
+sleep 2
+like "$(ustj A | jq -c '{reboot_needed, flow: .flow.state}')" '"reboot_needed":true,"flow":"locking"' \
+	"a forged UPDATE_STATUS_IDLE leaves node A's reboot need and flow as they were"
 sleep 2
 check "no drain without the lock: node A's service still runs" -- sb systemctl is-active -q ballast-web.service
 check "and the sandbox was not rebooted" -- _sb_alive "$SANDBOX_PID"

@@ -108,6 +108,20 @@ like "$(bctl update window Sun 03:00 60 Mars/Olympus 2>&1)" "InvalidUpdatePolicy
 like "$(bctl update window Funday 03:00 60 2>&1)" "InvalidUpdatePolicy.*days" "an unknown weekday is refused"
 like "$(ust)" "Window now: +inside" "refused changes leave the windows as they were"
 
+# a policy change that cannot be persisted does not take effect (updates.json made a directory: every atomic
+# write of it fails), and the call says so
+sb rm -f /var/lib/ballast/updates.json
+sb mkdir -p /var/lib/ballast/updates.json/x
+like "$(bctl update pin gamma 2>&1)" "StateWriteFailed" "unwritable state: pin fails with StateWriteFailed"
+like "$(ust)" "Channel: +beta \(pin\)" "and the old pin stays in force"
+grep -qx 'GROUP=beta' "$root/etc/flatcar/update.conf"
+ok $? "and update.conf still names the old channel"
+like "$(bctl update window Sun 03:00 60 UTC 2>&1)" "StateWriteFailed" "unwritable state: window fails"
+like "$(ust)" "Window now: +inside" "and the old windows stay in force"
+like "$(bctl update approve 9999.1.0 2>&1)" "StateWriteFailed" "unwritable state: approve fails"
+like "$(ustj)" '"approved_version": null' "and nothing is approved"
+sb rm -rf /var/lib/ballast/updates.json
+
 # --- Container Linux: /etc/coreos is a symlink to the directory that holds update.conf ---
 set_os container-linux
 sb rm -rf /etc/flatcar /etc/coreos /etc/cl-conf
@@ -211,16 +225,25 @@ is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')"
 out=$(ust)
 like "$out" "Flow: +rebooting" "the flow is at rebooting (Zincati finalizes and reboots)"
 like "$out" "last request pre-reboot, answered 200" "the status shows Zincati's last request and our answer"
-is "$(zpost steady-state)" "200 " "after the reboot, Zincati's steady-state: 200"
+# a steady-state in the boot that was told to reboot (Zincati restarted, or anything else that can reach the
+# endpoint) does not release the lock: the node may still reboot
+is "$(zpost steady-state)" "200 " "a steady-state before the new boot: 200"
+sleep 1
+is "$(holders)" "$zid " "but the cluster's lock stays held"
+like "$(ust)" "Flow: +rebooting" "and the flow stays at rebooting"
+# asked again after a 200, the answer is the gate's as it stands now: the window has closed meanwhile
+bctl update window "$tomorrow" 03:00 60 UTC >/dev/null
+like "$(zpost pre-reboot)" '^409 \{"kind":"outside_window"' "a second pre-reboot after a 200, outside the window: 409 outside_window"
 wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
-ok $? "ballast releases the cluster's lock (steady-state upstream)"
+ok $? "the attempt is called off: ballast releases the cluster's lock (steady-state upstream)"
 wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
 ok $? "and the services run again"
-like "$(ust)" "Flow: +idle" "the flow is idle"
+like "$(ust)" "Flow: +waiting-window" "the flow waits for the window again"
+bctl update window Mon,Tue,Wed,Thu,Fri,Sat,Sun 00:00 10080 UTC >/dev/null
 
 # drain_timeout_s bounds the drain: a service that ignores SIGTERM (its stop takes the unit's whole stop timeout,
 # 20 s) does not hold the reboot, and the cluster's lock, for longer
-sed -i 's/"windows"/"drain_timeout_s": 2, "windows"/' "$root/etc/ballast/ballast.json"
+sed -i 's/"windows"/"drain_timeout_s": 2, "reboot_timeout_s": 8, "windows"/' "$root/etc/ballast/ballast.json"
 reload
 printf '{"name": "stubborn", "runtime": "exec", "command": ["/bin/sh", "-c", "trap \\"\\" TERM; while :; do sleep 0.1; done"]}' \
 	>"$SB_DIR/stubborn.json"
@@ -236,6 +259,19 @@ is "$(sb systemctl is-active ballast-stubborn.service)" deactivating "the servic
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=drain-timeout)" "did not finish within 2 s \(drain_timeout_s\): going on" \
 	"the journal says the drain timed out and the flow went on"
 is "$(holders)" "$zid " "the lock is held"
+# the reboot does not come (nothing reboots the sandbox): after reboot_timeout_s the node is undrained and the
+# lock released, and the journal says why
+wait_for 60 sh -c "[ ! -s '$SB_DIR/holders' ]"
+ok $? "the reboot does not come: the lock is released"
+ok $(( $(date +%s) - t0 >= 8 ? 0 : 1 )) "not before reboot_timeout_s (8 s) after the 200"
+like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=reboot-timeout)" "did not come within 8 s \(reboot_timeout_s\)" \
+	"the journal says the reboot timed out"
+like "$(ust)" "Flow: +(idle|post-reboot-unlock)" "the flow left rebooting"
+# Zincati asks again: lock, drain, 200
+zpost pre-reboot >/dev/null
+wait_for 15 pre_ok
+ok $? "a new pre-reboot is answered 200 again"
+is "$(holders)" "$zid " "the lock is held again"
 # the configuration moves to another lock server: the slot held at the old one is given back there
 sed -i 's|127.0.0.1:4400/|127.0.0.1:4401/|' "$root/etc/ballast/ballast.json"
 sb systemctl reload ballastd.service
@@ -243,6 +279,6 @@ wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
 ok $? "after a reload that names another lock server, the old server's slot is released"
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-unlocked | tail -1)" "Released the lock at the server no longer configured" \
 	"and the journal says so"
-is "$(zpost steady-state)" "200 " "steady-state ends the attempt"
+is "$(zpost steady-state)" "200 " "steady-state is answered"
 
 done_testing

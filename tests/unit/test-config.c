@@ -60,6 +60,7 @@ static void check_defaults(const Config *c, const char *what) {
         is_str(c->updates.time_zone, "UTC", "%s: time zone", what);
         ok(c->updates.windows == NULL && c->updates.n_windows == 0, "%s: no maintenance windows", what);
         is_int(c->updates.drain_timeout_s, 300, "%s: drain timeout", what);
+        is_int(c->updates.reboot_timeout_s, 900, "%s: reboot timeout", what);
         is_str(c->control_socket, "/run/ballast/ballastd.sock", "%s: control socket", what);
         is_str(c->control_group, "ballast", "%s: control group", what);
         is_str(c->docker_socket, "/var/run/docker.sock", "%s: docker socket", what);
@@ -337,6 +338,9 @@ static void test_bad_configs(void) {
                 { "drain timeout too large",
                   "{\"updates\": {\"strategy\": \"off\", \"drain_timeout_s\": 86401}}",
                   "bad.json:1:33: updates.drain_timeout_s: 86401 is out of range 0..86400" },
+                { "reboot timeout 0",
+                  "{\"updates\": {\"strategy\": \"off\", \"reboot_timeout_s\": 0}}",
+                  "bad.json:1:33: updates.reboot_timeout_s: 0 is out of range 1..86400" },
                 { "unknown strategy",
                   "{\"updates\": {\"strategy\": \"sometimes\"}}",
                   "bad.json:1:14: updates.strategy: expected \"fleet_lock\", \"periodic\" or \"off\"" },

@@ -1237,6 +1237,10 @@ static void test_reboot_next(void) {
                   { GOOD, .window = UPDATES_WINDOW_OUTSIDE }, REBOOT_STATE_POST_REBOOT_UNLOCK },
                 { "rebooting, started, window closed: no way back", REBOOT_STATE_REBOOTING,
                   { GOOD, .reboot_started = true, .window = UPDATES_WINDOW_OUTSIDE }, REBOOT_STATE_REBOOTING },
+                { "rebooting, started, the reboot did not come in time: release", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .reboot_timed_out = true }, REBOOT_STATE_POST_REBOOT_UNLOCK },
+                { "rebooting, not started, timed out: release", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_timed_out = true }, REBOOT_STATE_POST_REBOOT_UNLOCK },
                 { "rebooting, new boot", REBOOT_STATE_REBOOTING,
                   { GOOD, .new_boot = true, .reboot_needed = false, .drained = false },
                   REBOOT_STATE_POST_REBOOT_UNLOCK },
@@ -1291,6 +1295,47 @@ static void test_reboot_next(void) {
         is_str(updates_reboot_state_to_string(s), "idle", "run: unlocked → idle");
 }
 
+/* Zincati's pre-reboot is answered by the gate as it stands now, whatever was answered before. */
+static void test_may_finalize(void) {
+        static const struct {
+                const char *what;
+                RebootState state;
+                RebootInputs in;
+                bool allow;
+                const char *reason;
+        } cases[] = {
+                { "rebooting, all allows", REBOOT_STATE_REBOOTING, { GOOD }, true, "ok" },
+                { "rebooting, told 200 before, now outside the window", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .window = UPDATES_WINDOW_OUTSIDE }, false, "outside-window" },
+                { "rebooting, told 200 before, now paused", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .paused = true }, false, "paused" },
+                { "rebooting, told 200 before, lock lost", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .lock_held = false }, false, "no-lock" },
+                { "rebooting, told 200 before, undrained", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .drained = false }, false, "not-drained" },
+                { "rebooting, told 200 before, above max now", REBOOT_STATE_REBOOTING,
+                  { GOOD, .reboot_started = true, .max_version = "1.0", .new_version = "2.0" }, false,
+                  "version-above-max" },
+                { "rebooting, timed out", REBOOT_STATE_REBOOTING, { GOOD, .reboot_timed_out = true }, false,
+                  "rebooting" },
+                { "draining, the gate allows: not there yet", REBOOT_STATE_DRAINING, { GOOD }, false, "draining" },
+                { "post-reboot-unlock, a stale yes", REBOOT_STATE_POST_REBOOT_UNLOCK, { GOOD, .reboot_started = true },
+                  false, "post-reboot-unlock" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                RebootDecision d;
+                updates_may_finalize(cases[i].state, &cases[i].in, &d);
+                ok(d.allow == cases[i].allow && streq(d.reason, cases[i].reason), "finalize: %s → %s (%s)",
+                   cases[i].what, cases[i].allow ? "200" : "409", cases[i].reason);
+                if (d.allow != cases[i].allow || !streq(d.reason, cases[i].reason))
+                        diag("got %s (%s)", d.allow ? "allow" : "deny", d.reason);
+        }
+        RebootDecision d;
+        updates_may_finalize(REBOOT_STATE_REBOOTING, NULL, &d);
+        ok(!d.allow, "finalize: NULL inputs: refused");
+}
+
 int main(void) {
         test_detect_os();
         test_version_compare();
@@ -1307,5 +1352,6 @@ int main(void) {
         test_machine_node_id();
         test_flow_json();
         test_reboot_next();
+        test_may_finalize();
         return tap_done();
 }
