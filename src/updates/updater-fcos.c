@@ -173,6 +173,7 @@ static int on_deployments(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
                 (void) set_string(&u->ro_error, e->message ?: e->name);
                 u->ro_known = false;
+                deployment_done(&u->booted);
                 deployment_done(&u->staged);
                 (void) set_string(&u->new_version, NULL);
                 log_event(was ? LOG_WARNING : LOG_DEBUG, 0, "rpm-ostree-unknown", NULL, NULL,

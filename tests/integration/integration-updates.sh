@@ -15,8 +15,8 @@ sandbox_start "$SB_DIR" || bail "cannot start the sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
 root=/proc/$SANDBOX_PID/root
 
-# the gate asks whether the clock is synchronized; timesyncd's flag file says so in the sandbox
-sb mkdir -p /run/systemd/timesync && sb touch /run/systemd/timesync/synchronized
+# the gate asks timedated whether the clock is synchronized: the fake one says so (tests/lib/lib.sh)
+fake_timedated_start
 
 set_os() {  # set_os FIXTURE
 	sb rm -f /etc/os-release
@@ -160,6 +160,8 @@ ok $? "both run again"
 # /etc/machine-id as systemd's app-specific id). Upstream, the cluster's lock is the tests' FleetLock server
 # (one slot, airlock's answers), in the sandbox's network namespace.
 need curl systemd-id128
+# the stream pin and max_version read the staged deployment from rpm-ostree: the fake, one staged on stable
+fake_rpm_ostree_start --staged-version 39.20240225.3.0
 lock_pid=
 nsenter --net=/proc/$SANDBOX_PID/ns/net "$top_builddir/tests/helpers/fleetlock-server" --port 4400 --slots 1 --group workers \
 	--state "$SB_DIR/holders" >"$SB_DIR/lock.port" 2>"$SB_DIR/lock.log" </dev/null &
