@@ -123,6 +123,8 @@ check "no /etc/flatcar was created" -- test ! -e "$root/etc/flatcar"
 
 # --- Fedora CoreOS: the Zincati drop-in ---
 set_os fedora-coreos
+# the stream pin and max_version read the staged deployment from rpm-ostree: the fake, one staged on stable
+fake_rpm_ostree_start --staged-version 39.20240225.3.0
 sb rm -rf /etc/coreos /etc/cl-conf
 # as on Fedora CoreOS, /etc/zincati exists (ballastd.service may write only below directories that exist)
 sb mkdir -p /etc/zincati
@@ -160,8 +162,6 @@ ok $? "both run again"
 # /etc/machine-id as systemd's app-specific id). Upstream, the cluster's lock is the tests' FleetLock server
 # (one slot, airlock's answers), in the sandbox's network namespace.
 need curl systemd-id128
-# the stream pin and max_version read the staged deployment from rpm-ostree: the fake, one staged on stable
-fake_rpm_ostree_start --staged-version 39.20240225.3.0
 lock_pid=
 nsenter --net=/proc/$SANDBOX_PID/ns/net "$top_builddir/tests/helpers/fleetlock-server" --port 4400 --slots 1 --group workers \
 	--state "$SB_DIR/holders" >"$SB_DIR/lock.port" 2>"$SB_DIR/lock.log" </dev/null &
