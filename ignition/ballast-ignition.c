@@ -29,7 +29,13 @@
 
 #include "ignition/unit-texts.h"
 
-#define BIN_DIR "/opt/bin"
+/* Where the binaries go, on each OS's PATH: /usr/local/bin on Fedora CoreOS (writable there: /usr/local is
+ * /var/usrlocal on OSTree hosts), /opt/bin on Flatcar (its /usr, /usr/local with it, is read-only, verity-
+ * protected; /opt/bin is on its PATH). Without a target OS: /opt/bin, which both can write and the units name by
+ * absolute path (only an interactive `ballastctl` needs its full path on Fedora CoreOS then). */
+#define BIN_DIR_FCOS "/usr/local/bin"
+#define BIN_DIR_FLATCAR "/opt/bin"
+#define BIN_DIR bin_dir()
 #define CONFIG_PATH "/etc/ballast/ballast.json"
 #define BINARY_MAX (256U * 1024U * 1024U)
 #define TEXT_MAX (1024U * 1024U)
@@ -55,7 +61,14 @@ static const char *arg_ca_file = NULL;
 static const char *arg_spec = "3.3.0";
 static const char *arg_output = NULL;
 static TargetOs arg_os = TARGET_ANY;
+static bool arg_os_given = false;
 static Output arg_format = OUTPUT_IGNITION;
+
+/* --os fcos, or --butane fcos without --os: Fedora CoreOS's PATH; else Flatcar's (see BIN_DIR_FCOS). */
+static const char *bin_dir(void) {
+        return arg_os == TARGET_FCOS || (!arg_os_given && arg_format == OUTPUT_BUTANE_FCOS) ? BIN_DIR_FCOS
+                                                                                        : BIN_DIR_FLATCAR;
+}
 
 /* ballast-pause: the network holder's program, which ballast-run looks for beside itself */
 static const char *const binaries[] = { "ballastd", "ballastctl", "ballast-run", "ballast-pause" };
@@ -667,7 +680,8 @@ static int render_butane(const Plan *p, char **ret) {
 static void help(void) {
         printf("Usage: ballast-ignition [OPTIONS] --binaries DIR [--binaries-url URL] [-o FILE]\n\n"
                "Writes the Ignition config (spec 3.3.0 by default) that installs ballast on a Fedora CoreOS or\n"
-               "Flatcar host at first boot: ballastd, ballastctl, ballast-run and ballast-pause in " BIN_DIR "\n(0755), "
+               "Flatcar host at first boot: ballastd, ballastctl, ballast-run and ballast-pause in " BIN_DIR_FCOS "\n"
+               "(--os fcos, or --butane fcos) or " BIN_DIR_FLATCAR " (otherwise), 0755, "
                CONFIG_PATH " (0644), a service spec per file of --services in the\n"
                "configuration's services directory (/etc/ballast/services.d), ballastd.service and\n"
                "ballastd.socket (enabled), ballast.slice, docker.service enabled, the \"" BALLAST_GROUP "\" group and,\n"
@@ -684,8 +698,9 @@ static void help(void) {
                "                         with the SHA-512 of the files in --binaries\n"
                "     --ca-file PEM       a CA Ignition trusts for that download (ignition.security.tls)\n"
                "     --spec VERSION      Ignition spec: 3.3.0 (default; Fedora CoreOS and Flatcar) or 3.4.0\n"
-               "     --os OS             update settings for: any (default: both files; each is inert on\n"
-               "                         the other OS), flatcar or fcos\n"
+               "     --os OS             update settings and the binaries' directory for: any (default:\n"
+               "                         both files, each inert on the other OS; /opt/bin), flatcar\n"
+               "                         (/opt/bin) or fcos (/usr/local/bin)\n"
                "     --butane VARIANT    write a Butane source instead: fcos (1.5.0) or flatcar (1.0.0)\n"
                "  -o --output FILE       write there, atomically (default: standard output)\n"
                "  -h --help              this text\n"
@@ -726,6 +741,7 @@ static int parse_argv(int argc, char *argv[]) {
                         spec_given = true;
                         break;
                 case ARG_OS:
+                        arg_os_given = true;
                         if (streq(optarg, "any"))
                                 arg_os = TARGET_ANY;
                         else if (streq(optarg, "flatcar"))

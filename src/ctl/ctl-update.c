@@ -8,6 +8,37 @@
 #include "shared/json-util.h"
 #include "shared/macro.h"
 
+static void print_deployment(const char *what, json_t *d) {
+        if (json_is_object(d))
+                printf("%s %s (stream %s, origin %s)", what, strna(json_string_value(json_object_get(d, "version"))),
+                       strna(json_string_value(json_object_get(d, "stream"))),
+                       strna(json_string_value(json_object_get(d, "origin"))));
+}
+
+/* What the gate reads from other daemons: the clock (timedated or the kernel), rpm-ostree's deployments. */
+static void print_update_sources(json_t *s) {
+        json_t *clock = json_object_get(s, "clock"), *ro = json_object_get(s, "rpm_ostree");
+
+        if (json_is_object(clock))
+                printf("Clock:        %s (%s)%s%s\n",
+                       json_is_true(json_object_get(clock, "synchronized")) ? "synchronized" : "not known to be synchronized",
+                       strna(json_string_value(json_object_get(clock, "source"))),
+                       json_is_string(json_object_get(clock, "error")) ? "; " : "",
+                       strempty(json_string_value(json_object_get(clock, "error"))));
+        if (!json_is_object(ro))
+                return;
+        printf("rpm-ostree:   ");
+        if (!json_is_true(json_object_get(ro, "known")))
+                printf("unknown (%s)", strna(json_string_value(json_object_get(ro, "error"))));
+        print_deployment("booted", json_object_get(ro, "booted"));
+        if (json_is_true(json_object_get(ro, "known")))
+                printf("; ");
+        print_deployment("staged", json_object_get(ro, "staged"));
+        if (json_is_true(json_object_get(ro, "known")) && !json_is_object(json_object_get(ro, "staged")))
+                printf("nothing staged");
+        printf("\n");
+}
+
 static void print_update_status(json_t *s) {
         json_t *os = json_object_get(s, "os"), *win = json_object_get(s, "window"), *ue = json_object_get(s, "update_engine"),
                *flow = json_object_get(s, "flow"), *lock = json_object_get(s, "lock"),
@@ -48,6 +79,7 @@ static void print_update_status(json_t *s) {
                 printf(" (%s)", STR(win, "error"));
         printf("\n");
         printf("Paused:       %s\n", json_is_true(json_object_get(s, "paused")) ? "yes" : "no");
+        print_update_sources(s);
         if (json_is_object(ue))
                 printf("update_engine: %s%s%s\n", json_is_true(json_object_get(ue, "known")) ? STR(ue, "operation") : "unknown",
                        json_is_string(json_object_get(ue, "error")) ? " — " : "",

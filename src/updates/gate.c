@@ -43,6 +43,14 @@ static void decide(const RebootInputs *in, bool final, RebootDecision *ret) {
                 DENY("paused", "Updates are paused (ballastctl update resume).");
         if (!in->clock_known)
                 DENY("clock-unknown", "The system clock is not known to be right, so no window can be trusted.");
+        if (in->stream) {
+                if (!in->new_stream)
+                        DENY("stream-unknown",
+                             "The node is pinned to a stream, but the stream of the deployment the reboot would boot into is unknown.");
+                if (!streq(in->stream, in->new_stream))
+                        DENY("stream-mismatch",
+                             "The deployment the reboot would boot into leaves the stream the node is pinned to.");
+        }
         if (in->max_version) {
                 int c;
                 if (!in->new_version)

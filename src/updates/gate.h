@@ -33,6 +33,11 @@ typedef struct RebootInputs {
         UpdatesStrategy strategy;
         const char *max_version;   /* NULL: no limit */
         const char *new_version;   /* the version the reboot boots into; NULL: unknown */
+        /* Fedora CoreOS: the stream the node is pinned to (NULL: the daemon does not check streams) and the stream
+         * of the deployment the reboot boots into (NULL: unknown). Flatcar's channel is update_engine's GROUP,
+         * which ballast writes itself: there the daemon leaves both NULL. */
+        const char *stream;
+        const char *new_stream;
 
         /* only updates_reboot_next() reads these */
         bool new_boot;             /* the boot ID differs from the one saved with the flow state */
@@ -44,15 +49,17 @@ typedef struct RebootInputs {
 typedef struct RebootDecision {
         bool allow;
         /* A bounded set of codes, also usable as a metric label or a FleetLock error kind suffix: "ok",
-         * "config-error", "not-needed", "strategy-off", "paused", "clock-unknown", "version-unknown",
-         * "version-above-max", "window-unknown", "no-windows", "outside-window", "no-lock", "not-drained". */
+         * "config-error", "not-needed", "strategy-off", "paused", "clock-unknown", "stream-unknown",
+         * "stream-mismatch", "version-unknown", "version-above-max", "window-unknown", "no-windows",
+         * "outside-window", "no-lock", "not-drained". */
         const char *reason;
         const char *message;       /* one sentence for the journal and `ballastctl update status` */
 } RebootDecision;
 
 /* May the node reboot now? Every condition, in this order (the first that fails is the reason): the config
- * is sound, a reboot is needed, the strategy is not off, not paused, the clock is known, the new version is
- * known and not above max_version (when one is set), inside a window (or none configured with fleet_lock),
+ * is sound, a reboot is needed, the strategy is not off, not paused, the clock is known, the new deployment's
+ * stream is known and the pinned one (when the daemon checks streams), the new version is known and not above
+ * max_version (when one is set), inside a window (or none configured with fleet_lock),
  * the lock held (fleet_lock), drained. Static strings in *ret; never fails. */
 void updates_may_reboot(const RebootInputs *in, RebootDecision *ret);
 /* The same without the lock and the drain: may the node start the way to a reboot (take the lock, drain)? */

@@ -45,6 +45,15 @@
  * word from it, the node is not kept drained for a finalization that is not coming. */
 #define ZINCATI_SILENCE_USEC (20 * 60 * USEC_PER_SEC)
 
+/* What ballast reads of an rpm-ostree deployment (org.projectatomic.rpmostree1.Sysroot's Deployments). */
+typedef struct FcosDeployment {
+        bool present;
+        char *version;      /* "version" */
+        char *origin;       /* "origin", else "container-image-reference" */
+        char *stream;       /* from origin, else base-commit-meta's "fedora-coreos.stream"; NULL: unknown */
+        char *checksum;     /* "checksum" */
+} FcosDeployment;
+
 struct Updater {
         sd_event *event;
         HttpClient *http;
@@ -127,6 +136,18 @@ struct Updater {
         const char *zincati_last_op;   /* "pre-reboot" / "steady-state" */
         int zincati_last_answer;       /* HTTP status we answered */
         uint64_t zincati_last_usec;    /* CLOCK_REALTIME */
+
+        /* the clock: timedated's NTPSynchronized, else the kernel's own state (updater-clock.c) */
+        sd_bus_slot *clock_call;
+        int clock_synced;           /* 1 synchronized, 0 not, -errno unknown (not read yet: -EAGAIN) */
+        const char *clock_source;   /* "timedated", "kernel", NULL before the first answer */
+        char *clock_error;          /* why timedated was not asked or did not answer */
+
+        /* Fedora CoreOS: rpm-ostree's deployments (updater-fcos.c) */
+        sd_bus_slot *ro_call, *ro_match;
+        bool ro_known;
+        char *ro_error;
+        FcosDeployment booted, staged; /* staged.present false: none staged */
 
         /* the reboot through logind (Flatcar, Container Linux) */
         sd_bus_slot *reboot_call;
@@ -222,6 +243,23 @@ void updater_decision_explain(Updater *u, RebootDecision *d);
 /* updater-lock.c */
 void updater_setup_fleetlock(Updater *u);
 void updater_setup_endpoint(Updater *u);
+
+/* updater-clock.c */
+/* Asks timedated for NTPSynchronized (async), or reads the kernel when the bus is not there. */
+void updater_clock_refresh(Updater *u);
+void updater_clock_drop(Updater *u);
+static inline bool updater_clock_known(Updater *u) {
+        return u->clock_synced > 0;
+}
+
+/* updater-fcos.c */
+/* Reads the deployments from rpm-ostree (async) when a reboot is in view or nothing is known yet. */
+void updater_fcos_refresh(Updater *u);
+/* Follows rpm-ostree's PropertiesChanged on the new connection u->bus. */
+int updater_fcos_watch(Updater *u);
+void updater_fcos_drop(Updater *u);
+void updater_fcos_done(Updater *u);
+json_t *updater_fcos_status_json(Updater *u);
 
 /* updater-system.c */
 /* This boot's id into u->boot_id ("" when it cannot be kept). */

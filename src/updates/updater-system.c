@@ -116,6 +116,8 @@ void updater_bus_drop(Updater *u) {
         bus_name_owner_done(&u->ue_owner);
         u->ue_call = sd_bus_slot_unref(u->ue_call);
         u->disconnect_match = sd_bus_slot_unref(u->disconnect_match);
+        updater_clock_drop(u);
+        updater_fcos_drop(u);
         u->bus = sd_bus_flush_close_unref(u->bus);
 }
 
@@ -363,6 +365,8 @@ static int updater_bus_connect(Updater *u) {
                 return r;
         }
         u->bus = TAKE_PTR(bus);
+        if (updater_fcos_watch(u) < 0)
+                log_warning("Cannot follow rpm-ostree's deployments; they are read when a reboot is in view.");
         if (watch_update_engine(u))
                 updater_get_status(u);
         updater_step(u); /* logind may be needed now */

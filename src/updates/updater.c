@@ -17,15 +17,6 @@
 
 static const char *const weekday_names[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 
-static bool clock_known(Updater *u) {
-        _cleanup_free_ char *p = path_join_root(u->root, "/run/systemd/timesync/synchronized");
-
-        /* systemd-timesyncd's flag file (CoreOS hosts run timesyncd or chrony; with chrony the clock counts as
-         * unknown for now: no reboot, reason clock-unknown). adjtimex() would tell for every NTP daemon, but
-         * ballastd.service's system call filter refuses @clock. */
-        return p && access(p, F_OK) == 0;
-}
-
 static json_t *windows_json(const MaintenanceWindow *w, size_t n) {
         json_t *a = json_array();
 
@@ -214,11 +205,14 @@ void updater_inputs(Updater *u, GateView *g) {
                 .lock_held = u->lock_held,
                 .drained = drained(u),
                 .paused = u->paused,
-                .clock_known = clock_known(u),
+                .clock_known = updater_clock_known(u),
                 .config_error = !updater_is_managed(u) || u->file_error || u->state_error || u->state_write_error,
                 .strategy = u->strategy,
                 .max_version = u->max_version,
                 .new_version = version,
+                /* Fedora CoreOS: the staged deployment must stay in the pinned stream (Flatcar's is written) */
+                .stream = u->os.kind == OS_FEDORA_COREOS ? effective_channel(u) : NULL,
+                .new_stream = u->staged.present ? u->staged.stream : NULL,
                 .new_boot = u->flow.boot_id[0] && u->boot_id[0] && !streq(u->flow.boot_id, u->boot_id),
                 .reboot_started = u->reboot_started,
                 .unlocked = u->unlocked,
@@ -447,6 +441,9 @@ void updater_step(Updater *u) {
         if (u->stepping)
                 return;
         u->stepping = true;
+        /* what the gate reads from other daemons, asked again (answers come later and step again if changed) */
+        updater_clock_refresh(u);
+        updater_fcos_refresh(u);
         /* the last step could not be persisted: try again, the flow stands still until it is */
         if (u->state_write_error)
                 (void) updater_save(u);
@@ -537,6 +534,7 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
         if (!u)
                 return -ENOMEM;
         u->inhibit_fd = -1;
+        u->clock_synced = -EAGAIN;
         u->event = sd_event_ref(event);
         u->http = http;
         if (hooks)
@@ -653,6 +651,8 @@ Updater *updater_free(Updater *u) {
         free(u->drain_error);
         free(u->inhibit_error);
         free(u->reboot_error);
+        free(u->clock_error);
+        updater_fcos_done(u);
         free(u);
         return NULL;
 }
@@ -747,6 +747,10 @@ static void status_add_runtime(Updater *u, json_t *j) {
                                                    "started", u->reboot_started, "failures",
                                                    (int) u->reboot_failures, "error", u->reboot_error));
         json_object_set_new(j, "boot_id", json_string(u->boot_id));
+        json_object_set_new(j, "clock", json_pack("{s:b,s:s?,s:s?}", "synchronized", u->clock_synced > 0,
+                                                  "source", u->clock_source, "error", u->clock_error));
+        if (u->os.kind == OS_FEDORA_COREOS)
+                json_object_set_new(j, "rpm_ostree", updater_fcos_status_json(u));
         if (u->os.kind == OS_FEDORA_COREOS)
                 json_object_set_new(j, "zincati",
                                     json_pack("{s:s,s:b,s:s?,s:s?,s:i,s:o}", "endpoint",
@@ -777,6 +781,8 @@ json_t *updater_status_json(Updater *u) {
                 hyp.reboot_needed = true;
                 if (!hyp.new_version)
                         hyp.new_version = u->os.version;
+                if (!hyp.new_stream)
+                        hyp.new_stream = u->booted.stream;
                 updates_may_reboot(&hyp, &policy);
         }
         win = window_json(&g);

@@ -12,6 +12,38 @@
 #include "updates/util.h"
 #include "updates/zincati.h"
 
+/* ---- Fedora CoreOS: the stream a deployment follows ---- */
+
+static bool stream_valid(const char *s) {
+        return !isempty(s) && strlen(s) <= 64 && updates_all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789._-");
+}
+
+int updates_fcos_stream_from_origin(const char *origin, char **ret) {
+        const char *slash, *colon, *stream, *before;
+
+        if (!origin || !*origin)
+                return -EINVAL;
+        slash = strrchr(origin, '/');
+        if (!slash || strchr(slash, '@'))
+                return -EINVAL; /* a checksum, or an image by digest: no stream */
+        colon = strchr(slash, ':');
+        if (colon)
+                stream = colon + 1; /* an image reference's tag: .../fedora-coreos:STREAM */
+        else {
+                /* an OSTree ref: [REMOTE:]fedora/ARCH/coreos/STREAM */
+                stream = slash + 1;
+                before = slash;
+                while (before > origin && before[-1] != '/' && before[-1] != ':')
+                        before--;
+                if ((size_t) (slash - before) != strlen("coreos") || strncmp(before, "coreos", strlen("coreos")) != 0)
+                        return -EINVAL;
+        }
+        if (!stream_valid(stream))
+                return -EINVAL;
+        *ret = strdup(stream);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* ---- Fedora CoreOS: the Zincati drop-in ---- */
 
 char *updates_toml_quote(const char *s) {
@@ -48,10 +80,6 @@ char *updates_toml_quote(const char *s) {
 static bool http_url_valid(const char *s) {
         /* RFC 3986's unreserved and reserved characters and '%': nothing that needs escaping anywhere */
         return updates_url_valid(s, ALNUM "-._~:/?#[]@!$&'()*+,;=%");
-}
-
-static bool stream_valid(const char *s) {
-        return !isempty(s) && strlen(s) <= 64 && updates_all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789._-");
 }
 
 int updates_render_zincati_dropin(const char *stream, bool enabled, const char *fleet_lock_base_url,

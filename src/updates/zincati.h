@@ -29,6 +29,15 @@ int updates_render_zincati_dropin(const char *stream, bool enabled, const char *
 /* A TOML basic string, quotes included, with '"', '\\' and control characters escaped. */
 char *updates_toml_quote(const char *s);
 
+/* ---- Fedora CoreOS: the stream a deployment follows ---- */
+
+/* The stream of a deployment from what rpm-ostree says of it: its "origin" refspec, "fedora:fedora/x86_64/coreos/
+ * stable" (REMOTE:fedora/ARCH/coreos/STREAM, the remote optional), or, on hosts that boot container images, its
+ * "container-image-reference", "ostree-remote-registry:fedora:quay.io/fedora/fedora-coreos:stable" (the image
+ * tag). A reference without a stream (a digest, a checksum, another layout) is -EINVAL; so is a stream that is
+ * not lowercase letters, digits, '.', '_', '-'. */
+int updates_fcos_stream_from_origin(const char *origin, char **ret);
+
 /* ---- Zincati's node id ---- */
 
 /* The id Zincati uses for FleetLock, so that ballast and Zincati nodes share one lock server: systemd's

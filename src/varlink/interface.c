@@ -10,7 +10,7 @@
         "  time_zone: string, windows: []object, window: object, paused: bool, clock_known: bool,\n"             \
         "  approved_version: ?string, reboot_needed: bool, new_version: ?string, update_engine: ?object,\n"      \
         "  flow: ?object, decision: object, policy: object, lock: object, drain: object, inhibitor: object,\n"      \
-        "  reboot: object, boot_id: string, zincati: ?object)\n"
+        "  reboot: object, boot_id: string, clock: object, rpm_ostree: ?object, zincati: ?object)\n"
 
 const char ballast_interface_description[] =
         "# ballast: a node agent for CoreOS hosts. Services are Docker containers (or plain processes)\n"
@@ -104,12 +104,15 @@ const char ballast_interface_description[] =
         "# maintenance window now (window.state: inside, outside, none, unknown; next_start_usec, end_usec),\n"
         "# update_engine's last status (Flatcar), the reboot flow, and the gate: decision is whether the node may\n"
         "# reboot now, policy the same as if a reboot were needed; each {allow, reason, message}, reason one of\n"
-        "# ok, unmanaged, config-error, not-needed, strategy-off, paused, clock-unknown, version-unknown,\n"
+        "# ok, unmanaged, config-error, not-needed, strategy-off, paused, clock-unknown, stream-unknown,\n"
+        "# stream-mismatch, version-unknown,\n"
         "# version-above-max, window-unknown, no-windows, outside-window, no-lock, lock-unreachable, lock-refused,\n"
         "# lock-bad-answer, not-drained, drain-failed, reboot-failed. lock: the cluster's FleetLock (held, url,\n"
         "# group, id, the last outcome's reason, message, kind and HTTP status, failures, retry_at_usec); drain: the\n"
         "# flow's drain (requested, drained, timed_out); inhibitor: logind's delay inhibitor (held); reboot: asked\n"
-        "# of logind, started, its error; zincati (Fedora CoreOS): the endpoint and Zincati's last request.\n"
+        "# of logind, started, its error; clock: synchronized, source (timedated or kernel), error; rpm_ostree\n"
+        "# (Fedora CoreOS): known, booted and staged deployments (version, origin, stream, checksum), error;\n"
+        "# zincati (Fedora CoreOS): the endpoint and Zincati's last request.\n"
         "method GetUpdateStatus() -> " UPDATE_STATUS
         "# Pins the channel (Flatcar's GROUP=, rewritten at once; Fedora CoreOS: the stream ballast accepts).\n"
         "method UpdatePin(channel: string) -> " UPDATE_STATUS

@@ -55,8 +55,8 @@ partition() { sb ip netns exec lockns iptables "$1" INPUT -i bl-lock -j DROP && 
 # --- Flatcar, update_engine (fake) on the system bus, a synchronized clock ---
 sb rm -f /etc/os-release
 cp "$data/os-release-flatcar" "$root/etc/os-release"
-sb mkdir -p /etc/flatcar /run/systemd/timesync
-sb touch /run/systemd/timesync/synchronized
+sb mkdir -p /etc/flatcar
+fake_timedated_start
 fake_update_engine_start
 sb systemctl mask --quiet reboot.target
 

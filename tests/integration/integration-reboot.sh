@@ -57,8 +57,8 @@ holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | sort | tr '\n' ' ';
 boot() {  # boot [--fresh]: a boot of the node (the sandbox), in the fleet's network
 	sandbox_start "$SB_DIR" --persist --netns="$NETNS" "$@" || bail "cannot boot the sandbox"
 	root=/proc/$SANDBOX_PID/root
-	# the gate trusts the clock only when timesyncd says it is synchronized (a flag in /run: per boot)
-	sb mkdir -p /run/systemd/timesync && sb touch /run/systemd/timesync/synchronized
+	# the gate trusts the clock only when timedated says it is synchronized: the fake, at every boot
+	fake_timedated_start
 	# update_engine (the fake) is there at every boot, as on Flatcar
 	fake_update_engine_start
 }
@@ -90,10 +90,9 @@ id_a=$(sb systemd-id128 machine-id --app-specific=$ZINCATI_APP_ID)
 
 # node B: its own root (machine id, os-release, configuration, state), the sandbox's bus, systemd and logind
 nb=$SB_DIR/nb
-mkdir -p "$nb/etc/ballast" "$nb/etc/flatcar" "$nb/run/systemd/timesync" "$nb/var/lib/ballast" "$nb/etc/systemd/system"
+mkdir -p "$nb/etc/ballast" "$nb/etc/flatcar" "$nb/var/lib/ballast" "$nb/etc/systemd/system"
 cp "$data/os-release-flatcar" "$nb/etc/os-release"
 echo 0f9e8d7c6b5a49382716051423324151 >"$nb/etc/machine-id"
-touch "$nb/run/systemd/timesync/synchronized"
 config "$nb/etc/ballast/ballast.json" node-b
 
 # a service on node A, to be drained (it takes 2 s to stop: time to see the drain and the inhibitor)

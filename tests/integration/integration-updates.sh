@@ -15,8 +15,8 @@ sandbox_start "$SB_DIR" || bail "cannot start the sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
 root=/proc/$SANDBOX_PID/root
 
-# the gate asks whether the clock is synchronized; timesyncd's flag file says so in the sandbox
-sb mkdir -p /run/systemd/timesync && sb touch /run/systemd/timesync/synchronized
+# the gate asks timedated whether the clock is synchronized: the fake one says so (tests/lib/lib.sh)
+fake_timedated_start
 
 set_os() {  # set_os FIXTURE
 	sb rm -f /etc/os-release
@@ -137,6 +137,8 @@ check "no /etc/flatcar was created" -- test ! -e "$root/etc/flatcar"
 
 # --- Fedora CoreOS: the Zincati drop-in ---
 set_os fedora-coreos
+# the stream pin and max_version read the staged deployment from rpm-ostree: the fake, one staged on stable
+fake_rpm_ostree_start --staged-version 39.20240225.3.0
 sb rm -rf /etc/coreos /etc/cl-conf
 # as on Fedora CoreOS, /etc/zincati exists (ballastd.service may write only below directories that exist)
 sb mkdir -p /etc/zincati

@@ -81,6 +81,23 @@ like "$(paths "$T/flatcar.ign")" "update.conf $" "--os flatcar writes update.con
 gen --config "$EX" --services "$T/svc" --binaries "$BIN" --os fcos -o "$T/fcos.ign" && valid "$T/fcos.ign"
 ok $? "--os fcos: valid"
 like "$(paths "$T/fcos.ign")" "services.d/ticker.json /etc/zincati/config.d/90-ballast.toml $" "--os fcos writes the Zincati drop-in only"
+# binaries where each OS's PATH finds them: /usr/local/bin on Fedora CoreOS, /opt/bin on Flatcar (read-only /usr)
+like "$(paths "$T/fcos.ign")" "/usr/local/bin/ballastd /usr/local/bin/ballastctl /usr/local/bin/ballast-run /usr/local/bin/ballast-pause " \
+	"--os fcos: the binaries in /usr/local/bin (on Fedora CoreOS's PATH)"
+like "$(jq -r '.systemd.units[0].contents' "$T/fcos.ign")" $'ExecStart=/usr/local/bin/ballastd\n.*Environment=BALLAST_RUN_HELPER=/usr/local/bin/ballast-run' \
+	"--os fcos: ballastd.service points at /usr/local/bin"
+like "$(paths "$T/flatcar.ign")" "/opt/bin/ballastd /opt/bin/ballastctl /opt/bin/ballast-run /opt/bin/ballast-pause " \
+	"--os flatcar: the binaries in /opt/bin (on Flatcar's PATH; its /usr is read-only)"
+check "--os fcos: nothing in /opt/bin" -- sh -c "! jq -r '.storage.files[].path' '$T/fcos.ign' | grep -q '^/opt/bin/'"
+# SELinux (Fedora CoreOS): Ignition labels what it writes from the policy's file_contexts (units
+# systemd_unit_file_t, /usr/local/bin bin_t, /etc etc_t). Nothing in the config may get in its way: no SELinux
+# configuration, no relabel request of its own, no kernel arguments, no files outside the labelled trees.
+is "$(jq -r '[.storage.files[].path, (.storage.links // [])[].path, (.storage.directories // [])[].path] | .[]' "$T/fcos.ign" |
+	grep -E '^/etc/selinux|^/\.autorelabel|^/var/lib/selinux|^/usr/share/selinux' | wc -l)" 0 \
+	"--os fcos: the config writes nothing of SELinux's (configuration, policy, /.autorelabel)"
+is "$(jq -r '.kernelArguments // {} | length' "$T/fcos.ign")" 0 "--os fcos: no kernel arguments (selinux=0, enforcing=0 …)"
+is "$(jq -r '.storage.files[].path' "$T/fcos.ign" | grep -vE '^/usr/local/bin/|^/etc/' | wc -l)" 0 \
+	"--os fcos: every file in /usr/local/bin or /etc, whose default contexts are what systemd and Docker need"
 
 # 3.4.0 (Ignition 2.15+) changes nothing this config uses (its additions are LUKS and Tang options and S3
 # access points); Debian's ignition 2.14 knows it only as 3.4.0-experimental, so that is what is validated.
@@ -135,6 +152,27 @@ for o in $("$G" --help | grep -oE -- '--[a-z-]+' | sort -u); do
 	"$G" "$o" 2>&1 | grep -q "unrecognized option" && { ok 1 "--help lists $o, which is not an option"; }
 done
 ok 0 "every option --help lists is an option"
+
+# --- the real ignition, the Fedora CoreOS config: every file it writes goes to setfiles to be labelled ---
+RF=$T/root-fcos
+ign_root "$RF" || bail "cannot prepare the root"
+ign_apply "$T/fcos.ign" "$RF"
+ok $? "ignition applies the --os fcos config" || tail -5 "$RF.log" | sed 's/^/#   /'
+check "/usr/local/bin/ballastd is written, 0755" -- test -x "$RF/usr/local/bin/ballastd"
+relabel=$(tr '\0' '\n' < "$RF.relabel" 2>/dev/null | sed "s|^$RF||")
+missing=
+for f in $(jq -r '.storage.files[].path, (.systemd.units[] | select(.contents) | "/etc/systemd/system/" + .name)' "$T/fcos.ign"); do
+	# setfiles gets a path, or a directory above it (with a recursive pattern)
+	hit=
+	d=$f
+	while [ -n "$d" ]; do
+		printf '%s\n' "$relabel" | grep -qxF -e "$d" -e "$d(/.*)?" && { hit=1; break; }
+		d=${d%/*}
+	done
+	[ -n "$hit" ] || missing="$missing $f"
+done
+is "$missing" "" "every file and unit Ignition writes is handed to setfiles for labelling (so it gets its policy context)"
+[ -n "$missing" ] && printf '%s\n' "$relabel" | sed 's/^/#   relabel: /'
 
 # --- the real ignition applies the inline config to a fresh root ---
 R=$T/root
@@ -261,8 +299,10 @@ butane_vs_ignition() {  # BUTANE IGNITION BINDIR VARIANT VERSION
 	assert [data(c) for c in bca] == [data(c) for c in ica]
 	PY
 }
-butane_vs_ignition "$T/b.bu" "$T/inline.ign" "$BIN" fcos 1.5.0 2>"$T/err"
-ok $? "the Butane source (fcos 1.5.0) has the Ignition config's files, modes, contents, units and group $(tail -1 "$T/err")"
+# --butane fcos puts the binaries where Fedora CoreOS's PATH finds them: the same config, /usr/local/bin for /opt/bin
+sed 's|/opt/bin/|/usr/local/bin/|g' "$T/inline.ign" >"$T/inline-usrlocal.ign"
+butane_vs_ignition "$T/b.bu" "$T/inline-usrlocal.ign" "$BIN" fcos 1.5.0 2>"$T/err"
+ok $? "the Butane source (fcos 1.5.0) has the Ignition config's files, modes, contents, units and group, in /usr/local/bin $(tail -1 "$T/err")"
 butane_vs_ignition "$T/f.bu" "$T/inline.ign" "$BIN" flatcar 1.0.0 2>"$T/err"
 ok $? "and so has the flatcar 1.0.0 one $(tail -1 "$T/err")"
 like "$(head -3 "$T/b.bu")" "butane --strict --files-dir $BIN" "it says how to turn it into an Ignition config"

@@ -3,8 +3,9 @@
 #
 #   ign_root ROOT             a fresh target root: the machine's passwd/group files (so that groupadd picks a
 #                             free id, as on a real image) and the two shims the file platform needs outside a
-#                             CoreOS initramfs (see shared/notes/real-components.md §3): an /etc/selinux/config
-#                             that says disabled, and a setfiles that does nothing (no SELinux here).
+#                             CoreOS initramfs: an /etc/selinux/config that says disabled, and a setfiles that
+#                             labels nothing (no SELinux here) but keeps the paths Ignition hands it in
+#                             ROOT.relabel (NUL-separated), so that a test can see what would be relabelled.
 #   ign_apply CONFIG ROOT     runs the stages of a first boot against ROOT: fetch-offline, fetch (when the
 #                             config needs the network), files. Ignition's log is in ROOT.log. Returns its status.
 #                             Each stage is bounded by IGN_TIMEOUT seconds (default 120): Ignition retries a
@@ -18,7 +19,8 @@ ign_root() {
 	mkdir -p "$root/etc/selinux" "$root.run" "$root.shim" || return 1
 	cp /etc/passwd /etc/group "$root/etc/" || return 1
 	printf 'SELINUX=disabled\nSELINUXTYPE=targeted\n' > "$root/etc/selinux/config"
-	printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' > "$root.shim/setfiles"
+	# the shim keeps what Ignition asks to relabel (NUL-separated paths on standard input) in ROOT.relabel
+	printf '#!/bin/sh\ncat >"%s.relabel"\nexit 0\n' "$root" > "$root.shim/setfiles"
 	chmod +x "$root.shim/setfiles"
 }
 

@@ -300,5 +300,47 @@ fake_update_engine_start() {
 		bail "the fake update_engine does not answer on the system bus"
 }
 
+# The clock the gate trusts is systemd-timedated's NTPSynchronized. The sandbox's real timedated (bus-activated
+# from Debian's systemd package) answers from this machine's kernel, which no NTP daemon disciplines here, and the
+# host's clock state is not the tests' to change: tests that need a synchronized clock stop and mask the real one
+# (runtime only) and put the fake (tests/helpers/fake-timedated.c: timedated's interface, NTPSynchronized settable)
+# on the sandbox's bus under its name. Per boot, like the fake update_engine. fake_timedated_start [--unsynchronized]
+fake_timedated_start() {
+	sb systemctl mask --runtime --quiet systemd-timedated.service || return 1
+	sb systemctl stop systemd-timedated.service 2>/dev/null
+	sb systemd-run --quiet --unit fake-timedated "$top_builddir/tests/helpers/fake-timedated" "$@" ||
+		bail "cannot start the fake timedated"
+	wait_for 10 sb busctl get-property org.freedesktop.timedate1 /org/freedesktop/timedate1 org.freedesktop.timedate1 NTPSynchronized ||
+		bail "the fake timedated does not answer on the system bus"
+}
+ntp_synchronized() {  # ntp_synchronized true|false: the fake timedated's answer from now on
+	sb busctl call org.freedesktop.timedate1 /org/freedesktop/timedate1 io.ballast.test.FakeTimedated SetNTPSynchronized b "$1" >/dev/null
+}
+
+# The fake rpm-ostree daemon (tests/helpers/fake-rpm-ostree.c: the part of org.projectatomic.rpmostree1 ballastd
+# reads, as rpm-ostreed cannot run without a booted OSTree sysroot) on the sandbox's bus, with the bus policy
+# rpm-ostree's package installs. fake_rpm_ostree_start [ARGS...]; rpm_ostree_stage VERSION [ORIGIN] stages a
+# deployment ("" removes it).
+fake_rpm_ostree_start() {
+	sb mkdir -p /etc/dbus-1/system.d || return 1
+	cat >"/proc/$SANDBOX_PID/root/etc/dbus-1/system.d/org.projectatomic.rpmostree1.conf" <<-'EOF'
+	<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+	 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+	<busconfig>
+	  <policy user="root"><allow own="org.projectatomic.rpmostree1"/><allow send_destination="org.projectatomic.rpmostree1"/></policy>
+	  <policy context="default"><allow send_destination="org.projectatomic.rpmostree1" send_interface="org.freedesktop.DBus.Properties"/>
+	    <allow send_destination="org.projectatomic.rpmostree1" send_interface="org.freedesktop.DBus.Introspectable"/></policy>
+	</busconfig>
+	EOF
+	sb busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
+	sb systemd-run --quiet --unit fake-rpm-ostree "$top_builddir/tests/helpers/fake-rpm-ostree" "$@" ||
+		bail "cannot start the fake rpm-ostree"
+	wait_for 10 sb busctl get-property org.projectatomic.rpmostree1 /org/projectatomic/rpmostree1/Sysroot \
+		org.projectatomic.rpmostree1.Sysroot Booted || bail "the fake rpm-ostree does not answer on the system bus"
+}
+rpm_ostree_stage() {
+	sb busctl call org.projectatomic.rpmostree1 /org/projectatomic/rpmostree1/Sysroot io.ballast.test.FakeRpmOstree Stage ss "$1" "${2:-}" >/dev/null
+}
+
 # A call to the fake update_engine's control methods (ue METHOD [SIGNATURE ARGS...]).
 ue() { sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager "$@" >/dev/null; }

@@ -23,6 +23,7 @@
 #include "updates/flatcar.h"
 #include "updates/fleetlock-wire.h"
 #include "updates/flow.h"
+#include "updates/clock.h"
 #include "updates/gate.h"
 #include "updates/os.h"
 #include "updates/windows.h"
@@ -475,6 +476,16 @@ static void test_gate(void) {
                 { "strategy off", { GOOD, .strategy = UPDATES_STRATEGY_OFF }, false, "strategy-off" },
                 { "paused", { GOOD, .paused = true }, false, "paused" },
                 { "clock unknown", { GOOD, .clock_known = false }, false, "clock-unknown" },
+                { "pinned, stream unknown", { GOOD, .stream = "stable" }, false, "stream-unknown" },
+                { "pinned, another stream", { GOOD, .stream = "stable", .new_stream = "next" }, false,
+                  "stream-mismatch" },
+                { "pinned, the same stream", { GOOD, .stream = "stable", .new_stream = "stable" }, true, "ok" },
+                { "not pinned: any stream", { GOOD, .new_stream = "next" }, true, "ok" },
+                { "the stream before max_version",
+                  { GOOD, .stream = "stable", .new_stream = "next", .max_version = "1", .new_version = "2" }, false,
+                  "stream-mismatch" },
+                { "the clock before the stream", { GOOD, .clock_known = false, .stream = "stable" }, false,
+                  "clock-unknown" },
                 { "max set, new version unknown", { GOOD, .max_version = "3815.2.0" }, false, "version-unknown" },
                 { "max not a version", { GOOD, .max_version = "stable", .new_version = "3815.2.0" }, false,
                   "version-unknown" },
@@ -550,6 +561,69 @@ static void check_render(const char *what, const char *old, const char *group, c
         is_int(updates_render_update_conf(out, group, server, &again, &changed2, NULL), 0, "%s: renders again", what);
         is_str(again, out, "%s: idempotent", what);
         ok(!changed2, "%s: a second run changes nothing", what);
+}
+
+/* ---- the clock: adjtimex()'s answer ---- */
+
+static void test_clock(void) {
+        static const struct {
+                const char *what;
+                int ret;
+                long maxerror;
+                int status;
+                bool synced;
+        } cases[] = {
+                { "synchronized (TIME_OK, small error)", TIME_OK, 12000, 0, true },
+                { "unsynchronized: the kernel's cap", TIME_ERROR, 16000000, STA_UNSYNC, false },
+                { "above the cap", TIME_ERROR, 16000001, STA_UNSYNC, false },
+                { "chrony without rtcsync: STA_UNSYNC set, error small", TIME_ERROR, 3000, STA_UNSYNC, true },
+                { "just under the cap", TIME_OK, 15999999, 0, true },
+                { "TIME_ERROR, error at the cap, no STA_UNSYNC", TIME_ERROR, 16000000, 0, false },
+                { "a leap second pending, synchronized", TIME_INS, 500, STA_INS, true },
+                { "a negative error is nonsense", TIME_OK, -1, 0, false },
+                { "adjtimex() failed", -1, 0, 0, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct timex t = { .maxerror = cases[i].maxerror, .status = cases[i].status };
+                ok(updates_clock_synced_from_timex(cases[i].ret, &t) == cases[i].synced, "clock: %s", cases[i].what);
+        }
+        ok(!updates_clock_synced_from_timex(TIME_OK, NULL), "clock: no timex, not synchronized");
+        /* the real kernel, read-only: an answer, whatever it is (EPERM only under a filter, which tests lack) */
+        int r = updates_clock_read_kernel();
+        ok(r == 0 || r == 1, "clock: the kernel's state can be read (%d)", r);
+}
+
+static void test_fcos_stream(void) {
+        static const struct {
+                const char *origin, *stream;
+        } cases[] = {
+                { "fedora:fedora/x86_64/coreos/stable", "stable" },
+                { "fedora:fedora/aarch64/coreos/next", "next" },
+                { "fedora/x86_64/coreos/testing-devel", "testing-devel" },
+                { "ostree-remote-registry:fedora:quay.io/fedora/fedora-coreos:stable", "stable" },
+                { "ostree-unverified-registry:quay.io/fedora/fedora-coreos:testing", "testing" },
+                { "ostree-unverified-registry:localhost:5000/fedora-coreos:next", "next" },
+                { "fedora:fedora/x86_64/silverblue/stable", NULL },
+                { "ostree-remote-registry:fedora:quay.io/fedora/fedora-coreos@sha256:0123abcd", NULL },
+                { "ostree-unverified-registry:localhost:5000/fedora-coreos", NULL },
+                { "d6a3f8e0c0c1b0a9f8e7d6c5b4a392817161514131211100f0e0d0c0b0a0908", NULL },
+                { "fedora:fedora/x86_64/coreos/Stable", NULL },
+                { "fedora:fedora/x86_64/coreos/", NULL },
+                { "coreos/stable", "stable" },
+                { "", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *s = NULL;
+                int r = updates_fcos_stream_from_origin(cases[i].origin, &s);
+                if (cases[i].stream)
+                        ok(r == 0 && s && streq(s, cases[i].stream), "stream of \"%s\": %s", cases[i].origin,
+                           strna(s));
+                else
+                        ok(r == -EINVAL, "no stream in \"%s\"", cases[i].origin);
+        }
+        ok(updates_fcos_stream_from_origin(NULL, &(char *) { NULL }) == -EINVAL, "no stream in NULL");
 }
 
 static void test_update_conf(void) {
@@ -1343,6 +1417,8 @@ int main(void) {
         test_windows_brute_force();
         test_window_errors();
         test_gate();
+        test_clock();
+        test_fcos_stream();
         test_update_conf();
         test_update_conf_path();
         test_zincati();
