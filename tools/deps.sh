@@ -3,7 +3,8 @@
 # the libraries, a systemd to boot in a sandbox, Docker, busybox for the test image, and the clients the
 # integration tests drive it with (curl, socat); Ignition (its validator and the real binary) and what the
 # generator's tests read its output with (jq, python3-yaml); clang with libFuzzer for the fuzz harnesses
-# (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection.
+# (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
+# QEMU, debootstrap, mkfs.ext4 and ssh for the VM tier (tests/vm/: a Debian 13 guest built from Debian's packages).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -12,6 +13,7 @@ PACKAGES="
   docker.io busybox-static etcd-server etcd-client openssl tzdata curl socat strace jq
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
+  qemu-system-x86 qemu-utils seabios debootstrap e2fsprogs openssh-client
 "
 missing=""
 for p in $PACKAGES; do
