@@ -6,7 +6,8 @@
 # (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
 # scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
 # (and the completion's test);
-# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh).
+# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh);
+# QEMU, debootstrap, mkfs.ext4 and ssh for the VM tier (tests/vm/: a Debian 13 guest built from Debian's packages).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -16,6 +17,7 @@ PACKAGES="
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
   scdoc man-db bash-completion
+  qemu-system-x86 qemu-utils seabios debootstrap e2fsprogs openssh-client
 "
 missing=""
 for p in $PACKAGES; do

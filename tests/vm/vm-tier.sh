@@ -1,0 +1,142 @@
+#!/bin/bash
+# The VM tier: ballast on a real kernel with cgroup v2 only, systemd 257 as PID 1 and Docker with its systemd cgroup
+# driver (Debian 13 under QEMU, tests/vm/build-image.sh), the configuration of Fedora CoreOS and Flatcar hosts.
+# ONE boot serves every check: the build's install flavour is installed from the 9p share, ballastd starts by socket
+# activation, a Docker service and an exec service are applied with limits, and the limits are read back from the
+# cgroup v2 files the kernel enforces; then a real `systemctl reboot` of the guest, after which ballast and its
+# services must be back by themselves. Without QEMU or the image this test fails; it never skips.
+# Time bounds derive from this run's own boot time (emulation is slow, and slower still on a busy host).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+. "$top_srcdir/tests/lib/lib.sh"
+export top_srcdir top_builddir
+VM=$top_srcdir/tests/vm/vm.sh
+now() { date +%s.%N; }
+isnt() { [ "$1" != "$2" ] && [ -n "$1" ]; ok $? "$3"; }
+since() { echo "$(now) $1" | awk '{printf "%.1f", $1 - $2}'; }
+
+command -v qemu-system-x86_64 >/dev/null || bail "qemu-system-x86_64 is not installed (Debian package qemu-system-x86; tools/deps.sh installs it)"
+for f in ballastd ballastctl ballast-run ballast-pause; do
+	[ -x "$top_builddir/dist-bin/$f" ] || bail "$top_builddir/dist-bin/$f is missing (make check builds it)"
+done
+t=$(now)
+"$top_srcdir/tests/vm/build-image.sh" > "$top_builddir/vm-image.log" 2>&1 ||
+	bail "the guest image could not be built: $(tail -3 "$top_builddir/vm-image.log")"
+diag "image: $(tail -1 "$top_builddir/vm-image.log") ($(since "$t") s)"
+
+trap '"$VM" stop 60 >/dev/null 2>&1; "$VM" kill' EXIT
+t_all=$(now)
+"$VM" start >/dev/null || bail "qemu did not start"
+boot=$("$VM" wait-ssh 600) || bail "the guest did not answer ssh within 600 s (serial log: $top_builddir/vm/run/serial.log)"
+diag "boot to ssh: $boot s"
+# every later bound: a multiple of what this boot took
+slow=${boot%.*}
+[ "$slow" -ge 20 ] || slow=20
+g() { VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "$@" </dev/null; }
+gq() { g "$@" 2>/dev/null; }
+put() { VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "cat > $1"; }  # put GUEST-PATH < CONTENT
+
+# ---- the guest is the host configuration it stands for ----
+diag "guest: $(gq uname -r), $(gq systemd-analyze time 2>/dev/null | head -1)"
+is "$(gq stat -fc %T /sys/fs/cgroup)" cgroup2fs "cgroup v2 only (the unified hierarchy at /sys/fs/cgroup)"
+like "$(gq cat /sys/fs/cgroup/cgroup.controllers)" '(^| )cpu( |.*)memory( |.*)pids' "with the cpu, memory and pids controllers"
+like "$(gq systemctl --version | head -1)" '^systemd 25[5-9]' "systemd 255 or later is PID 1 ($(gq systemctl --version | head -1 | cut -d' ' -f1-2))"
+is "$(gq systemctl is-active docker.service)" inactive "Docker is not running before its first use (socket activation)"
+t=$(now)
+info=$(gq "docker info -f '{{.CgroupDriver}} v{{.CgroupVersion}} {{.ServerVersion}}'")
+is "${info% *}" "systemd v2" "Docker uses the systemd cgroup driver on cgroup v2 (docker $info, first start $(since "$t") s)"
+check "the build tree is shared at its host path" -- gq test -x "$top_builddir/dist-bin/ballastd"
+check "the source tree is shared at its host path" -- gq test -f "$top_srcdir/units/ballastd.service.in"
+
+# ---- install, socket activation ----
+out=$(g sh "$top_srcdir/tests/vm/guest-install.sh" "$top_builddir" "$top_srcdir" 2>&1)
+ok $? "the install flavour (dist-bin/) and the units are installed and enabled" || diag "$out"
+is "$(gq systemctl is-active ballastd.service)" inactive "ballastd is not running before the first call"
+t=$(now)
+like "$(gq ballastctl status)" '^Node: +ballast-vm' "ballastctl status answers through ballastd.socket ($(since "$t") s)"
+is "$(gq systemctl is-active ballastd.service)" active "and the call started ballastd.service"
+wait_for $((slow * 2)) g "ballastctl status | grep -q '^Waiting for: *nothing'"
+ok $? "ballastd is connected to systemd and Docker (waits for nothing)"
+
+# ---- a Docker service and an exec service with limits ----
+put /root/web.json <<'JSON'
+{"name": "web", "runtime": "docker", "image": "local/busybox:latest",
+ "command": ["httpd", "-f", "-p", "8080", "-h", "/"],
+ "ports": [{"host": 18080, "container": 8080}],
+ "resources": {"memory": "64M", "cpu": 0.25, "pids": 64},
+ "restart": {"policy": "always", "delay_ms": 100}}
+JSON
+put /root/worker.json <<'JSON'
+{"name": "worker", "runtime": "exec",
+ "command": ["/usr/bin/busybox", "httpd", "-f", "-p", "18081", "-h", "/etc"],
+ "ports": [{"host": 18081}],
+ "resources": {"memory": "32M", "cpu": 0.125, "pids": 32},
+ "restart": {"policy": "always", "delay_ms": 100}}
+JSON
+t=$(now)
+out=$(g ballastctl -t $((slow * 3)) apply --wait /root/web.json /root/worker.json 2>&1)
+ok $? "a Docker service and an exec service are applied ($(since "$t") s)" || diag "$out"
+check "the Docker service serves" -- g "curl -fsS -m 5 http://127.0.0.1:18080/index.html"
+is "$(gq curl -fsS -m 5 http://127.0.0.1:18081/hostname)" ballast-vm "the exec service serves"
+
+# where Docker's systemd driver put the container: /proc/PID/cgroup says (0::/PATH on v2)
+pid=$(gq docker inspect -f '{{.State.Pid}}' ballast-web)
+cg=$(gq cat "/proc/$pid/cgroup")
+diag "the container's cgroup: $cg"
+like "$cg" '^0::/ballast\.slice/ballast-web\.slice/docker-[0-9a-f]{64}\.scope$' "the container is in ballast.slice/ballast-web.slice/docker-ID.scope"
+d=/sys/fs/cgroup${cg#0::}
+is "$(gq cat "$d/memory.max")" 67108864 "its memory.max is the service's memory (64M)"
+is "$(gq cat "$d/cpu.max")" "25000 100000" "its cpu.max is the service's cpu (0.25)"
+is "$(gq cat "$d/pids.max")" 64 "its pids.max is the service's pids (64)"
+d=/sys/fs/cgroup/ballast.slice/ballast-worker.service
+is "$(gq cat "$d/memory.max")" 33554432 "the exec service's memory.max (32M) in ballast.slice/ballast-worker.service"
+is "$(gq cat "$d/cpu.max")" "12500 100000" "its cpu.max (0.125)"
+is "$(gq cat "$d/pids.max")" 32 "its pids.max (32)"
+like "$(gq cat "$d/cgroup.procs")" "^$(gq systemctl show -P MainPID ballast-worker.service)\$" "the exec service's process is in that cgroup"
+
+# ---- capacity: usage of every service, read from cgroup v2 ----
+cap=$(gq ballastctl capacity)
+diag "ballastctl capacity:"
+while IFS= read -r l; do diag "  $l"; done <<< "$cap"
+capj=$(gq ballastctl -j capacity)
+for s in worker web; do
+	u=$(printf '%s' "$capj" | jq -c --arg s "$s" '.services[]? | select(.name == $s) | .usage // empty' 2>/dev/null)
+	mem=$(printf '%s' "$u" | jq -r '.memory_current // empty' 2>/dev/null)
+	pids=$(printf '%s' "$u" | jq -r '.pids_current // empty' 2>/dev/null)
+	# Known gaps of ballast on cgroup v2 (TODO: expected to fail until fixed; passing then fails the test, so
+	# that the TODO goes): no usage at all, for exec services and for containers under the systemd driver.
+	todo=" # TODO ballast reads no usage of an exec service on cgroup v2"
+	[ "$s" = web ] && todo=" # TODO ballast reads no usage of a container under Docker's systemd cgroup driver on cgroup v2"
+	[ -n "$mem" ] && [ "$mem" -gt 0 ] && [ -n "$pids" ] && [ "$pids" -ge 1 ]
+	ok $? "capacity shows the $s service's usage from cgroup v2 (memory_current $mem, pids_current $pids)$todo"
+done
+
+diag "ballastctl -j capacity, services: $(printf '%s' "$capj" | jq -c '[.services[]? | {name, usage}]' 2>&1)"
+diag "ballastd's journal on cgroups: $(gq "journalctl -b -u ballastd.service -o cat | grep -i -e cgroup -e usage | tail -5")"
+
+# ---- a real reboot: ballast and its services come back by themselves ----
+bid=$(gq cat /proc/sys/kernel/random/boot_id)
+t=$(now)
+g systemctl --no-block reboot >/dev/null 2>&1
+# ssh answers the old system until it goes down: wait until the boot id changes
+newbid=
+deadline=$(($(date +%s) + slow * 4 + 60))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+	newbid=$(VM_SSH_TIMEOUT=15 "$VM" ssh cat /proc/sys/kernel/random/boot_id </dev/null 2>/dev/null) && [ "$newbid" != "$bid" ] && break
+	sleep 1
+done
+isnt "$newbid" "$bid" "systemctl reboot: the guest came back with a new boot id ($(since "$t") s)"
+is "$(gq systemctl is-active ballastd.socket)" active "ballastd.socket is listening after the reboot"
+wait_for $((slow * 3)) g "curl -fsS -m 5 http://127.0.0.1:18081/hostname"
+ok $? "the exec service serves again after the reboot ($(since "$t") s since the reboot)"
+wait_for $((slow * 3)) g "curl -fsS -m 5 http://127.0.0.1:18080/index.html"
+ok $? "the Docker service serves again after the reboot ($(since "$t") s since the reboot)"
+like "$(gq ballastctl ps)" 'web.*active' "ballastctl ps lists the Docker service active"
+
+t=$(now)
+"$VM" stop $((slow * 2)) >/dev/null
+ok $? "the guest powers off ($(since "$t") s)"
+diag "the VM part of the tier took $(since "$t_all") s"
+done_testing
