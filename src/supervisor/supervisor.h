@@ -5,7 +5,8 @@
  * Ignition or an operator) and those applied over the socket (persisted in state_dir/services). Actual state:
  * systemd's units (through the bus module) and Docker's containers. It writes units, reloads systemd and starts,
  * restarts or stops units as jobs; it runs health checks and restarts what fails them; it reconciles at start,
- * on every change and on a timer, and never touches a healthy workload that matches its spec. */
+ * on every change and on a timer, and never touches a healthy workload that matches its spec. Its Varlink
+ * methods are in supervisor-varlink.h: this module does not depend on the socket layer. */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -16,7 +17,6 @@
 #include "docker/docker.h"
 #include "http/http.h"
 #include "supervisor/spec.h"
-#include "varlink/varlink.h"
 
 typedef struct Supervisor Supervisor;
 
@@ -67,14 +67,6 @@ void supervisor_verify_cgroups(Supervisor *s);
 
 /* Counts for GetStatus. */
 void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active, unsigned *ret_failed);
-
-/* Varlink methods (io.ballast.Agent.*). */
-int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *params);
 
 /* Drain: stops every service, the last one first, each when the one before is down, and keeps them stopped
  * (no reconcile, health or restart starts one) until supervisor_undrain(), which starts again those that were
