@@ -1,68 +1,32 @@
 /* SPDX-License-Identifier: MIT */
-/* Admission: does a spec fit beside the services admitted already (their ports, and the node's allocatable
- * resources)? And what the table commits, for reports. */
+/* Admission against the service table (the rules are admission.c's), and what the table commits, for
+ * reports. */
 #include <errno.h>
 #include <string.h>
 
 #include "shared/log.h"
+#include "supervisor/admission.h"
 #include "supervisor/supervisor-internal.h"
 
 /* ---- admission ---- */
 
-int supervisor_admit(const ServiceSpec *want, const ServiceSpec *const *others, size_t n_others,
-                     const Resources *allocatable, json_t **ret_error_params) {
-        Resources committed = {}, need = capacity_of_spec(want), free_now;
-        Shortfall sf;
-        char buf[32];
-
-        for (size_t i = 0; i < n_others; i++) {
-                Resources c = capacity_of_spec(others[i]);
-                resources_add(&committed, &c);
-                for (size_t a = 0; a < want->n_ports; a++)
-                        for (size_t b = 0; b < others[i]->n_ports; b++)
-                                if (want->ports[a].host == others[i]->ports[b].host &&
-                                    want->ports[a].udp == others[i]->ports[b].udp) {
-                                        if (ret_error_params)
-                                                *ret_error_params = json_pack(
-                                                        "{s:s,s:s,s:s,s:s}", "name", want->name, "resource", "port",
-                                                        "requested", port_to_string(buf, sizeof(buf), &want->ports[a]),
-                                                        "held_by", others[i]->name);
-                                        return -EADDRINUSE;
-                                }
-        }
-        if (!allocatable)
-                return 0;
-        free_now = resources_sub(allocatable, &committed);
-        if (capacity_fits(&free_now, &need, &sf) < 0) {
-                if (ret_error_params)
-                        *ret_error_params = streq(sf.resource, "cpu")
-                                ? json_pack("{s:s,s:s,s:f,s:f}", "name", want->name, "resource", "cpu", "requested",
-                                            sf.requested / 1000.0, "free", sf.free / 1000.0)
-                                : json_pack("{s:s,s:s,s:I,s:I}", "name", want->name, "resource", sf.resource,
-                                            "requested", (json_int_t) sf.requested, "free", (json_int_t) sf.free);
-                return -ENOSPC;
-        }
-        return 0;
-}
-
-/* Admission of want against every other admitted service (except the one it replaces). */
-int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, const Service *replaces,
-                                      bool present_only, json_t **ret_error_params) {
-        _cleanup_free_ const ServiceSpec **others = calloc(s->n_services + 1, sizeof(ServiceSpec *));
+/* Admission of want against every admitted service (the one of its name, which it replaces, does not count). */
+int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, bool present_only, json_t **ret_error_params) {
+        _cleanup_free_ const ServiceSpec **admitted = calloc(s->n_services + 1, sizeof(ServiceSpec *));
         size_t n = 0;
 
-        if (!others)
+        if (!admitted)
                 return -ENOMEM;
         for (size_t i = 0; i < s->n_services; i++)
-                if (s->services[i] != replaces && s->services[i]->spec && (!present_only || s->services[i]->present))
-                        others[n++] = s->services[i]->spec;
-        return supervisor_admit(want, others, n, s->allocatable_known ? &s->allocatable : NULL, ret_error_params);
+                if (s->services[i]->spec && (!present_only || s->services[i]->present))
+                        admitted[n++] = s->services[i]->spec;
+        return admission_check(want, admitted, n, s->allocatable_known ? &s->allocatable : NULL, ret_error_params);
 }
 
-int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec, Service *replaces) {
+int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec) {
         _cleanup_json_ json_t *why = NULL;
         _cleanup_free_ char *text = NULL;
-        int r = supervisor_check_admission(s, spec, replaces, true, &why);
+        int r = supervisor_check_admission(s, spec, true, &why);
 
         if (r == -ENOMEM)
                 return r;

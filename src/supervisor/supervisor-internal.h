@@ -4,7 +4,7 @@
 /* The supervisor's own declarations, shared by its files and by nobody else: the service table, and what one
  * part of the supervisor calls in another. supervisor.c holds the table, its life cycle, health and drain;
  * supervisor-cgroup.c the cgroups ballast answers for; supervisor-files.c what is written to disk;
- * supervisor-admission.c admission against the table; supervisor-reconcile.c loading, jobs, reconcile and the
+ * supervisor-admission.c admission against the table (its rules: admission.c); supervisor-reconcile.c loading, jobs, reconcile and the
  * events from below; supervisor-varlink.c the Varlink methods. Only the last talks to the socket layer: the
  * others keep calls as opaque waiters and answer them through the functions it defines. */
 
@@ -147,9 +147,8 @@ int service_write_files(Supervisor *s, Service *svc);
 int remove_unit_files(Supervisor *s, const char *unit, const char *name);
 
 /* supervisor-admission.c */
-int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, const Service *replaces,
-                                      bool present_only, json_t **ret_error_params);
-int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec, Service *replaces);
+int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, bool present_only, json_t **ret_error_params);
+int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec);
 
 /* supervisor-reconcile.c */
 int service_job(Supervisor *s, Service *svc, const char *verb);

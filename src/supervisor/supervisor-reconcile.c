@@ -58,7 +58,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                         log_warning("Service %s is defined in %s and elsewhere; using the first.", name, path);
                         continue;
                 }
-                r = supervisor_admit_among_present(s, spec, svc);
+                r = supervisor_admit_among_present(s, spec);
                 if (r < 0)
                         continue;
                 if (!svc) {

@@ -203,7 +203,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                                           json_pack("{s:s,s:s}", "name", spec->name, "path", s->services_dir));
         {
                 _cleanup_json_ json_t *why = NULL;
-                r = supervisor_check_admission(s, spec, svc, false, &why);
+                r = supervisor_check_admission(s, spec, false, &why);
                 if (r == -ENOSPC || r == -EADDRINUSE) {
                         log_event(LOG_NOTICE, 0, "admission-refused", spec->name, NULL,
                                   "Refused %s: it does not fit.", spec->name);

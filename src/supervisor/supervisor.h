@@ -46,7 +46,7 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u);
 void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev);
 void supervisor_on_docker_state(Supervisor *s, bool up);
 
-/* What the node can give to services; admission is checked against it. */
+/* What the node can give to services; admission (admission.h) is checked against it. */
 void supervisor_set_allocatable(Supervisor *s, const Resources *allocatable);
 /* Σ resources of the admitted services. */
 Resources supervisor_committed(Supervisor *s);
@@ -56,10 +56,6 @@ json_t *supervisor_ports_json(Supervisor *s);
 json_t *supervisor_services_json(Supervisor *s);
 /* [{"name", "requested": {cpu, memory, pids}}] */
 json_t *supervisor_commitments_json(Supervisor *s);
-/* Pure admission: does want fit beside the others? The first port held by another service, or the first
- * resource that is short, is reported. */
-int supervisor_admit(const ServiceSpec *want, const ServiceSpec *const *others, size_t n_others,
-                     const Resources *allocatable, json_t **ret_error_params);
 
 /* Reads back every running service's cgroup limits and puts back what was changed behind our back; counts the
  * OOM kills of exec services. Called on the node timer. */
