@@ -169,51 +169,14 @@ static Service *lookup_service(Supervisor *s, VarlinkCall *call, json_t *params,
         return svc;
 }
 
-int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
-        _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+/* An admitted spec of an Apply: persisted, then taken by the service (added if new), which a reconcile pass then
+ * brings up; the call is answered at once, or with progress until the unit is up or failed (apply --wait). */
+static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpec **specp) {
         _cleanup_json_ json_t *normalized = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL;
-        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        ServiceSpec *spec = *specp;
         bool marked_now = false;
-        JsonError e = {};
-        Service *svc;
         int r;
-
-        if (!v)
-                return varlink_call_error_invalid_parameter(call, "spec");
-        if (json_object_size(params) != 1 + !!vo || (vo && !json_is_boolean(vo)))
-                return varlink_call_error_invalid_parameter(call, vo && !json_is_boolean(vo) ? "validate_only" : "spec");
-        r = service_spec_from_json(v, &spec, &e);
-        if (r == -EINVAL)
-                return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
-                                          json_pack("{s:s,s:s}", "field", e.path, "reason", e.message));
-        if (r < 0)
-                return r;
-
-        svc = supervisor_find(s, spec->name);
-        if (svc && svc->origin == ORIGIN_FILE) {
-                _cleanup_free_ char *f = NULL;
-                if (asprintf(&f, "%s/%s.json", s->services_dir, spec->name) < 0)
-                        return -ENOMEM;
-                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
-                                          json_pack("{s:s,s:s}", "name", spec->name, "path", f));
-        }
-        if (name_is_protected(s, spec->name))
-                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
-                                          json_pack("{s:s,s:s}", "name", spec->name, "path", s->services_dir));
-        {
-                _cleanup_json_ json_t *why = NULL;
-                r = supervisor_check_admission(s, spec, false, &why);
-                if (r == -ENOSPC || r == -EADDRINUSE) {
-                        log_event(LOG_NOTICE, 0, "admission-refused", spec->name, NULL,
-                                  "Refused %s: it does not fit.", spec->name);
-                        return varlink_call_error(call, "io.ballast.Agent.InsufficientCapacity", TAKE_PTR(why));
-                }
-                if (r < 0)
-                        return r;
-        }
-        if (json_is_true(vo))
-                return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
 
         /* A change that needs a restart is marked first (see restart_marker_set), then persisted: a crash from
          * here on converges to the new spec, restarted, at the next start. */
@@ -253,7 +216,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                 if (!svc)
                         return -ENOMEM;
         }
-        service_set_spec(svc, TAKE_PTR(spec));
+        service_set_spec(svc, TAKE_PTR(*specp));
         svc->origin = ORIGIN_API;
         svc->present = true;
         svc->just_applied = true;
@@ -270,6 +233,51 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (!bus_is_connected(s->bus))
                 waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "waiting for systemd"));
         return 0;
+}
+
+int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        JsonError e = {};
+        Service *svc;
+        int r;
+
+        if (!v)
+                return varlink_call_error_invalid_parameter(call, "spec");
+        if (json_object_size(params) != 1 + !!vo || (vo && !json_is_boolean(vo)))
+                return varlink_call_error_invalid_parameter(call, vo && !json_is_boolean(vo) ? "validate_only" : "spec");
+        r = service_spec_from_json(v, &spec, &e);
+        if (r == -EINVAL)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
+                                          json_pack("{s:s,s:s}", "field", e.path, "reason", e.message));
+        if (r < 0)
+                return r;
+
+        svc = supervisor_find(s, spec->name);
+        if (svc && svc->origin == ORIGIN_FILE) {
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "%s/%s.json", s->services_dir, spec->name) < 0)
+                        return -ENOMEM;
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", spec->name, "path", f));
+        }
+        if (name_is_protected(s, spec->name))
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", spec->name, "path", s->services_dir));
+        {
+                _cleanup_json_ json_t *why = NULL;
+                r = supervisor_check_admission(s, spec, false, &why);
+                if (r == -ENOSPC || r == -EADDRINUSE) {
+                        log_event(LOG_NOTICE, 0, "admission-refused", spec->name, NULL,
+                                  "Refused %s: it does not fit.", spec->name);
+                        return varlink_call_error(call, "io.ballast.Agent.InsufficientCapacity", TAKE_PTR(why));
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (json_is_true(vo))
+                return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
+        return apply_spec(s, call, svc, &spec);
 }
 
 typedef struct RemoveContext {
