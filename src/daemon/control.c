@@ -8,6 +8,7 @@
 #include "daemon/manager.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/supervisor-varlink.h"
 #include "updates/updater-varlink.h"
 
 /* A module that runs only on a valid configuration is not there: say why. */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shared/fileio.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
 #include "supervisor/spec.h"

@@ -5,7 +5,8 @@
  * Ignition or an operator) and those applied over the socket (persisted in state_dir/services). Actual state:
  * systemd's units (through the bus module) and Docker's containers. It writes units, reloads systemd and starts,
  * restarts or stops units as jobs; it runs health checks and restarts what fails them; it reconciles at start,
- * on every change and on a timer, and never touches a healthy workload that matches its spec. */
+ * on every change and on a timer, and never touches a healthy workload that matches its spec. Its Varlink
+ * methods are in supervisor-varlink.h: this module does not depend on the socket layer. */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -16,7 +17,6 @@
 #include "docker/docker.h"
 #include "http/http.h"
 #include "supervisor/spec.h"
-#include "varlink/varlink.h"
 
 typedef struct Supervisor Supervisor;
 
@@ -46,7 +46,7 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u);
 void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev);
 void supervisor_on_docker_state(Supervisor *s, bool up);
 
-/* What the node can give to services; admission is checked against it. */
+/* What the node can give to services; admission (admission.h) is checked against it. */
 void supervisor_set_allocatable(Supervisor *s, const Resources *allocatable);
 /* Σ resources of the admitted services. */
 Resources supervisor_committed(Supervisor *s);
@@ -56,10 +56,6 @@ json_t *supervisor_ports_json(Supervisor *s);
 json_t *supervisor_services_json(Supervisor *s);
 /* [{"name", "requested": {cpu, memory, pids}}] */
 json_t *supervisor_commitments_json(Supervisor *s);
-/* Pure admission: does want fit beside the others? The first port held by another service, or the first
- * resource that is short, is reported. */
-int supervisor_admit(const ServiceSpec *want, const ServiceSpec *const *others, size_t n_others,
-                     const Resources *allocatable, json_t **ret_error_params);
 
 /* Reads back every running service's cgroup limits and puts back what was changed behind our back; counts the
  * OOM kills of exec services. Called on the node timer. */
@@ -67,14 +63,6 @@ void supervisor_verify_cgroups(Supervisor *s);
 
 /* Counts for GetStatus. */
 void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active, unsigned *ret_failed);
-
-/* Varlink methods (io.ballast.Agent.*). */
-int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params);
-int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *params);
 
 /* Drain: stops every service, the last one first, each when the one before is down, and keeps them stopped
  * (no reconcile, health or restart starts one) until supervisor_undrain(), which starts again those that were

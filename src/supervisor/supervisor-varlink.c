@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor's Varlink methods (io.ballast.Agent.*), the calls kept until systemd is reachable, and the
+ * waiters that answer Apply --wait, Restart and WaitHealthy. The only file of the supervisor that talks to
+ * the socket layer. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shared/fileio.h"
+#include "shared/log.h"
+#include "shared/time-util.h"
+#include "supervisor/supervisor-internal.h"
+#include "supervisor/supervisor-varlink.h"
+#include "varlink/varlink.h"
+
+struct Waiter {
+        Waiter *next;
+        VarlinkCall *call;
+};
+
+typedef int (*SupervisorMethod)(Supervisor *s, VarlinkCall *call, json_t *params);
+
+typedef struct Deferred {
+        struct Deferred *next;
+        VarlinkCall *call;
+        json_t *params;
+        SupervisorMethod method;
+} Deferred;
+
+/* ---- calls that wait for systemd ---- */
+
+/* Keeps a call until systemd is reachable; it is made again then, or refused after 30 s. */
+static int supervisor_defer(Supervisor *s, VarlinkCall *call, json_t *params, SupervisorMethod method) {
+        Deferred *d = calloc(1, sizeof(Deferred));
+
+        if (!d)
+                return -ENOMEM;
+        *d = (Deferred) { .next = s->deferred, .call = varlink_call_ref(call), .params = json_incref(params),
+                          .method = method };
+        s->deferred = d;
+        if (sd_event_source_get_enabled(s->deferred_timeout, NULL) <= 0) {
+                (void) sd_event_source_set_time_relative(s->deferred_timeout, DEFERRED_TIMEOUT_USEC);
+                (void) sd_event_source_set_enabled(s->deferred_timeout, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+void supervisor_flush_deferred(Supervisor *s, bool run) {
+        Deferred *list = s->deferred;
+
+        s->deferred = NULL;
+        (void) sd_event_source_set_enabled(s->deferred_timeout, SD_EVENT_OFF);
+        while (list) {
+                Deferred *d = list;
+                list = d->next;
+                if (!run)
+                        (void) varlink_call_error(d->call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                else if (varlink_call_is_connected(d->call)) {
+                        int r = d->method(s, d->call, d->params);
+                        if (r < 0)
+                                (void) varlink_call_error(d->call, "io.ballast.Agent.InternalError",
+                                                          json_pack("{s:s}", "reason", strerror(-r)));
+                }
+                varlink_call_unref(d->call);
+                json_decref(d->params);
+                free(d);
+        }
+}
+
+int on_deferred_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        supervisor_flush_deferred(userdata, false);
+        return 0;
+}
+
+/* ---- waiters: Apply --wait, Restart, WaitHealthy ---- */
+
+void waiters_reply_error(Waiter **list, const char *error, json_t *params) {
+        while (*list) {
+                Waiter *w = *list;
+                *list = w->next;
+                (void) varlink_call_error(w->call, error, json_incref(params));
+                varlink_call_unref(w->call);
+                free(w);
+        }
+        json_decref(params);
+}
+
+void waiters_reply(Waiter **list, json_t *params) {
+        while (*list) {
+                Waiter *w = *list;
+                *list = w->next;
+                (void) varlink_call_reply(w->call, json_incref(params));
+                varlink_call_unref(w->call);
+                free(w);
+        }
+        json_decref(params);
+}
+
+void waiters_notify(Waiter *list, json_t *params) {
+        for (Waiter *w = list; w; w = w->next)
+                if (varlink_call_wants_more(w->call))
+                        (void) varlink_call_notify(w->call, json_incref(params));
+        json_decref(params);
+}
+
+static int waiter_add(Waiter **list, VarlinkCall *call) {
+        Waiter *w = calloc(1, sizeof(Waiter));
+        if (!w)
+                return -ENOMEM;
+        w->call = varlink_call_ref(call);
+        w->next = *list;
+        *list = w;
+        return 0;
+}
+
+/* ---- Varlink methods ---- */
+
+/* The reason names the errno too ("No space left on device (ENOSPC)"): an operator greps for it. */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int error) {
+        _cleanup_free_ char *reason = NULL;
+        const char *name = strerrorname_np(-error);
+
+        if (asprintf(&reason, "%s%s%s%s", strerror(-error), name ? " (" : "", strempty(name), name ? ")" : "") < 0)
+                return -ENOMEM;
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
+}
+
+static int reply_no_such_service(VarlinkCall *call, const char *name) {
+        return varlink_call_error(call, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", name));
+}
+
+typedef struct NameParams {
+        char *name;
+} NameParams;
+
+static void name_params_done(NameParams *p) {
+        free(p->name);
+}
+
+/* {"name": "…"}: the one parameter most methods take. */
+static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
+        static const JsonField table[] = {
+                { "name", json_dispatch_string, offsetof(NameParams, name), JSON_MANDATORY },
+                {}
+        };
+        JsonError e = {};
+
+        if (json_dispatch("", params, table, p, &e) < 0) {
+                (void) varlink_call_error_invalid_parameter(call, isempty(e.path) ? "name" : e.path);
+                return -EINVAL;
+        }
+        if (!service_name_is_valid(p->name)) {
+                (void) varlink_call_error_invalid_parameter(call, "name");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The service a {"name"} call is about; NULL when the call was answered with an error already. */
+static Service *lookup_service(Supervisor *s, VarlinkCall *call, json_t *params, NameParams *p) {
+        Service *svc;
+
+        if (dispatch_name(call, params, p) < 0)
+                return NULL;
+        svc = supervisor_find(s, p->name);
+        if (!svc)
+                (void) reply_no_such_service(call, p->name);
+        return svc;
+}
+
+/* An admitted spec of an Apply: persisted, then taken by the service (added if new), which a reconcile pass then
+ * brings up; the call is answered at once, or with progress until the unit is up or failed (apply --wait). */
+static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpec **specp) {
+        _cleanup_json_ json_t *normalized = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        ServiceSpec *spec = *specp;
+        bool marked_now = false;
+        int r;
+
+        /* A change that needs a restart is marked first (see restart_marker_set), then persisted: a crash from
+         * here on converges to the new spec, restarted, at the next start. */
+        if (svc && svc->spec && !service_spec_equal(svc->spec, spec) && !specs_differ_only_in_resources(svc->spec, spec)) {
+                _cleanup_free_ char *marker = restart_marker_path(s, spec->name);
+                if (!marker)
+                        return -ENOMEM;
+                marked_now = !svc->restart_marked;
+                r = restart_marker_set(s, svc);
+                if (r < 0) {
+                        log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
+                                  "Cannot persist the spec of %s: %m", spec->name);
+                        return reply_state_write_failed(call, marker, r);
+                }
+        }
+        normalized = service_spec_to_json(spec);
+        path = service_spec_path(s, spec->name);
+        if (!normalized || !path)
+                return -ENOMEM;
+        text = json_dumps(normalized, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!text)
+                return -ENOMEM;
+        r = write_if_changed(path, text, 0600);
+        if (r < 0) {
+                if (marked_now) {
+                        /* nothing changed after all */
+                        svc->restart_marked = false;
+                        restart_marker_clear(s, svc->name);
+                }
+                log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
+                          "Cannot persist the spec of %s: %m", spec->name);
+                return reply_state_write_failed(call, path, r);
+        }
+
+        if (!svc) {
+                svc = supervisor_add(s, spec->name);
+                if (!svc)
+                        return -ENOMEM;
+        }
+        service_set_spec(svc, TAKE_PTR(*specp));
+        svc->origin = ORIGIN_API;
+        svc->present = true;
+        svc->just_applied = true;
+        log_event(LOG_INFO, 0, "service-applied", svc->name, BALLAST_MESSAGE_SERVICE_APPLIED, "Applied %s.", svc->name);
+
+        supervisor_schedule_reconcile(s);
+        if (!varlink_call_wants_more(call))
+                return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", svc->name, "state", "applied"));
+        /* "more" (apply --wait): progress until the unit is up or failed */
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "written"));
+        if (!bus_is_connected(s->bus))
+                waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "waiting for systemd"));
+        return 0;
+}
+
+int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        JsonError e = {};
+        Service *svc;
+        int r;
+
+        if (!v)
+                return varlink_call_error_invalid_parameter(call, "spec");
+        if (json_object_size(params) != 1 + !!vo || (vo && !json_is_boolean(vo)))
+                return varlink_call_error_invalid_parameter(call, vo && !json_is_boolean(vo) ? "validate_only" : "spec");
+        r = service_spec_from_json(v, &spec, &e);
+        if (r == -EINVAL)
+                return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
+                                          json_pack("{s:s,s:s}", "field", e.path, "reason", e.message));
+        if (r < 0)
+                return r;
+
+        svc = supervisor_find(s, spec->name);
+        if (svc && svc->origin == ORIGIN_FILE) {
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "%s/%s.json", s->services_dir, spec->name) < 0)
+                        return -ENOMEM;
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", spec->name, "path", f));
+        }
+        if (name_is_protected(s, spec->name))
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", spec->name, "path", s->services_dir));
+        {
+                _cleanup_json_ json_t *why = NULL;
+                r = supervisor_check_admission(s, spec, false, &why);
+                if (r == -ENOSPC || r == -EADDRINUSE) {
+                        log_event(LOG_NOTICE, 0, "admission-refused", spec->name, NULL,
+                                  "Refused %s: it does not fit.", spec->name);
+                        return varlink_call_error(call, "io.ballast.Agent.InsufficientCapacity", TAKE_PTR(why));
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (json_is_true(vo))
+                return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
+        return apply_spec(s, call, svc, &spec);
+}
+
+typedef struct RemoveContext {
+        Supervisor *supervisor;
+        char *name;
+        char *unit;
+        VarlinkCall *call;
+} RemoveContext;
+
+static void remove_context_free(RemoveContext *rc) {
+        varlink_call_unref(rc->call);
+        free(rc->name);
+        free(rc->unit);
+        free(rc);
+}
+
+static void on_remove_reloaded(Bus *b, int error, void *userdata) {
+        RemoveContext *rc = userdata;
+
+        (void) varlink_call_reply(rc->call, json_pack("{s:s}", "name", rc->name));
+        remove_context_free(rc);
+}
+
+static void on_remove_stopped(Bus *b, const char *unit, const char *result, void *userdata) {
+        RemoveContext *rc = userdata;
+        Supervisor *s = rc->supervisor;
+
+        (void) remove_unit_files(s, rc->unit, rc->name);
+        remove_container(s, rc->name);
+        log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED, "Removed %s.", rc->name);
+        if (bus_reload(s->bus, on_remove_reloaded, rc) < 0)
+                on_remove_reloaded(b, -EIO, rc);
+}
+
+int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_free_ char *path = NULL;
+        RemoveContext *rc;
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (svc->origin == ORIGIN_FILE)
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_remove);
+
+        /* The spec goes first (durably): after a crash the unit is an orphan and the next pass removes it. */
+        path = service_spec_path(s, p.name);
+        if (!path)
+                return -ENOMEM;
+        r = unlink_durable(path);
+        if (r < 0)
+                return reply_state_write_failed(call, path, r);
+        rc = calloc(1, sizeof(RemoveContext));
+        if (!rc)
+                return -ENOMEM;
+        *rc = (RemoveContext) { .supervisor = s, .name = strdup(p.name), .unit = strdup(svc->unit),
+                                .call = varlink_call_ref(call) };
+        supervisor_drop(s, svc);
+        if (!rc->name || !rc->unit) {
+                remove_context_free(rc);
+                return -ENOMEM;
+        }
+        r = bus_unit_job(s->bus, "StopUnit", rc->unit, on_remove_stopped, rc);
+        if (r < 0) {
+                remove_context_free(rc);
+                return r;
+        }
+        return 0;
+}
+
+int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_restart);
+        if (s->draining)
+                return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        log_event(LOG_INFO, 0, "service-restart", svc->name, NULL, "Restarting %s on request.", svc->unit);
+        svc->healthy = false;
+        return service_job(s, svc, "RestartUnit");
+}
+
+int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params) {
+        json_t *list = json_array();
+
+        if (json_object_size(params) > 0)
+                return varlink_call_error_invalid_parameter(call, json_object_iter_key(json_object_iter(params)));
+        for (size_t i = 0; i < s->n_services; i++)
+                json_array_append_new(list, service_status_json(s, s->services[i]));
+        return varlink_call_reply(call, json_pack("{s:o}", "services", list));
+}
+
+typedef struct GetContext {
+        Supervisor *supervisor;
+        VarlinkCall *call;
+        char *name;
+} GetContext;
+
+static void get_context_free(void *userdata) {
+        GetContext *g = userdata;
+
+        varlink_call_unref(g->call);
+        free(g->name);
+        free(g);
+}
+
+static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
+        json_t *status = service_status_json(s, svc);
+
+        if (container)
+                json_object_set_new(status, "container", container);
+        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", service_spec_to_json(svc->spec), "status",
+                                                  status));
+}
+
+static void on_container_inspected(Docker *d, int error, long status, json_t *reply, void *userdata) {
+        GetContext *g = userdata;
+        Service *svc = supervisor_find(g->supervisor, g->name);
+        json_t *container = NULL;
+
+        if (!svc)
+                (void) reply_no_such_service(g->call, g->name);
+        else {
+                if (error >= 0 && status == 200)
+                        container = docker_container_summary(reply);
+                else
+                        container = json_pack("{s:s}", "status", status == 404 ? "absent" : "unknown");
+                (void) reply_service(g->supervisor, g->call, svc, container);
+        }
+        get_context_free(g);
+}
+
+int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_free_ char *path = NULL;
+        GetContext *g;
+        Service *svc;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !docker_is_up(s->docker))
+                return reply_service(s, call, svc, NULL);
+
+        /* what Docker says of the container, asked on the loop; a slow Docker only costs this call */
+        g = calloc(1, sizeof(GetContext));
+        if (!g || asprintf(&path, "/containers/ballast-%s/json", svc->name) < 0) {
+                free(g);
+                return -ENOMEM;
+        }
+        *g = (GetContext) { .supervisor = s, .call = varlink_call_ref(call), .name = TAKE_PTR(p.name) };
+        if (docker_call_full(s->docker, "GET", path, NULL, 2000, on_container_inspected, get_context_free, g) < 0) {
+                get_context_free(g);
+                return reply_service(s, call, svc, NULL);
+        }
+        return 0;
+}
+
+int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (svc->spec->health == HEALTH_NONE || svc->healthy)
+                return varlink_call_reply(call, NULL);
+        /* the unit is starting (ballast-run calls this right after the container started): check now */
+        if (!svc->check && svc->started_usec == 0)
+                svc->started_usec = now_usec(CLOCK_MONOTONIC);
+        if (!svc->check)
+                service_health_schedule(svc, 0);
+        return waiter_add(&svc->ready_waiters, call);
+}
