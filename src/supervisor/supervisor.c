@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "resources/cgroup.h"
+#include "supervisor/applied.h"
 #include "supervisor/health.h"
 #include "shared/fileio.h"
 #include "shared/holder.h"
@@ -818,7 +819,8 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load_named(path, name, &spec, &error);
+                r = origin == ORIGIN_API ? applied_spec_load(path, name, &spec, NULL, &error)
+                                         : service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
@@ -911,6 +913,9 @@ int supervisor_load(Supervisor *s) {
         if (!api_dir)
                 return -ENOMEM;
         remove_stale_temp_files_of_ours(s, api_dir);
+        /* the state an older ballastd left (an upgrade): migrated to the current format once, at the start */
+        if (!s->loaded_once && applied_specs_migrate(api_dir) < 0)
+                log_warning("Some applied specs in %s stay in their older format (see above).", api_dir);
         for (size_t i = 0; i < s->n_services; i++)
                 s->services[i]->present = false;
         strv_free(s->protected_names);
@@ -1650,7 +1655,6 @@ static Service *lookup_service(Supervisor *s, VarlinkCall *call, json_t *params,
 
 int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
-        _cleanup_json_ json_t *normalized = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL;
         json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
         bool marked_now = false;
@@ -1708,12 +1712,8 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                         return reply_state_write_failed(call, marker, r);
                 }
         }
-        normalized = service_spec_to_json(spec);
         path = service_spec_path(s, spec->name);
-        if (!normalized || !path)
-                return -ENOMEM;
-        text = json_dumps(normalized, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (!text)
+        if (!path || applied_spec_render(spec, &text) < 0)
                 return -ENOMEM;
         r = write_if_changed(path, text, 0600);
         if (r < 0) {
