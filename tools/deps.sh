@@ -6,7 +6,9 @@
 # (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
 # scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
 # (and the completion's test);
-# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh).
+# Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh);
+# squashfs-tools (mksquashfs for make sysext, unsquashfs) and systemd-container (systemd-dissect) for the system
+# extension image and its test (test-sysext.sh).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -16,6 +18,7 @@ PACKAGES="
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
   scdoc man-db bash-completion
+  squashfs-tools systemd-container
 "
 missing=""
 for p in $PACKAGES; do
