@@ -63,6 +63,9 @@ static const char *arg_output = NULL;
 static TargetOs arg_os = TARGET_ANY;
 static bool arg_os_given = false;
 static Output arg_format = OUTPUT_IGNITION;
+/* --install sysext: the system extension image instead of the plain files */
+static const char *arg_sysext = NULL;
+static const char *arg_sysext_url = NULL;
 
 /* --os fcos, or --butane fcos without --os: Fedora CoreOS's PATH; else Flatcar's (see BIN_DIR_FCOS). */
 static const char *bin_dir(void) {
@@ -452,6 +455,55 @@ static int add_ca(Plan *p) {
         return 0;
 }
 
+/* --install sysext IMAGE: the image as /var/lib/extensions/ballast.raw (the name its extension-release carries),
+ * inline or downloaded from --sysext-url, systemd-sysext.service enabled to merge it at every boot (the image's
+ * Upholds= starts ballastd then), and with --sysext-url the transfer file with which systemd-sysupdate fetches the
+ * next versions from there (docs/INSTALL.md). */
+#define SYSEXT_IMAGE_PATH "/var/lib/extensions/ballast.raw"
+#define SYSEXT_TRANSFER_PATH "/etc/sysupdate.ballast.d/ballast.transfer"
+static int add_sysext(Plan *p) {
+        _cleanup_free_ char *bytes = NULL, *transfer = NULL;
+        const char *base = strrchr(arg_sysext, '/') ? strrchr(arg_sysext, '/') + 1 : arg_sysext;
+        size_t size;
+        Entry *e;
+        int r;
+
+        if (strncmp(base, "ballast-", 8) != 0 || strlen(base) < 13 || !streq(base + strlen(base) - 4, ".raw"))
+                return error_out(-EINVAL, "%s: not a ballast system extension image (make sysext: ballast-VERSION-ARCH.raw)", arg_sysext);
+        r = read_full_file(arg_sysext, 64 * 1024 * 1024, &bytes, &size);
+        if (r < 0)
+                return error_out(r, "%s: cannot read: %s (make sysext)", arg_sysext, strerror(-r));
+        e = plan_add(p, SYSEXT_IMAGE_PATH, 0644);
+        if (!e || !(e->local = strdup(base)))
+                return -ENOMEM;
+        if (arg_sysext_url) {
+                _cleanup_free_ char *hex = sha512_hex(bytes, size);
+
+                if (!hex || asprintf(&e->hash, "sha512-%s", hex) < 0 ||
+                    asprintf(&e->url, "%s%s%s", arg_sysext_url, endswith_slash(arg_sysext_url) ? "" : "/", base) < 0)
+                        return -ENOMEM;
+                if (asprintf(&transfer,
+                             "# ballast: systemd-sysupdate -C ballast update; systemd-sysext refresh; systemctl restart ballastd\n"
+                             "[Transfer]\nVerify=no\n\n[Source]\nType=url-file\nPath=%s%s\nMatchPattern=ballast-@v-%%a.raw\n\n"
+                             "[Target]\nType=regular-file\nPath=/var/lib/extensions.d\nMatchPattern=ballast-@v-%%a.raw\n"
+                             "CurrentSymlink=/etc/extensions/ballast.raw\nInstancesMax=2\n",
+                             arg_sysext_url, endswith_slash(arg_sysext_url) ? "" : "/") < 0)
+                        return -ENOMEM;
+                r = plan_add_text(p, SYSEXT_TRANSFER_PATH, transfer, strlen(transfer));
+                if (r < 0)
+                        return r;
+        } else {
+                r = gzip_compress(bytes, size, &e->data, &e->size);
+                if (r < 0)
+                        return error_out(r, "%s: cannot compress: %s", arg_sysext, strerror(-r));
+                e->gzip = true;
+        }
+        /* its units come with the image; the OS's merge service and Docker are enabled */
+        p->units[p->n_units++] = (Unit) { "systemd-sysext.service", NULL, true };
+        p->units[p->n_units++] = (Unit) { "docker.service", NULL, true };
+        return 0;
+}
+
 static int make_plan(Plan *p) {
         _cleanup_(config_freep) Config *c = NULL;
         int r;
@@ -459,7 +511,7 @@ static int make_plan(Plan *p) {
         r = add_config(p, &c);
         if (r < 0)
                 return r;
-        r = add_binaries(p);
+        r = arg_sysext ? add_sysext(p) : add_binaries(p);
         if (r < 0)
                 return r;
         r = add_services(p, c);
@@ -468,7 +520,7 @@ static int make_plan(Plan *p) {
         r = add_updates(p, c);
         if (r < 0)
                 return r;
-        r = add_units(p);
+        r = arg_sysext ? 0 : add_units(p);
         if (r < 0)
                 return r;
         r = add_ca(p);
@@ -702,13 +754,16 @@ static void help(void) {
                "                         both files, each inert on the other OS; /opt/bin), flatcar\n"
                "                         (/opt/bin) or fcos (/usr/local/bin)\n"
                "     --butane VARIANT    write a Butane source instead: fcos (1.5.0) or flatcar (1.0.0)\n"
+               "     --install sysext    install ballast as a system extension (default: files)\n"
+               "     --sysext IMAGE      with it: the image (make sysext), written as " SYSEXT_IMAGE_PATH "\n"
+               "     --sysext-url URL    Ignition downloads URL/IMAGE instead, and systemd-sysupdate the next ones\n"
                "  -o --output FILE       write there, atomically (default: standard output)\n"
                "  -h --help              this text\n"
                "     --version           the version\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_CA = 0x100, ARG_SPEC, ARG_OS, ARG_BUTANE, ARG_VERSION };
+        enum { ARG_CA = 0x100, ARG_SPEC, ARG_OS, ARG_BUTANE, ARG_VERSION, ARG_INSTALL, ARG_SYSEXT, ARG_SYSEXT_URL };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "services", required_argument, NULL, 's' },
@@ -721,9 +776,12 @@ static int parse_argv(int argc, char *argv[]) {
                 { "output", required_argument, NULL, 'o' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "install", required_argument, NULL, ARG_INSTALL },
+                { "sysext", required_argument, NULL, ARG_SYSEXT },
+                { "sysext-url", required_argument, NULL, ARG_SYSEXT_URL },
                 {}
         };
-        bool spec_given = false;
+        bool spec_given = false, install_sysext = false;
         int c;
 
         while ((c = getopt_long(argc, argv, "c:s:b:u:o:h", options, NULL)) >= 0)
@@ -759,6 +817,13 @@ static int parse_argv(int argc, char *argv[]) {
                         else
                                 return error_out(-EINVAL, "--butane %s: use fcos (variant fcos 1.5.0) or flatcar (variant flatcar 1.0.0)", optarg);
                         break;
+                case ARG_INSTALL:
+                        if (!streq(optarg, "files") && !streq(optarg, "sysext"))
+                                return error_out(-EINVAL, "--install %s: use files (the default) or sysext", optarg);
+                        install_sysext = streq(optarg, "sysext");
+                        break;
+                case ARG_SYSEXT: arg_sysext = optarg; break;
+                case ARG_SYSEXT_URL: arg_sysext_url = optarg; break;
                 case 'h':
                         help();
                         return 0;
@@ -771,7 +836,17 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return error_out(-EINVAL, "unexpected argument \"%s\" (try --help)", argv[optind]);
-        if (!arg_binaries)
+        if (install_sysext != !!arg_sysext)
+                return error_out(-EINVAL, install_sysext ? "--install sysext needs --sysext IMAGE (make sysext)"
+                                                         : "--sysext IMAGE goes with --install sysext");
+        if (arg_sysext_url && (strncmp(arg_sysext_url, "https://", 8) != 0 || strlen(arg_sysext_url) <= 8 ||
+                               strpbrk(arg_sysext_url, " \t\n\"<>\\^`{|}?#")))
+                return error_out(-EINVAL, "--sysext-url %s: not an https:// URL", arg_sysext_url);
+        if (arg_sysext_url && !arg_sysext)
+                return error_out(-EINVAL, "--sysext-url goes with --install sysext");
+        if (arg_sysext && (arg_binaries || arg_binaries_url))
+                return error_out(-EINVAL, "--install sysext takes the binaries from the image: no --binaries");
+        if (!arg_binaries && !arg_sysext)
                 return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
         if (spec_given && arg_format != OUTPUT_IGNITION)
                 return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");

@@ -7,7 +7,9 @@
 # scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
 # (and the completion's test);
 # Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh);
-# QEMU, debootstrap, mkfs.ext4 and ssh for the VM tier (tests/vm/: a Debian 13 guest built from Debian's packages).
+# QEMU, debootstrap, mkfs.ext4 and ssh for the VM tier (tests/vm/: a Debian 13 guest built from Debian's packages);
+# squashfs-tools (mksquashfs for make sysext, unsquashfs) and systemd-container (systemd-dissect) for the system
+# extension image and its test (test-sysext.sh).
 set -eu
 PACKAGES="
   build-essential autoconf automake pkg-config xz-utils git ca-certificates
@@ -18,6 +20,7 @@ PACKAGES="
   clang libclang-rt-14-dev valgrind
   scdoc man-db bash-completion
   qemu-system-x86 qemu-utils seabios debootstrap e2fsprogs openssh-client
+  squashfs-tools systemd-container
 "
 missing=""
 for p in $PACKAGES; do

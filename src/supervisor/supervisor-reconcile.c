@@ -12,6 +12,7 @@
 #include "shared/holder.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/applied.h"
 #include "supervisor/supervisor-internal.h"
 #include "supervisor/units.h"
 
@@ -37,7 +38,8 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 name = strndup(de->d_name, n - 5);
                 if (!path || !name)
                         return -ENOMEM;
-                r = service_spec_load_named(path, name, &spec, &error);
+                r = origin == ORIGIN_API ? applied_spec_load(path, name, &spec, NULL, &error)
+                                         : service_spec_load_named(path, name, &spec, &error);
                 if (r < 0) {
                         /* on doubt, do nothing: a unit whose spec we cannot read is neither changed nor removed */
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
@@ -130,6 +132,9 @@ int supervisor_load(Supervisor *s) {
         if (!api_dir)
                 return -ENOMEM;
         remove_stale_temp_files_of_ours(s, api_dir);
+        /* the state an older ballastd left (an upgrade): migrated to the current format once, at the start */
+        if (!s->loaded_once && applied_specs_migrate(api_dir) < 0)
+                log_warning("Some applied specs in %s stay in their older format (see above).", api_dir);
         for (size_t i = 0; i < s->n_services; i++)
                 s->services[i]->present = false;
         strv_free(s->protected_names);

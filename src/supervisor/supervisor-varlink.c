@@ -9,6 +9,7 @@
 #include "shared/fileio.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/applied.h"
 #include "supervisor/supervisor-internal.h"
 #include "supervisor/supervisor-varlink.h"
 #include "varlink/varlink.h"
@@ -172,7 +173,6 @@ static Service *lookup_service(Supervisor *s, VarlinkCall *call, json_t *params,
 /* An admitted spec of an Apply: persisted, then taken by the service (added if new), which a reconcile pass then
  * brings up; the call is answered at once, or with progress until the unit is up or failed (apply --wait). */
 static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpec **specp) {
-        _cleanup_json_ json_t *normalized = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL;
         ServiceSpec *spec = *specp;
         bool marked_now = false;
@@ -192,12 +192,8 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
                         return reply_state_write_failed(call, marker, r);
                 }
         }
-        normalized = service_spec_to_json(spec);
         path = service_spec_path(s, spec->name);
-        if (!normalized || !path)
-                return -ENOMEM;
-        text = json_dumps(normalized, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (!text)
+        if (!path || applied_spec_render(spec, &text) < 0)
                 return -ENOMEM;
         r = write_if_changed(path, text, 0600);
         if (r < 0) {

@@ -85,6 +85,8 @@ int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n,
 }
 
 /* ---- persisted state: state_dir/updates.json ---- */
+/* "version" 1 since the first release (absent reads as 1); a newer one is reported and left as it is */
+#define UPDATES_STATE_FORMAT 1
 
 int updater_save(Updater *u) {
         _cleanup_free_ char *flow = NULL, *text = NULL;
@@ -96,7 +98,7 @@ int updater_save(Updater *u) {
                 return r;
         fj = json_loads(flow, 0, NULL);
         j = json_pack("{s:i,s:b,s:s?,s:o,s:s?,s:s?,s:o}",
-                      "version", 1,
+                      "version", UPDATES_STATE_FORMAT,
                       "paused", u->paused,
                       "channel", u->pin_channel,
                       "windows", u->windows_set ? windows_json(u->set_windows, u->n_set_windows) : json_null(),
@@ -135,6 +137,12 @@ static int updater_load(Updater *u) {
                 json_decref(j);
                 return asprintf(&u->state_error, "%s:%d:%d: %s", u->state_path, je.line, je.column, je.text) < 0
                                ? -ENOMEM : -EINVAL;
+        }
+        v = json_object_get(j, "version");
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UPDATES_STATE_FORMAT)) {
+                r = -EPROTONOSUPPORT;
+                error = strdupf("version: not a state format this ballastd reads (1 to %d)", UPDATES_STATE_FORMAT);
+                goto bad;
         }
         u->paused = json_is_true(json_object_get(j, "paused"));
         v = json_object_get(j, "channel");

@@ -70,6 +70,7 @@ model_args() { local n a=; for n in "${NAMES[@]}"; do a="$a $n=${want[$n]}"; don
 ballastd_pid() { sb systemctl show -P MainPID ballastd.service; }
 
 # What /var/lib/ballast/services says now: prints NAME=VERSION for each, or a problem line starting with '!'.
+# (each file is {"version": 1, "spec": {…}}: docs/INSTALL.md "State files")
 disk_state() {
 	local f n t v
 	for f in "$root$S/services/"*; do
@@ -81,7 +82,7 @@ disk_state() {
 		*) echo "!unexpected file $n"; continue ;;
 		esac
 		if ! jq -e . "$f" >/dev/null 2>&1; then echo "!$n.json does not parse"; continue; fi
-		v=$(jq -r '.env.V' "$f")
+		v=$(jq -r '.spec.env.V' "$f")
 		t=$(cat "$f")
 		[ "$t" = "$(expected_text "$n" "$v")" ] || { echo "!$n.json is not the normalized spec of V=$v"; continue; }
 		echo "$n=$v"

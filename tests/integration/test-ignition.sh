@@ -315,4 +315,35 @@ gen --config "$EX" --services "$T/svc" --binaries "$BIN" --binaries-url "https:/
 butane_vs_ignition "$T/local.bu" "$T/local.ign" "$BIN" flatcar 1.0.0 2>"$T/err"
 ok $? "by URL with a CA, the Butane source has the same sources, hashes and CA $(tail -1 "$T/err")"
 
+# --- --install sysext: the system extension image instead of the plain files ---
+command -v mksquashfs >/dev/null || bail "mksquashfs is not installed (Debian package squashfs-tools; tools/deps.sh)"
+sh "$top_srcdir/tools/mksysext.sh" --srcdir "$top_srcdir" --bin "$BIN" --version 0.1.0 --arch x86-64 \
+	--url https://dl.example.com/ballast/ --out "$T/sysext" >/dev/null || bail "cannot build a system extension image"
+IMG=$T/sysext/ballast-0.1.0-x86-64.raw
+gen --install sysext --sysext "$IMG" --config "$EX" -o "$T/sx.ign"
+ok $? "--install sysext writes a config $(cat "$T/err")"
+valid "$T/sx.ign"; ok $? "ignition-validate accepts it $(cat "$T/val")"
+is "$(jq -r '.storage.files[] | select(.path == "/var/lib/extensions/ballast.raw") | .contents.source' "$T/sx.ign" |
+	sed 's/^data:;base64,//' | base64 -d | gunzip | sha256sum | cut -d' ' -f1)" "$(sha256sum < "$IMG" | cut -d' ' -f1)" \
+	"the image is /var/lib/extensions/ballast.raw, byte for byte (gzip inline)"
+is "$(jq -r '[.storage.files[].path | select(test("^/opt/bin/|^/usr/local/bin/"))] | length' "$T/sx.ign")" 0 "no plain binaries"
+is "$(jq -c '[.systemd.units[] | [.name, .enabled, (.contents != null)]]' "$T/sx.ign")" \
+	'[["systemd-sysext.service",true,false],["docker.service",true,false]]' \
+	"systemd-sysext.service and Docker enabled; ballast's units come from the image"
+is "$(jq -r '.passwd.groups[0].name' "$T/sx.ign")" ballast "the group ballast is made by Ignition (before any sysusers run)"
+gen --install sysext --sysext "$IMG" --sysext-url https://dl.example.com/ballast/ -o "$T/sxu.ign"
+valid "$T/sxu.ign"; ok $? "by URL: ignition-validate accepts it $(cat "$T/val")"
+is "$(jq -r '.storage.files[] | select(.path == "/var/lib/extensions/ballast.raw") | .contents | .source + " " + .verification.hash' "$T/sxu.ign")" \
+	"https://dl.example.com/ballast/ballast-0.1.0-x86-64.raw sha512-$(sha512sum < "$IMG" | cut -d' ' -f1)" \
+	"by URL: the image's URL and sha512"
+tr=$(jq -r '.storage.files[] | select(.path == "/etc/sysupdate.ballast.d/ballast.transfer") | .contents.source' "$T/sxu.ign" |
+	sed 's/^data:;base64,//' | base64 -d)
+like "$tr" "Path=https://dl.example.com/ballast/" "the sysupdate transfer file fetches from that URL"
+like "$tr" "CurrentSymlink=/etc/extensions/ballast.raw" "and points /etc/extensions/ballast.raw at the newest image"
+gen --install sysext --binaries "$BIN" -o "$T/no.ign"
+is "$?:$(cat "$T/err")" "2:ballast-ignition: --install sysext needs --sysext IMAGE (make sysext)" "--install sysext without an image is refused"
+gen --install sysext --sysext "$IMG" --binaries "$BIN" -o "$T/no.ign"
+like "$?:$(cat "$T/err")" "^2:.*no --binaries" "and with --binaries too"
+check "nothing written" -- test ! -e "$T/no.ign"
+
 done_testing
