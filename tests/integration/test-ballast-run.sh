@@ -37,72 +37,76 @@ backoff() {
 	took=$(( $(ms) - t0 ))
 }
 state_delay() { sed -n 's/^delay_ms=//p' "$STATE/dir/web"; }
-between() { [ "$1" -ge "$2" ] && [ "$1" -lt "$3" ]; }
+# The rule is checked by what ballast-run decided (it logs "backing off N ms" before it sleeps, nothing when it
+# does not) and by a lower bound on the time it took (a sleep cannot be shorter); an upper bound on wall clock
+# is not checked: a loaded machine can stretch any step, and the decision is what the rule is about.
+no_sleep() { ! grep -q 'backing off' "$STATE/err"; }
+slept() { [ "$took" -ge "$1" ] && grep -q "backing off $1 ms" "$STATE/err"; }
 
 # --- the rule ---
 backoff
 is "$rc" 0 "first start exits 0"
-between "$took" 0 $QUICK; ok $? "first start: no sleep ($took ms)"
+no_sleep; ok $? "first start: no sleep ($took ms)"
 ok "$([ -f "$STATE/dir/web" ]; echo $?)" "the state file was created (with its directory)"
 is "$(state_delay)" 0 "first start records delay 0"
 like "$(cat "$STATE/dir/web")" '^start_usec=[0-9]+$' "the state records the start time"
 
 backoff
-between "$took" $DELAY $((DELAY + SLACK)); ok $? "a quick restart sleeps delay_ms ($took ms, want ~$DELAY)"
+slept $DELAY; ok $? "a quick restart sleeps delay_ms ($took ms, want ~$DELAY)"
 is "$(state_delay)" $DELAY "and records it"
 like "$(cat "$STATE/err")" "backing off $DELAY ms after a quick exit" "and says why it sleeps"
 
 backoff
-between "$took" $((2 * DELAY)) $((2 * DELAY + SLACK)); ok $? "the next quick restart doubles it ($took ms, want ~$((2 * DELAY)))"
+slept $((2 * DELAY)); ok $? "the next quick restart doubles it ($took ms, want ~$((2 * DELAY)))"
 is "$(state_delay)" $((2 * DELAY)) "recorded doubled"
 
 backoff
-between "$took" $MAX $((MAX + SLACK)); ok $? "and again, up to the max ($took ms, want ~$MAX)"
+slept $MAX; ok $? "and again, up to the max ($took ms, want ~$MAX)"
 
 backoff
-between "$took" $MAX $((MAX + SLACK)); ok $? "never above max_delay_ms ($took ms, want ~$MAX)"
+slept $MAX; ok $? "never above max_delay_ms ($took ms, want ~$MAX)"
 is "$(state_delay)" $MAX "the recorded delay stays at the max"
 
 # "it ran a while": a previous start long enough ago (start + delay + 10 s <= now) resets the delay
 printf 'start_usec=1\ndelay_ms=%s\n' $MAX > "$STATE/dir/web"
 backoff
-between "$took" 0 $QUICK; ok $? "after a run that lasted, no sleep ($took ms)"
+no_sleep; ok $? "after a run that lasted, no sleep ($took ms)"
 is "$(state_delay)" 0 "and the delay is reset"
 backoff
-between "$took" $DELAY $((DELAY + SLACK)); ok $? "a quick exit after that starts again at delay_ms ($took ms)"
+slept $DELAY; ok $? "a quick exit after that starts again at delay_ms ($took ms)"
 
 # the same with real runs; the --stable-ms of the start being made decides. Arranged, not raced: a restart
 # with --stable-ms 3600000 (an hour) is quick however slow the machine; then a run that lasts longer than its
 # delay + 150 ms (its start is before its sleep, the wait after it) counts as stable with --stable-ms 150, where
 # the default (10 s) would not
-api() { "$RUN" backoff --name api --delay-ms $DELAY --max-delay-ms $MAX --stable-ms "$1" --state-dir "$STATE/dir" 2>/dev/null; }
+api() { "$RUN" backoff --name api --delay-ms $DELAY --max-delay-ms $MAX --stable-ms "$1" --state-dir "$STATE/dir" 2>"$STATE/err"; }
 api 150
-t0=$(ms); api 3600000; t1=$(( $(ms) - t0 ))
-between "$t1" $DELAY $((DELAY + SLACK)); ok $? "--stable-ms: a quick restart sleeps ($t1 ms)"
+t0=$(ms); api 3600000; took=$(( $(ms) - t0 )); t1=$took
+slept $DELAY; ok $? "--stable-ms: a quick restart sleeps ($t1 ms)"
 sleep 0.3   # the run "lasts" its delay + 300 ms > its delay + 150
 t0=$(ms); api 150; t1=$(( $(ms) - t0 ))
-between "$t1" 0 $QUICK; ok $? "--stable-ms: a run longer than delay + stable resets ($t1 ms)"
+no_sleep; ok $? "--stable-ms: a run longer than delay + stable resets ($t1 ms)"
 
 # a start recorded in the future (another boot's file in a persistent dir) counts as a first start
 printf 'start_usec=99999999999999999\ndelay_ms=400\n' > "$STATE/dir/web"
 backoff
-between "$took" 0 $QUICK; ok $? "a start recorded in the future means no sleep ($took ms)"
+no_sleep; ok $? "a start recorded in the future means no sleep ($took ms)"
 
 # a corrupt state file is a first start, with a warning
 echo garbage > "$STATE/dir/web"
 backoff
 is "$rc" 0 "a malformed state file is not fatal"
-between "$took" 0 $QUICK; ok $? "and counts as a first start ($took ms)"
+no_sleep; ok $? "and counts as a first start ($took ms)"
 like "$(cat "$STATE/err")" "malformed" "with a warning"
 
 # an unwritable state dir only loses the backoff
 backoff --state-dir /proc/nonexistent
 is "$rc" 0 "an unwritable state dir does not fail the start"
 
-# max below delay: the sleep is bounded by the max
+# max below delay: the sleep is bounded by the max (200 ms: above the floor of 100 ms a crash loop always waits)
 printf 'start_usec=%s\ndelay_ms=0\n' "$(( $(cut -d' ' -f1 /proc/uptime | tr -d .)0000 ))" > "$STATE/dir/web"
-backoff --delay-ms 1000 --max-delay-ms 50
-between "$took" 50 $((50 + SLACK)); ok $? "the sleep never exceeds max_delay_ms ($took ms)"
+backoff --delay-ms 1000 --max-delay-ms 200
+slept 200; ok $? "the sleep never exceeds max_delay_ms ($took ms)"
 
 # --- the command line ---
 out=$("$RUN" --help); rc=$?
