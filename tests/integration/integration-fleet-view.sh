@@ -108,12 +108,17 @@ is "$(rc ctl 1 status)" 0 "status with a valid configuration: 0"
 like "$(ctl 1 help nodes)" "^Usage: ballastctl \[OPTIONS\] nodes" "help nodes"
 is "$(ctl 1 nodes --help)" "$(ctl 1 help nodes)" "nodes --help says the same"
 like "$(ctl 1 --help)" "4  no such service" "--help lists the exit codes"
-printf '{"node": {"name": "node-1"}, "frobnicate": 1}\n' >"$NODES_DIR/n1/etc/ballast/ballast.json"
-kill -HUP "${NODE_PID[1]}"
-invalid() { ctl 1 status 2>/dev/null | grep -q INVALID; }
+# a ballastd started with an invalid configuration serves the socket and acts on nothing (a reload with a bad
+# one keeps the old): status says so, and exits 6
+mkdir -p "$NODES_DIR/n9/etc/ballast"
+printf '{"node": {"name": "node-9"}, "frobnicate": 1}\n' >"$NODES_DIR/n9/etc/ballast/ballast.json"
+DBUS_SYSTEM_BUS_ADDRESS=$NODES_NO_BUS "$top_builddir/ballastd" --root "$NODES_DIR/n9" --socket "$NODES_DIR/n9/s.sock" \
+	>"$NODES_DIR/n9.log" 2>&1 </dev/null &
+NODES_PIDS+=($!)
+invalid() { ctl 9 status 2>/dev/null | grep -q INVALID; }
 wait_for 10 invalid
-ok $? "a reload with an invalid configuration"
-is "$(rc ctl 1 status)" 6 "status while the configuration is invalid: 6"
-is "$(rc ctl 1 -j status)" 6 "and with --json too"
+ok $? "a ballastd with an invalid configuration: status says INVALID"
+is "$(rc ctl 9 status)" 6 "status while the configuration is invalid: 6"
+is "$(rc ctl 9 -j status)" 6 "and with --json too"
 
 done_testing
