@@ -19,49 +19,127 @@ const char *arg_socket = NULL;
 bool arg_json = false;
 bool arg_wait = false;
 bool arg_follow = false;
+bool arg_wide = false;
+const char *arg_verb = "";
+static bool arg_help = false;
 uint64_t arg_timeout_usec = 30 * USEC_PER_SEC;
 
 typedef struct Verb {
         const char *name;
         int min_args, max_args; /* after the verb */
         int (*func)(int argc, char *argv[]);
+        const char *usage;      /* what follows "ballastctl " in the help */
+        const char *help;       /* what it does, and its exit codes where they say more than the table */
 } Verb;
+
+static const Verb verbs[] = {
+        { "status", 0, 0, verb_status, "status",
+          "the agent: version, node, uptime, services, the cluster, what it waits for.\n"
+          "Exits 6 while the configuration is invalid (nothing is acted on then)." },
+        { "ps", 0, 0, verb_ps, "ps",
+          "the services: state, health, restarts, and ORIGIN: \"file\" (a spec in the services directory: change\n"
+          "or remove the file; rm refuses) or \"applied\" (over the socket: rm removes it)." },
+        { "inspect", 1, 1, verb_inspect, "inspect NAME", "a service's spec and state, as JSON." },
+        { "apply", 1, -1, verb_apply, "apply [--wait] FILE|DIR...",
+          "validate every spec first, then apply them all (a DIR: its *.json); --wait shows progress until\n"
+          "each is active or failed." },
+        { "rm", 1, 1, verb_rm, "rm NAME",
+          "stop a service and remove its unit, container and spec. Refused (exit 3) for a service that comes\n"
+          "from a file." },
+        { "restart", 1, 1, verb_restart, "restart NAME", "restart a service (waits until it is up again)." },
+        { "logs", 1, 1, verb_logs, "logs [-f] NAME", "the service's journal (journalctl -u ballast-NAME.service)." },
+        { "capacity", 0, 0, verb_capacity, "capacity",
+          "capacity, reserved, allocatable, committed, free, the largest fit, ports held, per-service usage\n"
+          "against limits, interfaces." },
+        { "nodes", 0, 0, verb_nodes, "nodes [--wide]",
+          "the cluster's nodes (from etcd): the reboot flow's state and reason, the lock, drained, the OS and\n"
+          "its stream, free capacity, last seen; --wide adds ballast's version, labels and ports. Then the\n"
+          "cluster's fragmentation: the total free beside the largest service that fits on one node.\n"
+          "Exits 3 when no cluster is configured, 5 when etcd cannot be reached." },
+        { "drain", 0, 0, verb_drain, "drain",
+          "stop every service (the last one first) and keep them stopped; the node's status document says\n"
+          "it is draining." },
+        { "undrain", 0, 0, verb_drain, "undrain", "start again what drain stopped." },
+        { "update", 1, 5, verb_update, "update SUBCOMMAND",
+          "OS updates and the reboot flow:\n"
+          "  update status          the OS, the policy, the window, the reboot flow and whether the node\n"
+          "                         may reboot now, and if not, why\n"
+          "  update pin CHANNEL     pin the update channel (Flatcar: GROUP= in update.conf)\n"
+          "  update unpin           back to the configuration's channel\n"
+          "  update pause|resume    no reboots for updates until resumed\n"
+          "  update window DAYS START LENGTH_MIN [TZ]\n"
+          "                         one maintenance window, e.g. Sat,Sun 02:00 120 Europe/Berlin\n"
+          "  update window reset    back to the configuration's windows and time zone\n"
+          "  update approve [VERSION]  allow a reboot into VERSION although above max_version\n"
+          "  update unlock          release this node's FleetLock slot (a wave stuck on this node);\n"
+          "                         refused (exit 3) while the node drains or reboots under the lock" },
+        { "help", 0, 1, verb_help, "help [COMMAND]", "this help, or one command's." },
+        {}
+};
+
+static const char exit_codes[] =
+        "Exit status:\n"
+        "  0  success\n"
+        "  1  the operation failed (a service failed or is unhealthy, a write failed)\n"
+        "  2  bad usage, or input ballastd refuses as invalid (a spec, a window, a channel)\n"
+        "  3  refused in the node's current state (a file's service, drained, updates not managed,\n"
+        "     the lock in use, no cluster configured), or permission denied\n"
+        "  4  no such service\n"
+        "  5  ballastd (or the cluster, for nodes) cannot be reached, or did not answer in time\n"
+        "  6  status: the configuration is invalid\n";
 
 static void help(void) {
         printf("Usage: ballastctl [OPTIONS] COMMAND ...\n\n"
                "Drives ballastd, the ballast node agent, over its control socket.\n\n"
-               "Commands:\n"
-               "  status               the agent: version, node, uptime, services, what it waits for\n"
-               "  ps                   the services: state, health, restarts\n"
-               "  inspect NAME         a service's spec and state\n"
-               "  apply FILE|DIR...    validate every spec first, then apply them all (a DIR: its *.json)\n"
-               "                       --wait: show progress until each is active or failed\n"
-               "  rm NAME              stop a service and remove its unit, container and spec\n"
-               "  restart NAME         restart a service (waits until it is up again)\n"
-               "  logs NAME [-f]       the service's journal (journalctl -u ballast-NAME.service)\n"
-               "  capacity             capacity, reserved, allocatable, committed, free, the largest fit,\n"
-               "                       ports held, per-service usage against limits, interfaces\n"
-               "  nodes                the cluster's nodes (from etcd): free capacity and known ports\n"
-               "  drain                stop every service (the last one first) and keep them stopped;\n"
-               "                       the node's status document says it is draining\n"
-               "  undrain              start again what drain stopped\n"
-               "  update status        OS updates: the OS, the policy, the window, the reboot flow and\n"
-               "                       whether the node may reboot now, and if not, why\n"
-               "  update pin CHANNEL   pin the update channel (Flatcar: GROUP= in update.conf)\n"
-               "  update pause|resume  no reboots for updates until resumed\n"
-               "  update window DAYS START LENGTH_MIN [TZ]\n"
-               "                       one maintenance window, e.g. Sat,Sun 02:00 120 Europe/Berlin\n"
-               "  update approve [VERSION]  allow a reboot into VERSION although above max_version\n\n"
-               "Options:\n"
+               "Commands (ballastctl help COMMAND, or COMMAND --help, says more):\n");
+        for (const Verb *v = verbs; v->name; v++) {
+                const char *nl = strchr(v->help, '\n'), *dot = strchr(v->help, '.');
+                int len = (int) strlen(v->help);
+                if (nl && nl - v->help < len)
+                        len = (int) (nl - v->help);
+                if (dot && dot - v->help < len)
+                        len = (int) (dot - v->help);
+                printf("  %-26s %.*s\n", v->usage, len, v->help);
+        }
+        printf("\nOptions:\n"
                "  -s --socket PATH     control socket (default $BALLAST_SOCKET or " DEFAULT_SOCKET ")\n"
-               "  -j --json            print JSON instead of tables\n"
+               "  -j --json            print JSON instead of tables; an error is a JSON object on stdout:\n"
+               "                       {\"error\": the Varlink error name, \"parameters\", \"message\"}\n"
                "  -t --timeout SEC     give up waiting for ballastd after SEC seconds (default 30;\n"
                "                       apply --wait: for each service)\n"
                "  -w --wait            apply: wait and show progress\n"
                "  -f --follow          logs: follow\n"
+               "     --wide            nodes: more columns\n"
                "  -h --help            show this help\n"
                "     --version         show the version\n\n"
-               "Exit status: 0 on success, 1 when ballastd is unreachable or refuses, 2 on bad usage.\n");
+               "%s", exit_codes);
+}
+
+static const Verb *find_verb(const char *name) {
+        for (const Verb *v = verbs; v->name; v++)
+                if (streq(v->name, name))
+                        return v;
+        return NULL;
+}
+
+static void verb_help_print(const Verb *v) {
+        printf("Usage: ballastctl [OPTIONS] %s\n\n%s\n\n%s", v->usage, v->help, exit_codes);
+}
+
+int verb_help(int argc, char *argv[]) {
+        const Verb *v;
+
+        if (argc < 2) {
+                help();
+                return 0;
+        }
+        v = find_verb(argv[1]);
+        if (!v) {
+                fprintf(stderr, "ballastctl help: unknown command \"%s\"; see ballastctl --help\n", argv[1]);
+                return CTL_EXIT_USAGE;
+        }
+        verb_help_print(v);
+        return 0;
 }
 
 const char *socket_path(void) {
@@ -70,7 +148,8 @@ const char *socket_path(void) {
         return getenv("BALLAST_SOCKET") ?: DEFAULT_SOCKET;
 }
 
-/* Calls a method (taking params) and prints what went wrong, if anything. Returns 0, or 1 for the exit code. */
+/* Calls a method (taking params) and prints what went wrong, if anything, as a sentence (--json: the error's
+ * name and parameters). Returns 0, or the exit code (ctl.h). */
 int call(const char *method, json_t *params, json_t **ret) {
         _cleanup_json_ json_t *p = params;
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
@@ -82,41 +161,24 @@ int call(const char *method, json_t *params, json_t **ret) {
         if (r < 0) {
                 fprintf(stderr, "ballastctl: cannot connect to ballastd at %s: %s%s\n", socket_path(), strerror(-r),
                         r == -ENOENT || r == -ECONNREFUSED ? " (is ballastd running?)" : "");
-                return 1;
+                return ctl_errno_exit_code(r);
         }
         r = varlink_client_call(c, method, p, arg_timeout_usec, &reply, &error);
         if (r < 0) {
                 fprintf(stderr, "ballastctl: %s: %s\n", method,
                         r == -ETIMEDOUT ? "ballastd did not answer in time" : strerror(-r));
-                return 1;
+                return ctl_errno_exit_code(r);
         }
         if (error) {
-                _cleanup_free_ char *text = json_dump_compact(reply);
-                fprintf(stderr, "ballastctl: %s failed: %s %s\n", method, error, strempty(text));
-                return 1;
+                ctl_print_error(arg_verb, error, reply);
+                return ctl_error_exit_code(error);
         }
         *ret = TAKE_PTR(reply);
         return 0;
 }
 
-static const Verb verbs[] = {
-        { "status", 0, 0, verb_status },
-        { "ps", 0, 0, verb_ps },
-        { "inspect", 1, 1, verb_inspect },
-        { "apply", 1, -1, verb_apply },
-        { "rm", 1, 1, verb_rm },
-        { "restart", 1, 1, verb_restart },
-        { "logs", 1, 1, verb_logs },
-        { "capacity", 0, 0, verb_capacity },
-        { "nodes", 0, 0, verb_nodes },
-        { "update", 1, 5, verb_update },
-        { "drain", 0, 0, verb_drain },
-        { "undrain", 0, 0, verb_drain },
-        {}
-};
-
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_WIDE };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -125,6 +187,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "follow", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "wide", no_argument, NULL, ARG_WIDE },
                 {}
         };
         int c;
@@ -154,8 +217,11 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 }
                 case 'h':
-                        help();
-                        return 0;
+                        arg_help = true; /* the verb's help, when there is a verb */
+                        break;
+                case ARG_WIDE:
+                        arg_wide = true;
+                        break;
                 case ARG_VERSION:
                         printf("ballastctl %s\n", PACKAGE_VERSION);
                         return 0;
@@ -170,23 +236,30 @@ int main(int argc, char *argv[]) {
         const Verb *v;
 
         if (r <= 0)
-                return r < 0 ? 2 : 0;
+                return r < 0 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
         if (optind >= argc) {
+                if (arg_help) {
+                        help();
+                        return CTL_EXIT_OK;
+                }
                 fprintf(stderr, "ballastctl: missing command; see ballastctl --help\n");
-                return 2;
+                return CTL_EXIT_USAGE;
         }
-        for (v = verbs; v->name; v++)
-                if (streq(v->name, argv[optind]))
-                        break;
-        if (!v->name) {
+        v = find_verb(argv[optind]);
+        if (!v) {
                 fprintf(stderr, "ballastctl: unknown command \"%s\"; see ballastctl --help\n", argv[optind]);
-                return 2;
+                return CTL_EXIT_USAGE;
         }
+        if (arg_help) {
+                verb_help_print(v);
+                return CTL_EXIT_OK;
+        }
+        arg_verb = v->name;
         argc -= optind;
         argv += optind;
         if (argc - 1 < v->min_args || (v->max_args >= 0 && argc - 1 > v->max_args)) {
-                fprintf(stderr, "ballastctl %s: wrong number of arguments; see ballastctl --help\n", v->name);
-                return 2;
+                fprintf(stderr, "ballastctl %s: wrong number of arguments; see ballastctl help %s\n", v->name, v->name);
+                return CTL_EXIT_USAGE;
         }
         return v->func(argc, argv);
 }

@@ -19,8 +19,10 @@ int verb_status(int argc, char *argv[]) {
         r = call("io.ballast.Agent.GetStatus", NULL, &s);
         if (r != 0)
                 return r;
+        /* while the configuration is invalid, nothing is acted on: a script must not read that as fine */
+        r = json_is_string(json_object_get(s, "config_error")) ? CTL_EXIT_CONFIG_INVALID : CTL_EXIT_OK;
         if (arg_json)
-                return print_json(s);
+                return print_json(s) ?: r;
 
         services = json_object_get(s, "services");
         waiting = json_object_get(s, "waiting_for");
@@ -71,7 +73,7 @@ int verb_status(int argc, char *argv[]) {
                 if (!any)
                         printf("Cluster:     standalone (none configured)\n");
         }
-        return 0;
+        return r;
 }
 
 /* The table of the node's resources: what it has, what is set aside, what is promised, what is free. */
@@ -193,8 +195,64 @@ int verb_capacity(int argc, char *argv[]) {
         return 0;
 }
 
+/* One node's row: what an update wave needs to see (--wide: ballast's version, labels, services and ports). */
+static void print_node_row(json_t *n, uint64_t now) {
+        json_t *d = json_object_get(n, "document"), *free_ = json_object_get(d, "free"),
+               *up = json_object_get(d, "updates"), *drain = json_object_get(d, "drain"), *v;
+        char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX], os[64], seen[64], since[64];
+        const char *key, *drained;
+        size_t k;
+
+        drained = json_is_true(json_object_get(up, "drained")) || json_is_true(json_object_get(drain, "drained")) ? "yes"
+                  : json_is_true(json_object_get(drain, "draining"))                                             ? "draining"
+                                                                                                                  : "no";
+        snprintf(os, sizeof(os), "%s %s", strna(json_str(json_object_get(d, "os"), "id")),
+                 json_str(up, "os_version") ?: strna(json_str(json_object_get(d, "os"), "version")));
+        printf("%-20s %-18s %-22s %-5s %-8s %-24s %-10s %8s %9s %12s",
+               strna(json_str(n, "node")), json_str(up, "state") ?: "-", json_str(up, "reason") ?: "-",
+               json_is_true(json_object_get(up, "lock_held")) ? "held" : "-", drained, os,
+               json_str(up, "stream") ?: "-",
+               fmt_resource(b1, sizeof(b1), "cpu", json_object_get(free_, "cpu")),
+               fmt_resource(b2, sizeof(b2), "memory", json_object_get(free_, "memory")),
+               age_of(seen, sizeof(seen), now, (uint64_t) json_integer_value(json_object_get(d, "taken_at_usec"))));
+        if (!arg_wide) {
+                printf("\n");
+                return;
+        }
+        printf(" %-10s %-12s %-10s %3zu  ", strna(json_str(d, "ballast_version")),
+               age_of(since, sizeof(since), now, (uint64_t) json_integer_value(json_object_get(up, "since_usec"))),
+               json_str(up, "lock_group") ?: "-", json_array_size(json_object_get(d, "services")));
+        k = 0;
+        json_object_foreach(json_object_get(d, "labels"), key, v)
+                printf("%s%s=%s", k++ ? "," : "", key, strna(json_string_value(v)));
+        printf("%s  ", k ? "" : "-");
+        json_array_foreach(json_object_get(d, "ports"), k, v)
+                printf("%s%s=%s", k ? "," : "", strna(json_str(v, "port")), strna(json_str(v, "service")));
+        printf("%s\n", json_array_size(json_object_get(d, "ports")) ? "" : "-");
+}
+
+static void print_fragmentation(const FleetFragmentation *f) {
+        char b[3][FORMAT_SIZE_MAX], l[3][FORMAT_SIZE_MAX];
+
+        for (size_t k = 0; k < ELEMENTSOF(fleet_resources); k++) {
+                _cleanup_json_ json_t *t = k == 0 ? json_real(f->free_total[k]) : json_integer((json_int_t) f->free_total[k]);
+                _cleanup_json_ json_t *m = k == 0 ? json_real(f->largest_fit[k]) : json_integer((json_int_t) f->largest_fit[k]);
+                fmt_resource(b[k], sizeof(b[k]), fleet_resources[k], t);
+                if (f->largest_node[k])
+                        fmt_resource(l[k], sizeof(l[k]), fleet_resources[k], m);
+                else
+                        snprintf(l[k], sizeof(l[k]), "-");
+        }
+        printf("\nFree in total:        cpu %s, memory %s, pids %s (%zu of %zu nodes report; draining nodes count "
+               "for nothing)\n", b[0], b[1], b[2], f->reporting, f->nodes);
+        printf("Largest fit on one:   cpu %s (%s), memory %s (%s), pids %s (%s)\n", l[0], strna(f->largest_node[0]),
+               l[1], strna(f->largest_node[1]), l[2], strna(f->largest_node[2]));
+}
+
 int verb_nodes(int argc, char *argv[]) {
         _cleanup_json_ json_t *reply = NULL;
+        FleetFragmentation f;
+        uint64_t now = now_usec(CLOCK_REALTIME);
         json_t *nodes, *n;
         size_t i;
         int r;
@@ -202,29 +260,24 @@ int verb_nodes(int argc, char *argv[]) {
         r = call("io.ballast.Agent.ListNodes", NULL, &reply);
         if (r != 0)
                 return r;
-        if (arg_json)
-                return print_json(reply);
         nodes = json_object_get(reply, "nodes");
-        printf("%-24s %8s %10s %10s  %s\n", "NODE", "FREE CPU", "FREE MEM", "SERVICES", "PORTS");
-        json_array_foreach(nodes, i, n) {
-                json_t *d = json_object_get(n, "document"), *free_ = json_object_get(d, "free"), *ports, *p;
-                char b1[FORMAT_SIZE_MAX], b2[FORMAT_SIZE_MAX];
-                size_t k;
-
-                printf("%-24s %8s %10s %10zu  ", strna(json_string_value(json_object_get(n, "node"))),
-                       fmt_resource(b1, sizeof(b1), "cpu", json_object_get(free_, "cpu")),
-                       fmt_resource(b2, sizeof(b2), "memory", json_object_get(free_, "memory")),
-                       json_array_size(json_object_get(d, "services")));
-                ports = json_object_get(d, "ports");
-                if (json_array_size(ports) == 0)
-                        printf("-");
-                json_array_foreach(ports, k, p)
-                        printf("%s%s=%s", k ? " " : "", strna(json_string_value(json_object_get(p, "port"))),
-                               strna(json_string_value(json_object_get(p, "service"))));
-                printf("\n");
+        if (fleet_fragmentation(nodes ?: json_array(), &f) < 0) {
+                fprintf(stderr, "ballastctl nodes: ballastd's answer has no list of nodes\n");
+                return CTL_EXIT_FAILED;
         }
+        if (arg_json) {
+                json_object_set_new(reply, "fragmentation", fleet_fragmentation_json(&f));
+                return print_json(reply);
+        }
+        printf("%-20s %-18s %-22s %-5s %-8s %-24s %-10s %8s %9s %12s", "NODE", "FLOW", "REASON", "LOCK", "DRAINED",
+               "OS", "STREAM", "FREE CPU", "FREE MEM", "CHANGED");
+        printf(arg_wide ? " %-10s %-12s %-10s %3s  %s  %s\n" : "\n", "BALLAST", "FLOW SINCE", "LOCK GROUP", "SVC",
+               "LABELS", "PORTS");
+        json_array_foreach(nodes, i, n)
+                print_node_row(n, now);
         if (json_array_size(nodes) == 0)
                 printf("(no nodes)\n");
+        print_fragmentation(&f);
         return 0;
 }
 

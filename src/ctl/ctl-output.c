@@ -53,3 +53,20 @@ const char *fmt_resource(char *buf, size_t len, const char *resource, json_t *v)
                 snprintf(buf, len, "%lld", (long long) json_integer_value(v));
         return buf;
 }
+
+const char *json_str(json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+/* "12s ago", "3min 4s ago"; "-" when then is not known, "now" when it is in the future (clocks differ) */
+const char *age_of(char *buf, size_t len, uint64_t now, uint64_t then) {
+        char d[64];
+
+        if (then == 0)
+                return "-";
+        if (then >= now)
+                return "now";
+        /* to the second: the fraction says nothing about a node */
+        snprintf(buf, len, "%s ago", format_duration(d, sizeof(d), (now - then) / USEC_PER_SEC * USEC_PER_SEC));
+        return buf;
+}

@@ -35,12 +35,16 @@ int verb_ps(int argc, char *argv[]) {
         if (arg_json)
                 return print_json(reply);
         list = json_object_get(reply, "services");
-        printf("%-24s %-7s %-24s %-9s %8s %8s  %s\n", "NAME", "RUNTIME", "STATE", "HEALTH", "RESTARTS", "PID", "IMAGE");
+        printf("%-24s %-7s %-7s %-24s %-9s %8s %8s  %s\n", "NAME", "ORIGIN", "RUNTIME", "STATE", "HEALTH", "RESTARTS",
+               "PID", "IMAGE");
         json_array_foreach(list, i, svc) {
+                const char *origin = json_string_value(json_object_get(svc, "origin"));
                 char state[64];
                 snprintf(state, sizeof(state), "%s (%s)", strna(json_string_value(json_object_get(svc, "state"))),
                          strna(json_string_value(json_object_get(svc, "sub_state"))));
-                printf("%-24s %-7s %-24s %-9s %8lld %8lld  %s\n", json_string_value(json_object_get(svc, "name")),
+                /* file: a spec in the services directory (rm refuses: change the file); applied: over the socket */
+                printf("%-24s %-7s %-7s %-24s %-9s %8lld %8lld  %s\n", json_string_value(json_object_get(svc, "name")),
+                       streq_ptr(origin, "api") ? "applied" : strna(origin),
                        strna(json_string_value(json_object_get(svc, "runtime"))), state,
                        strna(json_string_value(json_object_get(svc, "health"))),
                        (long long) json_integer_value(json_object_get(svc, "restarts")),
@@ -196,8 +200,8 @@ static void print_apply_error(const SpecFile *f, const char *error, json_t *para
                         strna(json_string_value(json_object_get(params, "reason"))));
                 return;
         }
-        _cleanup_free_ char *p = json_dump_compact(params);
-        fprintf(stderr, "%s: %s %s\n", f->path, error, strempty(p));
+        _cleanup_free_ char *p = ctl_error_sentence(error, params);
+        fprintf(stderr, "%s: %s\n", f->path, strna(p));
 }
 
 /* Validates every spec (validate_only) before anything is applied: 0 when all are valid, 1 when one is not (said

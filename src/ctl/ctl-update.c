@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* update: OS updates and the reboot flow (status, pin, pause, resume, window, approve). */
+/* update: OS updates and the reboot flow (status, pin, unpin, pause, resume, window, window reset, approve,
+ * unlock). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,12 @@ int verb_update(int argc, char *argv[]) {
                 method = "io.ballast.Agent.UpdatePause";
         else if (streq(sub, "resume") && argc == 2)
                 method = "io.ballast.Agent.UpdateResume";
+        else if (streq(sub, "unpin") && argc == 2)
+                method = "io.ballast.Agent.UpdateUnpin";
+        else if (streq(sub, "unlock") && argc == 2)
+                method = "io.ballast.Agent.UpdateUnlock";
+        else if (streq(sub, "window") && argc == 3 && streq(argv[2], "reset"))
+                method = "io.ballast.Agent.UpdateResetWindows";
         else if (streq(sub, "pin") && argc == 3) {
                 method = "io.ballast.Agent.UpdatePin";
                 params = json_pack("{s:s}", "channel", argv[2]);
@@ -151,15 +158,16 @@ int verb_update(int argc, char *argv[]) {
                 if (*end || end == argv[4] || len <= 0 || len > 10080) {
                         json_decref(days);
                         fprintf(stderr, "ballastctl update window: LENGTH_MIN wants minutes (1 to 10080), not \"%s\"\n", argv[4]);
-                        return 2;
+                        return CTL_EXIT_USAGE;
                 }
                 method = "io.ballast.Agent.UpdateSetWindows";
                 params = json_pack("{s:[{s:o,s:s,s:i}]}", "windows", "days", days, "start", argv[3], "length_min", (int) len);
                 if (argc == 6)
                         json_object_set_new(params, "time_zone", json_string(argv[5]));
         } else {
-                fprintf(stderr, "ballastctl update: expected status, pin CHANNEL, pause, resume, window DAYS START LENGTH_MIN [TZ] or approve [VERSION]\n");
-                return 2;
+                fprintf(stderr, "ballastctl update: expected status, pin CHANNEL, unpin, pause, resume, window DAYS START "
+                                "LENGTH_MIN [TZ], window reset, approve [VERSION] or unlock; see ballastctl help update\n");
+                return CTL_EXIT_USAGE;
         }
         r = call(method, params, &reply);
         if (r != 0)

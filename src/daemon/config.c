@@ -253,7 +253,21 @@ static int dispatch_windows(const char *path, json_t *v, void *target, JsonError
         if (!w)
                 return -ENOMEM;
         json_array_foreach(v, i, item) {
-                int r = json_dispatch(json_path_index(sub, sizeof(sub), path, i), item, table, &w[i], e);
+                _cleanup_json_ json_t *it = NULL;
+                const char *key = NULL;
+                int r;
+
+                /* Zincati's names for a window (start_time, length_minutes) are accepted as well */
+                json_path_index(sub, sizeof(sub), path, i);
+                r = updates_window_aliases(item, &it, &key);
+                if (r == -EEXIST) {
+                        char k[300];
+                        snprintf(k, sizeof(k), "%s.%s", sub, key);
+                        return json_error_set(e, k, "give either this or its other name, not both");
+                }
+                if (r < 0)
+                        return r;
+                r = json_dispatch(sub, it, table, &w[i], e);
                 if (r < 0)
                         return r;
         }

@@ -136,6 +136,9 @@ UPDATER_METHOD(method_update_pause, updater_method_pause)
 UPDATER_METHOD(method_update_resume, updater_method_resume)
 UPDATER_METHOD(method_update_set_windows, updater_method_set_windows)
 UPDATER_METHOD(method_update_approve, updater_method_approve)
+UPDATER_METHOD(method_update_unpin, updater_method_unpin)
+UPDATER_METHOD(method_update_reset_windows, updater_method_reset_windows)
+UPDATER_METHOD(method_update_unlock, updater_method_unlock)
 
 static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
@@ -193,5 +196,8 @@ const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.UpdateResume", method_update_resume, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.UpdateSetWindows", method_update_set_windows, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.UpdateApprove", method_update_approve, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateUnpin", method_update_unpin, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateResetWindows", method_update_reset_windows, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.UpdateUnlock", method_update_unlock, VARLINK_METHOD_WRITE },
         {}
 };

@@ -420,9 +420,9 @@ static json_t *manager_os_json(Manager *m) {
 json_t *manager_document_json(Manager *m) {
         json_t *doc, *cap = manager_capacity_json(m);
 
-        /* schema 1: docs/CONFIGURATION.md documents every field */
+        /* schema 2: docs/CONFIGURATION.md documents every field */
         doc = json_pack("{s:i,s:s,s:O,s:o,s:s,s:I}",
-                        "schema", 1,
+                        "schema", 2,
                         "node", m->node_name,
                         "labels", m->config->node_labels,
                         "os", manager_os_json(m),

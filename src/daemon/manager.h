@@ -82,7 +82,7 @@ int manager_reload(Manager *m);
 
 /* The node's conditions (memory, disk, pids pressure) as JSON. */
 json_t *manager_conditions_json(Manager *m);
-/* The node's status document for the cluster (schema 1, documented in docs/CONFIGURATION.md). */
+/* The node's status document for the cluster (schema 2, documented in docs/CONFIGURATION.md). */
 json_t *manager_document_json(Manager *m);
 /* Everything `ballastctl capacity` shows. */
 json_t *manager_capacity_json(Manager *m);

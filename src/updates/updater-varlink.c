@@ -200,3 +200,90 @@ int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params) {
         updater_step(u);
         return reply_status(u, call);
 }
+
+int updater_method_unpin(Updater *u, VarlinkCall *call, json_t *params) {
+        _cleanup_free_ char *old = NULL;
+        int r = no_params(call, params);
+
+        if (r != 0 || json_object_size(params) > 0)
+                return r;
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        if (!u->pin_channel)
+                return reply_status(u, call);
+        /* persisted first, as every change */
+        old = TAKE_PTR(u->pin_channel);
+        r = updater_save(u);
+        if (r < 0) {
+                u->pin_channel = TAKE_PTR(old);
+                return reply_state_write_failed(call, u->state_path, r);
+        }
+        log_event(LOG_INFO, 0, "update-unpinned", NULL, NULL, "Update channel unpinned (was %s): %s from the configuration.",
+                  old, strna(effective_channel(u)));
+        if (updater_write_file(u) < 0)
+                return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                          json_pack("{s:s,s:s}", "path", strna(u->file_path), "reason",
+                                                    strna(u->file_error)));
+        updater_step(u);
+        return reply_status(u, call);
+}
+
+int updater_method_reset_windows(Updater *u, VarlinkCall *call, json_t *params) {
+        _cleanup_free_ MaintenanceWindow *w = NULL;
+        _cleanup_free_ char *zone = NULL;
+        size_t n = 0;
+        bool was_set = false;
+        int r = no_params(call, params);
+
+        if (r != 0 || json_object_size(params) > 0)
+                return r;
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        if (!u->windows_set && !u->set_time_zone)
+                return reply_status(u, call);
+        SWAP(u->set_windows, w);
+        SWAP(u->n_set_windows, n);
+        SWAP(u->windows_set, was_set);
+        SWAP(u->set_time_zone, zone);
+        r = updater_save(u);
+        if (r < 0) {
+                SWAP(u->set_windows, w);
+                SWAP(u->n_set_windows, n);
+                SWAP(u->windows_set, was_set);
+                SWAP(u->set_time_zone, zone);
+                return reply_state_write_failed(call, u->state_path, r);
+        }
+        log_event(LOG_INFO, 0, "update-windows-reset", NULL, NULL,
+                  "Maintenance windows back to the configuration's (zone %s).", effective_time_zone(u));
+        updater_step(u);
+        return reply_status(u, call);
+}
+
+/* Releases this node's slot at the FleetLock server (steady-state, which the server treats as "unlock if held"),
+ * for a wave stuck on this node: a slot left held after a lost answer or a state wiped by hand. Refused while
+ * the flow uses the slot (locking, draining, rebooting): releasing then would let another node reboot while
+ * this one still may. The answer is the status at once; the outcome is in lock (reason, message) soon after. */
+int updater_method_unlock(Updater *u, VarlinkCall *call, json_t *params) {
+        RebootState s = u->flow.state;
+        int r = no_params(call, params);
+
+        if (r != 0 || json_object_size(params) > 0)
+                return r;
+        if (!updater_is_managed(u))
+                return refuse_unmanaged(u, call);
+        if (!uses_lock(u) || !u->fleetlock)
+                return varlink_call_error(call, "io.ballast.Agent.UpdatesNotManaged",
+                                          json_pack("{s:s}", "reason",
+                                                    u->lock_setup_error ?: "no FleetLock server is configured, so "
+                                                                           "there is no slot to release"));
+        if (s == REBOOT_STATE_LOCKING || s == REBOOT_STATE_DRAINING || s == REBOOT_STATE_REBOOTING)
+                return varlink_call_error(call, "io.ballast.Agent.UpdateLockInUse",
+                                          json_pack("{s:s}", "state", updates_reboot_state_to_string(s)));
+        r = fleetlock_start(u->fleetlock, FLEETLOCK_STEADY_STATE);
+        if (r < 0)
+                return r;
+        log_event(LOG_NOTICE, 0, "fleetlock-unlock-asked", NULL, NULL,
+                  "Releasing this node's FleetLock slot (group %s) on request; the reboot flow is %s.",
+                  strna(u->fleet_lock_group), updates_reboot_state_to_string(s));
+        return reply_status(u, call);
+}

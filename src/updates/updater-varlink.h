@@ -17,3 +17,6 @@ int updater_method_pause(Updater *u, VarlinkCall *call, json_t *params);
 int updater_method_resume(Updater *u, VarlinkCall *call, json_t *params);
 int updater_method_set_windows(Updater *u, VarlinkCall *call, json_t *params);
 int updater_method_approve(Updater *u, VarlinkCall *call, json_t *params);
+int updater_method_unpin(Updater *u, VarlinkCall *call, json_t *params);
+int updater_method_reset_windows(Updater *u, VarlinkCall *call, json_t *params);
+int updater_method_unlock(Updater *u, VarlinkCall *call, json_t *params);

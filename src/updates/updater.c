@@ -48,12 +48,23 @@ int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n,
         if (!w)
                 return -ENOMEM;
         json_array_foreach(v, i, item) {
-                json_t *days = json_object_get(item, "days"), *start = json_object_get(item, "start"),
-                       *len = json_object_get(item, "length_min"), *d;
-                const char *key;
-                json_t *val;
+                _cleanup_json_ json_t *it = NULL;
+                json_t *days, *start, *len, *d, *val;
+                const char *key = NULL;
                 size_t k;
+                int r;
 
+                /* Zincati's names (start_time, length_minutes) are ballast's too */
+                r = updates_window_aliases(item, &it, &key);
+                if (r == -EEXIST)
+                        return asprintf(ret_error, "windows[%zu].%s: give either it or its other name, not both", i,
+                                        key) < 0 ? -ENOMEM : -EINVAL;
+                if (r < 0)
+                        return r;
+                item = it;
+                days = json_object_get(item, "days");
+                start = json_object_get(item, "start");
+                len = json_object_get(item, "length_min");
                 if (!json_is_object(item))
                         return asprintf(ret_error, "windows[%zu]: expected an object", i) < 0 ? -ENOMEM : -EINVAL;
                 json_object_foreach(item, key, val)
@@ -829,15 +840,28 @@ json_t *updater_status_json(Updater *u) {
 }
 
 json_t *updater_report_json(Updater *u) {
-        json_t *s = updater_status_json(u), *r;
+        json_t *s = updater_status_json(u), *decision = json_object_get(s, "decision"), *r;
+        bool managed = updater_is_managed(u);
 
-        r = json_pack("{s:s,s:O?,s:b,s:b,s:O?,s:O?}",
-                      "state", updater_is_managed(u) ? updates_reboot_state_to_string(u->flow.state) : "unmanaged",
+        /* schema 2 added since_usec, message, os_version, stream, channel, paused, lock_held, lock_group, drained:
+         * what `ballastctl nodes` shows of an update wave */
+        r = json_pack("{s:s,s:O?,s:b,s:b,s:O?,s:O?,s:O?,s:o,s:s?,s:s?,s:s?,s:b,s:b,s:s?,s:b}",
+                      "state", managed ? updates_reboot_state_to_string(u->flow.state) : "unmanaged",
                       "os", json_object_get(json_object_get(s, "os"), "kind"),
-                      "managed", updater_is_managed(u),
+                      "managed", managed,
                       "reboot_needed", u->reboot_needed,
                       "new_version", json_object_get(s, "new_version"),
-                      "reason", json_object_get(json_object_get(s, "decision"), "reason"));
+                      "reason", json_object_get(decision, "reason"),
+                      "message", json_object_get(decision, "message"),
+                      "since_usec", managed ? usec_or_null(u->flow.since_usec) : json_null(),
+                      "os_version", u->os.version,
+                      /* Fedora CoreOS: the booted deployment's stream; Flatcar: the channel is the stream */
+                      "stream", u->os.kind == OS_FEDORA_COREOS ? u->booted.stream : effective_channel(u),
+                      "channel", effective_channel(u),
+                      "paused", u->paused,
+                      "lock_held", u->lock_held,
+                      "lock_group", uses_lock(u) ? u->fleet_lock_group : NULL,
+                      "drained", managed && drained(u));
         json_decref(s);
         return r;
 }

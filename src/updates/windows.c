@@ -358,3 +358,32 @@ int updates_in_window(const MaintenanceWindow *w, size_t n, int64_t now_utc_sec,
                 return r;
         return window_compute(w, n, now_utc_sec, ret_next_start, ret_end);
 }
+
+int updates_window_aliases(json_t *item, json_t **ret, const char **ret_key) {
+        static const char *const aliases[][2] = { { "start_time", "start" }, { "length_minutes", "length_min" } };
+        json_t *copy;
+
+        if (!json_is_object(item)) {
+                *ret = json_incref(item);
+                return 0;
+        }
+        copy = json_copy(item);
+        if (!copy)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(aliases); i++) {
+                json_t *v = json_object_get(copy, aliases[i][0]);
+                if (!v)
+                        continue;
+                if (json_object_get(copy, aliases[i][1])) {
+                        json_decref(copy);
+                        *ret_key = aliases[i][0];
+                        return -EEXIST;
+                }
+                if (json_object_set(copy, aliases[i][1], v) < 0 || json_object_del(copy, aliases[i][0]) < 0) {
+                        json_decref(copy);
+                        return -ENOMEM;
+                }
+        }
+        *ret = copy;
+        return 0;
+}

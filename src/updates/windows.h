@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <jansson.h>
+
 /* Maintenance windows: whether a moment lies inside one, in a time zone. Pure but for the time zone database
  * (read through TZ and tzset()). */
 
@@ -55,3 +57,9 @@ bool updates_time_zone_valid(const char *s);
 int updates_parse_weekday(const char *s);
 /* "HH:MM" to minutes after midnight. */
 int updates_parse_clock_minutes(const char *s, unsigned *ret);
+
+/* A window object as JSON with Zincati's key names (start_time, length_minutes; [[updates.periodic.window]])
+ * renamed to ballast's (start, length_min), in a new reference; an object that gives both a name and its alias
+ * is refused, *ret_key naming the alias. Anything else (not an object, other keys) is left for the caller to
+ * judge. */
+int updates_window_aliases(json_t *item, json_t **ret, const char **ret_key);

@@ -119,11 +119,21 @@ const char ballast_interface_description[] =
         "# No reboot for updates until UpdateResume; persisted.\n"
         "method UpdatePause() -> " UPDATE_STATUS
         "method UpdateResume() -> " UPDATE_STATUS
-        "type MaintenanceWindow (days: []string, start: string, length_min: int)\n"
+        "# start_time and length_minutes (Zincati's names) are accepted for start and length_min.\n"
+        "type MaintenanceWindow (days: []string, start: ?string, length_min: ?int, start_time: ?string,\n"
+        "                        length_minutes: ?int)\n"
         "# Replaces the configuration's windows (and time zone, when given); persisted across restarts.\n"
         "method UpdateSetWindows(windows: []MaintenanceWindow, time_zone: ?string) -> " UPDATE_STATUS
         "# Allows a reboot into this version (default: the pending one) although it is above max_version.\n"
         "method UpdateApprove(version: ?string) -> " UPDATE_STATUS
+        "# Back to the configuration's channel.\n"
+        "method UpdateUnpin() -> " UPDATE_STATUS
+        "# Back to the configuration's windows and time zone.\n"
+        "method UpdateResetWindows() -> " UPDATE_STATUS
+        "# Releases this node's FleetLock slot (steady-state); refused while the flow is locking, draining or\n"
+        "# rebooting. The outcome shows in lock soon after.\n"
+        "method UpdateUnlock() -> " UPDATE_STATUS
+        "error UpdateLockInUse (state: string)\n"
         "error UpdatesNotManaged (reason: string)\n"
         "error InvalidUpdatePolicy (field: string, reason: string)\n"
         "\n"

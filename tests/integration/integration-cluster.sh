@@ -37,7 +37,7 @@ lease=$(kv | sed -n 's/.*"lease":"\([0-9]*\)".*/\1/p')
 like "$lease" "^[1-9][0-9]*$" "bound to a lease"
 like "$(sb curl -s -X POST http://127.0.0.1:23791/v3/lease/timetolive -d "{\"ID\":\"$lease\"}")" '"grantedTTL":"5"' "with the configured TTL"
 d=$(doc)
-like "$d" '"schema":1' "the document is versioned"
+like "$d" '"schema":2' "the document is versioned"
 like "$d" '"node":"node-x"' "and names the node"
 like "$d" '"labels":\{"zone":"a"\}' "with its labels"
 like "$d" '"allocatable":\{' "and its allocatable capacity"

@@ -91,8 +91,8 @@ done
 is "${low:-none}" none "every lease has at least $((TTL * 2 / 5)) s of $TTL left (keepalive at a third of the TTL)"
 
 out=$(ctl 1 nodes)
-is "$(awk 'NR > 1 {print $1}' <<<"$out" | sort -V)" "$expected" "ballastctl nodes on node-1 lists the $N nodes"
-like "$(head -n 1 <<<"$out")" "^NODE +FREE CPU +FREE MEM" "as a table"
+is "$(awk 'NR > 1 && /^node-/ {print $1}' <<<"$out" | sort -V)" "$expected" "ballastctl nodes on node-1 lists the $N nodes"
+like "$(head -n 1 <<<"$out")" "^NODE +FLOW +REASON +LOCK +DRAINED" "as a table"
 is "$(ctl $N -j nodes | grep -oE '"node": *"node-[0-9]+"' | grep -o 'node-[0-9]*' | sort -u | wc -l)" "$N" "ballastctl -j nodes on node-$N: $N too"
 
 # ---------------------------------------------------------------------------------------------------------

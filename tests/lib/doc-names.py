@@ -90,9 +90,10 @@ def main():
     if what in ('verbs', 'options'):
         text = read(srcdir, 'src/ctl/ballastctl.c')
         if what == 'verbs':
-            names = re.findall(r'\{\s*"([a-z-]+)"\s*,\s*-?\d+\s*,\s*-?\d+\s*,\s*verb_\w+\s*\}', text)
-            m = re.search(r'static int verb_update\(', text)
-            subs = re.findall(r'streq\(sub, "([a-z-]+)"\)', block(text, m.end())) if m else []
+            names = re.findall(r'\{\s*"([a-z-]+)"\s*,\s*-?\d+\s*,\s*-?\d+\s*,\s*verb_\w+\s*[,}]', text)
+            upd = read(srcdir, 'src/ctl/ctl-update.c')
+            m = re.search(r'int verb_update\(', upd)
+            subs = sorted(set(re.findall(r'streq\(sub, "([a-z-]+)"\)', block(upd, m.end())))) if m else []
             names += ['update ' + s for s in subs]
         else:
             m = re.search(r'static const struct option options\[\] = ', text)
