@@ -20,6 +20,7 @@ bool arg_json = false;
 bool arg_wait = false;
 bool arg_follow = false;
 uint64_t arg_timeout_usec = 30 * USEC_PER_SEC;
+uint64_t arg_deadline_usec = 0;
 
 typedef struct Verb {
         const char *name;
@@ -55,13 +56,15 @@ static void help(void) {
                "Options:\n"
                "  -s --socket PATH     control socket (default $BALLAST_SOCKET or " DEFAULT_SOCKET ")\n"
                "  -j --json            print JSON instead of tables\n"
-               "  -t --timeout SEC     give up waiting for ballastd after SEC seconds (default 30;\n"
-               "                       apply --wait: for each service)\n"
+               "  -t --timeout SEC     give up SEC seconds after starting (default 30): one deadline\n"
+               "                       for the whole command, apply --wait and restart included\n"
                "  -w --wait            apply: wait and show progress\n"
                "  -f --follow          logs: follow\n"
                "  -h --help            show this help\n"
                "     --version         show the version\n\n"
-               "Exit status: 0 on success, 1 when ballastd is unreachable or refuses, 2 on bad usage.\n");
+               "Exit status: 0 on success, 1 when ballastd is unreachable or refuses, 2 on bad usage,\n"
+               "3 when the -t deadline passed (apply --wait, restart: the service's last state and why\n"
+               "are printed on stderr).\n");
 }
 
 const char *socket_path(void) {
@@ -70,7 +73,8 @@ const char *socket_path(void) {
         return getenv("BALLAST_SOCKET") ?: DEFAULT_SOCKET;
 }
 
-/* Calls a method (taking params) and prints what went wrong, if anything. Returns 0, or 1 for the exit code. */
+/* Calls a method (taking params) and prints what went wrong, if anything. Returns 0, or the exit code: 1, or
+ * EXIT_DEADLINE when the deadline passed. */
 int call(const char *method, json_t *params, json_t **ret) {
         _cleanup_json_ json_t *p = params;
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
@@ -84,11 +88,11 @@ int call(const char *method, json_t *params, json_t **ret) {
                         r == -ENOENT || r == -ECONNREFUSED ? " (is ballastd running?)" : "");
                 return 1;
         }
-        r = varlink_client_call(c, method, p, arg_timeout_usec, &reply, &error);
+        r = varlink_client_call_until(c, method, p, arg_deadline_usec, &reply, &error);
         if (r < 0) {
                 fprintf(stderr, "ballastctl: %s: %s\n", method,
                         r == -ETIMEDOUT ? "ballastd did not answer in time" : strerror(-r));
-                return 1;
+                return r == -ETIMEDOUT ? EXIT_DEADLINE : 1;
         }
         if (error) {
                 _cleanup_free_ char *text = json_dump_compact(reply);
@@ -171,6 +175,7 @@ int main(int argc, char *argv[]) {
 
         if (r <= 0)
                 return r < 0 ? 2 : 0;
+        arg_deadline_usec = now_usec(CLOCK_MONOTONIC) + arg_timeout_usec;
         if (optind >= argc) {
                 fprintf(stderr, "ballastctl: missing command; see ballastctl --help\n");
                 return 2;

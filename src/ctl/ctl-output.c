@@ -53,3 +53,13 @@ const char *fmt_resource(char *buf, size_t len, const char *resource, json_t *v)
                 snprintf(buf, len, "%lld", (long long) json_integer_value(v));
         return buf;
 }
+
+/* "NAME: restarted N times by its health check: REASON", when it was. */
+void print_health_restarts(FILE *f, const char *name, json_t *status) {
+        json_int_t n = json_integer_value(json_object_get(status, "health_restarts"));
+
+        if (n <= 0)
+                return;
+        fprintf(f, "%s: restarted %lld time%s by its health check: %s\n", strna(name), (long long) n, n == 1 ? "" : "s",
+                strna(json_string_value(json_object_get(status, "health_restart_reason"))));
+}

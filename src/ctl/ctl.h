@@ -11,6 +11,7 @@
  *   ctl-output.c       what several verbs print the same way (JSON, durations, timestamps, resources) */
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,13 @@ extern bool arg_json;
 extern bool arg_wait;
 extern bool arg_follow;
 extern uint64_t arg_timeout_usec;
+/* -t as a deadline: CLOCK_MONOTONIC µs when ballastctl gives up, set once at the start. Every wait of a verb (each
+ * read of a call, each progress reply of apply --wait, the calls after it) ends by it, so that -t bounds the whole
+ * wait rather than each read. */
+extern uint64_t arg_deadline_usec;
+
+/* the exit status when the deadline passed (documented in --help and ballastctl(1)) */
+#define EXIT_DEADLINE 3
 
 /* ballastctl.c */
 const char *socket_path(void);
@@ -31,6 +39,7 @@ int print_json(json_t *v);
 const char *format_duration(char *buf, size_t len, uint64_t usec);
 const char *format_timestamp(char *buf, size_t len, uint64_t usec);
 const char *fmt_resource(char *buf, size_t len, const char *resource, json_t *v);
+void print_health_restarts(FILE *f, const char *name, json_t *status);
 
 /* ctl-services.c */
 int verb_ps(int argc, char *argv[]);
