@@ -484,8 +484,9 @@ static int health_start_defaults(const char *path, json_t *v, ServiceSpec *s, Js
         char sub[256];
 
         if (!json_object_get(v, "start_period_ms"))
-                s->health_start_period_ms = MAX(s->health_retries * s->health_interval_ms + s->health_timeout_ms,
-                                                (uint64_t) DEFAULT_HEALTH_START_PERIOD_MIN_MS);
+                s->health_start_period_ms = MIN(MAX(s->health_retries * s->health_interval_ms + s->health_timeout_ms,
+                                                    (uint64_t) DEFAULT_HEALTH_START_PERIOD_MIN_MS),
+                                                (uint64_t) HEALTH_START_PERIOD_MAX_MS);
         if (!json_object_get(v, "start_interval_ms"))
                 s->health_start_interval_ms = MIN(s->health_interval_ms, (uint64_t) DEFAULT_HEALTH_START_INTERVAL_MS);
         else if (s->health_start_interval_ms > s->health_interval_ms)
