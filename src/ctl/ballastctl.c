@@ -23,6 +23,7 @@ bool arg_wide = false;
 const char *arg_verb = "";
 static bool arg_help = false;
 uint64_t arg_timeout_usec = 30 * USEC_PER_SEC;
+uint64_t arg_deadline_usec = 0;
 
 typedef struct Verb {
         const char *name;
@@ -86,7 +87,9 @@ static const char exit_codes[] =
         "     the lock in use, no cluster configured), or permission denied\n"
         "  4  no such service\n"
         "  5  ballastd (or the cluster, for nodes) cannot be reached, or did not answer in time\n"
-        "  6  status: the configuration is invalid\n";
+        "  6  status: the configuration is invalid\n"
+        "  7  apply --wait, restart: the -t deadline passed before the service settled (its last\n"
+        "     state and why are printed on stderr)\n";
 
 static void help(void) {
         printf("Usage: ballastctl [OPTIONS] COMMAND ...\n\n"
@@ -105,8 +108,8 @@ static void help(void) {
                "  -s --socket PATH     control socket (default $BALLAST_SOCKET or " DEFAULT_SOCKET ")\n"
                "  -j --json            print JSON instead of tables; an error is a JSON object on stdout:\n"
                "                       {\"error\": the Varlink error name, \"parameters\", \"message\"}\n"
-               "  -t --timeout SEC     give up waiting for ballastd after SEC seconds (default 30;\n"
-               "                       apply --wait: for each service)\n"
+               "  -t --timeout SEC     give up SEC seconds after starting (default 30): one deadline\n"
+               "                       for the whole command, apply --wait and restart included\n"
                "  -w --wait            apply: wait and show progress\n"
                "  -f --follow          logs: follow\n"
                "     --wide            nodes: more columns\n"
@@ -163,7 +166,7 @@ int call(const char *method, json_t *params, json_t **ret) {
                         r == -ENOENT || r == -ECONNREFUSED ? " (is ballastd running?)" : "");
                 return ctl_errno_exit_code(r);
         }
-        r = varlink_client_call(c, method, p, arg_timeout_usec, &reply, &error);
+        r = varlink_client_call_until(c, method, p, arg_deadline_usec, &reply, &error);
         if (r < 0) {
                 fprintf(stderr, "ballastctl: %s: %s\n", method,
                         r == -ETIMEDOUT ? "ballastd did not answer in time" : strerror(-r));
@@ -237,6 +240,7 @@ int main(int argc, char *argv[]) {
 
         if (r <= 0)
                 return r < 0 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+        arg_deadline_usec = now_usec(CLOCK_MONOTONIC) + arg_timeout_usec;
         if (optind >= argc) {
                 if (arg_help) {
                         help();

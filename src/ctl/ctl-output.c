@@ -70,3 +70,13 @@ const char *age_of(char *buf, size_t len, uint64_t now, uint64_t then) {
         snprintf(buf, len, "%s ago", format_duration(d, sizeof(d), (now - then) / USEC_PER_SEC * USEC_PER_SEC));
         return buf;
 }
+
+/* "NAME: restarted N times by its health check: REASON", when it was. */
+void print_health_restarts(FILE *f, const char *name, json_t *status) {
+        json_int_t n = json_integer_value(json_object_get(status, "health_restarts"));
+
+        if (n <= 0)
+                return;
+        fprintf(f, "%s: restarted %lld time%s by its health check: %s\n", strna(name), (long long) n, n == 1 ? "" : "s",
+                strna(json_string_value(json_object_get(status, "health_restart_reason"))));
+}

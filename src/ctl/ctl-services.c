@@ -53,6 +53,8 @@ int verb_ps(int argc, char *argv[]) {
         }
         if (json_array_size(list) == 0)
                 printf("(no services)\n");
+        json_array_foreach(list, i, svc)
+                print_health_restarts(stdout, json_string_value(json_object_get(svc, "name")), svc);
         return 0;
 }
 
@@ -65,7 +67,35 @@ int verb_inspect(int argc, char *argv[]) {
         r = call("io.ballast.Agent.GetService", json_pack("{s:s}", "name", argv[1]), &reply);
         if (r != 0)
                 return r;
-        return print_json(reply);
+        r = print_json(reply);
+        /* beside the JSON, which stays one document on stdout */
+        if (!arg_json)
+                print_health_restarts(stderr, argv[1], json_object_get(reply, "status"));
+        return r;
+}
+
+/* The deadline passed while waiting for NAME: its last state and why, on stderr (a short call of its own: the
+ * deadline is over, this one gets a second). Returns EXIT_DEADLINE. */
+static int deadline_passed(const char *verb, const char *name) {
+        _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
+        _cleanup_json_ json_t *params = json_pack("{s:s}", "name", name), *reply = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_t *st;
+
+        fprintf(stderr, "ballastctl %s: %s: gave up after %.1f s (-t)\n", verb, name,
+                (double) arg_timeout_usec / USEC_PER_SEC);
+        if (!params || varlink_client_connect(&c, socket_path()) < 0 ||
+            varlink_client_call(c, "io.ballast.Agent.GetService", params, USEC_PER_SEC, &reply, &error) < 0 || error)
+                return EXIT_DEADLINE;
+        st = json_object_get(reply, "status");
+        fprintf(stderr, "%s: last state %s (%s), health %s%s%s\n", name,
+                strna(json_string_value(json_object_get(st, "state"))),
+                strna(json_string_value(json_object_get(st, "sub_state"))),
+                strna(json_string_value(json_object_get(st, "health"))),
+                json_string_value(json_object_get(st, "health_reason")) ? ": " : "",
+                strempty(json_string_value(json_object_get(st, "health_reason"))));
+        print_health_restarts(stderr, name, st);
+        return EXIT_DEADLINE;
 }
 
 static int verb_simple(const char *method, const char *verb, const char *name, const char *done) {
@@ -88,7 +118,9 @@ int verb_rm(int argc, char *argv[]) {
 }
 
 int verb_restart(int argc, char *argv[]) {
-        return verb_simple("io.ballast.Agent.RestartService", "restart", argv[1], "restarted");
+        int r = verb_simple("io.ballast.Agent.RestartService", "restart", argv[1], "restarted");
+
+        return r == EXIT_DEADLINE ? deadline_passed("restart", argv[1]) : r;
 }
 
 int verb_logs(int argc, char *argv[]) {
@@ -205,7 +237,7 @@ static void print_apply_error(const SpecFile *f, const char *error, json_t *para
 }
 
 /* Validates every spec (validate_only) before anything is applied: 0 when all are valid, 1 when one is not (said
- * on stderr), -1 when ballastd did not answer. */
+ * on stderr), -1 when ballastd did not answer, -ETIMEDOUT when the deadline passed. */
 static int apply_validate_all(VarlinkClient *c, const SpecFile *files, size_t n) {
         int r, bad = 0;
 
@@ -216,10 +248,12 @@ static int apply_validate_all(VarlinkClient *c, const SpecFile *files, size_t n)
 
                 if (!files[i].spec)
                         continue;
-                r = varlink_client_call(c, "io.ballast.Agent.ApplyService", params, arg_timeout_usec, &reply, &error);
+                r = varlink_client_call_until(c, "io.ballast.Agent.ApplyService", params, arg_deadline_usec, &reply,
+                                              &error);
                 if (r < 0) {
-                        fprintf(stderr, "ballastctl apply: %s\n", strerror(-r));
-                        return -1;
+                        fprintf(stderr, "ballastctl apply: %s\n",
+                                r == -ETIMEDOUT ? "ballastd did not answer in time" : strerror(-r));
+                        return r == -ETIMEDOUT ? r : -1;
                 }
                 if (error) {
                         print_apply_error(&files[i], error, reply);
@@ -248,7 +282,8 @@ static void print_apply_progress(json_t *reply) {
         fflush(stdout);
 }
 
-/* Applies one spec, printing its replies; 0, or 1 when it failed (said on stderr). */
+/* Applies one spec, printing its replies; 0, 1 when it failed (said on stderr), or EXIT_DEADLINE when the
+ * deadline passed first (the service's last state said on stderr). */
 static int apply_one(VarlinkClient *c, const SpecFile *f) {
         _cleanup_json_ json_t *params = json_pack("{s:O}", "spec", f->spec);
         bool continues = true;
@@ -259,7 +294,7 @@ static int apply_one(VarlinkClient *c, const SpecFile *f) {
                 _cleanup_json_ json_t *reply = NULL;
                 _cleanup_free_ char *error = NULL;
 
-                r = varlink_client_read(c, arg_timeout_usec, &reply, &error, &continues);
+                r = varlink_client_read_until(c, arg_deadline_usec, &reply, &error, &continues);
                 if (r < 0)
                         break;
                 if (error) {
@@ -268,9 +303,12 @@ static int apply_one(VarlinkClient *c, const SpecFile *f) {
                 }
                 print_apply_progress(reply);
         }
+        if (r == -ETIMEDOUT) {
+                const char *name = json_string_value(json_object_get(f->spec, "name"));
+                return name ? deadline_passed("apply", name) : EXIT_DEADLINE;
+        }
         if (r < 0) {
-                fprintf(stderr, "ballastctl apply: %s: %s\n", f->path,
-                        r == -ETIMEDOUT ? "timed out waiting for the service" : strerror(-r));
+                fprintf(stderr, "ballastctl apply: %s: %s\n", f->path, strerror(-r));
                 return 1;
         }
         return 0;
@@ -297,7 +335,7 @@ int verb_apply(int argc, char *argv[]) {
         r = apply_validate_all(c, files, n);
         if (r < 0) {
                 spec_files_free(files, n);
-                return 1;
+                return r == -ETIMEDOUT ? EXIT_DEADLINE : 1;
         }
         if (bad || r > 0) {
                 fprintf(stderr, "ballastctl apply: nothing applied\n");

@@ -13,6 +13,7 @@
  *   ctl-fleet.c        the cluster's fragmentation, from the nodes' documents (pure: tests/unit/test-ctl) */
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ typedef enum CtlExit {
         CTL_EXIT_NOT_FOUND = 4,      /* no such service */
         CTL_EXIT_UNREACHABLE = 5,    /* ballastd is not running, or did not answer in time */
         CTL_EXIT_CONFIG_INVALID = 6, /* status: the configuration is invalid, and nothing is acted on */
+        CTL_EXIT_DEADLINE = 7,       /* apply --wait, restart: the -t deadline passed before the service settled */
 } CtlExit;
 
 /* the options (ballastctl.c) */
@@ -37,6 +39,13 @@ extern bool arg_follow;
 extern bool arg_wide;
 extern const char *arg_verb; /* the verb being run: what error messages begin with */
 extern uint64_t arg_timeout_usec;
+/* -t as a deadline: CLOCK_MONOTONIC µs when ballastctl gives up, set once at the start. Every wait of a verb (each
+ * read of a call, each progress reply of apply --wait, the calls after it) ends by it, so that -t bounds the whole
+ * wait rather than each read. */
+extern uint64_t arg_deadline_usec;
+
+/* the exit status when the deadline passed (documented in --help and ballastctl(1)) */
+#define EXIT_DEADLINE CTL_EXIT_DEADLINE
 
 /* ballastctl.c */
 const char *socket_path(void);
@@ -67,6 +76,7 @@ const char *age_of(char *buf, size_t len, uint64_t now_usec, uint64_t then_usec)
 const char *format_duration(char *buf, size_t len, uint64_t usec);
 const char *format_timestamp(char *buf, size_t len, uint64_t usec);
 const char *fmt_resource(char *buf, size_t len, const char *resource, json_t *v);
+void print_health_restarts(FILE *f, const char *name, json_t *status);
 
 /* ctl-services.c */
 int verb_ps(int argc, char *argv[]);

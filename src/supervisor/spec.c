@@ -16,6 +16,11 @@
 #define DEFAULT_HEALTH_INTERVAL_MS 5000U
 #define DEFAULT_HEALTH_TIMEOUT_MS 2000U
 #define DEFAULT_HEALTH_RETRIES 3U
+/* the start period, unless given: retries × interval + timeout (the time a healthy service's first checks take to
+ * give up), at least this long, so that a slow host's slow start is not a failure */
+#define DEFAULT_HEALTH_START_PERIOD_MIN_MS 10000U
+#define DEFAULT_HEALTH_START_INTERVAL_MS 1000U
+#define HEALTH_START_PERIOD_MAX_MS 3600000U
 #define HEALTH_URL_MAX 2048U
 #define IMAGE_MAX 255U
 #define ENV_NAME_MAX 255U
@@ -465,6 +470,33 @@ static int dispatch_health_retries(const char *path, json_t *v, void *target, Js
         return 0;
 }
 
+static int dispatch_health_start_period(const char *path, json_t *v, void *target, JsonError *e) {
+        return dispatch_ranged(path, v, target, 0, HEALTH_START_PERIOD_MAX_MS, e);
+}
+
+static int dispatch_health_start_interval(const char *path, json_t *v, void *target, JsonError *e) {
+        return dispatch_ranged(path, v, target, 100, 3600000, e);
+}
+
+/* The start period's defaults follow the other fields (see DEFAULT_HEALTH_START_PERIOD_MIN_MS); a start
+ * interval given longer than the interval is refused: the start period is for checking more often. */
+static int health_start_defaults(const char *path, json_t *v, ServiceSpec *s, JsonError *e) {
+        char sub[256];
+
+        if (!json_object_get(v, "start_period_ms"))
+                s->health_start_period_ms = MIN(MAX(s->health_retries * s->health_interval_ms + s->health_timeout_ms,
+                                                    (uint64_t) DEFAULT_HEALTH_START_PERIOD_MIN_MS),
+                                                (uint64_t) HEALTH_START_PERIOD_MAX_MS);
+        if (!json_object_get(v, "start_interval_ms"))
+                s->health_start_interval_ms = MIN(s->health_interval_ms, (uint64_t) DEFAULT_HEALTH_START_INTERVAL_MS);
+        else if (s->health_start_interval_ms > s->health_interval_ms)
+                return json_error_set(e, json_path_key(sub, sizeof(sub), path, "start_interval_ms"),
+                                      "%llu is more than interval_ms (%llu)",
+                                      (unsigned long long) s->health_start_interval_ms,
+                                      (unsigned long long) s->health_interval_ms);
+        return 0;
+}
+
 static int dispatch_health(const char *path, json_t *v, void *target, JsonError *e) {
         static const JsonField table[] = {
                 { "http", dispatch_health_http, 0, 0 },
@@ -473,6 +505,9 @@ static int dispatch_health(const char *path, json_t *v, void *target, JsonError 
                 { "interval_ms", dispatch_health_interval, offsetof(ServiceSpec, health_interval_ms), 0 },
                 { "timeout_ms", dispatch_health_timeout, offsetof(ServiceSpec, health_timeout_ms), 0 },
                 { "retries", dispatch_health_retries, offsetof(ServiceSpec, health_retries), 0 },
+                { "start_period_ms", dispatch_health_start_period, offsetof(ServiceSpec, health_start_period_ms), 0 },
+                { "start_interval_ms", dispatch_health_start_interval, offsetof(ServiceSpec, health_start_interval_ms),
+                  0 },
                 {}
         };
         ServiceSpec *s = target;
@@ -492,7 +527,7 @@ static int dispatch_health(const char *path, json_t *v, void *target, JsonError 
                                       "%llu is more than interval_ms (%llu)",
                                       (unsigned long long) s->health_timeout_ms,
                                       (unsigned long long) s->health_interval_ms);
-        return 0;
+        return health_start_defaults(path, v, s, e);
 }
 
 static int dispatch_resources(const char *path, json_t *v, void *target, JsonError *e) {
@@ -646,6 +681,9 @@ static int service_spec_new(ServiceSpec **ret) {
         s->health_interval_ms = DEFAULT_HEALTH_INTERVAL_MS;
         s->health_timeout_ms = DEFAULT_HEALTH_TIMEOUT_MS;
         s->health_retries = DEFAULT_HEALTH_RETRIES;
+        s->health_start_period_ms = MAX(DEFAULT_HEALTH_RETRIES * DEFAULT_HEALTH_INTERVAL_MS + DEFAULT_HEALTH_TIMEOUT_MS,
+                                        DEFAULT_HEALTH_START_PERIOD_MIN_MS);
+        s->health_start_interval_ms = DEFAULT_HEALTH_START_INTERVAL_MS;
         if (!s->env || !s->labels)
                 return -ENOMEM;
         *ret = TAKE_PTR(s);
@@ -742,6 +780,8 @@ json_t *service_spec_to_json(const ServiceSpec *s) {
                 set(health, "interval_ms", json_integer((json_int_t) s->health_interval_ms), &failed);
                 set(health, "timeout_ms", json_integer((json_int_t) s->health_timeout_ms), &failed);
                 set(health, "retries", json_integer((json_int_t) s->health_retries), &failed);
+                set(health, "start_period_ms", json_integer((json_int_t) s->health_start_period_ms), &failed);
+                set(health, "start_interval_ms", json_integer((json_int_t) s->health_start_interval_ms), &failed);
                 set(o, "health", json_incref(health), &failed);
         }
         set(o, "labels", json_deep_copy(s->labels), &failed);

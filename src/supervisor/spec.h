@@ -64,6 +64,8 @@ typedef struct ServiceSpec {
         uint64_t health_interval_ms;
         uint64_t health_timeout_ms;
         unsigned health_retries;
+        uint64_t health_start_period_ms;   /* counted from when the service runs (see health-rule.h) */
+        uint64_t health_start_interval_ms; /* between checks inside the start period */
 
         json_t *labels;         /* object of strings, never NULL */
 } ServiceSpec;

@@ -663,6 +663,8 @@ void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev) {
                 svc->oom_kills++;
                 log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
                           "%s was killed for running out of memory (its limit).", svc->name);
+        } else if (streq(ev->action, "start")) {
+                service_health_running(svc); /* its start period counts from now */
         } else if (streq(ev->action, "die")) {
                 svc->last_exit_code = ev->exit_code;
                 log_event(LOG_INFO, 0, "container-died", svc->name, NULL, "The container of %s exited with %d.",

@@ -365,7 +365,7 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
         if (r < 0)
                 return r;
         log_event(LOG_INFO, 0, "service-restart", svc->name, NULL, "Restarting %s on request.", svc->unit);
-        svc->healthy = false;
+        svc->health.healthy = false;
         return service_job(s, svc, "RestartUnit");
 }
 
@@ -452,12 +452,12 @@ int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *par
         svc = lookup_service(s, call, params, &p);
         if (!svc)
                 return 0;
-        if (svc->spec->health == HEALTH_NONE || svc->healthy)
+        if (svc->spec->health == HEALTH_NONE || svc->health.healthy)
                 return varlink_call_reply(call, NULL);
-        /* the unit is starting (ballast-run calls this right after the container started): check now */
-        if (!svc->check && svc->started_usec == 0)
-                svc->started_usec = now_usec(CLOCK_MONOTONIC);
-        if (!svc->check)
+        /* the unit is starting (ballast-run calls this right after the container started): the container runs,
+         * its start period counts from now; check now unless a check or a restart's backoff is under way */
+        service_health_running(svc);
+        if (!svc->check && !svc->health_restart_pending)
                 service_health_schedule(svc, 0);
         return waiter_add(&svc->ready_waiters, call);
 }

@@ -33,6 +33,7 @@ bool supervisor_should_start(RestartPolicy policy, const char *active_state, con
 static void service_health_stop(Service *svc) {
         health_check_cancel(svc->check);
         svc->check = NULL;
+        svc->health_restart_pending = false;
         (void) sd_event_source_set_enabled(svc->health_timer, SD_EVENT_OFF);
 }
 
@@ -46,6 +47,7 @@ static void service_free(Service *svc) {
         waiters_reply_error(&svc->op_waiters, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", svc->name));
         service_spec_free(svc->spec);
         free(svc->health_reason);
+        free(svc->health_restart_reason);
         free(svc->name);
         free(svc->unit);
         free(svc);
@@ -138,57 +140,86 @@ void service_health_schedule(Service *svc, uint64_t usec) {
         (void) sd_event_source_set_enabled(svc->health_timer, SD_EVENT_ONESHOT);
 }
 
+/* The service runs (its container started, or its exec'd process): its start period counts from now, once per
+ * run (a new main process starts a new run; see service_health_update). */
+void service_health_running(Service *svc) {
+        if (svc->health.running_since_usec == 0)
+                svc->health.running_since_usec = now_usec(CLOCK_MONOTONIC);
+}
+
+/* retries failures in a row: the restart, counted, waits its backoff (checks pause meanwhile). */
+static void service_health_give_up(Service *svc, bool was_healthy, const char *reason) {
+        const ServiceSpec *spec = svc->spec;
+        uint64_t delay_ms;
+
+        svc->health_restarts++;
+        svc->health_restarts_in_row++;
+        free(svc->health_restart_reason);
+        svc->health_restart_reason = strdup(strna(reason));
+        delay_ms = health_restart_delay_ms(spec, svc->health_restarts_in_row);
+        if (was_healthy)
+                log_event(LOG_WARNING, 0, "service-unhealthy", svc->name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
+                          "Restarting %s in %llu ms: %u health checks failed in a row (%s).", svc->unit,
+                          (unsigned long long) delay_ms, spec->health_retries, strna(reason));
+        else
+                log_event(LOG_WARNING, 0, "service-unhealthy", svc->name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
+                          "Restarting %s in %llu ms: it did not pass a health check in its start period (%llu ms), "
+                          "then %u health checks failed in a row (%s).", svc->unit, (unsigned long long) delay_ms,
+                          (unsigned long long) spec->health_start_period_ms, spec->health_retries, strna(reason));
+        svc->health_restart_pending = true;
+        service_health_schedule(svc, delay_ms * USEC_PER_MSEC);
+}
+
+/* The backoff is over: a start still waiting for its first pass (ballast-run asked WaitHealthy) is told it
+ * failed, which stops the container and fails the start; a running service is restarted. */
+static void service_health_restart(Service *svc) {
+        Supervisor *s = svc->supervisor;
+
+        svc->health_restart_pending = false;
+        log_event(LOG_NOTICE, 0, "service-health-restart", svc->name, NULL,
+                  "%s restarted by its health check (%u times): %s", svc->name, svc->health_restarts,
+                  strna(svc->health_restart_reason));
+        if (svc->ready_waiters)
+                waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
+                                    json_pack("{s:s,s:s}", "name", svc->name, "reason",
+                                              strna(svc->health_restart_reason)));
+        else
+                (void) service_job(s, svc, "RestartUnit");
+        /* the next run starts over; until the new main process shows, nothing counts */
+        svc->health = (HealthState) {};
+}
+
 static void on_health_done(bool pass, const char *reason, void *userdata) {
         Service *svc = userdata;
-        Supervisor *s = svc->supervisor;
         const ServiceSpec *spec = svc->spec;
-        uint64_t grace = spec->health_retries * spec->health_interval_ms * USEC_PER_MSEC +
-                         spec->health_timeout_ms * USEC_PER_MSEC;
+        bool was_healthy = svc->health.healthy;
+        uint64_t next;
 
         svc->check = NULL;
         free(svc->health_reason);
         svc->health_reason = reason ? strdup(reason) : NULL;
-        if (pass) {
-                if (!svc->healthy)
+        switch (health_rule_step(spec, &svc->health, now_usec(CLOCK_MONOTONIC), pass, &next)) {
+        case HEALTH_VERDICT_PASSED:
+                if (!was_healthy)
                         log_event(LOG_INFO, 0, "service-healthy", svc->name, NULL, "%s passed its health check.",
                                   svc->name);
-                svc->healthy = true;
-                svc->failures = 0;
+                svc->health_restarts_in_row = 0;
                 waiters_reply(&svc->ready_waiters, json_object());
-                service_health_schedule(svc, spec->health_interval_ms * USEC_PER_MSEC);
-                return;
-        }
-        if (!svc->healthy) {
-                /* starting: probe often, and give it retries × interval to come up */
-                if (now_usec(CLOCK_MONOTONIC) - svc->started_usec < grace) {
-                        service_health_schedule(svc, HEALTH_STARTUP_POLL_USEC);
+                break;
+        case HEALTH_VERDICT_IGNORED:
+                break;
+        case HEALTH_VERDICT_COUNTED:
+        case HEALTH_VERDICT_RESTART:
+                log_event(LOG_NOTICE, 0, "health-failed", svc->name, NULL,
+                          "%s failed its health check (%u of %u): %s", svc->name, svc->health.failures,
+                          spec->health_retries, strna(reason));
+                if (svc->health.failures >= spec->health_retries) {
+                        service_health_give_up(svc, was_healthy, reason);
                         return;
                 }
-                log_event(LOG_WARNING, 0, "service-unhealthy", svc->name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
-                          "%s did not pass a health check within %llu ms: %s", svc->name,
-                          (unsigned long long) (grace / USEC_PER_MSEC), strna(reason));
-                if (svc->ready_waiters)
-                        waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
-                                            json_pack("{s:s,s:s}", "name", svc->name, "reason", strna(reason)));
-                else
-                        (void) service_job(s, svc, "RestartUnit");
-                svc->started_usec = now_usec(CLOCK_MONOTONIC);
-                service_health_schedule(svc, spec->health_interval_ms * USEC_PER_MSEC);
-                return;
+                break;
         }
-        svc->failures++;
-        log_event(LOG_NOTICE, 0, "health-failed", svc->name, NULL, "%s failed its health check (%u of %u): %s",
-                  svc->name, svc->failures, spec->health_retries, strna(reason));
-        if (svc->failures >= spec->health_retries) {
-                log_event(LOG_WARNING, 0, "service-unhealthy", svc->name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
-                          "Restarting %s: %u health checks failed in a row (%s).", svc->unit, svc->failures,
-                          strna(reason));
-                svc->failures = 0;
-                svc->healthy = false;
-                svc->started_usec = now_usec(CLOCK_MONOTONIC);
-                (void) service_job(s, svc, "RestartUnit");
-        }
-        service_health_schedule(svc, spec->health_interval_ms * USEC_PER_MSEC);
+        service_health_schedule(svc, next);
 }
 
 static int on_health_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -196,6 +227,10 @@ static int on_health_timer(sd_event_source *src, uint64_t usec, void *userdata) 
         Supervisor *s = svc->supervisor;
         int r;
 
+        if (svc->health_restart_pending) {
+                service_health_restart(svc);
+                return 0;
+        }
         if (svc->check)
                 return 0;
         r = health_check_start(&svc->check, s->event, s->http, s->docker, svc->spec, on_health_done, svc);
@@ -206,28 +241,30 @@ static int on_health_timer(sd_event_source *src, uint64_t usec, void *userdata) 
         return 0;
 }
 
-/* Health checks run while the unit runs (activating included: that is when readiness is decided). */
+/* Health checks run while the unit runs (activating included: that is when readiness is decided). The start
+ * period counts from when the service runs: an exec service's process runs once the unit has a main process;
+ * a Docker service's container runs once Docker says it started it (supervisor_on_docker_event), ballast-run
+ * asks for its first health check (WaitHealthy), or the unit is active. */
 void service_health_update(Service *svc, const UnitState *u) {
         bool running = u && u->active_state && u->main_pid > 0 &&
                        (streq(u->active_state, "active") || streq(u->active_state, "activating") ||
                         streq(u->active_state, "reloading"));
 
         if (svc->spec->health == HEALTH_NONE) {
-                svc->healthy = running;
+                svc->health.healthy = running;
                 if (running)
                         waiters_reply(&svc->ready_waiters, json_object());
                 return;
         }
         if (!running || u->main_pid != svc->main_pid) {
                 service_health_stop(svc);
-                svc->healthy = false;
-                svc->failures = 0;
+                svc->health = (HealthState) {};
                 svc->main_pid = running ? u->main_pid : 0;
         }
-        if (running && !sd_event_source_get_enabled(svc->health_timer, NULL) && !svc->check) {
-                svc->started_usec = now_usec(CLOCK_MONOTONIC);
+        if (running && (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || streq(u->active_state, "active")))
+                service_health_running(svc);
+        if (running && !sd_event_source_get_enabled(svc->health_timer, NULL) && !svc->check)
                 service_health_schedule(svc, 0);
-        }
 }
 
 void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active, unsigned *ret_failed) {
@@ -250,15 +287,17 @@ void supervisor_counts(Supervisor *s, unsigned *ret_total, unsigned *ret_active,
 static const char *service_health_string(Service *svc) {
         if (svc->spec->health == HEALTH_NONE)
                 return "none";
-        if (svc->healthy)
-                return svc->failures > 0 ? "failing" : "healthy";
+        if (svc->health_restart_pending)
+                return "unhealthy";
+        if (svc->health.healthy)
+                return svc->health.failures > 0 ? "failing" : "healthy";
         return svc->main_pid > 0 ? "starting" : "stopped";
 }
 
 json_t *service_status_json(Supervisor *s, Service *svc) {
         const UnitState *u = bus_unit(s->bus, svc->unit);
 
-        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:I,s:i,s:i}",
+        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:i,s:s?,s:I,s:i,s:i}",
                          "name", svc->name,
                          "unit", svc->unit,
                          "runtime", service_runtime_to_string(svc->spec->runtime),
@@ -267,9 +306,11 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "state", u && u->active_state ? u->active_state : "unknown",
                          "sub_state", u && u->sub_state ? u->sub_state : "unknown",
                          "health", service_health_string(svc),
-                         "health_failures", (int) svc->failures,
+                         "health_failures", (int) svc->health.failures,
                          "restarts", u ? (int) u->n_restarts : 0,
                          "health_reason", svc->health_reason,
+                         "health_restarts", (int) svc->health_restarts,
+                         "health_restart_reason", svc->health_restart_reason,
                          "main_pid", (json_int_t) (u ? u->main_pid : 0),
                          "last_exit_code", svc->last_exit_code,
                          "oom_kills", (int) svc->oom_kills);

@@ -273,14 +273,23 @@ static int fput_docker_exec_start(FILE *f, const ServiceSpec *s, const UnitConte
         return 0;
 }
 
+static uint64_t unit_start_budget_ms(const ServiceSpec *s) {
+        uint64_t ms = s->restart_max_delay_ms;
+
+        if (s->health != HEALTH_NONE && s->runtime == SERVICE_RUNTIME_DOCKER)
+                ms += s->health_start_period_ms + (uint64_t) s->health_retries * s->health_interval_ms;
+        return ms;
+}
+
 /* [Service]'s restart, stop and resource lines. */
 static void fput_service_limits(FILE *f, const ServiceSpec *s) {
         fprintf(f, "Restart=%s\n", restart_policy_to_string(s->restart));
         /* no hold-off of systemd's own: after a run that lasted the restart is immediate, and after a quick exit
          * the helper's backoff waits (delay_ms, doubling up to max_delay_ms) */
         fputs("RestartSec=0\n", f);
-        /* the start job includes the longest backoff sleep of ExecStartPre= */
-        fprintf(f, "TimeoutStartSec=%" PRIu64 "s\n", (s->restart_max_delay_ms + 999) / 1000 + START_SLACK_S);
+        /* the start job includes the longest backoff sleep of ExecStartPre= and, for a Docker service (ready once
+         * its first check passes), the health check's start period and the retries after it */
+        fprintf(f, "TimeoutStartSec=%" PRIu64 "s\n", (unit_start_budget_ms(s) + 999) / 1000 + START_SLACK_S);
         fprintf(f, "TimeoutStopSec=%ds\n", UNIT_STOP_TIMEOUT_S);
         /* SIGTERM to the main process only, so the helper can stop the container in order; then all */
         fputs("KillMode=mixed\n", f);

@@ -75,7 +75,12 @@ int varlink_client_send(VarlinkClient *c, const char *method, json_t *parameters
 
 int varlink_client_read(VarlinkClient *c, uint64_t timeout_usec, json_t **ret_parameters, char **ret_error,
                         bool *ret_continues) {
-        uint64_t deadline = timeout_usec ? now_usec(CLOCK_MONOTONIC) + timeout_usec : 0;
+        return varlink_client_read_until(c, timeout_usec ? now_usec(CLOCK_MONOTONIC) + timeout_usec : 0,
+                                         ret_parameters, ret_error, ret_continues);
+}
+
+int varlink_client_read_until(VarlinkClient *c, uint64_t deadline, json_t **ret_parameters, char **ret_error,
+                              bool *ret_continues) {
         _cleanup_json_ json_t *msg = NULL;
         json_t *params, *error;
         char *nul;
@@ -149,4 +154,12 @@ int varlink_client_call(VarlinkClient *c, const char *method, json_t *parameters
         if (r < 0)
                 return r;
         return varlink_client_read(c, timeout_usec, ret_parameters, ret_error, NULL);
+}
+
+int varlink_client_call_until(VarlinkClient *c, const char *method, json_t *parameters, uint64_t deadline,
+                              json_t **ret_parameters, char **ret_error) {
+        int r = varlink_client_send(c, method, parameters, false);
+        if (r < 0)
+                return r;
+        return varlink_client_read_until(c, deadline, ret_parameters, ret_error, NULL);
 }

@@ -23,6 +23,13 @@ int varlink_client_send(VarlinkClient *c, const char *method, json_t *parameters
 int varlink_client_read(VarlinkClient *c, uint64_t timeout_usec, json_t **ret_parameters, char **ret_error,
                         bool *ret_continues);
 
+/* The same, bounded by a deadline rather than a timeout: deadline is CLOCK_MONOTONIC µs (0: wait forever), so that
+ * a wait made of several reads (progress replies, several calls) is bounded as a whole, not read by read. */
+int varlink_client_read_until(VarlinkClient *c, uint64_t deadline, json_t **ret_parameters, char **ret_error,
+                              bool *ret_continues);
+
 /* send + read for a call with one reply. */
 int varlink_client_call(VarlinkClient *c, const char *method, json_t *parameters, uint64_t timeout_usec,
                         json_t **ret_parameters, char **ret_error);
+int varlink_client_call_until(VarlinkClient *c, const char *method, json_t *parameters, uint64_t deadline,
+                              json_t **ret_parameters, char **ret_error);

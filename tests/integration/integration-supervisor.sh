@@ -130,6 +130,49 @@ ok $? "and its tcp check passes"
 like "$(bctl logs web)" "Started ballast-web.service" "logs shows the service's journal"
 bctl rm tcpcheck >/dev/null
 
+# --- the health start period counts from when the container runs; failures inside it do not count ---
+# (its command listens only after 3 s, more than retries × interval + timeout = 1.4 s; the start period is 15 s
+# scaled by the run's time factor)
+sp=$(time_budget 15000); [ "$sp" -le 3600000 ] || sp=3600000
+cat > "$SPECS/slowstart.json" <<JSON
+{"name": "slowstart", "image": "local/busybox:latest",
+ "command": ["/bin/sh", "-c", "sleep 3; touch /tmp/ok; exec sleep 100000"],
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 500, "timeout_ms": 400, "retries": 2,
+            "start_period_ms": $sp, "start_interval_ms": 200}}
+JSON
+bctl -t "$(time_budget_s 60)" apply --wait "$SPECS/slowstart.json" >/dev/null
+ok $? "a service slower to come up than retries × interval + timeout becomes active"
+like "$(bctl ps)" "slowstart +docker +active \(running\) +healthy +0 " "healthy, never restarted"
+is "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=slowstart BALLAST_EVENT=service-unhealthy | grep -c Restarting)" 0 \
+	"no restart by its health check"
+bctl rm slowstart >/dev/null
+
+# --- a service that never passes: restarted by its health check, backed off, and ps says so ---
+cat > "$SPECS/never.json" <<'JSON'
+{"name": "never", "image": "local/busybox:latest", "command": ["/bin/sleep", "100000"],
+ "restart": {"policy": "always", "delay_ms": 300, "max_delay_ms": 2400},
+ "health": {"cmd": ["/bin/false"], "interval_ms": 300, "timeout_ms": 250, "retries": 2,
+            "start_period_ms": 500, "start_interval_ms": 100}}
+JSON
+# apply --wait -t 5 never settles: one deadline for the whole wait, a distinct exit status, the last state
+t0=${EPOCHREALTIME/./}
+out=$(bctl -t 5 apply --wait "$SPECS/never.json" 2>&1); st=$?
+elapsed=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+is "$st" 7 "apply --wait -t 5 on a service that never settles exits 7 (the deadline passed)"
+bound=$(( 5000 + $(time_budget 2000) ))
+ok $(( elapsed <= bound ? 0 : 1 )) "within the deadline: $elapsed ms (bound $bound ms: 5 s and a second's query, scaled)"
+like "$out" "never: gave up after 5.0 s" "it says it gave up"
+like "$out" "never: last state [a-z]+ \([a-z-]+\), health " "and prints the service's last state and health"
+wait_for 60 sh -c "[ \$(nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -o cat -u ballastd.service BALLAST_SERVICE=never BALLAST_EVENT=service-unhealthy | grep -c 'Restarting') -ge 4 ]"
+ok $? "a service that never passes is restarted by its health check again and again"
+d=$(sandbox_journal -u ballastd.service BALLAST_SERVICE=never BALLAST_EVENT=service-unhealthy | grep -o 'Restarting ballast-never.service in [0-9]* ms' | awk '{print $4}' | head -4 | tr '\n' ' ')
+like "$d" "^300 600 1200 2400 $" "each restart in a row waits twice as long, up to max_delay_ms ($d)"
+# (the reason is the last failure: the command's status, or, on a loaded machine, the check's timeout)
+like "$(bctl ps)" "never: restarted [0-9]+ times? by its health check: (/bin/false exited with status 1 in the container|no answer within 250 ms)" \
+	"ps says it was restarted by its health check, and why"
+like "$(bctl inspect never 2>&1 >/dev/null)" "never: restarted [0-9]+ times? by its health check" "inspect says so too"
+bctl rm never >/dev/null
+
 # --- a crash-looping exec service backs off exponentially ---
 cat > "$SPECS/crash.json" <<'JSON'
 {"name": "crash", "runtime": "exec", "command": ["/bin/sh", "-c", "exit 3"],

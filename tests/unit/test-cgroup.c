@@ -856,6 +856,11 @@ static void test_host_v1(void) {
         host_child = spawn_child(16 << 20, 100000, &ready);
         ok(read(ready, &c, 1) == 1, "host: the child allocated 16M and burnt 100 ms of CPU at 20%%");
         close(ready);
+        /* stopped (and seen stopped) before anything is read: a running child's counters move between two
+         * readings (the tail of its write(), its pause()), which a loaded machine stretches; a stopped one's
+         * do not, so ours and the kernel's files can be compared exactly */
+        ok(kill(host_child, SIGSTOP) == 0 && waitpid(host_child, &status, WUNTRACED) == host_child &&
+           WIFSTOPPED(status), "host: the child is stopped for the readings");
         is_int(cgroup_read_usage(m, HOST_ROOT, host_name, &u), 0, "host: usage read");
         is_int(u.pids_current, 1, "host: one task");
         ok(u.memory_current >= (16 << 20), "host: memory_current %" PRIu64 " >= 16M", u.memory_current);

@@ -129,6 +129,38 @@ static void test_exec_example(void) {
         is_int(s->health_tcp, 10091, "health.tcp");
         is_int(s->health_interval_ms, 1000, "interval_ms");
         is_int(s->health_timeout_ms, 1000, "timeout_ms defaults to at most interval_ms");
+        is_int(s->health_start_period_ms, 10000, "start_period_ms defaults to at least 10 s");
+        is_int(s->health_start_interval_ms, 1000, "start_interval_ms defaults to at most 1 s");
+}
+
+/* The start period's defaults follow retries × interval + timeout and the interval; given, they are kept. */
+static void test_health_start_period(void) {
+        static const struct {
+                const char *text;
+                uint64_t period, interval;
+        } cases[] = {
+                { "{'name':'a','image':'x','health':{'tcp':80,'interval_ms':10000,'timeout_ms':3000,'retries':4}}",
+                  43000, 1000 },
+                { "{'name':'a','image':'x','health':{'tcp':80,'interval_ms':500,'retries':2}}", 10000, 500 },
+                { "{'name':'a','image':'x','health':{'tcp':80,'start_period_ms':0,'start_interval_ms':100}}", 0, 100 },
+                { "{'name':'a','image':'x','health':{'tcp':80,'start_period_ms':3600000,'start_interval_ms':5000}}",
+                  3600000, 5000 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
+                _cleanup_free_ char *error = NULL, *text = strdup(cases[i].text);
+
+                for (char *q = text; q && *q; q++)
+                        if (*q == '\'')
+                                *q = '"';
+                if (!is_int(parse(text, &s, &error), 0, "start period %zu parses", i)) {
+                        diag("%s", strna(error));
+                        continue;
+                }
+                is_int(s->health_start_period_ms, cases[i].period, "  start_period_ms %zu", i);
+                is_int(s->health_start_interval_ms, cases[i].interval, "  start_interval_ms %zu", i);
+        }
 }
 
 static void test_defaults(void) {
@@ -150,6 +182,8 @@ static void test_defaults(void) {
         is_int(s->health_interval_ms, 5000, "interval default");
         is_int(s->health_timeout_ms, 2000, "timeout default");
         is_int(s->health_retries, 3, "retries default");
+        is_int(s->health_start_period_ms, 17000, "start period default: retries × interval + timeout");
+        is_int(s->health_start_interval_ms, 1000, "start interval default 1 s");
 }
 
 /* Valid specs, beyond the examples: edge values that must be accepted. */
@@ -453,6 +487,16 @@ static const struct {
           "health.timeout_ms: 6000 is more than interval_ms (5000)" },
         { "{'name':'web','image':'x','health':{'tcp':80,'retries':0}}", "health.retries: 0 is out of range 1..100" },
         { "{'name':'web','image':'x','health':{'tcp':80,'retries':101}}", "health.retries: 101 is out of range 1..100" },
+        { "{'name':'web','image':'x','health':{'tcp':80,'start_period_ms':3600001}}",
+          "health.start_period_ms: 3600001 is out of range 0..3600000" },
+        { "{'name':'web','image':'x','health':{'tcp':80,'start_period_ms':-1}}",
+          "health.start_period_ms: -1 is out of range 0..3600000" },
+        { "{'name':'web','image':'x','health':{'tcp':80,'start_period_ms':'1s'}}",
+          "health.start_period_ms: expected an integer, got a string" },
+        { "{'name':'web','image':'x','health':{'tcp':80,'start_interval_ms':99}}",
+          "health.start_interval_ms: 99 is out of range 100..3600000" },
+        { "{'name':'web','image':'x','health':{'tcp':80,'start_interval_ms':6000}}",
+          "health.start_interval_ms: 6000 is more than interval_ms (5000)" },
         { "{'name':'web','runtime':'exec','command':['/bin/true'],'health':{'cmd':['check']}}",
           "health.cmd[0]: \"check\" is not an absolute path" },
         /* labels */
@@ -682,6 +726,7 @@ int main(void) {
         test_product_example();
         test_exec_example();
         test_defaults();
+        test_health_start_period();
         test_valid_and_round_trip();
         test_equal();
         test_normalized_json();
