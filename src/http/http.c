@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,6 +20,9 @@ struct HttpClient {
         sd_event_source *timer;
         HttpRequest *requests;
         unsigned n_active;
+        /* the io source of each socket curl asked us to watch, by fd: ours to drop before curl closes the fd */
+        sd_event_source **ios;
+        size_t n_ios;
 };
 
 struct HttpRequest {
@@ -113,6 +119,16 @@ static void client_check_finished(HttpClient *c) {
 static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HttpClient *c = userdata;
         int action = 0, running;
+        curl_socket_t sock = CURL_SOCKET_BAD;
+
+        /* fd is our copy (curl_socket_cb): curl knows the socket by its own fd, the index of our io source */
+        for (size_t i = 0; i < c->n_ios; i++)
+                if (c->ios[i] == s) {
+                        sock = (curl_socket_t) i;
+                        break;
+                }
+        if (sock == CURL_SOCKET_BAD)
+                return 0;
 
         if (revents & (EPOLLIN | EPOLLHUP))
                 action |= CURL_CSELECT_IN;
@@ -120,7 +136,7 @@ static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 action |= CURL_CSELECT_OUT;
         if (revents & EPOLLERR)
                 action |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(c->multi, fd, action, &running);
+        curl_multi_socket_action(c->multi, sock, action, &running);
         client_check_finished(c);
         return 0;
 }
@@ -134,29 +150,60 @@ static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static sd_event_source **client_io_slot(HttpClient *c, curl_socket_t fd, bool grow) {
+        if (fd < 0)
+                return NULL;
+        if ((size_t) fd >= c->n_ios) {
+                size_t n = MAX((size_t) fd + 1, c->n_ios * 2);
+                sd_event_source **ios;
+
+                if (!grow || !(ios = reallocarray(c->ios, n, sizeof(sd_event_source *))))
+                        return NULL;
+                memset(ios + c->n_ios, 0, (n - c->n_ios) * sizeof(sd_event_source *));
+                c->ios = ios;
+                c->n_ios = n;
+        }
+        return &c->ios[fd];
+}
+
+/* The loop watches a duplicate of each socket, owned by its io source (closed by sd-event after it left the
+ * epoll set): curl closes a socket before it says CURL_POLL_REMOVE, and a closed fd stays in the epoll set while
+ * another copy of it lives (a health check's child between its fork and the close-on-exec of its exec), so the
+ * loop would get events for an io source freed since. Indexed by curl's fd. */
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         HttpClient *c = userp;
-        sd_event_source *io = socketp;
+        sd_event_source **io = client_io_slot(c, fd, what != CURL_POLL_REMOVE);
         uint32_t events = 0;
+        int copy;
 
         if (what == CURL_POLL_REMOVE) {
-                if (io) {
-                        sd_event_source_disable_unref(io);
-                        curl_multi_assign(c->multi, fd, NULL);
-                }
+                if (io && *io)
+                        *io = sd_event_source_disable_unref(*io);
                 return 0;
         }
+        if (!io)
+                return -1;
         if (what & CURL_POLL_IN)
                 events |= EPOLLIN;
         if (what & CURL_POLL_OUT)
                 events |= EPOLLOUT;
-        if (io)
-                return sd_event_source_set_io_events(io, events) < 0 ? -1 : 0;
-        if (sd_event_add_io(c->event, &io, fd, events, on_curl_io, c) < 0)
+        if (*io)
+                return sd_event_source_set_io_events(*io, events) < 0 ? -1 : 0;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
                 return -1;
-        (void) sd_event_source_set_description(io, "curl-io");
-        curl_multi_assign(c->multi, fd, io);
+        if (sd_event_add_io(c->event, io, copy, events, on_curl_io, c) < 0) {
+                close(copy);
+                return -1;
+        }
+        (void) sd_event_source_set_io_fd_own(*io, true);
+        (void) sd_event_source_set_description(*io, "curl-io");
         return 0;
+}
+
+/* No socket of ours outlives an exec (a health check's command). */
+static int curl_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+        return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -207,6 +254,9 @@ HttpClient *http_client_free(HttpClient *c) {
                 request_free(c->requests);
         if (c->multi)
                 curl_multi_cleanup(c->multi);
+        for (size_t i = 0; i < c->n_ios; i++)
+                sd_event_source_disable_unref(c->ios[i]);
+        free(c->ios);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
         free(c);
@@ -299,6 +349,7 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
         SET(CURLOPT_URL, o->url);
         SET(CURLOPT_PRIVATE, r);
         SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_SOCKOPTFUNCTION, curl_sockopt_cb);
         SET(CURLOPT_WRITEFUNCTION, on_write);
         SET(CURLOPT_WRITEDATA, r);
         SET(CURLOPT_HEADERFUNCTION, on_header);
