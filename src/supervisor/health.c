@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,14 +78,16 @@ static void health_params_done(HealthParams *p) {
 }
 
 /* Stops whatever runs on the loop for this check: after this no callback of ours but a Docker reply (which
- * frees a finished check) can run. */
+ * frees a finished check) can run. A cmd child is owned by its event source, which kills and reaps it when
+ * unreferenced; its process group is killed first so that what the command started goes too. */
 static void check_stop(HealthCheck *c) {
         http_request_cancel(c->http);
         c->http = NULL;
         c->io = sd_event_source_disable_unref(c->io);
         c->timeout = sd_event_source_disable_unref(c->timeout);
         if (c->child) {
-                (void) sd_event_source_send_child_signal(c->child, SIGKILL, NULL, 0);
+                if (c->pid > 0)
+                        (void) kill(-c->pid, SIGKILL);
                 c->child = sd_event_source_disable_unref(c->child);
         }
         c->fd = safe_close(c->fd);
@@ -196,7 +199,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         HealthCheck *c = userdata;
         char reason[96];
 
-        c->child = sd_event_source_disable_unref(c->child);
+        c->child = sd_event_source_disable_unref(c->child);   /* reaped: sd-event waited for it */
+        c->pid = 0;
         if (si->si_code == CLD_EXITED && si->si_status == 0) {
                 check_finish(c, true, NULL);
                 return 0;
@@ -209,25 +213,54 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
+/* posix_spawn(): glibc's is a vfork (the loop does not run until the child has exec'd), so no copy of the
+ * daemon's fds (curl's sockets, which curl may close meanwhile) lives on in a child between fork and exec. */
 static int start_child(HealthCheck *c) {
-        pid_t pid = fork();
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, dfl;
+        pid_t pid;
+        int r;
 
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null >= 0) {
-                        (void) dup2(null, STDIN_FILENO);
-                        (void) dup2(null, STDOUT_FILENO);
-                }
-                (void) setpgid(0, 0);
-                sigset_t all;
-                sigemptyset(&all);
-                (void) sigprocmask(SIG_SETMASK, &all, NULL);
-                execv(c->p.cmd[0], c->p.cmd);
-                _exit(127);
+        sigemptyset(&none);
+        sigfillset(&dfl);
+        if (posix_spawn_file_actions_init(&fa) != 0)
+                return -ENOMEM;
+        if (posix_spawnattr_init(&attr) != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -ENOMEM;
         }
-        return sd_event_add_child(c->event, &c->child, pid, WEXITED, on_child, c);
+        r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        if (r == 0)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                            POSIX_SPAWN_SETSIGDEF);
+        if (r == 0)
+                r = posix_spawnattr_setpgroup(&attr, 0);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &dfl);
+        if (r == 0)
+                r = posix_spawn(&pid, c->p.cmd[0], &fa, &attr, c->p.cmd, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0) {
+                char reason[160];
+                snprintf(reason, sizeof(reason), "cannot run %s: %s", c->p.cmd[0], strerror(r));
+                check_finish(c, false, reason);
+                return 0;
+        }
+        c->pid = pid;
+        r = sd_event_add_child(c->event, &c->child, pid, WEXITED, on_child, c);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitid(P_PID, pid, &(siginfo_t) {}, WEXITED);
+                return r;
+        }
+        /* owned: when the source goes (check cancelled, timed out), sd-event kills the child and reaps it */
+        return sd_event_source_set_child_process_own(c->child, true);
 }
 
 /* The process exits with a Docker call in flight: the reply that would have freed the check never comes. */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* src/supervisor/health.c on a real loop: a check outlives the spec it was started from (a spec replaced while a
- * check is failing), and a stress run of start/replace/cancel cycles with checks in flight (under ASan, any callback touching freed memory aborts).
+ * check is failing), a cancelled or timed-out cmd check leaves no process behind (no zombie), and a stress run of
+ * start/replace/cancel cycles with checks in flight (under ASan, any callback touching freed memory aborts).
  * The cmd checks are those of exec services (a child process); the HTTP checks talk to a loopback socket that
  * accepts connections in its backlog and never answers. Docker exec checks need a dockerd: integration-supervisor. */
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -56,6 +58,37 @@ static int silent_server(uint16_t *ret_port) {
                 abort();
         *ret_port = ntohs(sa.sin_port);
         return fd;
+}
+
+/* Children of this process, zombies included (/proc/PID/stat's 4th field). */
+static unsigned count_children(unsigned *ret_zombies) {
+        DIR *d = opendir("/proc");
+        unsigned n = 0, z = 0;
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char path[300], buf[512], state;
+                int ppid;
+                _cleanup_fclose_ FILE *f = NULL;
+                char *p;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                f = fopen(path, "re");
+                if (!f || !fgets(buf, sizeof(buf), f) || !(p = strrchr(buf, ')')))
+                        continue;
+                if (sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
+                        continue;
+                n++;
+                if (state == 'Z')
+                        z++;
+        }
+        if (d)
+                closedir(d);
+        if (ret_zombies)
+                *ret_zombies = z;
+        return n;
 }
 
 static void run_until(sd_event *e, const unsigned *calls, unsigned want) {
@@ -122,9 +155,48 @@ static void test_spec_changed(sd_event *e, HttpClient *http) {
         is_str(res.reason, "no answer within 100 ms", "its result is about the spec it started with");
 }
 
+/* 100 cmd checks cancelled in flight, and 20 that time out: every child is killed and reaped. */
+static void test_no_zombies(sd_event *e, HttpClient *http) {
+        _cleanup_(service_spec_freep) ServiceSpec *s =
+                spec_new("{\"name\":\"a\",\"runtime\":\"exec\",\"command\":[\"/bin/true\"],\"health\":{\"cmd\":"
+                         "[\"/bin/sleep\",\"60\"],\"interval_ms\":1000,\"timeout_ms\":50}}");
+        HealthCheck *c[100] = {};
+        Result res[100] = {};
+        unsigned zombies, started = 0, calls = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(c); i++)
+                if (health_check_start(&c[i], e, http, NULL, s, on_done, &res[i]) == 0)
+                        started++;
+        is_int(started, 100, "100 cmd checks started");
+        is_int(count_children(NULL), 100, "100 children run");
+        for (size_t i = 0; i < ELEMENTSOF(c); i++)
+                health_check_cancel(c[i]);
+        for (unsigned i = 0; i < 5; i++)
+                (void) sd_event_run(e, 10 * USEC_PER_MSEC);
+        is_int(count_children(&zombies), 0, "no child left after 100 cancelled checks");
+        is_int(zombies, 0, "no zombie");
+        for (size_t i = 0; i < ELEMENTSOF(c); i++)
+                calls += res[i].calls;
+        is_int(calls, 0, "a cancelled check does not report");
+
+        memset(res, 0, sizeof(res));
+        for (size_t i = 0; i < 20; i++)
+                (void) health_check_start(&c[i], e, http, NULL, s, on_done, &res[i]);
+        calls = 0;
+        for (unsigned i = 0; calls < 20 && i < 2000; i++) {
+                (void) sd_event_run(e, 10 * USEC_PER_MSEC);
+                calls = 0;
+                for (size_t j = 0; j < 20; j++)
+                        calls += res[j].calls;
+        }
+        is_int(calls, 20, "20 checks timed out");
+        is_int(count_children(&zombies), 0, "no child left after 20 timed-out checks");
+        is_int(zombies, 0, "no zombie");
+}
+
 /* Stress: slots of checks in flight (cmd that passes, fails or hangs; HTTP that hangs), each cycle replacing the
  * spec, cancelling, or letting the check run, in a pseudo-random order. Each check reports at most once, a
- * cancelled one never; ASan sees every use of freed memory. */
+ * cancelled one never; no child outlives it; ASan sees every use of freed memory. */
 #define SLOTS 24
 static void test_stress(sd_event *e, HttpClient *http, uint16_t port) {
         static const char *const cmds[] = { "[\"/bin/true\"]", "[\"/bin/false\"]", "[\"/bin/sleep\",\"1\"]" };
@@ -133,7 +205,7 @@ static void test_stress(sd_event *e, HttpClient *http, uint16_t port) {
                 ServiceSpec *spec;
                 Result res;
         } slot[SLOTS] = {};
-        unsigned cycles = 0, extra = 0;
+        unsigned cycles = 0, extra = 0, zombies;
         unsigned seed = 12;
 
         for (unsigned round = 0; round < 1500; round++) {
@@ -182,6 +254,8 @@ static void test_stress(sd_event *e, HttpClient *http, uint16_t port) {
         diag("%u checks started", cycles);
         ok(cycles > 500, "hundreds of start/replace/cancel cycles ran");
         is_int(extra, 0, "no check reported twice");
+        is_int(count_children(&zombies), 0, "no child left");
+        is_int(zombies, 0, "no zombie");
 }
 
 int main(void) {
@@ -199,6 +273,7 @@ int main(void) {
 
         test_spec_freed(e, http, port);
         test_spec_changed(e, http);
+        test_no_zombies(e, http);
         test_stress(e, http, port);
         return tap_done();
 }
