@@ -316,6 +316,17 @@ const char *http_request_header(HttpRequest *r, const char *name) {
         return NULL;
 }
 
+/* curl_slist_append() returns NULL when it fails, and the list it was given stays ours: keep it (to be freed with
+ * the request) rather than lose it, and fail the request rather than send it without a header. */
+static int headers_append(struct curl_slist **list, const char *header) {
+        struct curl_slist *l = curl_slist_append(*list, header);
+
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        return 0;
+}
+
 int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc done, void *userdata,
                        HttpRequest **ret) {
         HttpRequest *r;
@@ -370,18 +381,32 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
         if (o->method && !streq(o->method, "GET"))
                 SET(CURLOPT_CUSTOMREQUEST, o->method);
         if (o->body || (o->method && streq(o->method, "POST"))) {
-                r->body = o->body ? strndup(o->body, o->body_size) : strdup("");
+                /* a copy of exactly body_size bytes (a body may hold NULs): curl sends POSTFIELDSIZE bytes of it */
+                r->body = malloc((o->body ? o->body_size : 0) + 1);
                 if (!r->body) {
                         request_free(r);
                         return -ENOMEM;
                 }
+                if (o->body)
+                        memcpy(r->body, o->body, o->body_size);
+                r->body[o->body ? o->body_size : 0] = 0;
                 SET(CURLOPT_POSTFIELDS, r->body);
-                SET(CURLOPT_POSTFIELDSIZE, (long) (o->body ? o->body_size : 0));
-                r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (o->body ? o->body_size : 0));
+                if (headers_append(&r->headers, "Content-Type: application/json") < 0) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
         }
-        r->headers = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
+        /* "Expect:": no 100-continue round trip */
+        if (headers_append(&r->headers, "Expect:") < 0) {
+                request_free(r);
+                return -ENOMEM;
+        }
         for (const char *const *h = o->headers; h && *h; h++)
-                r->headers = curl_slist_append(r->headers, *h);
+                if (headers_append(&r->headers, *h) < 0) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
         SET(CURLOPT_HTTPHEADER, r->headers);
 #undef SET
 
