@@ -775,22 +775,23 @@ static void test_host_v1(void) {
         int ready, status;
 
         if (geteuid() != 0) {
-                ok(1, "real cgroup v1 # SKIP needs root to create cgroups");
+                ok(0, "real cgroup v1: needs root to create cgroups (run make check as root)");
                 return;
         }
         if (cgroup_detect_mode(HOST_ROOT, &m) < 0 || m != CGROUP_MODE_V1) {
-                ok(1, "real cgroup v1 # SKIP " HOST_ROOT " is not a v1 (legacy or hybrid) tree");
+                ok(0, "real cgroup v1: " HOST_ROOT " is not a v1 (legacy or hybrid) tree: boot the test host with "
+                      "systemd.unified_cgroup_hierarchy=0");
                 return;
         }
         if (cgroup_backend_select(m, HOST_ROOT, &b) < 0 || b != &cgroup_backend_libcgroup) {
-                ok(1, "real cgroup v1 # SKIP " HOST_ROOT "/memory is not a cgroupfs");
+                ok(0, "real cgroup v1: " HOST_ROOT "/memory is not a cgroupfs (libcgroup: apt-get install libcgroup-dev)");
                 return;
         }
         for (size_t i = 0; i < ELEMENTSOF(host_hierarchies); i++) {
                 char p[64];
                 snprintf(p, sizeof(p), HOST_ROOT "/%s", host_hierarchies[i]);
                 if (!dir_exists(p)) {
-                        ok(1, "real cgroup v1 # SKIP no %s hierarchy", host_hierarchies[i]);
+                        ok(0, "real cgroup v1: no %s hierarchy mounted", host_hierarchies[i]);
                         return;
                 }
         }
@@ -914,7 +915,8 @@ static void test_host_v2(void) {
         CgroupMode m;
 
         if (!controllers || strstr(controllers, "memory")) {
-                ok(1, "real cgroup v2 # SKIP no hybrid " HOST_ROOT "/unified without the memory controller");
+                ok(0, "real cgroup v2: no hybrid " HOST_ROOT "/unified without the memory controller: boot the test "
+                   "host with systemd.unified_cgroup_hierarchy=0");
                 return;
         }
         is_int(cgroup_detect_mode(unified, &m), 0, "host v2: %s detected", unified);
