@@ -174,7 +174,7 @@ zbody=$(printf '{\n  "client_params": {\n    "id": "%s",\n    "group": "workers"
 zpost() {  # zpost pre-reboot|steady-state [CURL-ARGS]: prints "STATUS BODY"
 	local ep=$1; shift
 	# shellcheck disable=SC2086 # ZAS: a command prefix (setpriv …), word-split on purpose
-	sb ${ZAS:-} curl -s -m 5 -o /dev/stdout -w ' %{http_code}' -X POST -H 'fleet-lock-protocol: true' "$@" \
+	sb ${ZAS:-} curl -s -m 5 -o - -w ' %{http_code}' -X POST -H 'fleet-lock-protocol: true' "$@" \
 		--data-binary "$zbody" "http://127.0.0.1:7436/v1/$ep" | awk '{ s = $NF; $NF = ""; sub(/ $/, ""); print s " " $0 }'
 }
 holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | tr '\n' ' '; }
