@@ -129,6 +129,7 @@ int main(int argc, char **argv) {
         printf("opened=%u refused=%u full=%u closed=%u busy=%u bytes=%llu\n", opened, refused, full, closed, busy,
                total);
         fflush(stdout);
+        free(msg);
         while (now_ms() < end)
                 usleep(50000);
         return 0;
