@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "http/http.h"
 #include "shared/log.h"
@@ -166,6 +167,13 @@ static sd_event_source **client_io_slot(HttpClient *c, curl_socket_t fd, bool gr
         return &c->ios[fd];
 }
 
+static bool same_socket(int a, int b) {
+        struct stat sa, sb;
+
+        return a >= 0 && b >= 0 && fstat(a, &sa) >= 0 && fstat(b, &sb) >= 0 && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino;
+}
+
 /* The loop watches a duplicate of each socket, owned by its io source (closed by sd-event after it left the
  * epoll set): curl closes a socket before it says CURL_POLL_REMOVE, and a closed fd stays in the epoll set while
  * another copy of it lives (a health check's child between its fork and the close-on-exec of its exec), so the
@@ -187,6 +195,10 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
                 events |= EPOLLIN;
         if (what & CURL_POLL_OUT)
                 events |= EPOLLOUT;
+        if (*io && !same_socket(sd_event_source_get_io_fd(*io), fd))
+                /* curl closed the socket this fd was and opened another under its number before it said
+                 * CURL_POLL_REMOVE: our copy is of the old one */
+                *io = sd_event_source_disable_unref(*io);
         if (*io)
                 return sd_event_source_set_io_events(*io, events) < 0 ? -1 : 0;
         copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
