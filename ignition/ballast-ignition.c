@@ -887,7 +887,7 @@ int main(int argc, char *argv[]) {
                 }
                 return 0;
         }
-        r = write_file_atomic(arg_output, text, strlen(text), 0644);
+        r = write_file_output(arg_output, text, strlen(text), 0644);
         if (r < 0) {
                 error_out(r, "%s: cannot write: %s", arg_output, strerror(-r));
                 return 1;

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "http/http.h"
 #include "shared/log.h"
@@ -17,6 +21,9 @@ struct HttpClient {
         sd_event_source *timer;
         HttpRequest *requests;
         unsigned n_active;
+        /* the io source of each socket curl asked us to watch, by fd: ours to drop before curl closes the fd */
+        sd_event_source **ios;
+        size_t n_ios;
 };
 
 struct HttpRequest {
@@ -113,6 +120,16 @@ static void client_check_finished(HttpClient *c) {
 static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HttpClient *c = userdata;
         int action = 0, running;
+        curl_socket_t sock = CURL_SOCKET_BAD;
+
+        /* fd is our copy (curl_socket_cb): curl knows the socket by its own fd, the index of our io source */
+        for (size_t i = 0; i < c->n_ios; i++)
+                if (c->ios[i] == s) {
+                        sock = (curl_socket_t) i;
+                        break;
+                }
+        if (sock == CURL_SOCKET_BAD)
+                return 0;
 
         if (revents & (EPOLLIN | EPOLLHUP))
                 action |= CURL_CSELECT_IN;
@@ -120,7 +137,7 @@ static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 action |= CURL_CSELECT_OUT;
         if (revents & EPOLLERR)
                 action |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(c->multi, fd, action, &running);
+        curl_multi_socket_action(c->multi, sock, action, &running);
         client_check_finished(c);
         return 0;
 }
@@ -134,29 +151,71 @@ static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static sd_event_source **client_io_slot(HttpClient *c, curl_socket_t fd, bool grow) {
+        if (fd < 0)
+                return NULL;
+        if ((size_t) fd >= c->n_ios) {
+                size_t n = MAX((size_t) fd + 1, c->n_ios * 2);
+                sd_event_source **ios;
+
+                if (!grow || !(ios = reallocarray(c->ios, n, sizeof(sd_event_source *))))
+                        return NULL;
+                memset(ios + c->n_ios, 0, (n - c->n_ios) * sizeof(sd_event_source *));
+                c->ios = ios;
+                c->n_ios = n;
+        }
+        return &c->ios[fd];
+}
+
+static bool same_socket(int a, int b) {
+        struct stat sa, sb;
+
+        return a >= 0 && b >= 0 && fstat(a, &sa) >= 0 && fstat(b, &sb) >= 0 && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino;
+}
+
+/* The loop watches a duplicate of each socket, owned by its io source (closed by sd-event after it left the
+ * epoll set): curl closes a socket before it says CURL_POLL_REMOVE, and a closed fd stays in the epoll set while
+ * another copy of it lives (a health check's child between its fork and the close-on-exec of its exec), so the
+ * loop would get events for an io source freed since. Indexed by curl's fd. */
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         HttpClient *c = userp;
-        sd_event_source *io = socketp;
+        sd_event_source **io = client_io_slot(c, fd, what != CURL_POLL_REMOVE);
         uint32_t events = 0;
+        int copy;
 
         if (what == CURL_POLL_REMOVE) {
-                if (io) {
-                        sd_event_source_disable_unref(io);
-                        curl_multi_assign(c->multi, fd, NULL);
-                }
+                if (io && *io)
+                        *io = sd_event_source_disable_unref(*io);
                 return 0;
         }
+        if (!io)
+                return -1;
         if (what & CURL_POLL_IN)
                 events |= EPOLLIN;
         if (what & CURL_POLL_OUT)
                 events |= EPOLLOUT;
-        if (io)
-                return sd_event_source_set_io_events(io, events) < 0 ? -1 : 0;
-        if (sd_event_add_io(c->event, &io, fd, events, on_curl_io, c) < 0)
+        if (*io && !same_socket(sd_event_source_get_io_fd(*io), fd))
+                /* curl closed the socket this fd was and opened another under its number before it said
+                 * CURL_POLL_REMOVE: our copy is of the old one */
+                *io = sd_event_source_disable_unref(*io);
+        if (*io)
+                return sd_event_source_set_io_events(*io, events) < 0 ? -1 : 0;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
                 return -1;
-        (void) sd_event_source_set_description(io, "curl-io");
-        curl_multi_assign(c->multi, fd, io);
+        if (sd_event_add_io(c->event, io, copy, events, on_curl_io, c) < 0) {
+                close(copy);
+                return -1;
+        }
+        (void) sd_event_source_set_io_fd_own(*io, true);
+        (void) sd_event_source_set_description(*io, "curl-io");
         return 0;
+}
+
+/* No socket of ours outlives an exec (a health check's command). */
+static int curl_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+        return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
@@ -207,6 +266,9 @@ HttpClient *http_client_free(HttpClient *c) {
                 request_free(c->requests);
         if (c->multi)
                 curl_multi_cleanup(c->multi);
+        for (size_t i = 0; i < c->n_ios; i++)
+                sd_event_source_disable_unref(c->ios[i]);
+        free(c->ios);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
         free(c);
@@ -266,6 +328,17 @@ const char *http_request_header(HttpRequest *r, const char *name) {
         return NULL;
 }
 
+/* curl_slist_append() returns NULL when it fails, and the list it was given stays ours: keep it (to be freed with
+ * the request) rather than lose it, and fail the request rather than send it without a header. */
+static int headers_append(struct curl_slist **list, const char *header) {
+        struct curl_slist *l = curl_slist_append(*list, header);
+
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        return 0;
+}
+
 int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc done, void *userdata,
                        HttpRequest **ret) {
         HttpRequest *r;
@@ -299,6 +372,7 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
         SET(CURLOPT_URL, o->url);
         SET(CURLOPT_PRIVATE, r);
         SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_SOCKOPTFUNCTION, curl_sockopt_cb);
         SET(CURLOPT_WRITEFUNCTION, on_write);
         SET(CURLOPT_WRITEDATA, r);
         SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -319,18 +393,32 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
         if (o->method && !streq(o->method, "GET"))
                 SET(CURLOPT_CUSTOMREQUEST, o->method);
         if (o->body || (o->method && streq(o->method, "POST"))) {
-                r->body = o->body ? strndup(o->body, o->body_size) : strdup("");
+                /* a copy of exactly body_size bytes (a body may hold NULs): curl sends POSTFIELDSIZE bytes of it */
+                r->body = malloc((o->body ? o->body_size : 0) + 1);
                 if (!r->body) {
                         request_free(r);
                         return -ENOMEM;
                 }
+                if (o->body)
+                        memcpy(r->body, o->body, o->body_size);
+                r->body[o->body ? o->body_size : 0] = 0;
                 SET(CURLOPT_POSTFIELDS, r->body);
-                SET(CURLOPT_POSTFIELDSIZE, (long) (o->body ? o->body_size : 0));
-                r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
+                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (o->body ? o->body_size : 0));
+                if (headers_append(&r->headers, "Content-Type: application/json") < 0) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
         }
-        r->headers = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
+        /* "Expect:": no 100-continue round trip */
+        if (headers_append(&r->headers, "Expect:") < 0) {
+                request_free(r);
+                return -ENOMEM;
+        }
         for (const char *const *h = o->headers; h && *h; h++)
-                r->headers = curl_slist_append(r->headers, *h);
+                if (headers_append(&r->headers, *h) < 0) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
         SET(CURLOPT_HTTPHEADER, r->headers);
 #undef SET
 

@@ -69,13 +69,76 @@ static int fsync_directory_of(const char *path) {
         return 0;
 }
 
+/* What write_file_atomic() may rename over: nothing, or a regular file. A symlink (a unit masked with a link to
+ * /dev/null, a state file pointed elsewhere), a device, a pipe, a socket or a directory is never replaced. */
+static int check_replaceable(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISREG(st.st_mode))
+                return 0;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        return -EEXIST;
+}
+
+static int write_all(int fd, const void *data, size_t size) {
+        const char *p = data;
+
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                size -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_output(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *target = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                /* nothing there, or a dangling symlink: never create through a link */
+                return write_file_atomic(path, data, size, mode);
+        }
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode)) {
+                /* a device, a pipe, a socket: written through, never replaced nor created */
+                int r;
+                fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                r = write_all(fd, data, size);
+                return r;
+        }
+        /* a regular file, possibly through symlinks: the file they lead to is replaced, the links stay */
+        target = realpath(path, NULL);
+        if (!target)
+                return -errno;
+        return write_file_atomic(target, data, size, mode);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
         _cleanup_free_ char *tmp = NULL, *copy = NULL;
         _cleanup_close_ int fd = -1;
         const char *base;
-        const char *p = data;
         int r;
 
+        r = check_replaceable(path);
+        if (r < 0)
+                return r;
         copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
@@ -88,17 +151,9 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         if (fd < 0)
                 return -errno;
 
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                p += k;
-                size -= (size_t) k;
-        }
+        r = write_all(fd, data, size);
+        if (r < 0)
+                goto fail;
         if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
                 r = -errno;
                 goto fail;

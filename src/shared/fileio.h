@@ -9,8 +9,14 @@
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
 
 /* Writes a file so that a crash at any moment leaves either the old or the new content: a temporary file in
- * the same directory, fsync, rename over the target, fsync of the directory. */
+ * the same directory, fsync, rename over the target, fsync of the directory. Only a regular file (or nothing) is
+ * replaced: an existing symlink is -ELOOP (e.g. a unit an operator masked with a link to /dev/null), a directory
+ * -EISDIR, a device, pipe or socket -EEXIST; nothing is written then. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+/* For an output path a user names (ballast-ignition -o): a device or pipe (/dev/stdout, a fifo) is written
+ * through, never replaced nor created; a regular file reached through symlinks is replaced atomically and the
+ * links stay; a new file is created atomically; a directory is -EISDIR. */
+int write_file_output(const char *path, const void *data, size_t size, mode_t mode);
 
 /* Removes what write_file_atomic() leaves behind when the process is killed between creating its temporary
  * file and the rename: regular files in dir named ".#" prefix "…" "." and six more characters. Only for a

@@ -4,7 +4,9 @@
 /* One health check of a service, on the loop: an HTTP GET (2xx/3xx passes), a TCP connect to 127.0.0.1:PORT, or
  * a command (inside the container through the Engine API's exec, or as a child process for exec services).
  * Each check ends within the spec's timeout_ms, by its callback. Scheduling and counting are the
- * supervisor's business. */
+ * supervisor's business. A check copies what it reads of the spec when it starts: the spec may be replaced (freed)
+ * while the check runs. A cmd check's child is killed (with its process group) and reaped when the check ends or is
+ * cancelled. */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>

@@ -174,7 +174,8 @@ int service_write_files(Supervisor *s, Service *svc) {
                 return log_error_errno(r, "Failed to generate the unit of %s: %m", svc->name);
         r = write_if_changed(path, text, 0644);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", path);
+                return log_error_errno(r, "Failed to write %s%s: %m", path,
+                                       r == -ELOOP ? " (a symlink: masked by an operator? left as it is)" : "");
         changed |= r;
         /* enabled: it starts at boot even if ballastd does not, and with Docker when Docker comes back */
         r = link_wants(s, "multi-user.target", svc->unit, true);

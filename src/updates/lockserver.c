@@ -4,24 +4,34 @@
  * What a request goes through, in order, before the handler sees it (each refusal is an error document and
  * never reaches the handler): the path (404), the method (405, "Allow: POST"), the "fleet-lock-protocol: true"
  * header (400), the declared size (413 at once, before the body is read), the size actually received (413),
- * the body (400). The kinds and the 400s follow airlock (coreos/airlock internal/server), whose clients
+ * the body (400), then who sent it: the owner of the client's socket (sock_diag) must be root or Zincati's
+ * user, the id this machine's Zincati id and the group the configured one (403, kind "forbidden"). The kinds and
+ * the 400s follow airlock (coreos/airlock internal/server), whose clients
  * (Zincati) only look at "200 or not" and use the kind as a metric label. */
 
 #include <microhttpd.h>
+#include <pwd.h>
 #include <string.h>
 
 #include "http/http-server.h"
 #include "updates/lockserver.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/fileio.h"
 #include "shared/parse-util.h"
+#include "shared/sock-diag.h"
 #include "shared/time-util.h"
 #include "updates/fleetlock-wire.h"
+#include "updates/zincati.h"
 
 struct LockServer {
         HttpServer *server;
         LockServerHandler handler;
         void *userdata;
+        uid_t allowed_uids[LOCK_SERVER_MAX_UIDS];
+        size_t n_allowed_uids;
+        char *client_id, *client_group; /* NULL: not checked */
+        char *client_error;             /* why there is no client id to check against: refuse all */
 };
 
 /* One request being received (MHD's per-request "con_cls"). */
@@ -80,6 +90,55 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
         return queue_answer(c, status, body, allow_post);
 }
 
+/* The owner of the client's socket (the connection is on loopback: the client is a process of this host) must be
+ * one of the allowed uids. */
+static int lock_server_check_peer(LockServer *s, struct MHD_Connection *c, char **ret_why) {
+        const union MHD_ConnectionInfo *info;
+        struct sockaddr_storage local;
+        socklen_t len = sizeof(local);
+        uid_t uid;
+        int r;
+
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info || getsockname(info->connect_fd, (struct sockaddr *) &local, &len) < 0)
+                return *ret_why = strdup("cannot tell who is connected"), -EPERM;
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!info || !info->client_addr)
+                return *ret_why = strdup("cannot tell who is connected"), -EPERM;
+        /* the client's socket: its local address is our peer, its remote one our local address */
+        r = sock_diag_tcp_owner_uid(info->client_addr, (struct sockaddr *) &local, &uid);
+        if (r < 0) {
+                if (asprintf(ret_why, "cannot tell which user owns the client's socket: %s", strerror(-r)) < 0)
+                        *ret_why = NULL;
+                return -EPERM;
+        }
+        for (size_t i = 0; i < s->n_allowed_uids; i++)
+                if (s->allowed_uids[i] == uid)
+                        return 0;
+        if (asprintf(ret_why, "uid %u may not drive this node's reboots: only root and Zincati's user may",
+                           (unsigned) uid) < 0)
+                *ret_why = NULL;
+        return -EPERM;
+}
+
+static int lock_server_check_client(LockServer *s, const char *id, const char *group, char **ret_why) {
+        if (s->client_error) {
+                *ret_why = strdup(s->client_error);
+                return -EPERM;
+        }
+        if (s->client_id && !streq(id, s->client_id)) {
+                if (asprintf(ret_why, "id %s is not this machine's Zincati id", id) < 0)
+                        *ret_why = NULL;
+                return -EPERM;
+        }
+        if (s->client_group && !streq(group, s->client_group)) {
+                if (asprintf(ret_why, "group %s is not this node's group (%s)", group, s->client_group) < 0)
+                        *ret_why = NULL;
+                return -EPERM;
+        }
+        return 0;
+}
+
 /* The end of a request that passed the checks on its headers: its size, its body, then the handler. A handler
  * that refuses without a kind or a value gets airlock's defaults ("generic_error", "generic error"). */
 static enum MHD_Result answer_handler(LockServer *s, struct MHD_Connection *c, LockRequest *req) {
@@ -100,6 +159,12 @@ static enum MHD_Result answer_handler(LockServer *s, struct MHD_Connection *c, L
                 if (asprintf(&msg, "failed to validate client identity: %s", strna(error)) < 0)
                         return MHD_NO;
                 return queue_error(c, MHD_HTTP_BAD_REQUEST, "invalid_client_identity", msg, false);
+        }
+
+        r = lock_server_check_client(s, id, group, &error);
+        if (r < 0) {
+                log_notice("FleetLock endpoint: %s refused: %s", op_to_path(req->op), strna(error));
+                return queue_error(c, MHD_HTTP_FORBIDDEN, "forbidden", error ?: "forbidden", false);
         }
 
         r = s->handler(req->op, id, group, &kind, &value, s->userdata);
@@ -156,6 +221,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return queue_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large",
                                            "the request body is larger than 64 KiB", false);
 
+                _cleanup_free_ char *why = NULL;
+                if (lock_server_check_peer(s, c, &why) < 0) {
+                        log_notice("FleetLock endpoint: %s refused: %s", op_to_path(op), strna(why));
+                        return queue_error(c, MHD_HTTP_FORBIDDEN, "forbidden", why ?: "forbidden", false);
+                }
+
                 req = calloc(1, sizeof(LockRequest));
                 if (!req)
                         return MHD_NO;
@@ -200,6 +271,58 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = lock_request_free(req);
 }
 
+/* root, and Zincati's user when there is one */
+static void lock_server_default_uids(LockServer *s) {
+        struct passwd *pw;
+
+        s->allowed_uids[0] = 0;
+        s->n_allowed_uids = 1;
+        errno = 0;
+        pw = getpwnam(LOCK_SERVER_ZINCATI_USER);
+        if (pw && pw->pw_uid != 0)
+                s->allowed_uids[s->n_allowed_uids++] = pw->pw_uid;
+        else if (!pw)
+                log_debug("FleetLock endpoint: no user %s: only root may post", LOCK_SERVER_ZINCATI_USER);
+}
+
+int lock_server_set_allowed_uids(LockServer *s, const uid_t *uids, size_t n) {
+        if (!s || n > LOCK_SERVER_MAX_UIDS || (n > 0 && !uids))
+                return -EINVAL;
+        if (n == 0) {
+                lock_server_default_uids(s);
+                return 0;
+        }
+        memcpy(s->allowed_uids, uids, n * sizeof(uid_t));
+        s->n_allowed_uids = n;
+        return 0;
+}
+
+int lock_server_set_client(LockServer *s, const char *root, const char *group) {
+        _cleanup_free_ char *path = NULL, *g = NULL, *why = NULL;
+        char id[33];
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        path = path_join_root(root, "/etc/machine-id");
+        if (!path || (group && !(g = strdup(group))))
+                return -ENOMEM;
+        r = updates_zincati_machine_node_id(root, id);
+        if (r < 0)
+                if (asprintf(&why, "this machine has no Zincati id to check against (%s: %s): refusing all", path,
+                              strerror(-r)) < 0)
+                        why = NULL;
+        free(s->client_id);
+        s->client_id = r >= 0 ? strdup(id) : NULL;
+        free(s->client_group);
+        s->client_group = TAKE_PTR(g);
+        free(s->client_error);
+        s->client_error = TAKE_PTR(why);
+        if (r >= 0 && !s->client_id)
+                return -ENOMEM;
+        return r < 0 ? r : 0;
+}
+
 int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint16_t port,
                     LockServerHandler handler, void *userdata) {
         _cleanup_(lock_server_freep) LockServer *s = NULL;
@@ -213,6 +336,7 @@ int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint
                 return -ENOMEM;
         s->handler = handler;
         s->userdata = userdata;
+        lock_server_default_uids(s);
 
         r = http_server_new(&s->server, event,
                             &(HttpServerOptions) { .name = "FleetLock endpoint", .address = address, .port = port,
@@ -231,6 +355,9 @@ LockServer *lock_server_free(LockServer *s) {
         if (!s)
                 return NULL;
         http_server_free(s->server); /* ends open requests through on_completed() */
+        free(s->client_id);
+        free(s->client_group);
+        free(s->client_error);
         return mfree(s);
 }
 

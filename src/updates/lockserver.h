@@ -12,7 +12,9 @@
  * error document {"kind":…,"value":…} (updates_fleetlock_error_body()). Anything else (another path or method,
  * no header, a bad or oversized body) is answered with an error document and never reaches the handler. */
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "shared/macro.h"
@@ -47,6 +49,18 @@ int lock_server_new(LockServer **ret, sd_event *event, const char *address, uint
                     LockServerHandler handler, void *userdata);
 LockServer *lock_server_free(LockServer *s);
 DEFINE_CLEANUP_FUNC(LockServer *, lock_server_free);
+
+/* Who may post. The connection's peer is identified by the owner of its client socket (the kernel's sock_diag,
+ * for the exact 4-tuple: on loopback the client is a process of this host); by default root and the user
+ * LOCK_SERVER_ZINCATI_USER (looked up when the server starts); n == 0 restores that default. Others get 403
+ * {"kind":"forbidden",...}. */
+#define LOCK_SERVER_ZINCATI_USER "zincati"
+#define LOCK_SERVER_MAX_UIDS 8U
+int lock_server_set_allowed_uids(LockServer *s, const uid_t *uids, size_t n);
+/* The client_params a request must carry: this machine's Zincati id (derived from ROOT/etc/machine-id, root NULL
+ * for /) and group (NULL: any). Until it is called, id and group are not checked; when the machine id cannot be
+ * read, every request is refused (403) and the error returned. */
+int lock_server_set_client(LockServer *s, const char *root, const char *group);
 
 /* The port actually bound. */
 uint16_t lock_server_port(LockServer *s);

@@ -180,9 +180,14 @@ void updater_setup_endpoint(Updater *u) {
                 u->endpoint_error = mfree(u->endpoint_error);
                 return;
         }
-        if (u->endpoint)
+        if (u->endpoint) {
+                /* only this machine's Zincati id, in the configured group (again after a reload) */
+                (void) lock_server_set_client(u->endpoint, u->root, u->fleet_lock_group);
                 return;
+        }
         r = lock_server_new(&u->endpoint, u->event, UPDATER_FLEETLOCK_ADDRESS, UPDATER_FLEETLOCK_PORT, on_zincati, u);
+        if (r >= 0)
+                (void) lock_server_set_client(u->endpoint, u->root, u->fleet_lock_group);
         if (r < 0) {
                 free(u->endpoint_error);
                 u->endpoint_error = strdupf("cannot serve the FleetLock endpoint for Zincati at %s: %s",

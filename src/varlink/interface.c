@@ -151,6 +151,7 @@ const char ballast_interface_description[] =
         "error NotReady (reason: string)\n"
         "error InvalidMessage (reason: string)\n"
         "error MessageTooLarge (limit: int)\n"
+        "error ServerBusy (reason: string)\n"
         "error InternalError (reason: string)\n";
 
 const char *const ballast_interfaces[] = {

@@ -58,6 +58,7 @@ struct VarlinkServer {
         /* per method of the table: calls dispatched to it, and those answered with an error */
         size_t n_methods;
         uint64_t *calls, *errors;
+        size_t buffered;   /* in_allocated of all connections */
 };
 
 static void connection_free(Connection *c);
@@ -85,9 +86,11 @@ int varlink_server_new(VarlinkServer **ret, sd_event *event, const VarlinkMethod
         s->write_gid = (gid_t) -1;
         s->limits = (VarlinkLimits) {
                 .max_message_size = VARLINK_DEFAULT_MAX_MESSAGE_SIZE,
-                .max_connections = 1024,
+                .max_connections = VARLINK_DEFAULT_MAX_CONNECTIONS,
                 .stall_usec = 10 * USEC_PER_SEC,
                 .idle_usec = 300 * USEC_PER_SEC,
+                .max_buffered = VARLINK_DEFAULT_MAX_BUFFERED,
+                .max_connections_per_uid = VARLINK_DEFAULT_MAX_CONNECTIONS_PER_UID,
         };
         *ret = s;
         return 0;
@@ -110,6 +113,10 @@ VarlinkServer *varlink_server_free(VarlinkServer *s) {
 
 void varlink_server_set_limits(VarlinkServer *s, const VarlinkLimits *limits) {
         s->limits = *limits;
+        if (s->limits.max_buffered == 0)
+                s->limits.max_buffered = VARLINK_DEFAULT_MAX_BUFFERED;
+        if (s->limits.max_connections_per_uid == 0)
+                s->limits.max_connections_per_uid = VARLINK_DEFAULT_MAX_CONNECTIONS_PER_UID;
 }
 
 void varlink_server_set_write_group(VarlinkServer *s, gid_t gid) {
@@ -259,6 +266,7 @@ static void connection_free(Connection *c) {
         if (c->next)
                 c->next->prev = c->prev;
         c->server->n_connections--;
+        c->server->buffered -= c->in_allocated;
         free(c->in);
         free(c->out);
         free(c);
@@ -529,19 +537,48 @@ static int connection_process(Connection *c) {
         return connection_update(c);
 }
 
-static int connection_read(Connection *c) {
-        size_t want = c->server->limits.max_message_size + 2 - c->in_size;
-        ssize_t k;
+/* Grows the input buffer when it is full: from VARLINK_INPUT_CHUNK, doubling, up to one maximal message (+ its
+ * NUL + one byte that says "too large"), within the server's budget of buffered bytes. */
+static int connection_grow_input(Connection *c) {
+        VarlinkServer *s = c->server;
+        size_t cap = s->limits.max_message_size + 2, a;
+        char *p;
 
-        if (c->in_allocated < c->in_size + want) {
-                size_t a = c->in_size + want;
-                char *p = realloc(c->in, a);
-                if (!p)
-                        return -ENOMEM;
-                c->in = p;
-                c->in_allocated = a;
+        if (c->in_size < c->in_allocated || c->in_allocated >= cap)
+                return 0;
+        a = MIN(MAX(c->in_allocated * 2, (size_t) VARLINK_INPUT_CHUNK), cap);
+        if (c->peer.uid != 0 && s->buffered - c->in_allocated + a > s->limits.max_buffered) {
+                log_warning("Closing the control connection of pid %d (uid %u): the connections' buffers hold "
+                            "%zu bytes, the bound is %zu.", (int) c->peer.pid, (unsigned) c->peer.uid, s->buffered,
+                            s->limits.max_buffered);
+                return -ENOBUFS;
         }
-        k = recv(c->fd, c->in + c->in_size, want, MSG_DONTWAIT);
+        p = realloc(c->in, a);
+        if (!p)
+                return -ENOMEM;
+        s->buffered += a - c->in_allocated;
+        c->in = p;
+        c->in_allocated = a;
+        return 0;
+}
+
+static int connection_read(Connection *c) {
+        ssize_t k;
+        int r;
+
+        r = connection_grow_input(c);
+        if (r == -ENOBUFS) {
+                /* what it sent so far is dropped (its budget returns), it hears why, then it is closed */
+                c->server->buffered -= c->in_allocated;
+                c->in = mfree(c->in);
+                c->in_allocated = 0;
+                r = reply_protocol_error(c, "io.ballast.Agent.ServerBusy",
+                                         json_pack("{s:s}", "reason", "too many bytes buffered for partial messages"));
+                return r < 0 ? r : 0;
+        }
+        if (r < 0)
+                return r;
+        k = recv(c->fd, c->in + c->in_size, c->in_allocated - c->in_size, MSG_DONTWAIT);
         if (k < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
         if (k == 0) {
@@ -622,6 +659,17 @@ static int on_listener(sd_event_source *src, int fd, uint32_t revents, void *use
                 log_warning_errno(errno, "Failed to read peer credentials, dropping connection: %m");
                 connection_free(c);
                 return 0;
+        }
+        if (c->peer.uid != 0) {
+                unsigned same = 0;
+                for (Connection *i = s->connections; i; i = i->next)
+                        same += i != c && i->peer.uid == c->peer.uid;
+                if (same >= s->limits.max_connections_per_uid) {
+                        log_warning("Refusing control connection of pid %d: uid %u has %u connections open already.",
+                                    (int) c->peer.pid, (unsigned) c->peer.uid, same);
+                        connection_free(c);
+                        return 0;
+                }
         }
         c->may_write = peer_may_write(s, c->fd, &c->peer);
 

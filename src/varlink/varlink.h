@@ -34,9 +34,18 @@ typedef struct VarlinkLimits {
         unsigned max_connections;
         uint64_t stall_usec;       /* a started message must be complete, or pending output drained, by then */
         uint64_t idle_usec;        /* a connection with nothing going on is closed after this */
+        /* The memory bound: input buffers of all connections together (a connection whose partial message would
+         * grow them past it gets ServerBusy and is closed; root's are exempt), and connections of one uid other
+         * than root. 0: the defaults below. */
+        size_t max_buffered;
+        unsigned max_connections_per_uid;
 } VarlinkLimits;
 
 #define VARLINK_DEFAULT_MAX_MESSAGE_SIZE (128U * 1024U)
+#define VARLINK_DEFAULT_MAX_CONNECTIONS 1024U
+#define VARLINK_DEFAULT_MAX_BUFFERED (16U * 1024U * 1024U)
+#define VARLINK_DEFAULT_MAX_CONNECTIONS_PER_UID 64U
+#define VARLINK_INPUT_CHUNK 4096U  /* input buffers grow from this, doubling, up to max_message_size + 2 */
 
 int varlink_server_new(VarlinkServer **ret, sd_event *event, const VarlinkMethod *methods, void *userdata);
 VarlinkServer *varlink_server_free(VarlinkServer *s);

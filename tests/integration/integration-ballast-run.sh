@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/sandbox.sh"
 . "$here/../lib/lib.sh"
 
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (systemd and Docker sandbox)"; exit 0; }
+[ "$(id -u)" = 0 ] || bail "needs root (systemd and Docker sandbox)"
 [ -x "$top_builddir/ballast-run" ] || bail "no $top_builddir/ballast-run (build first)"
 command -v dockerd >/dev/null || { echo "Bail out! dockerd is not installed (tools/deps.sh installs docker.io)"; exit 1; }
 

@@ -6,7 +6,10 @@
 # - load: LOAD_CLIENTS (200) clients calling GetStatus back to back while slow clients send a byte a second,
 #   others disconnect mid-message and others send messages exactly at and just over the 128 KiB limit: every
 #   call is answered, GetStatus's p99 stays under P99_BOUND_MS, the slow clients are dropped after the 10 s
-#   stall limit, and ballastd's memory stays bounded.
+#   stall limit, and ballastd's memory stays bounded;
+# - the memory bound: HOLD_USERS users (in the group) open HOLD_CONNS connections each, every one holding a
+#   partial 128 KiB message: each uid gets at most 64 connections, the buffers of all stay within 16 MiB (the
+#   others hear ServerBusy and are closed), ballastd keeps answering and stays far under MemoryMax=64M.
 # bench/bench-socket.sh runs this test and prints its figures (the "# figure:" lines).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +25,8 @@ P99_BOUND_MS=${P99_BOUND_MS:-500}
 # holding part of a message, and 128 KiB messages being read; ASan's shadow and quarantine need more
 RSS_BOUND_KB=16384
 ballast_sanitized && RSS_BOUND_KB=65536
+HOLD_USERS=${HOLD_USERS:-4}
+HOLD_CONNS=${HOLD_CONNS:-80}
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-socket.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
@@ -29,7 +34,7 @@ sandbox_start "$SB_DIR" || bail "cannot start the systemd sandbox"
 ballast_install || bail "cannot install ballast into the sandbox"
 need socat setpriv useradd
 root=/proc/$SANDBOX_PID/root
-for f in tests/helpers/vl-send bench/varlink-load; do
+for f in tests/helpers/vl-send tests/helpers/vl-hold bench/varlink-load; do
 	cp "$top_builddir/$f" "$root$BALLAST_BIN/" || bail "cannot copy $f (make check builds it)"
 done
 [ -n "$BALLAST_SAN_DIR" ] && chmod 1777 "$BALLAST_SAN_DIR"   # the other users' reports too
@@ -173,4 +178,35 @@ back_kb=8192
 ballast_sanitized && back_kb=$RSS_BOUND_KB
 ok $(( anon1 - anon0 <= back_kb ? 0 : 1 )) \
 	"and is given back: RssAnon $anon0 -> $anon1 kB after the load (at most $back_kb kB more)"
+
+# --- the memory bound: hundreds of connections, each holding a partial maximal message ---
+anon_h0=$(rss_kb RssAnon); mem_h0=$(sb systemctl show -P MemoryCurrent ballastd.service)
+for i in $(seq "$HOLD_USERS"); do
+	sb useradd --system --no-create-home --groups ballast "sockhold$i" || bail "useradd"
+done
+for i in $(seq "$HOLD_USERS"); do
+	as "sockhold$i" "$BALLAST_BIN/vl-hold" $SOCK "$HOLD_CONNS" 131072 8 > "$SB_DIR/hold.$i" 2>&1 &
+done
+wait_for 10 sh -c "[ \$(cat $SB_DIR/hold.* 2>/dev/null | grep -c opened=) = $HOLD_USERS ]"
+ok $? "$HOLD_USERS users x $HOLD_CONNS connections sent what ballastd would take of a 128 KiB partial message each"
+anon_h=$(rss_kb RssAnon)
+mem_h=$(sb systemctl show -P MemoryCurrent ballastd.service)
+t0=$(date +%s%N); out=$(bctl status 2>&1); t1=$(date +%s%N)
+like "$out" "^Node: " "meanwhile ballastd answers ($(( (t1 - t0) / 1000000 )) ms)"
+busy=$(cat "$SB_DIR"/hold.* | sed -n 's/.*busy=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+full=$(cat "$SB_DIR"/hold.* | sed -n 's/.* full=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+diag "vl-hold: $(cat "$SB_DIR"/hold.* | tr '\n' ';')"
+diag "figure: $((HOLD_USERS * HOLD_CONNS)) connections holding partial 128 KiB messages: RssAnon $anon_h0 -> $anon_h kB, MemoryCurrent $((mem_h / 1024)) kB"
+ok $(( ${busy:-0} > 0 ? 0 : 1 )) "past the 16 MiB of buffers, $busy connections heard ServerBusy and were closed"
+like "$(sandbox_journal -u ballastd.service -o cat | grep -c 'has 64 connections open already')" "^[1-9]" \
+	"a uid's connections past 64 are refused, and that is logged"
+# the bound: 16 MiB of buffers, plus what 256 connections cost beside them (sd-event sources, structures)
+# (an ASan build's shadow and quarantine add to both, and its unit's MemoryMax is raised: there, the growth)
+hold_bound=$((16384 + 4096)) mem_bound=$((48 * 1024 * 1024))
+ballast_sanitized && hold_bound=$RSS_BOUND_KB mem_bound=$((mem_h0 + RSS_BOUND_KB * 1024))
+ok $(( anon_h - anon_h0 <= hold_bound ? 0 : 1 )) "RssAnon grew by $((anon_h - anon_h0)) kB (bound $hold_bound kB)"
+ok $(( mem_h < mem_bound ? 0 : 1 )) \
+	"MemoryCurrent $((mem_h / 1048576)) MiB (bound $((mem_bound / 1048576)) MiB: well under MemoryMax=64M in a plain build)"
+wait
+like "$(bctl status 2>&1)" "^Node: " "and after they are gone"
 done_testing

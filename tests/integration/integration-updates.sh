@@ -189,7 +189,8 @@ zid=$(sb systemd-id128 machine-id --app-specific=de35106b6ec24688b63afddaa156679
 zbody=$(printf '{\n  "client_params": {\n    "id": "%s",\n    "group": "workers"\n  }\n}' "$zid")
 zpost() {  # zpost pre-reboot|steady-state [CURL-ARGS]: prints "STATUS BODY"
 	local ep=$1; shift
-	sb curl -s -m 5 -o /dev/stdout -w ' %{http_code}' -X POST -H 'fleet-lock-protocol: true' "$@" \
+	# shellcheck disable=SC2086 # ZAS: a command prefix (setpriv …), word-split on purpose
+	sb ${ZAS:-} curl -s -m 5 -o - -w ' %{http_code}' -X POST -H 'fleet-lock-protocol: true' "$@" \
 		--data-binary "$zbody" "http://127.0.0.1:7436/v1/$ep" | awk '{ s = $NF; $NF = ""; sub(/ $/, ""); print s " " $0 }'
 }
 holders() { awk '{print $1}' "$SB_DIR/holders" 2>/dev/null | tr '\n' ' '; }
@@ -204,6 +205,20 @@ out=$(zpost pre-reboot)
 like "$out" '^409 \{"kind":"outside_window","value":"Outside every maintenance window."\}' \
 	"pre-reboot outside the window: 409 and a FleetLock error document (kind outside_window)"
 like "$(zpost pre-reboot -H 'fleet-lock-protocol: false')" '^4[0-9][0-9] \{"kind":' "without Zincati's header: refused with an error document"
+# only root and Zincati's user may post (the owner of the client's socket, from the kernel's sock_diag), only with
+# this machine's Zincati id and the configured group
+need setpriv
+like "$(ZAS="setpriv --reuid 65534 --regid 65534 --clear-groups" zpost pre-reboot)" \
+	'^403 \{"kind":"forbidden","value":"uid 65534 may not drive this node.s reboots' \
+	"a pre-reboot from uid 65534 (setpriv): 403 forbidden, naming the uid"
+like "$(ZAS="setpriv --reuid 65534 --regid 65534 --clear-groups" zpost steady-state)" '^403 \{"kind":"forbidden"' \
+	"  its steady-state too"
+like "$(zpost pre-reboot)" '^409 \{"kind":"outside_window"' "root's, the same request: answered by the gate"
+like "$(zbody=${zbody/$zid/0123456789abcdef0123456789abcdef} zpost pre-reboot)" \
+	'^403 \{"kind":"forbidden","value":"id 0123456789abcdef0123456789abcdef is not this machine.s Zincati id"' \
+	"another machine's id: 403"
+like "$(zbody=${zbody/workers/default} zpost pre-reboot)" \
+	'^403 \{"kind":"forbidden","value":"group default is not this node.s group \(workers\)"' "another group: 403"
 is "$(holders)" "" "no upstream lock taken outside the window"
 check "the services still run" -- sb systemctl is-active -q ballast-a.service ballast-b.service
 like "$(ust)" "Flow: +waiting-window" "the flow waits for the window"

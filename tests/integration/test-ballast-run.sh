@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 RUN=${BALLAST_RUN:-$top_builddir/ballast-run}
 [ -x "$RUN" ] || bail "no ballast-run at $RUN (build first)"
+command -v socat >/dev/null || bail "socat is not installed (the fake Engine API): apt-get install socat"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ballast-run-test.XXXXXX")
 trap 'rm -rf "$STATE"' EXIT
@@ -134,51 +135,47 @@ out=$("$RUN" docker --name web --body "$STATE/bad.json" 2>&1)
 like "$out" "bad.json:[0-9]+:[0-9]+: not JSON" "an invalid body says where"
 
 # --- API version negotiation, against a fake Engine API (socat + a shell responder) ---
-if command -v socat >/dev/null; then
-	cat > "$STATE/fake-docker.sh" <<-'EOF'
-	#!/bin/bash
-	# one HTTP request per connection: log its request line, answer /version with $VERSION_JSON, else 500
-	IFS= read -r line; line=${line%$'\r'}
-	echo "$line" >> "$FAKE_LOG"
-	while IFS= read -r h && [ -n "${h%$'\r'}" ]; do :; done
-	case "$line" in
-	"GET /version "*) status="200 OK" body=$VERSION_JSON ;;
-	*) status="500 Internal Server Error" body='{"message":"fake engine says no"}' ;;
-	esac
-	printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-		"$status" "${#body}" "$body"
-	EOF
-	chmod +x "$STATE/fake-docker.sh"
-	printf '{"Image":"x","Labels":{"io.ballast.hash":"h"}}' > "$STATE/body.json"
-	# negotiate MAX MIN: runs ballast-run against an engine that speaks 1.MAX down to 1.MIN; sets out, rc, log
-	negotiate() {
-		local sock=$STATE/docker.sock pid
-		rm -f "$sock"; : > "$STATE/fake.log"
-		FAKE_LOG=$STATE/fake.log VERSION_JSON="{\"ApiVersion\":\"1.$1\",\"MinAPIVersion\":\"1.$2\"}" \
-			socat UNIX-LISTEN:"$sock",fork EXEC:"$STATE/fake-docker.sh" 2>/dev/null &
-		pid=$!
-		wait_for 5 test -S "$sock"
-		out=$("$RUN" docker --name web --body "$STATE/body.json" --docker-socket "$sock" --control-socket "" \
-			--docker-timeout 2 2>&1)
-		rc=$?
-		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-		log=$(cat "$STATE/fake.log")
-	}
-	negotiate 41 12
-	like "$log" "^GET /version HTTP" "the version is asked first, unversioned"
-	like "$log" "GET /v1\.41/containers/ballast-web/json" "Docker 20.10 (API 1.41): speaks 1.41"
-	is "$rc" 125 "an Engine API error exits 125"
-	like "$out" "Cannot inspect ballast-web: fake engine says no" "with Docker's message"
-	negotiate 52 44
-	like "$log" "GET /v1\.47/containers/ballast-web/json" "Docker 29 (API 1.52, min 1.44): speaks our newest, 1.47"
-	negotiate 60 50
-	like "$log" "GET /v1\.50/containers/ballast-web/json" "an engine whose oldest (1.50) is above our newest: speaks 1.50"
-	like "$out" "newer than ours" "with a warning"
-	negotiate 20 12
-	is "$rc" 125 "an engine older than API 1.24 is refused"
-	like "$out" "older than the oldest we speak" "saying so"
-else
-	ok 0 "# SKIP socat is not installed (fake Engine API)"
-fi
+cat > "$STATE/fake-docker.sh" <<-'EOF'
+#!/bin/bash
+# one HTTP request per connection: log its request line, answer /version with $VERSION_JSON, else 500
+IFS= read -r line; line=${line%$'\r'}
+echo "$line" >> "$FAKE_LOG"
+while IFS= read -r h && [ -n "${h%$'\r'}" ]; do :; done
+case "$line" in
+"GET /version "*) status="200 OK" body=$VERSION_JSON ;;
+*) status="500 Internal Server Error" body='{"message":"fake engine says no"}' ;;
+esac
+printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+	"$status" "${#body}" "$body"
+EOF
+chmod +x "$STATE/fake-docker.sh"
+printf '{"Image":"x","Labels":{"io.ballast.hash":"h"}}' > "$STATE/body.json"
+# negotiate MAX MIN: runs ballast-run against an engine that speaks 1.MAX down to 1.MIN; sets out, rc, log
+negotiate() {
+	local sock=$STATE/docker.sock pid
+	rm -f "$sock"; : > "$STATE/fake.log"
+	FAKE_LOG=$STATE/fake.log VERSION_JSON="{\"ApiVersion\":\"1.$1\",\"MinAPIVersion\":\"1.$2\"}" \
+		socat UNIX-LISTEN:"$sock",fork EXEC:"$STATE/fake-docker.sh" 2>/dev/null &
+	pid=$!
+	wait_for 5 test -S "$sock"
+	out=$("$RUN" docker --name web --body "$STATE/body.json" --docker-socket "$sock" --control-socket "" \
+		--docker-timeout 2 2>&1)
+	rc=$?
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	log=$(cat "$STATE/fake.log")
+}
+negotiate 41 12
+like "$log" "^GET /version HTTP" "the version is asked first, unversioned"
+like "$log" "GET /v1\.41/containers/ballast-web/json" "Docker 20.10 (API 1.41): speaks 1.41"
+is "$rc" 125 "an Engine API error exits 125"
+like "$out" "Cannot inspect ballast-web: fake engine says no" "with Docker's message"
+negotiate 52 44
+like "$log" "GET /v1\.47/containers/ballast-web/json" "Docker 29 (API 1.52, min 1.44): speaks our newest, 1.47"
+negotiate 60 50
+like "$log" "GET /v1\.50/containers/ballast-web/json" "an engine whose oldest (1.50) is above our newest: speaks 1.50"
+like "$out" "newer than ours" "with a warning"
+negotiate 20 12
+is "$rc" 125 "an engine older than API 1.24 is refused"
+like "$out" "older than the oldest we speak" "saying so"
 
 done_testing

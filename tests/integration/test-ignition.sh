@@ -46,6 +46,20 @@ paths() { jq -r '.storage.files[].path' "$1" | tr '\n' ' '; }
 
 # --- every variant validates ---
 gen --config "$EX" --services "$T/svc" --binaries "$BIN" -o "$T/inline.ign"
+# -o naming a pipe or a device is written through, never replaced (a fifo and a device node made here: the
+# host's /dev is never touched)
+mkfifo "$T/out.fifo" && mknod "$T/out.null" c 1 3 || bail "mkfifo/mknod in $T"
+cat "$T/out.fifo" > "$T/from-fifo" & reader=$!
+gen --config "$EX" --services "$T/svc" --binaries "$BIN" -o "$T/out.fifo"; rc=$?
+wait $reader
+is "$rc" 0 "-o a fifo: written"
+ok "$([ -p "$T/out.fifo" ] && cmp -s "$T/from-fifo" "$T/inline.ign" && echo 0 || echo 1)" "  through the pipe (it is still a fifo, the reader got the config)"
+gen --config "$EX" --services "$T/svc" --binaries "$BIN" -o "$T/out.null"; rc=$?
+is "$rc" 0 "-o a device node: written"
+ok "$([ -c "$T/out.null" ] && echo 0 || echo 1)" "  through it (it is still a character device)"
+ln -s out.null "$T/out.link"
+gen --config "$EX" --services "$T/svc" --binaries "$BIN" -o "$T/out.link"; rc=$?
+ok "$([ "$rc" = 0 ] && [ -L "$T/out.link" ] && [ -c "$T/out.null" ] && echo 0 || echo 1)" "-o a symlink to a device node: written through, both stay"
 is "$?" 0 "inline, with updates: generated"
 valid "$T/inline.ign"; ok $? "inline, with updates: ignition-validate accepts it $(cat "$T/val")"
 is "$(jq -r .ignition.version "$T/inline.ign")" 3.3.0 "spec 3.3.0 by default"

@@ -775,22 +775,23 @@ static void test_host_v1(void) {
         int ready, status;
 
         if (geteuid() != 0) {
-                ok(1, "real cgroup v1 # SKIP needs root to create cgroups");
+                ok(0, "real cgroup v1: needs root to create cgroups (run make check as root)");
                 return;
         }
         if (cgroup_detect_mode(HOST_ROOT, &m) < 0 || m != CGROUP_MODE_V1) {
-                ok(1, "real cgroup v1 # SKIP " HOST_ROOT " is not a v1 (legacy or hybrid) tree");
+                ok(0, "real cgroup v1: " HOST_ROOT " is not a v1 (legacy or hybrid) tree: boot the test host with "
+                      "systemd.unified_cgroup_hierarchy=0");
                 return;
         }
         if (cgroup_backend_select(m, HOST_ROOT, &b) < 0 || b != &cgroup_backend_libcgroup) {
-                ok(1, "real cgroup v1 # SKIP " HOST_ROOT "/memory is not a cgroupfs");
+                ok(0, "real cgroup v1: " HOST_ROOT "/memory is not a cgroupfs (libcgroup: apt-get install libcgroup-dev)");
                 return;
         }
         for (size_t i = 0; i < ELEMENTSOF(host_hierarchies); i++) {
                 char p[64];
                 snprintf(p, sizeof(p), HOST_ROOT "/%s", host_hierarchies[i]);
                 if (!dir_exists(p)) {
-                        ok(1, "real cgroup v1 # SKIP no %s hierarchy", host_hierarchies[i]);
+                        ok(0, "real cgroup v1: no %s hierarchy mounted", host_hierarchies[i]);
                         return;
                 }
         }
@@ -851,10 +852,12 @@ static void test_host_v1(void) {
         ok(limits_are(&l, MAXV, MAXV, 100000, 37, MAXV), "host: ... no limits");
 
         /* usage of a real process */
-        want = (CgroupLimits) { 256 << 20, 20000, 100000, 0, 64 };
-        is_int(cgroup_write_limits(m, HOST_ROOT, host_name, &want), 0, "host: 256M, 20%% CPU for a real process");
-        host_child = spawn_child(16 << 20, 100000, &ready);
-        ok(read(ready, &c, 1) == 1, "host: the child allocated 16M and burnt 100 ms of CPU at 20%%");
+        /* 2 % of a CPU: a child that gets the CPU for more than 2 ms of a 100 ms period is throttled, which even
+         * a machine loaded by others gives it (at 20 % a starved child was seen never throttled) */
+        want = (CgroupLimits) { 256 << 20, 2000, 100000, 0, 64 };
+        is_int(cgroup_write_limits(m, HOST_ROOT, host_name, &want), 0, "host: 256M, 2%% CPU for a real process");
+        host_child = spawn_child(16 << 20, 20000, &ready);
+        ok(read(ready, &c, 1) == 1, "host: the child allocated 16M and burnt 20 ms of CPU at 2%%");
         close(ready);
         /* stopped (and seen stopped) before anything is read: a running child's counters move between two
          * readings (the tail of its write(), its pause()), which a loaded machine stretches; a stopped one's
@@ -865,13 +868,20 @@ static void test_host_v1(void) {
         is_int(u.pids_current, 1, "host: one task");
         ok(u.memory_current >= (16 << 20), "host: memory_current %" PRIu64 " >= 16M", u.memory_current);
         ok(u.memory_peak >= u.memory_current, "host: memory_peak %" PRIu64 " >= current", u.memory_peak);
-        ok(u.cpu_usage_usec >= 100000, "host: cpu_usage_usec %" PRIu64 " >= 100 ms", u.cpu_usage_usec);
+        ok(u.cpu_usage_usec >= 20000, "host: cpu_usage_usec %" PRIu64 " >= 20 ms", u.cpu_usage_usec);
         /* On a loaded machine the child may be throttled only briefly (throttled_time under 1 us): the count is
          * what is sure; the time's parsing is checked by test_parse_keyed(). */
         ok(u.cpu_nr_throttled > 0, "host: throttled %" PRIu64 " times, %" PRIu64 " us", u.cpu_nr_throttled,
            u.cpu_throttled_usec);
         is_int(u.cpu_usage_usec, plain_u64("cpuacct", "cpuacct.usage") / 1000, "host: = cpuacct.usage / 1000");
-        is_int(u.memory_current, plain_u64("memory", "memory.usage_in_bytes"), "host: = memory.usage_in_bytes");
+        {
+                /* v1's usage is charged in per-CPU batches (64 pages each) that other CPUs drain at any time, even
+                 * with the task stopped: equal within one batch per CPU */
+                uint64_t k = plain_u64("memory", "memory.usage_in_bytes"), d = k > u.memory_current ?
+                        k - u.memory_current : u.memory_current - k, batch = 64 * (uint64_t) ps * (uint64_t) sysconf(_SC_NPROCESSORS_ONLN);
+                ok(d <= batch, "host: = memory.usage_in_bytes (%" PRIu64 " vs %" PRIu64 ", within %" PRIu64 ")",
+                   u.memory_current, k, batch);
+        }
         is_int(u.pids_current, plain_u64("pids", "pids.current"), "host: = pids.current");
         {
                 struct timespec a, z;
@@ -919,7 +929,8 @@ static void test_host_v2(void) {
         CgroupMode m;
 
         if (!controllers || strstr(controllers, "memory")) {
-                ok(1, "real cgroup v2 # SKIP no hybrid " HOST_ROOT "/unified without the memory controller");
+                ok(0, "real cgroup v2: no hybrid " HOST_ROOT "/unified without the memory controller: boot the test "
+                   "host with systemd.unified_cgroup_hierarchy=0");
                 return;
         }
         is_int(cgroup_detect_mode(unified, &m), 0, "host v2: %s detected", unified);

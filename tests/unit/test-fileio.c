@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "shared/fileio.h"
@@ -289,6 +290,61 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
         return remove(path) < 0 ? -1 : 0;
 }
 
+/* An existing path that is not a regular file is never replaced. Everything here is made in the test's own
+ * directory: a fifo, a character device node made with mknod (the null device's numbers: writing to it is
+ * harmless), symlinks; the host's /dev is never touched. */
+static void test_not_regular(void) {
+        _cleanup_free_ char *dir = tpath("special"), *fifo = NULL, *dev = NULL, *link = NULL, *masked = NULL,
+                            *target = NULL, *sub = NULL, *data = NULL, *dangling = NULL;
+        struct stat st;
+        char buf[64] = {};
+
+        if (mkdir(dir, 0755) < 0)
+                abort();
+        fifo = path_join(dir, "fifo");
+        dev = path_join(dir, "null");
+        link = path_join(dir, "link");
+        masked = path_join(dir, "ballast-web.service");
+        target = path_join(dir, "target");
+        sub = path_join(dir, "sub");
+        dangling = path_join(dir, "dangling");
+        ok(mkfifo(fifo, 0600) == 0, "a fifo");
+        ok(mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0, "a character device node (1:3) in the test's directory");
+        ok(symlink(dev, masked) == 0, "a unit masked with a symlink to that device node");
+        ok(write_file_atomic(target, "old", 3, 0644) == 0 && symlink(target, link) == 0, "a symlink to a file");
+        ok(mkdir(sub, 0755) == 0 && symlink("nowhere", dangling) == 0, "a directory, a dangling symlink");
+
+        /* state files, units: refused, left as they were */
+        is_int(write_file_atomic(fifo, "x", 1, 0600), -EEXIST, "write_file_atomic() over a fifo is refused");
+        ok(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "  it is still a fifo");
+        is_int(write_file_atomic(dev, "x", 1, 0600), -EEXIST, "over a device node: refused");
+        ok(lstat(dev, &st) == 0 && S_ISCHR(st.st_mode), "  it is still a device node");
+        is_int(write_file_atomic(masked, "[Unit]\n", 7, 0644), -ELOOP, "over a masked unit (symlink): refused");
+        ok(lstat(masked, &st) == 0 && S_ISLNK(st.st_mode), "  the unit is still masked");
+        is_int(write_file_atomic(link, "new", 3, 0644), -ELOOP, "over a symlink to a file: refused");
+        ok(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "  it is still a symlink");
+        ok(read_full_file(target, 64, &data, NULL) == 0 && streq(data, "old"), "  its target unchanged");
+        free(TAKE_PTR(data));
+        is_int(write_file_atomic(sub, "x", 1, 0644), -EISDIR, "over a directory: refused");
+
+        /* an output a user names: written through */
+        _cleanup_close_ int reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ok(reader >= 0, "a reader on the fifo");
+        is_int(write_file_output(fifo, "through the pipe", 16, 0644), 0, "write_file_output() to a fifo");
+        ok(read(reader, buf, sizeof(buf)) == 16 && strneq(buf, "through the pipe", 16), "  the reader got the bytes");
+        ok(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "  it is still a fifo");
+        is_int(write_file_output(dev, "x", 1, 0644), 0, "to a device node: written through");
+        ok(lstat(dev, &st) == 0 && S_ISCHR(st.st_mode), "  it is still a device node");
+        is_int(write_file_output(masked, "x", 1, 0644), 0, "through a symlink to a device node");
+        ok(lstat(masked, &st) == 0 && S_ISLNK(st.st_mode), "  the link stays");
+        is_int(write_file_output(link, "new", 3, 0644), 0, "through a symlink to a file");
+        ok(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "  the link stays");
+        ok(read_full_file(target, 64, &data, NULL) == 0 && streq(data, "new"), "  the file it leads to was replaced");
+        is_int(write_file_output(sub, "x", 1, 0644), -EISDIR, "to a directory: refused");
+        is_int(write_file_atomic(dangling, "x", 1, 0644), -ELOOP, "a dangling symlink is not replaced either");
+        ok(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode), "  it is still a symlink");
+}
+
 int main(void) {
         if (!mkdtemp(tmpdir)) {
                 printf("Bail out! mkdtemp(): %s\n", strerror(errno));
@@ -298,6 +354,7 @@ int main(void) {
 
         test_read_full_file();
         test_write_file_atomic();
+        test_not_regular();
         test_remove_stale_temp_files();
         test_unlink_durable();
         test_mkdir_parents_and_self();

@@ -13,7 +13,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <systemd/sd-event.h>
 
 #include "updates/lockserver.h"
@@ -22,6 +27,7 @@
 #include "shared/time-util.h"
 #include "tap.h"
 #include "updates/updater.h"
+#include "updates/zincati.h"
 
 /* ---- the handler: what the policy would answer ---- */
 
@@ -656,6 +662,124 @@ static void test_new(void) {
         ok(!lock_server_free(NULL), "lock_server_free(NULL) is a no-op");
 }
 
+/* ---- who may post: the owner of the client's socket, and the client_params ---- */
+
+static bool forbidden(const Call *c, const char *value_part) {
+        json_t *doc = c->response ? json_loads(c->response, 0, NULL) : NULL;
+        bool r = doc && streq(json_string_value(json_object_get(doc, "kind")) ?: "", "forbidden") &&
+                 strstr(json_string_value(json_object_get(doc, "value")) ?: "", value_part);
+
+        if (!r)
+                diag("response: %s", strna(c->response));
+        json_decref(doc);
+        return r;
+}
+
+/* A child that drops to uid/gid 65534 (nobody) and posts Zincati's request over a connection of its own; the
+ * status and body come back through a pipe. Run from the job thread while the main thread runs the loop. */
+typedef struct AsUser {
+        uid_t uid;
+        long status;
+        char body[512];
+} AsUser;
+
+static void as_user_fn(void *p) {
+        AsUser *a = p;
+        int pipefd[2];
+        pid_t pid;
+
+        a->status = -1;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                Call c = { .path = "v1/pre-reboot", .body = zincati_body, .fresh = true };
+                CURL *h;
+                char out[600];
+
+                if (setgroups(0, NULL) < 0 || setresgid(a->uid, a->uid, a->uid) < 0 ||
+                    setresuid(a->uid, a->uid, a->uid) < 0)
+                        _exit(2);
+                h = curl_easy_init();
+                perform(h, &c);
+                snprintf(out, sizeof(out), "%ld %s", c.status, c.response ?: "");
+                (void) !write(pipefd[1], out, strlen(out));
+                _exit(0);
+        }
+        close(pipefd[1]);
+        if (pid > 0) {
+                char buf[600] = {};
+                ssize_t n = read(pipefd[0], buf, sizeof(buf) - 1);
+                (void) waitpid(pid, NULL, 0);
+                if (n > 0)
+                        sscanf(buf, "%ld %511[^\n]", &a->status, a->body);
+        }
+        close(pipefd[0]);
+}
+
+static void test_peer(void) {
+        Call c = { .path = "v1/pre-reboot", .body = zincati_body, .fresh = true };
+        char root[] = "/tmp/test-lockserver-root.XXXXXX", path[128], other_body[512], id[33];
+        const uid_t someone_else = 12345, nobody = 65534;
+        AsUser a = { .uid = nobody };
+        unsigned calls;
+        FILE *f;
+
+        H.mode = MODE_ALLOW;
+        calls = H.calls;
+        is_int(lock_server_set_allowed_uids(S, &someone_else, 1), 0, "only uid 12345 may post");
+        call(&c);
+        is_int(c.status, 403, "root's pre-reboot: 403");
+        ok(forbidden(&c, "uid 0 may not"), "  a FleetLock error document, kind forbidden, naming the uid");
+        is_int(H.calls, calls, "  the handler was not asked");
+        is_int(lock_server_set_allowed_uids(S, NULL, 0), 0, "back to the default (root, Zincati's user)");
+        call(&c);
+        is_int(c.status, 200, "root's pre-reboot: 200");
+
+        ok(run_with_loop(as_user_fn, &a, 20), "a process of uid 65534 posts Zincati's request");
+        is_int(a.status, 403, "  refused: 403");
+        ok(strstr(a.body, "\"kind\":\"forbidden\"") && strstr(a.body, "uid 65534 may not"),
+           "  kind forbidden, naming uid 65534 (%s)", a.body);
+        is_int(lock_server_set_allowed_uids(S, &nobody, 1), 0, "uid 65534 allowed");
+        a.status = 0;
+        ok(run_with_loop(as_user_fn, &a, 20), "  it posts again");
+        is_int(a.status, 200, "  now answered 200");
+        (void) lock_server_set_allowed_uids(S, NULL, 0);
+
+        /* client_params: this machine's Zincati id, the configured group */
+        if (!mkdtemp(root))
+                abort();
+        snprintf(path, sizeof(path), "%s/etc", root);
+        (void) mkdir(path, 0755);
+        is_int(lock_server_set_client(S, root, "default"), -ENOENT, "no machine id: an error");
+        call(&c);
+        ok(c.status == 403 && forbidden(&c, "no Zincati id"), "  and every request is refused (%ld)", c.status);
+        snprintf(path, sizeof(path), "%s/etc/machine-id", root);
+        f = fopen(path, "we");
+        fputs("0123456789abcdef0123456789abcdef\n", f);
+        fclose(f);
+        is_int(lock_server_set_client(S, root, "default"), 0, "a machine id and the group \"default\"");
+        call(&c);
+        is_int(c.status, 403, "an id that is not this machine's Zincati id: 403");
+        ok(forbidden(&c, "is not this machine's Zincati id"), "  saying so");
+        ok(updates_zincati_node_id("0123456789abcdef0123456789abcdef", id) == 0, "this machine's Zincati id: %s", id);
+        snprintf(other_body, sizeof(other_body), "{\"client_params\":{\"id\":\"%s\",\"group\":\"default\"}}", id);
+        c.body = other_body;
+        calls = H.calls;
+        call(&c);
+        is_int(c.status, 200, "this machine's id and group: 200");
+        is_int(H.calls, calls + 1, "  from the handler");
+        snprintf(other_body, sizeof(other_body), "{\"client_params\":{\"id\":\"%s\",\"group\":\"workers\"}}", id);
+        call(&c);
+        ok(c.status == 403 && forbidden(&c, "group workers is not this node's group (default)"),
+           "another group: 403, saying so (%ld)", c.status);
+        (void) unlink(path);
+        snprintf(path, sizeof(path), "%s/etc", root);
+        (void) rmdir(path);
+        (void) rmdir(root);
+        call_reset(&c);
+}
+
 int main(void) {
         int r;
 
@@ -680,6 +804,7 @@ int main(void) {
         test_connection_limit();
         test_many();
         test_new();
+        test_peer();
 
         S = lock_server_free(S);
         ok(!S, "freed");
