@@ -230,9 +230,10 @@ static void test_normalized_json(void) {
         j = service_spec_to_json(s);
         dump = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
         is_str(dump,
-               "{\"env\":{},\"image\":\"x\",\"labels\":{},\"name\":\"a\",\"ports\":[],"
-               "\"resources\":{\"cpu\":2.0,\"memory\":\"1536M\"},"
-               "\"restart\":{\"delay_ms\":100,\"max_delay_ms\":30000,\"policy\":\"always\"},\"runtime\":\"docker\"}",
+               "{\"env\":{},\"image\":\"x\",\"labels\":{},\"name\":\"a\",\"no_new_privileges\":false,\"ports\":[],"
+               "\"read_only\":false,\"resources\":{\"cpu\":2.0,\"memory\":\"1536M\"},"
+               "\"restart\":{\"delay_ms\":100,\"max_delay_ms\":30000,\"policy\":\"always\"},\"runtime\":\"docker\","
+               "\"stop_signal\":\"SIGTERM\",\"stop_timeout_s\":10}",
                "normalized JSON has every default");
 }
 

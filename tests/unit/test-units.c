@@ -316,6 +316,11 @@ static const char *const unit_keys[] = {
         "Description=", "Requires=", "After=", "StartLimitIntervalSec=", "Slice=", "Type=", "NotifyAccess=",
         "ExecStartPre=", "ExecStart=", "Environment=", "Restart=", "RestartSec=", "TimeoutStartSec=",
         "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "CPUAccounting=", "MemoryAccounting=", "TasksAccounting=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
+        /* identity, security, storage (units-security.c) */
+        "User=", "Group=", "WorkingDirectory=", "NoNewPrivileges=", "ProtectSystem=", "ProtectHome=", "PrivateTmp=",
+        "PrivateDevices=", "ProtectKernelTunables=", "ProtectKernelModules=", "ProtectControlGroups=",
+        "RestrictSUIDSGID=", "BindPaths=", "BindReadOnlyPaths=", "TemporaryFileSystem=", "CapabilityBoundingSet=",
+        "AmbientCapabilities=", "LimitNOFILE=", "LimitNPROC=", "KillSignal=",
 };
 
 static const char *line_key(const char *line) {
