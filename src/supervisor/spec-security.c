@@ -197,9 +197,10 @@ int dispatch_mounts(const char *path, json_t *v, void *target, JsonError *e) {
                 r = json_dispatch(sub, item, table, &mounts[i], e);
                 if (r >= 0)
                         r = check_mount(sub, item, &mounts[i], e);
-                if (r >= 0 && streq(mounts[i].target, "/"))
-                        r = json_error_set(e, json_path_key(sub, sizeof(sub), sub, "target"),
-                                           "\"/\" cannot be mounted over");
+                if (r >= 0 && streq(mounts[i].target, "/")) {
+                        char t[256];
+                        r = json_error_set(e, json_path_key(t, sizeof(t), sub, "target"), "\"/\" cannot be mounted over");
+                }
                 for (size_t j = 0; r >= 0 && j < i; j++)
                         if (streq(mounts[j].target, mounts[i].target))
                                 r = json_error_set(e, sub, "target %s is already mounted by %s[%zu]",
@@ -311,7 +312,7 @@ int dispatch_stop_signal(const char *path, json_t *v, void *target, JsonError *e
 
         if (!json_is_string(v))
                 return json_error_set(e, path, "expected a string, got %s", json_type_name(v));
-        if (strlen(s) < 8)
+        if (strlen(s) <= 8)
                 (void) snprintf(name, sizeof(name), "%s%s", strneq(s, "SIG", 3) ? "" : "SIG", s);
         else
                 name[0] = 0;
