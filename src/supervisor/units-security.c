@@ -175,10 +175,12 @@ static json_t *mounts_json(const ServiceSpec *s) {
                         o = json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source", m->source, "Target", m->target,
                                       "ReadOnly", m->read_only);
                 else if (m->size > 0)
-                        o = json_pack("{s:s, s:s, s:{s:I}}", "Type", "tmpfs", "Target", m->target, "TmpfsOptions",
-                                      "SizeBytes", (json_int_t) m->size);
+                        /* 01777 as /tmp: writable by the service whatever its user */
+                        o = json_pack("{s:s, s:s, s:{s:I, s:i}}", "Type", "tmpfs", "Target", m->target,
+                                      "TmpfsOptions", "SizeBytes", (json_int_t) m->size, "Mode", 01777);
                 else
-                        o = json_pack("{s:s, s:s}", "Type", "tmpfs", "Target", m->target);
+                        o = json_pack("{s:s, s:s, s:{s:i}}", "Type", "tmpfs", "Target", m->target, "TmpfsOptions",
+                                      "Mode", 01777);
                 if (!o || json_array_append_new(a, o) < 0)
                         return NULL;
         }
