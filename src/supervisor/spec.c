@@ -8,6 +8,7 @@
 
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
+#include "supervisor/spec-internal.h"
 #include "supervisor/spec.h"
 
 #define DEFAULT_RESTART_DELAY_MS 100U
@@ -39,13 +40,12 @@
 
 /* ---- helpers for error messages ---- */
 
-#define QUOTE_MAX 96
 #define QUOTE_CUT 48
 
 /* A string as it may appear in an error message: JSON-quoted (so control characters and quotes cannot
  * forge anything in a log line or a terminal) and cut short. The input is valid UTF-8 (jansson made sure),
  * and the cut never splits a character. */
-static const char *quote(char *buf, size_t len, const char *s) {
+const char *spec_quote(char *buf, size_t len, const char *s) {
         _cleanup_json_ json_t *j = NULL;
         _cleanup_free_ char *d = NULL;
         size_t n = strlen(s);
@@ -62,9 +62,8 @@ static const char *quote(char *buf, size_t len, const char *s) {
         snprintf(buf, len, "%s%s", d ? d : "\"?\"", cut ? "..." : "");
         return buf;
 }
-#define Q(s) quote((char[QUOTE_MAX]){}, QUOTE_MAX, (s))
 
-static bool has_control_char(const char *s) {
+bool has_control_char(const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
                         return true;
@@ -73,7 +72,7 @@ static bool has_control_char(const char *s) {
 
 /* The checks every free-form string of a spec gets: bounded, and no control characters but tab and
  * newline (which every consumer can escape). */
-static int check_text(const char *path, const char *s, size_t max, JsonError *e) {
+int check_text(const char *path, const char *s, size_t max, JsonError *e) {
         if (strlen(s) > max)
                 return json_error_set(e, path, "is longer than %zu bytes", max);
         if (has_control_char(s))
@@ -81,7 +80,7 @@ static int check_text(const char *path, const char *s, size_t max, JsonError *e)
         return 0;
 }
 
-static int dispatch_ranged(const char *path, json_t *v, uint64_t *target, uint64_t min, uint64_t max,
+int dispatch_ranged(const char *path, json_t *v, uint64_t *target, uint64_t min, uint64_t max,
                            JsonError *e) {
         json_int_t i;
 
@@ -179,7 +178,7 @@ static int dispatch_image(const char *path, json_t *v, void *target, JsonError *
 }
 
 /* A non-empty array of bounded strings without control characters: a command line. */
-static int dispatch_argv(const char *path, json_t *v, void *target, JsonError *e) {
+int dispatch_argv(const char *path, json_t *v, void *target, JsonError *e) {
         char sub[256];
         size_t i;
         json_t *item;
@@ -293,6 +292,7 @@ static int dispatch_ports(const char *path, json_t *v, void *target, JsonError *
                 /* mandatory for docker, checked once the runtime is known (keys come in any order) */
                 { "container", dispatch_port_number, offsetof(ServicePort, container), 0 },
                 { "protocol", dispatch_protocol, offsetof(ServicePort, udp), 0 },
+                { "host_ip", dispatch_host_ip, offsetof(ServicePort, host_ip), 0 },
                 {}
         };
         ServiceSpec *s = target;
@@ -311,7 +311,9 @@ static int dispatch_ports(const char *path, json_t *v, void *target, JsonError *
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < i; j++)
-                        if (ports[j].host == ports[i].host && ports[j].udp == ports[i].udp)
+                        if (ports[j].host == ports[i].host && ports[j].udp == ports[i].udp &&
+                            (isempty(ports[j].host_ip) || isempty(ports[i].host_ip) ||
+                             streq(ports[j].host_ip, ports[i].host_ip)))
                                 return json_error_set(e, sub, "host port %u/%s is already listed in %s[%zu]",
                                                       ports[i].host, ports[i].udp ? "udp" : "tcp", path, j);
         }
@@ -340,7 +342,7 @@ static int dispatch_cpu(const char *path, json_t *v, void *target, JsonError *e)
 }
 
 /* Sizes are given with a unit, always: a bare 256 is far more often a forgotten "M" than 256 bytes. */
-static int dispatch_memory(const char *path, json_t *v, void *target, JsonError *e) {
+int dispatch_memory(const char *path, json_t *v, void *target, JsonError *e) {
         const char *s, *unit;
         uint64_t u = 0;
         int r;
@@ -551,12 +553,29 @@ static const JsonField spec_table[] = {
         { "restart", dispatch_restart, 0, 0 },
         { "health", dispatch_health, 0, 0 },
         { "labels", dispatch_labels, offsetof(ServiceSpec, labels), 0 },
+        /* storage, identity and security: spec-security.c */
+        { "mounts", dispatch_mounts, 0, 0 },
+        { "user", dispatch_user, offsetof(ServiceSpec, user), 0 },
+        { "working_dir", dispatch_container_path, offsetof(ServiceSpec, working_dir), 0 },
+        { "entrypoint", dispatch_argv, offsetof(ServiceSpec, entrypoint), 0 },
+        { "cap_add", dispatch_caps, offsetof(ServiceSpec, cap_add), 0 },
+        { "cap_drop", dispatch_caps, offsetof(ServiceSpec, cap_drop), 0 },
+        { "read_only", json_dispatch_bool, offsetof(ServiceSpec, read_only), 0 },
+        { "no_new_privileges", dispatch_tristate, offsetof(ServiceSpec, no_new_privileges), 0 },
+        { "devices", dispatch_devices, 0, 0 },
+        { "ulimits", dispatch_ulimits, 0, 0 },
+        { "stop_signal", dispatch_stop_signal, offsetof(ServiceSpec, stop_signal), 0 },
+        { "stop_timeout_s", dispatch_stop_timeout, offsetof(ServiceSpec, stop_timeout_s), 0 },
+        { "sandbox", dispatch_tristate, offsetof(ServiceSpec, sandbox), 0 },
+        /* order: spec-order.c */
+        { "after", dispatch_service_names, offsetof(ServiceSpec, after), 0 },
+        { "requires", dispatch_service_names, offsetof(ServiceSpec, requires), 0 },
         {}
 };
 
 /* Memory is always a whole number of KiB (every accepted unit is), so the largest exact unit gives a string
  * that parses back to the same bytes. */
-static const char *format_memory(char *buf, size_t len, uint64_t bytes) {
+const char *format_memory(char *buf, size_t len, uint64_t bytes) {
         static const char units[] = "TGMK";
 
         for (size_t i = 0; i < 4; i++) {
@@ -662,6 +681,9 @@ ServiceSpec *service_spec_free(ServiceSpec *s) {
         free(s->health_http);
         strv_free(s->health_cmd);
         json_decref(s->labels);
+        spec_security_free(s);
+        strv_free(s->after);
+        strv_free(s->requires);
         free(s);
         return NULL;
 }
@@ -684,6 +706,7 @@ static int service_spec_new(ServiceSpec **ret) {
         s->health_start_period_ms = MAX(DEFAULT_HEALTH_RETRIES * DEFAULT_HEALTH_INTERVAL_MS + DEFAULT_HEALTH_TIMEOUT_MS,
                                         DEFAULT_HEALTH_START_PERIOD_MIN_MS);
         s->health_start_interval_ms = DEFAULT_HEALTH_START_INTERVAL_MS;
+        spec_security_init(s);
         if (!s->env || !s->labels)
                 return -ENOMEM;
         *ret = TAKE_PTR(s);
@@ -703,13 +726,19 @@ int service_spec_from_json(json_t *v, ServiceSpec **ret, JsonError *e) {
         r = check_runtime(s, e);
         if (r < 0)
                 return r;
+        r = spec_security_check_runtime(s, e);
+        if (r < 0)
+                return r;
+        r = spec_order_check(s, e);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(s);
         return 0;
 }
 
 /* ---- normalized JSON ---- */
 
-static json_t *strv_to_json(char *const *l) {
+json_t *strv_to_json(char *const *l) {
         _cleanup_json_ json_t *a = json_array();
 
         if (!a)
@@ -726,6 +755,10 @@ static void set(json_t *o, const char *key, json_t *v, bool *failed) {
                 json_decref(v);
                 *failed = true;
         }
+}
+
+void spec_set(json_t *o, const char *key, json_t *v, bool *failed) {
+        set(o, key, v, failed);
 }
 
 json_t *service_spec_to_json(const ServiceSpec *s) {
@@ -751,6 +784,8 @@ json_t *service_spec_to_json(const ServiceSpec *s) {
                 if (s->ports[i].container > 0)
                         set(p, "container", json_integer(s->ports[i].container), &failed);
                 set(p, "protocol", json_string(s->ports[i].udp ? "udp" : "tcp"), &failed);
+                if (!isempty(s->ports[i].host_ip))
+                        set(p, "host_ip", json_string(s->ports[i].host_ip), &failed);
                 if (!p || json_array_append_new(ports, p) < 0)
                         failed = true;
         }
@@ -785,6 +820,8 @@ json_t *service_spec_to_json(const ServiceSpec *s) {
                 set(o, "health", json_incref(health), &failed);
         }
         set(o, "labels", json_deep_copy(s->labels), &failed);
+        spec_security_to_json(s, o, &failed);
+        spec_order_to_json(s, o, &failed);
 
         if (failed)
                 return NULL;

@@ -38,7 +38,35 @@ typedef struct ServicePort {
         uint16_t host;
         uint16_t container;   /* 0 for exec services: the port is only a commitment */
         bool udp;
+        char host_ip[46];     /* INET6_ADDRSTRLEN; "" for every address */
 } ServicePort;
+
+/* Storage, identity and security (spec-security.c) */
+typedef enum MountType {
+        MOUNT_BIND,
+        MOUNT_VOLUME,
+        MOUNT_TMPFS,
+} MountType;
+
+typedef struct ServiceMount {
+        MountType type;
+        char *source;         /* bind: absolute host path; volume: its name in the spec; tmpfs: NULL */
+        char *target;         /* absolute path inside the container (or the exec service's view) */
+        bool read_only;
+        uint64_t size;        /* tmpfs only, bytes; 0: the kernel's default */
+} ServiceMount;
+
+typedef struct ServiceDevice {
+        char *host;           /* under /dev */
+        char *container;      /* NULL: the same path */
+        char perms[4];        /* a non-empty subset of "rwm", in that order */
+} ServiceDevice;
+
+typedef struct ServiceUlimit {
+        uint64_t soft, hard;  /* 0/0: not set */
+} ServiceUlimit;
+
+#define SERVICE_STOP_TIMEOUT_DEFAULT_S 10U
 
 typedef struct ServiceSpec {
         char *name;
@@ -68,6 +96,27 @@ typedef struct ServiceSpec {
         uint64_t health_start_interval_ms; /* between checks inside the start period */
 
         json_t *labels;         /* object of strings, never NULL */
+
+        /* storage (spec-security.c) */
+        ServiceMount *mounts;
+        size_t n_mounts;
+
+        /* identity and security (spec-security.c) */
+        char *user;             /* "uid[:gid]" or "name[:group]"; NULL: the image's (docker) or root (exec) */
+        char *working_dir;
+        char **entrypoint;      /* docker only */
+        char **cap_add, **cap_drop; /* "CAP_NAME" or "ALL" */
+        bool read_only;         /* docker only: the root file system */
+        int no_new_privileges;  /* -1 while parsing; then docker: false, exec: sandbox, unless given */
+        ServiceDevice *devices; /* docker only */
+        size_t n_devices;
+        ServiceUlimit nofile, nproc;
+        char *stop_signal;      /* "SIGNAME"; NULL: SIGTERM */
+        uint64_t stop_timeout_s;
+        int sandbox;            /* exec only: systemd's sandboxing defaults (docs/SERVICES.md); -1 while parsing */
+
+        /* order (spec-order.c) */
+        char **after, **requires;
 } ServiceSpec;
 
 /* Validates v completely; on -EINVAL, e says what and where. */
@@ -89,4 +138,15 @@ ServiceSpec *service_spec_free(ServiceSpec *s);
 DEFINE_CLEANUP_FUNC(ServiceSpec *, service_spec_free);
 
 const char *restart_policy_to_string(RestartPolicy p);
+const char *mount_type_to_string(MountType t);
+
+/* The Docker volume of a named volume of service: "ballast-SERVICE.VOLUME" (a service name has no '.', so no two
+ * pairs give the same name). NULL on ENOMEM. */
+char *service_volume_name(const char *service, const char *volume);
+
+/* Ordering (spec-order.c). lookup gives the spec of a service by name (NULL: none); want is the spec being added
+ * or replaced, and stands for its name whatever lookup says. Returns 1 with *ret_cycle "a -> b -> a" when want's
+ * after/requires close a cycle, 0 when they do not, -ENOMEM. */
+typedef const ServiceSpec *(*ServiceSpecLookup)(const char *name, void *userdata);
+int service_order_find_cycle(const ServiceSpec *want, ServiceSpecLookup lookup, void *userdata, char **ret_cycle);
 const char *service_runtime_to_string(ServiceRuntime r);

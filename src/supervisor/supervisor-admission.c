@@ -85,3 +85,23 @@ json_t *supervisor_commitments_json(Supervisor *s) {
         }
         return a;
 }
+
+/* ---- order: after/requires must not close a cycle ---- */
+
+typedef struct OrderLookup {
+        Supervisor *supervisor;
+        bool present_only;
+} OrderLookup;
+
+static const ServiceSpec *order_lookup(const char *name, void *userdata) {
+        OrderLookup *l = userdata;
+        Service *svc = supervisor_find(l->supervisor, name);
+
+        return svc && svc->spec && (!l->present_only || svc->present) ? svc->spec : NULL;
+}
+
+int supervisor_check_order(Supervisor *s, const ServiceSpec *want, bool present_only, char **ret_cycle) {
+        OrderLookup l = { .supervisor = s, .present_only = present_only };
+
+        return service_order_find_cycle(want, order_lookup, &l, ret_cycle);
+}

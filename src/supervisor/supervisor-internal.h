@@ -151,6 +151,9 @@ int remove_unit_files(Supervisor *s, const char *unit, const char *name);
 
 /* supervisor-admission.c */
 int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, bool present_only, json_t **ret_error_params);
+/* 1 with *ret_cycle ("a -> b -> a") when want's after/requires close a cycle with the table's specs (only those
+ * loaded in this pass: present_only), 0 when not, -ENOMEM */
+int supervisor_check_order(Supervisor *s, const ServiceSpec *want, bool present_only, char **ret_cycle);
 int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec);
 
 /* supervisor-reconcile.c */

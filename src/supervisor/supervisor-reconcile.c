@@ -18,6 +18,19 @@
 
 /* ---- loading specs ---- */
 
+/* A spec on disk we could not accept: its unit is neither changed nor removed. Takes *name. */
+static int protect_name(Supervisor *s, char **name) {
+        size_t k = strv_length(s->protected_names);
+        char **l = realloc(s->protected_names, (k + 2) * sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        s->protected_names = l;
+        l[k] = TAKE_PTR(*name);
+        l[k + 1] = NULL;
+        return 0;
+}
+
 static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -27,7 +40,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 return errno == ENOENT ? 0 : log_warning_errno(errno, "Cannot read %s, ignoring: %m", dir);
         while ((de = readdir(d))) {
                 _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
-                _cleanup_free_ char *path = NULL, *error = NULL, *name = NULL;
+                _cleanup_free_ char *path = NULL, *error = NULL, *name = NULL, *cycle = NULL;
                 size_t n = strlen(de->d_name);
                 Service *svc;
                 int r;
@@ -45,19 +58,27 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                         log_event(LOG_ERR, r, "spec-invalid", service_name_is_valid(name) ? name : NULL,
                                   BALLAST_MESSAGE_ERROR, "Ignoring invalid service spec: %s", error ?: strerror(-r));
                         if (service_name_is_valid(name)) {
-                                size_t k = strv_length(s->protected_names);
-                                char **l = realloc(s->protected_names, (k + 2) * sizeof(char *));
-                                if (!l)
-                                        return -ENOMEM;
-                                s->protected_names = l;
-                                l[k] = TAKE_PTR(name);
-                                l[k + 1] = NULL;
+                                r = protect_name(s, &name);
+                                if (r < 0)
+                                        return r;
                         }
                         continue;
                 }
                 svc = supervisor_find(s, name);
                 if (svc && svc->present) {
                         log_warning("Service %s is defined in %s and elsewhere; using the first.", name, path);
+                        continue;
+                }
+                r = supervisor_check_order(s, spec, true, &cycle);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        /* as an invalid spec: refused, its unit left as it is */
+                        log_event(LOG_ERR, 0, "spec-invalid", name, BALLAST_MESSAGE_ERROR,
+                                  "Ignoring service spec %s: after/requires form a cycle: %s", path, cycle);
+                        r = protect_name(s, &name);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 r = supervisor_admit_among_present(s, spec);

@@ -261,6 +261,16 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
                 return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
                                           json_pack("{s:s,s:s}", "name", spec->name, "path", s->services_dir));
         {
+                _cleanup_free_ char *cycle = NULL;
+                r = supervisor_check_order(s, spec, false, &cycle);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
+                                                  json_pack("{s:s,s:s+}", "field", spec->after ? "after" : "requires",
+                                                            "reason", "forms a cycle: ", cycle));
+        }
+        {
                 _cleanup_json_ json_t *why = NULL;
                 r = supervisor_check_admission(s, spec, false, &why);
                 if (r == -ENOSPC || r == -EADDRINUSE) {

@@ -316,6 +316,11 @@ static const char *const unit_keys[] = {
         "Description=", "Requires=", "After=", "StartLimitIntervalSec=", "Slice=", "Type=", "NotifyAccess=",
         "ExecStartPre=", "ExecStart=", "Environment=", "Restart=", "RestartSec=", "TimeoutStartSec=",
         "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "CPUAccounting=", "MemoryAccounting=", "TasksAccounting=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
+        /* identity, security, storage (units-security.c) */
+        "User=", "Group=", "WorkingDirectory=", "NoNewPrivileges=", "ProtectSystem=", "ProtectHome=", "PrivateTmp=",
+        "PrivateDevices=", "ProtectKernelTunables=", "ProtectKernelModules=", "ProtectControlGroups=",
+        "RestrictSUIDSGID=", "BindPaths=", "BindReadOnlyPaths=", "TemporaryFileSystem=", "CapabilityBoundingSet=",
+        "AmbientCapabilities=", "LimitNOFILE=", "LimitNPROC=", "KillSignal=",
 };
 
 static const char *line_key(const char *line) {
@@ -726,6 +731,32 @@ static void test_holder_body(void) {
         }
 }
 
+/* Storage, identity, security and order keys: the golden unit and body of a docker service that has them all,
+ * and the body of one without them is the body it was before they existed (no key, same hash). */
+static void test_security_body(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *s = load_data("secure.json");
+        _cleanup_json_ json_t *body = NULL, *want = NULL, *holder = NULL;
+        _cleanup_free_ char *want_text = read_data("secure-create.json"), *dump = NULL;
+
+        if (!ok(s && want_text, "secure.json and secure-create.json load"))
+                return;
+        want = json_loads(want_text, 0, NULL);
+        body = container_create_body(s, NULL);
+        ok(body && want && json_equal(body, want), "container_create_body(secure) is secure-create.json");
+        if (body && want && !json_equal(body, want)) {
+                dump = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+                diag("got %s", dump);
+        }
+        holder = container_holder_body(s, NULL);
+        ok(holder && streq(strempty(json_string_value(json_object_get(json_array_get(json_object_get(
+                                json_object_get(json_object_get(holder, "HostConfig"), "PortBindings"), "8080/tcp"),
+                                0), "HostIp"))), "127.0.0.1"),
+           "the network holder publishes the port on host_ip");
+        ok(holder && !json_object_get(json_object_get(holder, "HostConfig"), "Mounts") &&
+                   !json_object_get(holder, "User"),
+           "  and takes none of the service's mounts or identity");
+}
+
 int main(void) {
         test_names();
         test_escape_tables();
@@ -734,6 +765,8 @@ int main(void) {
         test_escape_value();
         test_golden("web.json", "web.service");
         test_golden("worker.json", "worker.service");
+        test_golden("secure.json", "secure.service");
+        test_golden("runner.json", "runner.service");
         test_hostile();
         test_not_utf8();
         test_exec_unit_details();
@@ -742,5 +775,6 @@ int main(void) {
         test_container_ports();
         test_container_env_sorted();
         test_holder_body();
+        test_security_body();
         return tap_done();
 }
