@@ -63,6 +63,28 @@ int ctl_errno_exit_code(int error) {
 
 #define P(k) strna(json_string_value(json_object_get(params, (k))))
 
+/* "b does not fit on this node: not enough cpu (0.5 requested, 0.2 free)", "c does not fit on this node: port
+ * 10090/tcp is held by a": what was asked and what is left, as the operator needs them to decide */
+static int insufficient_capacity_sentence(json_t *params, char **ret) {
+        const char *by = json_string_value(json_object_get(params, "held_by"));
+        json_t *req = json_object_get(params, "requested"), *fr = json_object_get(params, "free");
+        _cleanup_free_ char *rq = NULL, *fe = NULL;
+
+        /* a port is a string ("10090/tcp"), cpu a number (0.5: six digits are plenty), memory and pids integers */
+        if (json_is_string(req))
+                rq = strdup(json_string_value(req));
+        else if (req)
+                rq = json_dumps(req, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
+        if (fr)
+                fe = json_dumps(fr, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
+
+        if (by)
+                return asprintf(ret, "%s does not fit on this node: %s %s is held by %s", P("name"), P("resource"),
+                                rq ?: "?", by);
+        return asprintf(ret, "%s does not fit on this node: not enough %s (%s requested, %s free)", P("name"),
+                        P("resource"), rq ?: "?", fe ?: "?");
+}
+
 char *ctl_error_sentence(const char *error, json_t *params) {
         static const char prefix[] = "io.ballast.Agent.";
         const char *e = error && strneq(error, prefix, strlen(prefix)) ? error + strlen(prefix) : "";
@@ -86,11 +108,8 @@ char *ctl_error_sentence(const char *error, json_t *params) {
                 r = asprintf(&s, "the node is using its FleetLock slot (reboot flow: %s); releasing it now would let "
                                  "another node reboot while this one may still",
                              P("state"));
-        else if (streq(e, "InsufficientCapacity")) {
-                const char *by = json_string_value(json_object_get(params, "held_by"));
-                r = asprintf(&s, "%s does not fit on this node: not enough %s%s%s", P("name"), P("resource"),
-                             by ? ", held by " : "", strempty(by));
-        } else if (streq(e, "ClusterNotConfigured"))
+        else if (streq(e, "InsufficientCapacity"))
+                r = insufficient_capacity_sentence(params, &s); else if (streq(e, "ClusterNotConfigured"))
                 r = asprintf(&s, "no cluster is configured (cluster.etcd in the configuration)");
         else if (streq(e, "ClusterUnavailable"))
                 r = asprintf(&s, "the cluster cannot be reached: %s", P("reason"));

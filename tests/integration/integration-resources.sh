@@ -97,11 +97,11 @@ bctl apply "$SPECS/a.json" >/dev/null
 ok $? "a (cpu 0.5) fits beside busy (cpu 0.3) in 1 allocatable CPU"
 out=$(bctl apply "$SPECS/b.json" 2>&1); st=$?
 is "$st" 1 "b (cpu 0.5) does not fit: refused"
-like "$out" 'InsufficientCapacity.*"resource": ?"cpu".*"requested": ?0.5.*"free": ?0.2[,}]' "the refusal names the resource, what was asked and what is free"
+like "$out" 'b does not fit on this node: not enough cpu \(0\.5 requested, 0\.2 free\)' "the refusal names the resource, what was asked and what is free"
 out=$(bctl apply "$SPECS/c.json" 2>&1)
-like "$out" 'InsufficientCapacity.*"resource": ?"port".*"10090/tcp".*"held_by": ?"a"' "two services on one host port: refused, naming the holder"
+like "$out" 'c does not fit on this node: port 10090/tcp is held by a' "two services on one host port: refused, naming the holder"
 out=$(bctl apply "$SPECS/d.json" 2>&1)
-like "$out" 'InsufficientCapacity.*"resource": ?"cpu".*"requested": ?64' "cpu beyond the node is refused"
+like "$out" 'd does not fit on this node: not enough cpu \(64(\.0)? requested' "cpu beyond the node is refused"
 check "nothing of the refused ones was written" -- test ! -e "$root/etc/systemd/system/ballast-b.service" -a ! -e "$root/var/lib/ballast/services/c.json"
 like "$(bctl capacity)" "10090/tcp \(a\)" "capacity lists the port held by a"
 like "$(bctl capacity)" "Largest service that still fits: cpu 0.2" "capacity reports the largest fit"

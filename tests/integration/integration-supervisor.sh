@@ -198,7 +198,7 @@ sb systemctl reload ballastd.service
 sandbox_wait_unit ballast-filesvc.service active 10
 ok $? "a spec dropped into services.d runs after a reload"
 out=$(bctl rm filesvc 2>&1); st=$?
-like "$st $out" "^1 .*ServiceNotManaged.*services.d" "rm of a file-defined service is refused and names the directory"
+like "$st $out" "^3 .*filesvc comes from the file .*services.d.*: remove or change the file instead" "rm of a file-defined service is refused (exit 3) and names the file"
 rm "$root/etc/ballast/services.d/filesvc.json"
 sb systemctl reload ballastd.service
 wait_for 10 test ! -e "$root/etc/systemd/system/ballast-filesvc.service"

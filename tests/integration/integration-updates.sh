@@ -43,7 +43,7 @@ like "$out" "OS: +flatcar 3815.2.0" "status detects Flatcar and its version"
 like "$out" "Managed: +no \(report only\)" "without an \"updates\" block: report only"
 like "$out" "\(unmanaged\)" "and the gate says unmanaged"
 check "nothing is written (no /etc/flatcar)" -- test ! -e "$root/etc/flatcar"
-like "$(bctl update pause 2>&1)" "UpdatesNotManaged" "pause is refused when updates are not managed"
+like "$(bctl -j update pause 2>&1)" "UpdatesNotManaged" "pause is refused when updates are not managed"
 
 set_os debian
 printf '{"node": {"name": "n1"}, "updates": {"channel": "stable", "strategy": "periodic", "windows": [{"days": ["Sun"], "start": "03:00", "length_min": 60}]}}\n' \
@@ -112,13 +112,13 @@ like "$(ust)" "Window now: +inside" "refused changes leave the windows as they w
 # write of it fails), and the call says so
 sb rm -f /var/lib/ballast/updates.json
 sb mkdir -p /var/lib/ballast/updates.json/x
-like "$(bctl update pin gamma 2>&1)" "StateWriteFailed" "unwritable state: pin fails with StateWriteFailed"
+like "$(bctl -j update pin gamma 2>&1)" "StateWriteFailed" "unwritable state: pin fails with StateWriteFailed"
 like "$(ust)" "Channel: +beta \(pin\)" "and the old pin stays in force"
 grep -qx 'GROUP=beta' "$root/etc/flatcar/update.conf"
 ok $? "and update.conf still names the old channel"
-like "$(bctl update window Sun 03:00 60 UTC 2>&1)" "StateWriteFailed" "unwritable state: window fails"
+like "$(bctl -j update window Sun 03:00 60 UTC 2>&1)" "StateWriteFailed" "unwritable state: window fails"
 like "$(ust)" "Window now: +inside" "and the old windows stay in force"
-like "$(bctl update approve 9999.1.0 2>&1)" "StateWriteFailed" "unwritable state: approve fails"
+like "$(bctl -j update approve 9999.1.0 2>&1)" "StateWriteFailed" "unwritable state: approve fails"
 like "$(ustj)" '"approved_version": null' "and nothing is approved"
 sb rm -rf /var/lib/ballast/updates.json
 

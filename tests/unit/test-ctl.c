@@ -70,8 +70,15 @@ static void test_sentences(void) {
         sentence_is("io.ballast.Agent.UpdateLockInUse", "{\"state\":\"draining\"}",
                     "the node is using its FleetLock slot (reboot flow: draining); releasing it now would let "
                     "another node reboot while this one may still");
-        sentence_is("io.ballast.Agent.InsufficientCapacity", "{\"name\":\"db\",\"resource\":\"port 80/tcp\",\"held_by\":\"web\"}",
-                    "db does not fit on this node: not enough port 80/tcp, held by web");
+        sentence_is("io.ballast.Agent.InsufficientCapacity",
+                    "{\"name\":\"db\",\"resource\":\"port\",\"requested\":\"80/tcp\",\"held_by\":\"web\"}",
+                    "db does not fit on this node: port 80/tcp is held by web");
+        sentence_is("io.ballast.Agent.InsufficientCapacity",
+                    "{\"name\":\"b\",\"resource\":\"cpu\",\"requested\":0.5,\"free\":0.2}",
+                    "b does not fit on this node: not enough cpu (0.5 requested, 0.2 free)");
+        sentence_is("io.ballast.Agent.InsufficientCapacity",
+                    "{\"name\":\"m\",\"resource\":\"memory\",\"requested\":268435456,\"free\":1024}",
+                    "m does not fit on this node: not enough memory (268435456 requested, 1024 free)");
         sentence_is("io.ballast.Agent.ServiceFailed", "{\"name\":\"web\",\"result\":\"exit-code\"}", "web failed (exit-code)");
         /* an error this ballastctl does not know keeps its name and parameters */
         sentence_is("com.example.Odd", "{\"a\":1}", "com.example.Odd {\"a\":1}");
