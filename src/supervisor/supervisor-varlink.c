@@ -305,6 +305,16 @@ static void on_remove_stopped(Bus *b, const char *unit, const char *result, void
         RemoveContext *rc = userdata;
         Supervisor *s = rc->supervisor;
 
+        /* the name may have been applied again while we stopped it: its unit and container are the new
+         * service's now (the reconcile pass starts it again if our stop got to it) */
+        if (supervisor_find(s, rc->name) || name_is_protected(s, rc->name)) {
+                log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED,
+                          "Removed %s; applied again meanwhile, its new unit stays.", rc->name);
+                supervisor_schedule_reconcile(s);
+                (void) varlink_call_reply(rc->call, json_pack("{s:s}", "name", rc->name));
+                remove_context_free(rc);
+                return;
+        }
         (void) remove_unit_files(s, rc->unit, rc->name);
         remove_container(s, rc->name);
         log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED, "Removed %s.", rc->name);

@@ -130,6 +130,31 @@ ok $? "and its tcp check passes"
 like "$(bctl logs web)" "Started ballast-web.service" "logs shows the service's journal"
 bctl rm tcpcheck >/dev/null
 
+# --- rm, then apply of the same name while the stop is still running: the new service keeps its unit ---
+# (its stop takes a second or two: the TERM trap sleeps, so the apply lands inside the rm's StopUnit job)
+cat > "$SPECS/race.json" <<'JSON'
+{"name": "race", "runtime": "exec",
+ "command": ["/bin/sh", "-c", "trap 'sleep 2; exit 0' TERM; while :; do sleep 0.2; done"]}
+JSON
+bctl -t 20 apply --wait "$SPECS/race.json" >/dev/null
+ok $? "a service with a slow stop runs"
+bctl -t 30 rm race > "$SB_DIR/rm.out" 2>&1 &
+rm_job=$!
+wait_for 10 test ! -e "$root/var/lib/ballast/services/race.json"
+ok $? "rm has begun (the persisted spec is gone)"
+is "$(prop ActiveState ballast-race.service)" deactivating "the stop is still running"
+bctl apply "$SPECS/race.json" >/dev/null
+ok $? "apply of the same name during the stop"
+wait $rm_job
+ok $? "and rm finishes ($(cat "$SB_DIR/rm.out"))"
+sandbox_wait_unit ballast-race.service active 15
+ok $? "the new service runs"
+check "its unit file is there" -- test -e "$root/etc/systemd/system/ballast-race.service"
+check "its spec is persisted" -- test -s "$root/var/lib/ballast/services/race.json"
+sb systemctl daemon-reload
+is "$(prop LoadState ballast-race.service)" loaded "systemd still knows the unit after a daemon-reload"
+bctl rm race >/dev/null
+
 # --- a crash-looping exec service backs off exponentially ---
 cat > "$SPECS/crash.json" <<'JSON'
 {"name": "crash", "runtime": "exec", "command": ["/bin/sh", "-c", "exit 3"],
