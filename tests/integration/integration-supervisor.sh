@@ -83,6 +83,37 @@ sleep 1
 is "$(cid) $(prop MainPID ballast-web.service) $(prop NRestarts ballast-web.service)" "$id0 $pid0 $n0" \
 	"after kill -9 and a new start, nothing healthy was restarted"
 
+# --- a drain outlives ballastd: kill -9 and a new start keep the services stopped; only undrain ends it ---
+printf '{"name": "onfail", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "on-failure"}}\n' \
+	> "$SPECS/onfail.json"
+bctl -t 20 apply --wait "$SPECS/onfail.json" >/dev/null
+ok $? "an exec service with restart on-failure runs beside web"
+out=$(bctl -t 60 drain 2>&1)
+ok $? "drain ($out)"
+is "$(prop ActiveState ballast-web.service) $(prop ActiveState ballast-onfail.service)" "inactive inactive" "both are stopped"
+is "$(stat -c '%a %U' "$root/var/lib/ballast/drain.json" 2>&1)" "600 root" "the drain is recorded in the state dir, 0600"
+drained_events() { sandbox_journal -u ballastd.service BALLAST_EVENT=drained | grep -c 'Node drained'; }
+d0=$(drained_events)
+t0=$(date +%s%N)
+sb systemctl kill -s KILL ballastd.service
+bctl status >/dev/null     # socket activation starts it again
+drained_again() { [ "$(drained_events)" -gt "$d0" ]; }
+wait_for 20 drained_again
+ok $? "after kill -9 and a new start, ballastd drains again by itself"
+took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# (as long again as the restart took: a reconcile pass would have started web by then)
+sleep "$(awk -v ms=$took_ms 'BEGIN { printf "%.1f", ms / 1000 + 1 }')"
+is "$(prop ActiveState ballast-web.service) $(prop ActiveState ballast-onfail.service)" "inactive inactive" \
+	"the services stay stopped (waited ${took_ms} ms more, what the restart took)"
+bctl undrain >/dev/null
+ok $? "undrain"
+check "the record is gone" -- test ! -e "$root/var/lib/ballast/drain.json"
+wait_for 20 answers
+ok $? "web answers again"
+sandbox_wait_unit ballast-onfail.service active 10
+ok $? "and the on-failure service the drain had stopped runs again"
+bctl rm onfail >/dev/null
+
 # --- health: a check that starts failing restarts the unit after retries failures ---
 pid0=$(prop MainPID ballast-web.service)
 sb /usr/bin/docker exec ballast-web rm /www/health
