@@ -15,7 +15,9 @@
 
 struct Waiter {
         Waiter *next;
+        Waiter **list;  /* the list it is on, to leave it when its caller goes away */
         VarlinkCall *call;
+        bool writer;    /* root or the control group: may steer the service (see WaitHealthy) */
 };
 
 typedef int (*SupervisorMethod)(Supervisor *s, VarlinkCall *call, json_t *params);
@@ -74,26 +76,55 @@ int on_deferred_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
 
 /* ---- waiters: Apply --wait, Restart, WaitHealthy ---- */
 
+/* Takes the first waiter off the list; the caller answers its call and frees it with waiter_free(). */
+static Waiter *waiter_pop(Waiter **list) {
+        Waiter *w = *list;
+
+        *list = w->next;
+        varlink_call_set_disconnect(w->call, NULL, NULL);
+        return w;
+}
+
+static void waiter_free(Waiter *w) {
+        varlink_call_unref(w->call);
+        free(w);
+}
+
 void waiters_reply_error(Waiter **list, const char *error, json_t *params) {
         while (*list) {
-                Waiter *w = *list;
-                *list = w->next;
+                Waiter *w = waiter_pop(list);
                 (void) varlink_call_error(w->call, error, json_incref(params));
-                varlink_call_unref(w->call);
-                free(w);
+                waiter_free(w);
         }
         json_decref(params);
 }
 
 void waiters_reply(Waiter **list, json_t *params) {
         while (*list) {
-                Waiter *w = *list;
-                *list = w->next;
+                Waiter *w = waiter_pop(list);
                 (void) varlink_call_reply(w->call, json_incref(params));
-                varlink_call_unref(w->call);
-                free(w);
+                waiter_free(w);
         }
         json_decref(params);
+}
+
+bool waiters_have_writer(Waiter *list) {
+        for (Waiter *w = list; w; w = w->next)
+                if (w->writer)
+                        return true;
+        return false;
+}
+
+/* The caller went away: the call ends with its connection, nothing waits for it any more. */
+static void on_waiter_disconnect(VarlinkCall *call, void *userdata) {
+        Waiter *w = userdata;
+
+        for (Waiter **p = w->list; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        waiter_free(w);
 }
 
 void waiters_notify(Waiter *list, json_t *params) {
@@ -108,8 +139,11 @@ static int waiter_add(Waiter **list, VarlinkCall *call) {
         if (!w)
                 return -ENOMEM;
         w->call = varlink_call_ref(call);
+        w->list = list;
+        w->writer = varlink_call_may_write(call);
         w->next = *list;
         *list = w;
+        varlink_call_set_disconnect(call, on_waiter_disconnect, w);
         return 0;
 }
 
@@ -468,10 +502,14 @@ int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *par
                 return 0;
         if (svc->spec->health == HEALTH_NONE || svc->healthy)
                 return varlink_call_reply(call, NULL);
-        /* the unit is starting (ballast-run calls this right after the container started): check now */
-        if (!svc->check && svc->started_usec == 0)
-                svc->started_usec = now_usec(CLOCK_MONOTONIC);
-        if (!svc->check)
-                service_health_schedule(svc, 0);
+        /* A read-only caller only waits: the checks go on at their own pace and an unhealthy start is restarted
+         * as without it. ballast-run (root) calls this right after the container started: check now, and the
+         * answer Unhealthy is its to act on (it exits, and systemd restarts the unit). */
+        if (varlink_call_may_write(call)) {
+                if (!svc->check && svc->started_usec == 0)
+                        svc->started_usec = now_usec(CLOCK_MONOTONIC);
+                if (!svc->check)
+                        service_health_schedule(svc, 0);
+        }
         return waiter_add(&svc->ready_waiters, call);
 }

@@ -167,10 +167,11 @@ static void on_health_done(bool pass, const char *reason, void *userdata) {
                 log_event(LOG_WARNING, 0, "service-unhealthy", svc->name, BALLAST_MESSAGE_SERVICE_UNHEALTHY,
                           "%s did not pass a health check within %llu ms: %s", svc->name,
                           (unsigned long long) (grace / USEC_PER_MSEC), strna(reason));
-                if (svc->ready_waiters)
-                        waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
-                                            json_pack("{s:s,s:s}", "name", svc->name, "reason", strna(reason)));
-                else
+                /* ballast-run (a writer) waiting acts on the answer itself; a read-only waiter changes nothing */
+                bool writer = waiters_have_writer(svc->ready_waiters);
+                waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
+                                    json_pack("{s:s,s:s}", "name", svc->name, "reason", strna(reason)));
+                if (!writer)
                         (void) service_job(s, svc, "RestartUnit");
                 svc->started_usec = now_usec(CLOCK_MONOTONIC);
                 service_health_schedule(svc, spec->health_interval_ms * USEC_PER_MSEC);

@@ -85,6 +85,58 @@ like "$(sandbox_journal -u ballastd.service -o cat | grep 'Refused')" "Refused i
 	"each refusal is logged with the uid"
 like "$(vl_as sockmember '{"method":"io.ballast.Agent.RemoveService","parameters":{"name":"sockt"}}')" \
 	'"parameters"' "the member removes the service over the same open socket"
+
+# --- a read method changes nothing: WaitHealthy from a reader neither runs checks nor holds off a restart ---
+# hcro's check counts its runs and passes; its interval is long: a run is the start's, or one a caller forced
+cat > "$root/var/tmp/hcro.json" <<'JSON'
+{"name": "hcro", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "no"},
+ "health": {"cmd": ["/bin/sh", "-c", "echo x >> /run/ballast/hcro.count"], "interval_ms": 600000,
+            "timeout_ms": 2000, "retries": 1}}
+JSON
+bctl -t 20 apply --wait /var/tmp/hcro.json >/dev/null
+ok $? "a service whose check counts its runs is healthy"
+sb systemctl stop ballast-hcro.service
+hcro_stopped() { bctl ps | grep -Eq 'hcro .* stopped'; }
+wait_for 10 hcro_stopped
+ok $? "stopped, its health is stopped"
+runs0=$(sb cat /run/ballast/hcro.count | wc -l)
+out=$(printf '%s\0' '{"method":"io.ballast.Agent.WaitHealthy","parameters":{"name":"hcro"}}' |
+	as sockother "$BALLAST_BIN/vl-send" "$SOCK" 2000 2>&1); st=$?
+is "$st $out" "3 " "a reader's WaitHealthy on the stopped service waits (vl-send timed out after 2 s)"
+is "$(sb cat /run/ballast/hcro.count | wc -l)" "$runs0" "and ran no check"
+like "$(bctl ps)" "hcro .* stopped" "the service is not called healthy"
+bctl rm hcro >/dev/null
+sb rm -f /run/ballast/hcro.count
+
+# hcfail never passes: at the end of each start's grace (retries x interval + timeout) ballastd restarts it,
+# unless ballast-run (a writer) waits; a reader waiting all along must not hold that restart off
+cat > "$root/var/tmp/hcfail.json" <<'JSON'
+{"name": "hcfail", "runtime": "exec", "command": ["/bin/sleep", "infinity"],
+ "health": {"cmd": ["/bin/false"], "interval_ms": 400, "timeout_ms": 200, "retries": 1}}
+JSON
+bctl apply /var/tmp/hcfail.json >/dev/null
+sandbox_wait_unit ballast-hcfail.service active 10
+pidf() { sb systemctl show -P MainPID ballast-hcfail.service; }
+p0=$(pidf); t0=$(date +%s%N)
+wait_for 20 sh -c "p=\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-hcfail.service); [ \"\$p\" != $p0 ] && [ \"\$p\" != 0 ]"
+ok $? "with nobody waiting, its unhealthy start is restarted"
+cycle_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+p0=$(pidf)
+# three readers ask again and again (one is always waiting) for as long as three such cycles
+end=$(( $(date +%s%N) / 1000000 + 3 * cycle_ms + 1000 )); readers=
+for k in 1 2 3; do
+	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+		vl_as sockother '{"method":"io.ballast.Agent.WaitHealthy","parameters":{"name":"hcfail"}}' 2>&1
+	done > "$SB_DIR/reader.$k" &
+	readers="$readers $!"
+done
+wait $readers
+p1=$(pidf)
+n=$(cat "$SB_DIR"/reader.* | grep -c '"method"\|error\|parameters'); unhealthy=$(cat "$SB_DIR"/reader.* | grep -c Unhealthy)
+ok $(( p1 != p0 ? 0 : 1 )) "with a reader waiting all along ($n calls, $unhealthy answered Unhealthy; a cycle took $cycle_ms ms), it is still restarted (MainPID $p0 -> $p1)"
+ok $(( unhealthy > 0 ? 0 : 1 )) "and the reader is told Unhealthy"
+bctl rm hcfail >/dev/null
+
 sb chmod 0660 $SOCK
 
 # --- load ---
