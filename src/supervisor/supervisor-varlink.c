@@ -441,12 +441,23 @@ static void get_context_free(void *userdata) {
         free(g);
 }
 
+/* The spec as GetService shows it: every value of env is "<redacted>" (the keys stay), whoever asks. Values
+ * are often secrets; they stay in the state directory (root only) and in the operator's own spec file. */
+static json_t *spec_json_redacted(const ServiceSpec *spec) {
+        json_t *o = service_spec_to_json(spec), *env = json_object_get(o, "env"), *v;
+        const char *key;
+
+        json_object_foreach(env, key, v)
+                (void) json_string_set(v, "<redacted>");
+        return o;
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
         if (container)
                 json_object_set_new(status, "container", container);
-        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", service_spec_to_json(svc->spec), "status",
+        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", spec_json_redacted(svc->spec), "status",
                                                   status));
 }
 

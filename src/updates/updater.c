@@ -111,7 +111,7 @@ int updater_save(Updater *u) {
                 return -ENOMEM;
         r = mkdir_parents(u->state_path, 0755);
         if (r >= 0)
-                r = write_file_atomic(u->state_path, text, strlen(text), 0644);
+                r = write_file_atomic(u->state_path, text, strlen(text), 0600); /* state: root only */
         if (r < 0)
                 return log_warning_errno(r, "Failed to write %s: %m", u->state_path);
         u->state_write_error = mfree(u->state_write_error);

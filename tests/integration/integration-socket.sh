@@ -137,6 +137,45 @@ ok $(( p1 != p0 ? 0 : 1 )) "with a reader waiting all along ($n calls, $unhealth
 ok $(( unhealthy > 0 ? 0 : 1 )) "and the reader is told Unhealthy"
 bctl rm hcfail >/dev/null
 
+# --- secrets: an exec service's environment reaches the process, and no other user can read a value ---
+secret="s3cret-$RANDOM$RANDOM-value"
+tricky=$'a "quoted" $HOME ${X} `cmd` \\ back\\slash %n 100% \ttab'
+jq_tricky=$(printf '%s' "$tricky" | sed 's/\\/\\\\/g; s/"/\\"/g; s/\t/\\t/g')
+unlike() { local got=$1 re=$2; shift 2; ! printf '%s' "$got" | grep -qE -- "$re"; ok $? "$*"; }
+cat > "$root/var/tmp/sec.json" <<JSON
+{"name": "sec", "runtime": "exec", "command": ["/bin/sleep", "infinity"],
+ "env": {"TOKEN": "$secret", "TRICKY": "$jq_tricky", "EMPTY": ""}}
+JSON
+bctl -t 20 apply --wait /var/tmp/sec.json >/dev/null
+ok $? "an exec service with a secret in its environment runs"
+spid=$(sb systemctl show -P MainPID ballast-sec.service)
+environ=$(sb cat /proc/$spid/environ | tr '\0' '\n')
+like "$environ" "^TOKEN=$secret\$" "the process has the secret"
+is "$(printf '%s\n' "$environ" | grep '^TRICKY=')" "TRICKY=$tricky" "and a value with quotes, \$, backslashes, % and a tab byte for byte"
+like "$environ" "^EMPTY=\$" "and an empty one"
+is "$(sb stat -c '%a %U' /var/lib/ballast/env/sec.env /var/lib/ballast/env | tr '\n' ' ')" "600 root 700 root " \
+	"its environment file is root's, 0600, in a 0700 directory"
+check "the unit names the file and carries no value" -- sh -c "grep -q '^EnvironmentFile=/var/lib/ballast/env/sec.env\$' $root/etc/systemd/system/ballast-sec.service && ! grep -q '$secret' $root/etc/systemd/system/ballast-sec.service"
+for u in 65534 sockother sockmember; do
+	if [ $u = 65534 ]; then run_as() { sb setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	else run_as() { as $u "$@"; }; fi
+	found=$(run_as grep -rlsF -e "$secret" /etc/systemd/system /var/lib/ballast /run/ballast 2>/dev/null)
+	is "$found" "" "uid $u finds the secret in no file of the unit dir, the state dir or /run/ballast"
+	out=$(run_as systemctl show ballast-sec.service 2>&1)
+	like "$out" "EnvironmentFiles=/var/lib/ballast/env/sec.env" "uid $u: systemctl show names the file"
+	unlike "$out" "$secret" "uid $u: and shows no value"
+	out=$(printf '%s\0' '{"method":"io.ballast.Agent.GetService","parameters":{"name":"sec"}}' |
+		run_as "$BALLAST_BIN/vl-send" "$SOCK" 5000)
+	like "$out" '"TOKEN":"<redacted>"' "uid $u: GetService shows the keys with <redacted> values"
+	unlike "$out" "$secret|quoted" "uid $u: and no value"
+	out=$(printf '%s\0' '{"method":"io.ballast.Agent.ListServices","parameters":{}}' | run_as "$BALLAST_BIN/vl-send" "$SOCK" 5000)
+	like "$out" '"name":"sec"' "uid $u: ListServices lists it"
+	unlike "$out" "$secret" "uid $u: without a value"
+done
+check "root's ballastctl inspect shows no value either" -- sh -c "! nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl inspect sec | grep -qF '$secret'"
+bctl rm sec >/dev/null
+check "rm removes the environment file" -- test ! -e "$root/var/lib/ballast/env/sec.env"
+
 sb chmod 0660 $SOCK
 
 # --- load ---
