@@ -124,6 +124,7 @@ static int updater_load(Updater *u) {
         _cleanup_free_ char *text = NULL, *error = NULL, *flow_text = NULL;
         json_t *j, *v;
         json_error_t je;
+        bool v1;
         size_t n;
         int r;
 
@@ -140,10 +141,9 @@ static int updater_load(Updater *u) {
         }
         /* version 1 did not record the lock: one it held was taken at the configured server */
         v = json_object_get(j, "version");
-        if (!json_is_integer(v) || json_integer_value(v) < 2)
-                u->lock_rec_legacy = true;
-        else if (lock_record_from_json(json_object_get(j, "lock"), &u->lock_rec) < 0 ||
-                 lock_record_from_json(json_object_get(j, "release"), &u->release_rec) < 0) {
+        v1 = !json_is_integer(v) || json_integer_value(v) < 2;
+        if (!v1 && (lock_record_from_json(json_object_get(j, "lock"), &u->lock_rec) < 0 ||
+                    lock_record_from_json(json_object_get(j, "release"), &u->release_rec) < 0)) {
                 r = -EINVAL;
                 error = strdup("lock, release: expected null or {\"url\": string, \"group\": string, \"id\": string}");
                 goto bad;
@@ -177,6 +177,10 @@ static int updater_load(Updater *u) {
                 if (r < 0)
                         goto bad;
         }
+        /* a flow of a version-1 file that may hold a lock holds it at the configured server */
+        u->lock_rec_legacy = v1 && (u->flow.state == REBOOT_STATE_LOCKING || u->flow.state == REBOOT_STATE_DRAINING ||
+                                    u->flow.state == REBOOT_STATE_REBOOTING ||
+                                    u->flow.state == REBOOT_STATE_POST_REBOOT_UNLOCK);
         json_decref(j);
         return 0;
 bad:
@@ -387,9 +391,10 @@ static bool updater_act(Updater *u) {
                         break;
                 /* recorded before it is asked (it may be granted without our seeing the answer): which
                  * server may hold a lock for us outlives a restart and a change of the configuration */
-                if (!streq_ptr(u->lock_rec.url, u->lock_url_in_use) || !streq_ptr(u->lock_rec.group, u->lock_group_in_use) ||
-                    !streq_ptr(u->lock_rec.id, u->lock_id)) {
-                        if (lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use, u->lock_id) < 0 ||
+                if (!streq_ptr(u->lock_rec.url, u->lock_url_in_use) ||
+                    !streq_ptr(u->lock_rec.group, u->lock_group_in_use) || !streq_ptr(u->lock_rec.id, u->lock_id)) {
+                        if (lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use,
+                                            u->lock_id) < 0 ||
                             updater_save(u) < 0)
                                 break; /* not recorded: not asked (retried at the next step) */
                 }
