@@ -50,6 +50,8 @@ like "$(bctl inspect web)" '"team": "test"' "inspect shows the spec"
 like "$(bctl inspect web)" '"status": "running"' "inspect shows the container as Docker sees it"
 
 check "the network holder's body is written beside the container's" -- test -s "$root/var/lib/ballast/containers/web.net.json"
+is "$(stat -c '%a %U' "$root/var/lib/ballast/containers/web.json" "$root/var/lib/ballast/containers/web.net.json" | tr '\n' ' ')" \
+	"600 root 600 root " "the bodies (a container's Env among them) are root's, 0600"
 holder() { sb /usr/bin/docker inspect -f '{{.Id}} {{.State.Running}}' ballast-web.net 2>/dev/null; }
 h0=$(holder)
 like "$h0" "^[0-9a-f]{64} true$" "the network holder ballast-web.net runs"
