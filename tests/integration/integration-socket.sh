@@ -132,6 +132,8 @@ for k in 1 2 3; do
 done
 wait $readers
 p1=$(pidf)
+pid_back() { p1=$(pidf); [ "$p1" != 0 ]; }
+wait_for 10 pid_back  # (0: caught between the stop and the start of a restart)
 n=$(cat "$SB_DIR"/reader.* | grep -c '"method"\|error\|parameters'); unhealthy=$(cat "$SB_DIR"/reader.* | grep -c Unhealthy)
 ok $(( p1 != p0 ? 0 : 1 )) "with a reader waiting all along ($n calls, $unhealthy answered Unhealthy; a cycle took $cycle_ms ms), it is still restarted (MainPID $p0 -> $p1)"
 ok $(( unhealthy > 0 ? 0 : 1 )) "and the reader is told Unhealthy"
