@@ -11,12 +11,13 @@
 #include "supervisor/supervisor-varlink.h"
 #include "updates/updater-varlink.h"
 
-/* A module that runs only on a valid configuration is not there: say why. */
+/* A state file could not be written: which and why (nothing changed). */
 static int reply_state_write_failed(VarlinkCall *call, const char *path, int r) {
         return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
                                   json_pack("{s:s,s:s}", "path", strna(path), "reason", strerror(-r)));
 }
 
+/* A module that runs only on a valid configuration is not there: say why. */
 static int reply_not_ready(VarlinkCall *call, Manager *m) {
         return varlink_call_error(call, "io.ballast.Agent.NotReady",
                                   json_pack("{s:s}", "reason", m->config_error ?: "starting"));
