@@ -95,7 +95,7 @@ int updater_save(Updater *u) {
         if (r < 0)
                 return r;
         fj = json_loads(flow, 0, NULL);
-        j = json_pack("{s:i,s:b,s:s?,s:o,s:s?,s:s?,s:o,s:o,s:o}",
+        j = json_pack("{s:i,s:o,s:o,s:b,s:s?,s:o,s:s?,s:s?,s:o}",
                       "version", 2,
                       "lock", lock_record_to_json(&u->lock_rec),
                       "release", lock_record_to_json(&u->release_rec),
