@@ -11,6 +11,12 @@
 #include "supervisor/supervisor-varlink.h"
 #include "updates/updater-varlink.h"
 
+/* A state file could not be written: which and why (nothing changed). */
+static int reply_state_write_failed(VarlinkCall *call, const char *path, int r) {
+        return varlink_call_error(call, "io.ballast.Agent.StateWriteFailed",
+                                  json_pack("{s:s,s:s}", "path", strna(path), "reason", strerror(-r)));
+}
+
 /* A module that runs only on a valid configuration is not there: say why. */
 static int reply_not_ready(VarlinkCall *call, Manager *m) {
         return varlink_call_error(call, "io.ballast.Agent.NotReady",
@@ -148,9 +154,14 @@ static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
                 return 0;
         if (!m->supervisor)
                 return reply_not_ready(call, m);
+        r = manager_set_manual_drain(m, true); /* recorded first: it outlives a restart */
+        if (r < 0)
+                return reply_state_write_failed(call, m->drain_path, r);
         if (m->draining && m->drain_done)
                 return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", true, "drained", true));
         r = manager_drain(m, "on request");
+        if (r < 0)
+                (void) manager_set_manual_drain(m, false); /* not drained: nothing to keep */
         if (r == -ENOTCONN)
                 return varlink_call_error(call, "io.ballast.Agent.SystemdUnavailable", NULL);
         if (r < 0)
@@ -162,11 +173,15 @@ static int method_drain(VarlinkCall *call, json_t *params, void *userdata) {
 
 static int method_undrain(VarlinkCall *call, json_t *params, void *userdata) {
         Manager *m = userdata;
+        int r;
 
         if (refuse_parameters(call, params) < 0)
                 return 0;
         if (!m->supervisor)
                 return reply_not_ready(call, m);
+        r = manager_set_manual_drain(m, false);
+        if (r < 0)
+                return reply_state_write_failed(call, m->drain_path, r);
         manager_undrain(m, "on request");
         return varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", false, "drained", false));
 }

@@ -17,6 +17,7 @@
 static int manager_start_modules(Manager *m);
 static void manager_refresh_node(Manager *m);
 static void manager_bound_slice(Manager *m);
+static int manager_write_drain(Manager *m);
 
 char *manager_path(Manager *m, const char *path) {
         return path_join_root(m->root, path);
@@ -64,6 +65,9 @@ static void on_drained(Supervisor *s, int error, void *userdata) {
         VarlinkCall *call;
 
         m->drain_done = true;
+        /* which services to start again at undrain, should ballastd restart before it */
+        if (m->drain_manual && manager_write_drain(m) < 0)
+                log_warning("Failed to record which services the drain stopped, ignoring.");
         reporter_changed(m->reporter);
         while ((call = manager_pop_drain_waiter(m))) {
                 (void) varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", m->draining, "drained", true));
@@ -104,13 +108,70 @@ void manager_undrain(Manager *m, const char *why) {
                 updater_drain_changed(m->updater);
 }
 
+/* {"drained": true, "services": [names stopped by the drain, started again at undrain]} */
+static int manager_write_drain(Manager *m) {
+        _cleanup_json_ json_t *doc = json_pack("{s:b,s:o}", "drained", true, "services",
+                                               m->supervisor ? supervisor_drained_json(m->supervisor) : json_array());
+        _cleanup_free_ char *text = doc ? json_dumps(doc, JSON_SORT_KEYS) : NULL;
+        int r;
+
+        if (!text)
+                return -ENOMEM;
+        r = mkdir_parents(m->drain_path, 0700);
+        if (r >= 0)
+                r = write_file_atomic(m->drain_path, text, strlen(text), 0600);
+        return r;
+}
+
+int manager_set_manual_drain(Manager *m, bool drained) {
+        int r;
+
+        if (m->drain_manual == drained)
+                return 0;
+        if (!m->drain_path)
+                return -EAGAIN;
+        r = drained ? manager_write_drain(m) : unlink_durable(m->drain_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s %s: %m", drained ? "write" : "remove", m->drain_path);
+        m->drain_manual = drained;
+        return 0;
+}
+
+/* A drain an operator asked for before ballastd (or the node) went down; taken up again once systemd answers,
+ * with the services it had stopped marked to start again at undrain. */
+static void manager_load_manual_drain(Manager *m) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        int r;
+
+        r = read_full_file(m->drain_path, 1024 * 1024, &text, NULL);
+        if (r == -ENOENT)
+                return;
+        v = r >= 0 ? json_loads(text, 0, NULL) : NULL;
+        /* unreadable or damaged: the operator's intent was a drain (only a drain writes the file) */
+        if (r < 0 || !json_is_true(json_object_get(v, "drained")))
+                log_warning("%s is unreadable or damaged: keeping the node drained; ballastctl undrain ends it.",
+                            m->drain_path);
+        m->drain_manual = true;
+        m->drain_services = json_incref(json_object_get(v, "services"));
+        log_event(LOG_NOTICE, 0, "drain-kept", NULL, NULL,
+                  "The node was drained by an operator (%s): it stays drained until ballastctl undrain.",
+                  m->drain_path);
+}
+
 /* The reboot flow of OS updates drains through the same path as ballastctl drain. */
 static int updater_hook_drain(void *userdata) {
         return manager_drain(userdata, "an OS update needs a reboot");
 }
 
 static void updater_hook_undrain(void *userdata) {
-        manager_undrain(userdata, "the OS update's reboot is over or was called off");
+        Manager *m = userdata;
+
+        if (m->drain_manual) {
+                log_info("The OS update's drain is over; the operator's drain stays.");
+                return;
+        }
+        manager_undrain(m, "the OS update's reboot is over or was called off");
 }
 
 static void updater_hook_changed(void *userdata) {
@@ -134,6 +195,8 @@ Manager *manager_free(Manager *m) {
         for (VarlinkCall *c; (c = manager_pop_drain_waiter(m));)
                 varlink_call_unref(c);
         free(m->drain_waiters);
+        free(m->drain_path);
+        json_decref(m->drain_services);
         /* top down: the supervisor uses the others, the HTTP client carries Docker's requests; but the bus goes
          * before the supervisor: freeing it answers the supervisor's jobs and calls still in flight
          * ("disconnected"), and those answers must find it */
@@ -226,6 +289,10 @@ static void on_bus_state(Bus *b, bool connected, void *userdata) {
                 manager_bound_slice(m);
         if (m->supervisor)
                 supervisor_on_bus_state(m->supervisor, connected);
+        if (connected && m->drain_manual && m->supervisor && !m->draining) {
+                supervisor_mark_drained(m->supervisor, m->drain_services);
+                (void) manager_drain(m, "drained by an operator before ballastd started");
+        }
         if (connected && m->updater)
                 updater_drain_changed(m->updater); /* a drain that could not start without systemd can now */
 }
@@ -495,6 +562,11 @@ static int manager_start_modules(Manager *m) {
         docker_socket = manager_path(m, m->config->docker_socket);
         if (!unit_dir || !state_dir || !services_dir || !docker_socket)
                 return -ENOMEM;
+
+        m->drain_path = path_join(state_dir, "drain.json");
+        if (!m->drain_path)
+                return -ENOMEM;
+        manager_load_manual_drain(m);
 
         r = http_client_new(&m->http, m->event);
         if (r < 0)

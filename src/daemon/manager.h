@@ -54,6 +54,9 @@ typedef struct Manager {
         /* ballastctl drain: services stopped and kept stopped, the report says so */
         bool draining;
         bool drain_done;
+        bool drain_manual;        /* asked by an operator: kept (state_dir/drain.json) until Undrain */
+        char *drain_path;         /* state_dir/drain.json */
+        json_t *drain_services;   /* from it at start: the services the drain had stopped */
         VarlinkCall **drain_waiters;  /* Drain calls answered once every service is stopped */
         size_t n_drain_waiters;
 
@@ -92,6 +95,11 @@ json_t *manager_capacity_json(Manager *m);
  * -ENOTCONN without systemd, -EAGAIN before the modules run. why is for the journal. */
 int manager_drain(Manager *m, const char *why);
 void manager_undrain(Manager *m, const char *why);
+
+/* An operator's drain (ballastctl drain/undrain): recorded in state_dir/drain.json (0600, atomically) before it
+ * takes effect, so that it outlives a restart of ballastd; only Undrain ends it, not the reboot flow's undrain.
+ * -errno when the record cannot be written or removed (then nothing changed). */
+int manager_set_manual_drain(Manager *m, bool drained);
 
 /* Drain calls waiting for the drain to finish (a reference is taken). */
 int manager_add_drain_waiter(Manager *m, VarlinkCall *call);

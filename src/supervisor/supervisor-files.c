@@ -74,6 +74,30 @@ void restart_marker_clear(Supervisor *s, const char *name) {
                 (void) unlink_durable(path);
 }
 
+/* An exec service's environment, root-only: STATE_DIR/env/NAME.env (0600 in a 0700 directory), which the unit
+ * names in EnvironmentFile=; removed when the service has none. > 0 when it changed. */
+static int service_write_env_file(Supervisor *s, Service *svc) {
+        _cleanup_free_ char *path = unit_env_file_path(s->state_dir, svc->name), *dir = NULL, *text = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        if (svc->spec->runtime == SERVICE_RUNTIME_DOCKER || json_object_size(svc->spec->env) == 0) {
+                r = unlink_durable(path);
+                return r < 0 ? r : 0;
+        }
+        dir = path_join(s->state_dir, UNIT_ENV_DIR);
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_parents_and_self(dir, 0700);
+        if (r < 0)
+                return r;
+        r = unit_env_file_text(svc->spec, &text);
+        if (r < 0)
+                return r;
+        return write_if_changed(path, text, 0600);
+}
+
 static bool service_body_exists(Supervisor *s, const char *name) {
         _cleanup_free_ char *p = service_body_path(s, name, false);
         return p && access(p, F_OK) >= 0;
@@ -169,6 +193,11 @@ int service_write_files(Supervisor *s, Service *svc) {
                         return log_error_errno(r, "Failed to write %s: %m", net_path);
                 changed |= r;
         }
+        /* before the unit that names it: the unit never starts without its environment */
+        r = service_write_env_file(s, svc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the environment file of %s: %m", svc->name);
+        changed |= r;
         r = unit_text_for_service(svc->spec, &ctx, &text);
         if (r < 0)
                 return log_error_errno(r, "Failed to generate the unit of %s: %m", svc->name);
@@ -198,10 +227,11 @@ int remove_unit_files(Supervisor *s, const char *unit, const char *name) {
                 (void) cgroup_destroy(s->cgroup_mode, CGROUP_FS_ROOT, cg);
 
         _cleanup_free_ char *path = supervisor_unit_path(s, unit), *body = service_body_path(s, name, false),
-                            *net_body = service_net_body_path(s, name);
+                            *net_body = service_net_body_path(s, name), *env = unit_env_file_path(s->state_dir, name);
 
-        if (!path || !body || !net_body)
+        if (!path || !body || !net_body || !env)
                 return -ENOMEM;
+        (void) unlink_durable(env);
         (void) link_wants(s, "multi-user.target", unit, false);
         (void) link_wants(s, "docker.service", unit, false);
         (void) unlink_durable(body);

@@ -169,3 +169,5 @@ int on_deferred_timeout(sd_event_source *src, uint64_t usec, void *userdata);
 void waiters_reply_error(Waiter **list, const char *error, json_t *params);
 void waiters_reply(Waiter **list, json_t *params);
 void waiters_notify(Waiter *list, json_t *params);
+/* Whether a caller allowed to write waits (only such a WaitHealthy takes the restart of an unhealthy start). */
+bool waiters_have_writer(Waiter *list);

@@ -16,7 +16,9 @@
 
 struct Waiter {
         Waiter *next;
+        Waiter **list;  /* the list it is on, to leave it when its caller goes away */
         VarlinkCall *call;
+        bool writer;    /* root or the control group: may steer the service (see WaitHealthy) */
 };
 
 typedef int (*SupervisorMethod)(Supervisor *s, VarlinkCall *call, json_t *params);
@@ -75,26 +77,55 @@ int on_deferred_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
 
 /* ---- waiters: Apply --wait, Restart, WaitHealthy ---- */
 
+/* Takes the first waiter off the list; the caller answers its call and frees it with waiter_free(). */
+static Waiter *waiter_pop(Waiter **list) {
+        Waiter *w = *list;
+
+        *list = w->next;
+        varlink_call_set_disconnect(w->call, NULL, NULL);
+        return w;
+}
+
+static void waiter_free(Waiter *w) {
+        varlink_call_unref(w->call);
+        free(w);
+}
+
 void waiters_reply_error(Waiter **list, const char *error, json_t *params) {
         while (*list) {
-                Waiter *w = *list;
-                *list = w->next;
+                Waiter *w = waiter_pop(list);
                 (void) varlink_call_error(w->call, error, json_incref(params));
-                varlink_call_unref(w->call);
-                free(w);
+                waiter_free(w);
         }
         json_decref(params);
 }
 
 void waiters_reply(Waiter **list, json_t *params) {
         while (*list) {
-                Waiter *w = *list;
-                *list = w->next;
+                Waiter *w = waiter_pop(list);
                 (void) varlink_call_reply(w->call, json_incref(params));
-                varlink_call_unref(w->call);
-                free(w);
+                waiter_free(w);
         }
         json_decref(params);
+}
+
+bool waiters_have_writer(Waiter *list) {
+        for (Waiter *w = list; w; w = w->next)
+                if (w->writer)
+                        return true;
+        return false;
+}
+
+/* The caller went away: the call ends with its connection, nothing waits for it any more. */
+static void on_waiter_disconnect(VarlinkCall *call, void *userdata) {
+        Waiter *w = userdata;
+
+        for (Waiter **p = w->list; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        waiter_free(w);
 }
 
 void waiters_notify(Waiter *list, json_t *params) {
@@ -109,8 +140,11 @@ static int waiter_add(Waiter **list, VarlinkCall *call) {
         if (!w)
                 return -ENOMEM;
         w->call = varlink_call_ref(call);
+        w->list = list;
+        w->writer = varlink_call_may_write(call);
         w->next = *list;
         *list = w;
+        varlink_call_set_disconnect(call, on_waiter_disconnect, w);
         return 0;
 }
 
@@ -311,6 +345,16 @@ static void on_remove_stopped(Bus *b, const char *unit, const char *result, void
         RemoveContext *rc = userdata;
         Supervisor *s = rc->supervisor;
 
+        /* the name may have been applied again while we stopped it: its unit and container are the new
+         * service's now (the reconcile pass starts it again if our stop got to it) */
+        if (supervisor_find(s, rc->name) || name_is_protected(s, rc->name)) {
+                log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED,
+                          "Removed %s; applied again meanwhile, its new unit stays.", rc->name);
+                supervisor_schedule_reconcile(s);
+                (void) varlink_call_reply(rc->call, json_pack("{s:s}", "name", rc->name));
+                remove_context_free(rc);
+                return;
+        }
         (void) remove_unit_files(s, rc->unit, rc->name);
         remove_container(s, rc->name);
         log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED, "Removed %s.", rc->name);
@@ -403,12 +447,23 @@ static void get_context_free(void *userdata) {
         free(g);
 }
 
+/* The spec as GetService shows it: every value of env is "<redacted>" (the keys stay), whoever asks. Values
+ * are often secrets; they stay in the state directory (root only) and in the operator's own spec file. */
+static json_t *spec_json_redacted(const ServiceSpec *spec) {
+        json_t *o = service_spec_to_json(spec), *env = json_object_get(o, "env"), *v;
+        const char *key;
+
+        json_object_foreach(env, key, v)
+                (void) json_string_set(v, "<redacted>");
+        return o;
+}
+
 static int reply_service(Supervisor *s, VarlinkCall *call, Service *svc, json_t *container) {
         json_t *status = service_status_json(s, svc);
 
         if (container)
                 json_object_set_new(status, "container", container);
-        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", service_spec_to_json(svc->spec), "status",
+        return varlink_call_reply(call, json_pack("{s:o,s:o}", "spec", spec_json_redacted(svc->spec), "status",
                                                   status));
 }
 
@@ -464,10 +519,14 @@ int supervisor_method_wait_healthy(Supervisor *s, VarlinkCall *call, json_t *par
                 return 0;
         if (svc->spec->health == HEALTH_NONE || svc->health.healthy)
                 return varlink_call_reply(call, NULL);
-        /* the unit is starting (ballast-run calls this right after the container started): the container runs,
-         * its start period counts from now; check now unless a check or a restart's backoff is under way */
-        service_health_running(svc);
-        if (!svc->check && !svc->health_restart_pending)
-                service_health_schedule(svc, 0);
+        /* A read-only caller only waits: the checks go on at their own pace and an unhealthy start is restarted
+         * as without it. ballast-run (root) calls this right after the container started: the container runs,
+         * its start period counts from now; check now unless a check or a restart's backoff is under way (the
+         * answer Unhealthy is its to act on: it exits, and systemd restarts the unit). */
+        if (varlink_call_may_write(call)) {
+                service_health_running(svc);
+                if (!svc->check && !svc->health_restart_pending)
+                        service_health_schedule(svc, 0);
+        }
         return waiter_add(&svc->ready_waiters, call);
 }

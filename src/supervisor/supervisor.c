@@ -179,11 +179,11 @@ static void service_health_restart(Service *svc) {
         log_event(LOG_NOTICE, 0, "service-health-restart", svc->name, NULL,
                   "%s restarted by its health check (%u times): %s", svc->name, svc->health_restarts,
                   strna(svc->health_restart_reason));
-        if (svc->ready_waiters)
-                waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
-                                    json_pack("{s:s,s:s}", "name", svc->name, "reason",
-                                              strna(svc->health_restart_reason)));
-        else
+        /* ballast-run (a writer) waiting acts on the answer itself; a read-only waiter changes nothing */
+        bool writer = waiters_have_writer(svc->ready_waiters);
+        waiters_reply_error(&svc->ready_waiters, "io.ballast.Agent.Unhealthy",
+                            json_pack("{s:s,s:s}", "name", svc->name, "reason", strna(svc->health_restart_reason)));
+        if (!writer)
                 (void) service_job(s, svc, "RestartUnit");
         /* the next run starts over; until the new main process shows, nothing counts */
         svc->health = (HealthState) {};
@@ -430,7 +430,8 @@ void drain_step(Supervisor *s) {
                 /* a start queued before the drain began (a ballastd started again in the middle of the reboot
                  * flow reconciles before the flow asks for the drain) runs too unless it is stopped: the stop
                  * job replaces it */
-                svc->drained_active = (u && u->active_state && !streq(u->active_state, "inactive") &&
+                svc->drained_active = svc->drained_active || /* marked: stopped by a drain before a restart */
+                                      (u && u->active_state && !streq(u->active_state, "inactive") &&
                                        !streq(u->active_state, "failed")) ||
                                       svc->job_in_flight;
                 if (!svc->drained_active)
@@ -479,4 +480,24 @@ void supervisor_undrain(Supervisor *s) {
 
 bool supervisor_is_draining(Supervisor *s) {
         return s->draining;
+}
+
+json_t *supervisor_drained_json(Supervisor *s) {
+        json_t *names = json_array();
+
+        for (size_t i = 0; names && i < s->n_services; i++)
+                if (s->services[i]->drained_active)
+                        json_array_append_new(names, json_string(s->services[i]->name));
+        return names;
+}
+
+void supervisor_mark_drained(Supervisor *s, json_t *names) {
+        size_t i;
+        json_t *v;
+
+        json_array_foreach(names, i, v) {
+                Service *svc = json_is_string(v) ? supervisor_find(s, json_string_value(v)) : NULL;
+                if (svc)
+                        svc->drained_active = true;
+        }
 }

@@ -71,6 +71,10 @@ typedef void (*SupervisorDrainFunc)(Supervisor *s, int error, void *userdata);
 int supervisor_drain(Supervisor *s, SupervisorDrainFunc done, void *userdata);
 void supervisor_undrain(Supervisor *s);
 bool supervisor_is_draining(Supervisor *s);
+/* The names of the services a drain stopped (to start again at undrain), and marking them so after a restart
+ * of ballastd, when their units are already stopped. */
+json_t *supervisor_drained_json(Supervisor *s);
+void supervisor_mark_drained(Supervisor *s, json_t *names);
 
 /* Pure: should a unit in this state be started by a reconcile pass? */
 bool supervisor_should_start(RestartPolicy policy, const char *active_state, const char *result, bool just_applied);

@@ -339,22 +339,43 @@ static int fput_unit_head(FILE *f, const ServiceSpec *s, const char *desc, bool 
         return 0;
 }
 
-/* An exec service's Environment= lines, sorted by key. */
-static int fput_environment(FILE *f, json_t *env) {
-        _cleanup_free_ const char **keys = NULL;
-        size_t n_keys = 0;
+char *unit_env_file_path(const char *state_dir, const char *name) {
+        char *p;
 
-        /* Docker services get their environment through the container body, not the unit's */
-        keys = sorted_keys(env, &n_keys);
-        if (!keys)
+        if (asprintf(&p, "%s/" UNIT_ENV_DIR "/%s.env", state_dir, name) < 0)
+                return NULL;
+        return p;
+}
+
+int unit_env_file_text(const ServiceSpec *s, char **ret) {
+        _cleanup_free_ const char **keys = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0, n_keys = 0;
+
+        keys = sorted_keys(s->env, &n_keys);
+        f = open_memstream(&buf, &size);
+        if (!keys || !f)
                 return -ENOMEM;
         for (size_t i = 0; i < n_keys; i++) {
-                _cleanup_free_ char *a =
-                        unit_escape_environment(keys[i], json_string_value(json_object_get(env, keys[i])));
-                if (!a)
-                        return errno == EINVAL ? -EINVAL : -ENOMEM;
-                fprintf(f, "Environment=%s\n", a);
+                const char *v = json_string_value(json_object_get(s->env, keys[i]));
+
+                /* The spec refused bad names; a key with '=' or a quote here would split the assignment. */
+                if (!env_name_is_valid(keys[i]) || !v)
+                        return -EINVAL;
+                /* double quotes, where systemd takes \" \\ \` \$ for the character and everything else,
+                 * newlines included, as it is: the value comes back byte for byte, nothing expanded */
+                fprintf(f, "%s=\"", keys[i]);
+                for (const char *c = v; *c; c++) {
+                        if (strchr("\"\\`$", *c))
+                                fputc('\\', f);
+                        fputc(*c, f);
+                }
+                fputs("\"\n", f);
         }
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
         return 0;
 }
 
@@ -370,6 +391,7 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         if (!service_name_is_valid(s->name))
                 return -EINVAL;
         if (!ctx_path_is_valid(ctx->run_helper) ||
+            (json_object_size(s->env) > 0 && !ctx_path_is_valid(ctx->state_dir)) ||
             (docker && (!ctx_path_is_valid(ctx->state_dir) || !ctx_path_is_valid(ctx->docker_socket) ||
                         !ctx_path_is_valid(ctx->control_socket))))
                 return -EINVAL;
@@ -418,10 +440,19 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
                 }
         fputc('\n', f);
 
+        /* An exec service's environment: from a root-only file (unit_env_file_text()), read by systemd as it
+         * starts the unit. Never in the unit, which every user may read (and `systemctl show` prints its
+         * Environment=); Docker services get theirs through the container body. */
+        if (!docker && json_object_size(s->env) > 0) {
+                _cleanup_free_ char *env_file = unit_env_file_path(ctx->state_dir, s->name), *a = NULL;
+                if (!env_file)
+                        return -ENOMEM;
+                a = unit_escape_value(env_file);
+                if (!a)
+                        return -errno;
+                fprintf(f, "EnvironmentFile=%s\n", a);
+        }
         if (!docker) {
-                r = fput_environment(f, s->env);
-                if (r < 0)
-                        return r;
                 r = unit_fput_exec_security(f, s);
                 if (r < 0)
                         return r;

@@ -27,6 +27,13 @@ char *service_name_from_unit(const char *unit);
  * C escapes, '$' in command lines) or the spec was refused earlier. */
 int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret);
 
+/* An exec service's environment lives in STATE_DIR/env/NAME.env (root, 0600), named by the unit's
+ * EnvironmentFile=; the unit itself carries no value. The file's text: one KEY="value" line per variable,
+ * sorted by key, quoted so that systemd reads each value back byte for byte (no expansion). */
+#define UNIT_ENV_DIR "env"
+char *unit_env_file_path(const char *state_dir, const char *name);
+int unit_env_file_text(const ServiceSpec *s, char **ret);
+
 /* Escapes one word of a command line for ExecStart= (quoted, '%' → "%%", '$' → "$$", C escapes). */
 char *unit_escape_exec_word(const char *word);
 /* Escapes the executable, the first word of ExecStart=: quoted, '%' → "%%", but '$' kept as is (systemd expands

@@ -54,6 +54,11 @@ typedef struct FcosDeployment {
         char *checksum;     /* "checksum" */
 } FcosDeployment;
 
+/* Which server a lock was asked of: NULL url = none. */
+typedef struct LockRecord {
+        char *url, *group, *id;
+} LockRecord;
+
 struct Updater {
         sd_event *event;
         HttpClient *http;
@@ -110,6 +115,11 @@ struct Updater {
         FleetLock *fleetlock_retired; /* the previous server's, releasing there after a reload */
         char *lock_url_in_use, *lock_group_in_use;
         char *lock_id;
+        /* Persisted in updates.json (version 2): the server a pre-reboot was sent to, from before it is sent
+         * until a steady-state there succeeds ("lock"), and one that a move of the configuration left to
+         * release ("release"). A version-1 file's lock counts as taken at the configured server. */
+        LockRecord lock_rec, release_rec;
+        bool lock_rec_legacy;
         char *lock_setup_error; /* no client: why (no machine id, a bad URL): fail closed */
         bool lock_held;
         bool unlocked;          /* steady-state succeeded since the flow entered post-reboot-unlock */
@@ -167,6 +177,13 @@ typedef struct GateView {
         int window_r;
         int64_t next_start, end;
 } GateView;
+
+/* updater-lock.c: the lock records (see struct Updater) */
+void lock_record_clear(LockRecord *r);
+int lock_record_set(LockRecord *r, const char *url, const char *group, const char *id);
+json_t *lock_record_to_json(const LockRecord *r);
+int lock_record_from_json(json_t *v, LockRecord *r);
+void updater_release_recorded(Updater *u);
 
 _printf_(1, 2) static inline char *strdupf(const char *format, ...) {
         va_list ap;

@@ -10,6 +10,46 @@
 
 /* ---- the cluster's FleetLock ---- */
 
+void lock_record_clear(LockRecord *r) {
+        r->url = mfree(r->url);
+        r->group = mfree(r->group);
+        r->id = mfree(r->id);
+}
+
+int lock_record_set(LockRecord *r, const char *url, const char *group, const char *id) {
+        LockRecord n = { .url = url ? strdup(url) : NULL, .group = group ? strdup(group) : NULL,
+                         .id = id ? strdup(id) : NULL };
+
+        if ((url && !n.url) || (group && !n.group) || (id && !n.id)) {
+                lock_record_clear(&n);
+                return -ENOMEM;
+        }
+        lock_record_clear(r);
+        *r = n;
+        return 0;
+}
+
+json_t *lock_record_to_json(const LockRecord *r) {
+        if (!r->url)
+                return json_null();
+        return json_pack("{s:s,s:s?,s:s?}", "url", r->url, "group", r->group, "id", r->id);
+}
+
+int lock_record_from_json(json_t *v, LockRecord *r) {
+        json_t *url = json_object_get(v, "url"), *group = json_object_get(v, "group"), *id = json_object_get(v, "id");
+
+        if (json_is_null(v) || !v)
+                return lock_record_set(r, NULL, NULL, NULL);
+        if (!json_is_string(url) || (group && !json_is_string(group)) || (id && !json_is_string(id)))
+                return -EINVAL;
+        return lock_record_set(r, json_string_value(url), json_string_value(group), json_string_value(id));
+}
+
+static bool lock_record_is_current(Updater *u, const LockRecord *r) {
+        return r->url && u->fleetlock && streq_ptr(r->url, u->lock_url_in_use) &&
+               streq_ptr(r->group, u->lock_group_in_use) && streq_ptr(r->id, u->lock_id);
+}
+
 static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
         Updater *u = userdata;
         const char *reason = fleetlock_result_to_reason(o->result);
@@ -31,6 +71,8 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
                 else {
                         u->lock_held = false;
                         u->unlocked = true;
+                        lock_record_clear(&u->lock_rec); /* released there: nothing is held anywhere */
+                        (void) updater_save(u);
                 }
         } else
                 /* every failure, but an unchanged one only at debug level after the first few */
@@ -41,7 +83,7 @@ static void on_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata
         updater_step(u);
 }
 
-/* A client of a server the configuration no longer names, asked to release whatever it may hold there. */
+/* The client of a server the configuration no longer names, asked to release what was asked of it there. */
 static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *userdata) {
         Updater *u = userdata;
 
@@ -52,9 +94,58 @@ static void on_retired_fleetlock(FleetLock *f, const FleetLockOutcome *o, void *
                 return;
         }
         log_event(LOG_NOTICE, 0, "fleetlock-unlocked", NULL, NULL,
-                  "Released the lock at the server no longer configured: %s", o->message);
+                  "Released the lock at the server no longer configured (%s): %s", strna(u->release_rec.url),
+                  o->message);
+        lock_record_clear(&u->release_rec);
+        (void) updater_save(u);
         if (u->fleetlock_retired == f)
                 u->fleetlock_retired = fleetlock_free(f); /* on_answer() touches nothing after this callback */
+}
+
+/* Best effort: a steady-state to the server in release_rec, retried in the background until it answers. */
+void updater_release_recorded(Updater *u) {
+        int r;
+
+        u->fleetlock_retired = fleetlock_free(u->fleetlock_retired);
+        if (!u->release_rec.url)
+                return;
+        r = fleetlock_new(&u->fleetlock_retired, u->event, u->http, u->release_rec.url, u->release_rec.id ?: "",
+                          u->release_rec.group ?: "default", on_retired_fleetlock, u);
+        if (r >= 0)
+                r = fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
+        if (r < 0)
+                log_event(LOG_WARNING, r, "fleetlock-error", NULL, NULL,
+                          "Cannot release the lock at %s (no longer configured), leaving it: %m",
+                          u->release_rec.url);
+}
+
+/* The lock recorded against the server configured now: a lock asked of another server is not held here (the
+ * flow takes one here before it reboots), and is released there. */
+static void updater_check_lock_record(Updater *u) {
+        /* a version-1 file: the lock was taken at the configured server (the only one it could have known) */
+        if (u->lock_rec_legacy) {
+                u->lock_rec_legacy = false;
+                if (u->fleetlock)
+                        (void) lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use, u->lock_id);
+        }
+        if (!u->lock_rec.url) {
+                /* nothing asked of any server: no lock held */
+                u->lock_held = false;
+                return;
+        }
+        if (lock_record_is_current(u, &u->lock_rec))
+                return;
+        log_event(LOG_WARNING, 0, "fleetlock-moved", NULL, NULL,
+                  "The lock was asked of %s (group %s), and the configuration names %s (group %s) now: it is not "
+                  "held here; releasing it there, and taking one here before any reboot.",
+                  u->lock_rec.url, strna(u->lock_rec.group), strna(u->lock_url_in_use), strna(u->lock_group_in_use));
+        u->lock_held = false;
+        /* the record moves to release_rec (one earlier server still releasing there is given up) */
+        lock_record_clear(&u->release_rec);
+        u->release_rec = u->lock_rec;
+        u->lock_rec = (LockRecord) {};
+        (void) updater_save(u);
+        updater_release_recorded(u);
 }
 
 /* The client for the configured server, with Zincati's id for this machine (so that ballast and Zincati on
@@ -69,45 +160,37 @@ void updater_setup_fleetlock(Updater *u) {
         if (want && u->fleetlock && streq_ptr(u->lock_url_in_use, u->fleet_lock_url) &&
             streq_ptr(u->lock_group_in_use, u->fleet_lock_group))
                 return;
-        if (u->fleetlock) {
-                /* another server, or none: what the old one may hold is released there, in the background */
-                if (u->lock_held || fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT) ||
-                    fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE)) {
-                        fleetlock_free(u->fleetlock_retired);
-                        u->fleetlock_retired = TAKE_PTR(u->fleetlock);
-                        fleetlock_set_func(u->fleetlock_retired, on_retired_fleetlock, u);
-                        (void) fleetlock_start(u->fleetlock_retired, FLEETLOCK_STEADY_STATE);
-                }
-                u->fleetlock = fleetlock_free(u->fleetlock);
-                u->lock_held = false;
-        }
+        /* another server, or none: what was asked of the old one is in the lock record, released below */
+        u->fleetlock = fleetlock_free(u->fleetlock);
         u->lock_setup_error = mfree(u->lock_setup_error);
         u->lock_url_in_use = mfree(u->lock_url_in_use);
         u->lock_group_in_use = mfree(u->lock_group_in_use);
-        if (!want)
-                return;
-        p = path_join_root(u->root, "/etc/machine-id");
-        r = p ? updates_zincati_machine_node_id(u->root, id) : -ENOMEM;
-        if (r == -EINVAL)
-                u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
-        else if (r < 0)
-                u->lock_setup_error = strdupf("Cannot read %s for the FleetLock id: %s.", strna(p), strerror(-r));
-        if (r >= 0) {
-                (void) set_string(&u->lock_id, id);
-                r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id, u->fleet_lock_group,
-                                  on_fleetlock, u);
-                if (r >= 0) {
-                        (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
-                        (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
-                }
-                if (r < 0)
-                        u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
-                                                      strna(u->fleet_lock_url), strna(u->fleet_lock_group),
+        if (want) {
+                p = path_join_root(u->root, "/etc/machine-id");
+                r = p ? updates_zincati_machine_node_id(u->root, id) : -ENOMEM;
+                if (r == -EINVAL)
+                        u->lock_setup_error = strdupf("%s does not hold a machine id, so there is no FleetLock id.", p);
+                else if (r < 0)
+                        u->lock_setup_error = strdupf("Cannot read %s for the FleetLock id: %s.", strna(p),
                                                       strerror(-r));
+                if (r >= 0) {
+                        (void) set_string(&u->lock_id, id);
+                        r = fleetlock_new(&u->fleetlock, u->event, u->http, u->fleet_lock_url, id,
+                                          u->fleet_lock_group, on_fleetlock, u);
+                        if (r >= 0) {
+                                (void) set_string(&u->lock_url_in_use, u->fleet_lock_url);
+                                (void) set_string(&u->lock_group_in_use, u->fleet_lock_group);
+                        }
+                        if (r < 0)
+                                u->lock_setup_error = strdupf("Cannot talk FleetLock to %s with group %s: %s.",
+                                                              strna(u->fleet_lock_url), strna(u->fleet_lock_group),
+                                                              strerror(-r));
+                }
+                if (u->lock_setup_error)
+                        log_event(LOG_ERR, r, "fleetlock-error", NULL, BALLAST_MESSAGE_ERROR, "No reboot: %s",
+                                  u->lock_setup_error);
         }
-        if (u->lock_setup_error)
-                log_event(LOG_ERR, r, "fleetlock-error", NULL, BALLAST_MESSAGE_ERROR, "No reboot: %s",
-                          u->lock_setup_error);
+        updater_check_lock_record(u);
 }
 
 /* ---- Fedora CoreOS: Zincati's FleetLock endpoint ---- */

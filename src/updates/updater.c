@@ -97,7 +97,7 @@ int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n,
 
 /* ---- persisted state: state_dir/updates.json ---- */
 /* "version" 1 since the first release (absent reads as 1); a newer one is reported and left as it is */
-#define UPDATES_STATE_FORMAT 1
+#define UPDATES_STATE_FORMAT 2 /* 2: the lock's server recorded ("lock", "release") */
 
 int updater_save(Updater *u) {
         _cleanup_free_ char *flow = NULL, *text = NULL;
@@ -108,8 +108,10 @@ int updater_save(Updater *u) {
         if (r < 0)
                 return r;
         fj = json_loads(flow, 0, NULL);
-        j = json_pack("{s:i,s:b,s:s?,s:o,s:s?,s:s?,s:o}",
+        j = json_pack("{s:i,s:o,s:o,s:b,s:s?,s:o,s:s?,s:s?,s:o}",
                       "version", UPDATES_STATE_FORMAT,
+                      "lock", lock_record_to_json(&u->lock_rec),
+                      "release", lock_record_to_json(&u->release_rec),
                       "paused", u->paused,
                       "channel", u->pin_channel,
                       "windows", u->windows_set ? windows_json(u->set_windows, u->n_set_windows) : json_null(),
@@ -124,7 +126,7 @@ int updater_save(Updater *u) {
                 return -ENOMEM;
         r = mkdir_parents(u->state_path, 0755);
         if (r >= 0)
-                r = write_file_atomic(u->state_path, text, strlen(text), 0644);
+                r = write_file_atomic(u->state_path, text, strlen(text), 0600); /* state: root only */
         if (r < 0)
                 return log_warning_errno(r, "Failed to write %s: %m", u->state_path);
         u->state_write_error = mfree(u->state_write_error);
@@ -135,6 +137,7 @@ static int updater_load(Updater *u) {
         _cleanup_free_ char *text = NULL, *error = NULL, *flow_text = NULL;
         json_t *j, *v;
         json_error_t je;
+        bool v1;
         size_t n;
         int r;
 
@@ -153,6 +156,14 @@ static int updater_load(Updater *u) {
         if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UPDATES_STATE_FORMAT)) {
                 r = -EPROTONOSUPPORT;
                 error = strdupf("version: not a state format this ballastd reads (1 to %d)", UPDATES_STATE_FORMAT);
+                goto bad;
+        }
+        /* version 1 did not record the lock: one it held was taken at the configured server */
+        v1 = !json_is_integer(v) || json_integer_value(v) < 2;
+        if (!v1 && (lock_record_from_json(json_object_get(j, "lock"), &u->lock_rec) < 0 ||
+                    lock_record_from_json(json_object_get(j, "release"), &u->release_rec) < 0)) {
+                r = -EINVAL;
+                error = strdup("lock, release: expected null or {\"url\": string, \"group\": string, \"id\": string}");
                 goto bad;
         }
         u->paused = json_is_true(json_object_get(j, "paused"));
@@ -184,6 +195,10 @@ static int updater_load(Updater *u) {
                 if (r < 0)
                         goto bad;
         }
+        /* a flow of a version-1 file that may hold a lock holds it at the configured server */
+        u->lock_rec_legacy = v1 && (u->flow.state == REBOOT_STATE_LOCKING || u->flow.state == REBOOT_STATE_DRAINING ||
+                                    u->flow.state == REBOOT_STATE_REBOOTING ||
+                                    u->flow.state == REBOOT_STATE_POST_REBOOT_UNLOCK);
         json_decref(j);
         return 0;
 bad:
@@ -390,8 +405,18 @@ static bool updater_act(Updater *u) {
         case REBOOT_STATE_LOCKING:
                 if (!uses_lock(u) || u->lock_held || !u->fleetlock)
                         break; /* without a client: no lock, no reboot (lock_setup_error says why) */
-                if (!fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
-                        (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
+                if (fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
+                        break;
+                /* recorded before it is asked (it may be granted without our seeing the answer): which
+                 * server may hold a lock for us outlives a restart and a change of the configuration */
+                if (!streq_ptr(u->lock_rec.url, u->lock_url_in_use) ||
+                    !streq_ptr(u->lock_rec.group, u->lock_group_in_use) || !streq_ptr(u->lock_rec.id, u->lock_id)) {
+                        if (lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use,
+                                            u->lock_id) < 0 ||
+                            updater_save(u) < 0)
+                                break; /* not recorded: not asked (retried at the next step) */
+                }
+                (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
                 break;
 
         case REBOOT_STATE_DRAINING: {
@@ -581,7 +606,10 @@ int updater_new(Updater **ret, sd_event *event, HttpClient *http, const UpdaterH
                 log_info("Reboot flow: resumed in the boot it was in; the reboot was not under way: draining again.");
                 u->flow.state = REBOOT_STATE_DRAINING;
         }
-        u->lock_held = u->flow.state == REBOOT_STATE_DRAINING || u->flow.state == REBOOT_STATE_REBOOTING;
+        /* held only where it was asked for (updater_setup_fleetlock() compares that with the configuration) */
+        u->lock_held = (u->flow.state == REBOOT_STATE_DRAINING || u->flow.state == REBOOT_STATE_REBOOTING) &&
+                       (u->lock_rec.url || u->lock_rec_legacy);
+        updater_release_recorded(u); /* a release at an earlier server that a restart interrupted */
         u->reboot_started = u->flow.state == REBOOT_STATE_REBOOTING;
         if (u->flow.state != REBOOT_STATE_IDLE)
                 log_event(LOG_INFO, 0, "reboot-flow-resumed", NULL, NULL, "Reboot flow resumed in state %s%s.",
@@ -632,6 +660,8 @@ Updater *updater_free(Updater *u) {
         fleetlock_free(u->fleetlock_retired);
         free(u->lock_url_in_use);
         free(u->lock_group_in_use);
+        lock_record_clear(&u->lock_rec);
+        lock_record_clear(&u->release_rec);
         updater_bus_drop(u);
         safe_close(u->inhibit_fd);
         sd_event_source_disable_unref(u->reboot_retry);

@@ -19,6 +19,8 @@ struct VarlinkCall {
         Connection *connection; /* NULL once the peer is gone: replies are then dropped */
         bool more, oneway, done;
         size_t method;          /* index in the method table, for the counters; SIZE_MAX: none */
+        VarlinkCallDisconnectFunc on_disconnect;  /* the peer went away before the final reply */
+        void *disconnect_userdata;
 };
 
 struct Connection {
@@ -170,6 +172,15 @@ const struct ucred *varlink_call_peer(VarlinkCall *c) {
         return c->connection ? &c->connection->peer : NULL;
 }
 
+bool varlink_call_may_write(VarlinkCall *c) {
+        return c->connection && c->connection->may_write;
+}
+
+void varlink_call_set_disconnect(VarlinkCall *c, VarlinkCallDisconnectFunc f, void *userdata) {
+        c->on_disconnect = f;
+        c->disconnect_userdata = userdata;
+}
+
 static int connection_enqueue(Connection *c, json_t *message) {
         _cleanup_free_ char *text = json_dumps(message, JSON_COMPACT);
         size_t n;
@@ -252,7 +263,12 @@ static void connection_free(Connection *c) {
         if (!c)
                 return;
         if (c->call) {
+                VarlinkCallDisconnectFunc f = c->call->on_disconnect;
+
                 c->call->connection = NULL;
+                c->call->on_disconnect = NULL;
+                if (f)
+                        f(c->call, c->call->disconnect_userdata);
                 varlink_call_unref(c->call);
         }
         sd_event_source_disable_unref(c->io);

@@ -86,3 +86,9 @@ int varlink_call_error_invalid_parameter(VarlinkCall *c, const char *parameter);
 bool varlink_call_wants_more(VarlinkCall *c);
 bool varlink_call_is_connected(VarlinkCall *c);
 const struct ucred *varlink_call_peer(VarlinkCall *c);
+/* Whether the caller may call write methods (root or the write group). */
+bool varlink_call_may_write(VarlinkCall *c);
+/* Called once if the peer goes away before the call's final reply (the call is not connected any more by then):
+ * whoever keeps a call waiting drops it there. NULL unsets. */
+typedef void (*VarlinkCallDisconnectFunc)(VarlinkCall *c, void *userdata);
+void varlink_call_set_disconnect(VarlinkCall *c, VarlinkCallDisconnectFunc f, void *userdata);

@@ -29,7 +29,9 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         for (;;) {
-                struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = STDIN_FILENO } };
+                /* stdin at its end is left out: poll() would report its POLLHUP at once, forever, and the
+                 * timeout would never come */
+                struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stdin_open ? STDIN_FILENO : -1 } };
                 if (sending && in_off < in_len)
                         p[0].events |= POLLOUT;
                 else if (stdin_open)

@@ -31,6 +31,7 @@ LOCK_PID=
 cleanup() {
 	sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1
 	[ -n "$LOCK_PID" ] && kill "$LOCK_PID" 2>/dev/null
+	[ -n "${LOCK2_PID:-}" ] && kill "$LOCK2_PID" 2>/dev/null
 	[ -n "$NETNS_PID" ] && kill "$NETNS_PID" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$SB_DIR"
@@ -213,6 +214,55 @@ node $other update pause >/dev/null
 wait_for 10 sh -c "[ ! -s '$SB_DIR/holders' ]"
 ok $? "no holder once both are paused"
 sb systemctl stop ballast-node-b.service
+
+# ---- the lock is recorded with the server that was asked: a restart with another server takes one there ----
+# (reboot.target is still masked: node A stops in rebooting, holding the lock)
+LOCK2_PORT=4401
+nsenter --net="$NETNS" "$FLEETLOCK_SERVER" --port "$LOCK2_PORT" --slots 1 --group workers --state "$SB_DIR/holders2" \
+	>"$SB_DIR/lock2.port" 2>>"$SB_DIR/lock2.log" </dev/null &
+LOCK2_PID=$!
+wait_for 5 test -s "$SB_DIR/lock2.port" || bail "cannot start the second FleetLock server"
+holders2() { awk '{print $1}' "$SB_DIR/holders2" 2>/dev/null | sort | tr '\n' ' '; }
+bctl update resume >/dev/null
+wait_for 30 flow_is A rebooting
+ok $? "node A takes the lock at server 1 and reaches rebooting (logind refuses)"
+is "$(holders) / $(holders2)" "$id_a  / " "server 1 holds node A's lock, server 2 nothing"
+is "$(jq -c '{version, lock: .lock.url}' "$root/var/lib/ballast/updates.json")" \
+	"{\"version\":2,\"lock\":\"http://127.0.0.1:$LOCK_PORT/\"}" "updates.json (version 2) records the server asked"
+sb systemctl kill -s KILL ballastd.service
+wait_for 10 sh -c "! nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballastd.service"
+sed -i "s|127.0.0.1:$LOCK_PORT/|127.0.0.1:$LOCK2_PORT/|" "$root/etc/ballast/ballast.json"
+bctl status >/dev/null
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -o cat -u ballastd BALLAST_EVENT=fleetlock-moved | grep -q 'not held here'"
+ok $? "restarted with server 2 configured: the lock asked of server 1 is not counted as held here"
+wait_for 30 sh -c "[ ! -s '$SB_DIR/holders' ]"
+ok $? "it is released at server 1"
+lock2_then_rebooting() {  # rebooting again only with server 2's lock
+	if flow_is A rebooting; then [ "$(holders2)" = "$id_a " ]; else return 1; fi
+}
+wait_for 40 lock2_then_rebooting
+ok $? "node A takes the lock at server 2 before it is in rebooting again"
+is "$(jq -r .lock.url "$root/var/lib/ballast/updates.json")" "http://127.0.0.1:$LOCK2_PORT/" "the record names server 2"
+# today's format, version 1 (no record), in rebooting: loaded as taken at the configured server
+sb systemctl kill -s KILL ballastd.service
+wait_for 10 sh -c "! nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballastd.service"
+sed "s/@BOOT_ID@/$(sb cat /run/ballast/boot-id)/" "$data/updates-v1.json" >"$root/var/lib/ballast/updates.json"
+moved0=$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-moved | wc -l)
+bctl status >/dev/null
+wait_for 30 flow_is A rebooting
+ok $? "a version-1 updates.json in rebooting: node A resumes and is in rebooting again"
+is "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=fleetlock-moved | wc -l) $(holders2)" "$moved0 $id_a " \
+	"its lock counts as taken at the configured server (nothing moved, server 2 still holds it)"
+is "$(jq -c '{version, lock: .lock.url}' "$root/var/lib/ballast/updates.json")" \
+	"{\"version\":2,\"lock\":\"http://127.0.0.1:$LOCK2_PORT/\"}" "and the file is written again as version 2 with the record"
+is "$(sb stat -c %a /var/lib/ballast/updates.json)" 600 "updates.json is 0600"
+# back to server 1 for what follows
+bctl update pause >/dev/null
+wait_for 20 sh -c "[ ! -s '$SB_DIR/holders2' ]"
+ok $? "paused: released at server 2"
+sed -i "s|127.0.0.1:$LOCK2_PORT/|127.0.0.1:$LOCK_PORT/|" "$root/etc/ballast/ballast.json"
+sb systemctl reload ballastd.service
+kill "$LOCK2_PID" 2>/dev/null; wait "$LOCK2_PID" 2>/dev/null
 
 # ---- the whole flow on node A: lock, drain, logind, reboot, new boot, unlock, services back ----
 ue ResetStatus

@@ -90,6 +90,99 @@ like "$(sandbox_journal -u ballastd.service -o cat | grep 'Refused')" "Refused i
 	"each refusal is logged with the uid"
 like "$(vl_as sockmember '{"method":"io.ballast.Agent.RemoveService","parameters":{"name":"sockt"}}')" \
 	'"parameters"' "the member removes the service over the same open socket"
+
+# --- a read method changes nothing: WaitHealthy from a reader neither runs checks nor holds off a restart ---
+# hcro's check counts its runs and passes; its interval is long: a run is the start's, or one a caller forced
+cat > "$root/var/tmp/hcro.json" <<'JSON'
+{"name": "hcro", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "no"},
+ "health": {"cmd": ["/bin/sh", "-c", "echo x >> /run/ballast/hcro.count"], "interval_ms": 600000,
+            "timeout_ms": 2000, "retries": 1}}
+JSON
+bctl -t 20 apply --wait /var/tmp/hcro.json >/dev/null
+ok $? "a service whose check counts its runs is healthy"
+sb systemctl stop ballast-hcro.service
+hcro_stopped() { bctl ps | grep -Eq 'hcro .* stopped'; }
+wait_for 10 hcro_stopped
+ok $? "stopped, its health is stopped"
+runs0=$(sb cat /run/ballast/hcro.count | wc -l)
+out=$(printf '%s\0' '{"method":"io.ballast.Agent.WaitHealthy","parameters":{"name":"hcro"}}' |
+	as sockother "$BALLAST_BIN/vl-send" "$SOCK" 2000 2>&1); st=$?
+is "$st $out" "3 " "a reader's WaitHealthy on the stopped service waits (vl-send timed out after 2 s)"
+is "$(sb cat /run/ballast/hcro.count | wc -l)" "$runs0" "and ran no check"
+like "$(bctl ps)" "hcro .* stopped" "the service is not called healthy"
+bctl rm hcro >/dev/null
+sb rm -f /run/ballast/hcro.count
+
+# hcfail never passes: at the end of each start's grace (retries x interval + timeout) ballastd restarts it,
+# unless ballast-run (a writer) waits; a reader waiting all along must not hold that restart off
+cat > "$root/var/tmp/hcfail.json" <<'JSON'
+{"name": "hcfail", "runtime": "exec", "command": ["/bin/sleep", "infinity"],
+ "health": {"cmd": ["/bin/false"], "interval_ms": 400, "timeout_ms": 200, "retries": 1}}
+JSON
+bctl apply /var/tmp/hcfail.json >/dev/null
+sandbox_wait_unit ballast-hcfail.service active 10
+pidf() { sb systemctl show -P MainPID ballast-hcfail.service; }
+p0=$(pidf); t0=$(date +%s%N)
+wait_for 20 sh -c "p=\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-hcfail.service); [ \"\$p\" != $p0 ] && [ \"\$p\" != 0 ]"
+ok $? "with nobody waiting, its unhealthy start is restarted"
+cycle_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+p0=$(pidf)
+# three readers ask again and again (one is always waiting) for as long as three such cycles
+end=$(( $(date +%s%N) / 1000000 + 3 * cycle_ms + 1000 )); readers=
+for k in 1 2 3; do
+	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+		vl_as sockother '{"method":"io.ballast.Agent.WaitHealthy","parameters":{"name":"hcfail"}}' 2>&1
+	done > "$SB_DIR/reader.$k" &
+	readers="$readers $!"
+done
+wait $readers
+p1=$(pidf)
+pid_back() { p1=$(pidf); [ "$p1" != 0 ]; }
+wait_for 10 pid_back  # (0: caught between the stop and the start of a restart)
+n=$(cat "$SB_DIR"/reader.* | grep -c '"method"\|error\|parameters'); unhealthy=$(cat "$SB_DIR"/reader.* | grep -c Unhealthy)
+ok $(( p1 != p0 ? 0 : 1 )) "with a reader waiting all along ($n calls, $unhealthy answered Unhealthy; a cycle took $cycle_ms ms), it is still restarted (MainPID $p0 -> $p1)"
+ok $(( unhealthy > 0 ? 0 : 1 )) "and the reader is told Unhealthy"
+bctl rm hcfail >/dev/null
+
+# --- secrets: an exec service's environment reaches the process, and no other user can read a value ---
+secret="s3cret-$RANDOM$RANDOM-value"
+tricky=$'a "quoted" $HOME ${X} `cmd` \\ back\\slash %n 100% \ttab'
+jq_tricky=$(printf '%s' "$tricky" | sed 's/\\/\\\\/g; s/"/\\"/g; s/\t/\\t/g')
+unlike() { local got=$1 re=$2; shift 2; ! printf '%s' "$got" | grep -qE -- "$re"; ok $? "$*"; }
+cat > "$root/var/tmp/sec.json" <<JSON
+{"name": "sec", "runtime": "exec", "command": ["/bin/sleep", "infinity"],
+ "env": {"TOKEN": "$secret", "TRICKY": "$jq_tricky", "EMPTY": ""}}
+JSON
+bctl -t 20 apply --wait /var/tmp/sec.json >/dev/null
+ok $? "an exec service with a secret in its environment runs"
+spid=$(sb systemctl show -P MainPID ballast-sec.service)
+environ=$(sb cat /proc/$spid/environ | tr '\0' '\n')
+like "$environ" "^TOKEN=$secret\$" "the process has the secret"
+is "$(printf '%s\n' "$environ" | grep '^TRICKY=')" "TRICKY=$tricky" "and a value with quotes, \$, backslashes, % and a tab byte for byte"
+like "$environ" "^EMPTY=\$" "and an empty one"
+is "$(sb stat -c '%a %U' /var/lib/ballast/env/sec.env /var/lib/ballast/env | tr '\n' ' ')" "600 root 700 root " \
+	"its environment file is root's, 0600, in a 0700 directory"
+check "the unit names the file and carries no value" -- sh -c "grep -q '^EnvironmentFile=/var/lib/ballast/env/sec.env\$' $root/etc/systemd/system/ballast-sec.service && ! grep -q '$secret' $root/etc/systemd/system/ballast-sec.service"
+for u in 65534 sockother sockmember; do
+	if [ $u = 65534 ]; then run_as() { sb setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	else run_as() { as $u "$@"; }; fi
+	found=$(run_as grep -rlsF -e "$secret" /etc/systemd/system /var/lib/ballast /run/ballast 2>/dev/null)
+	is "$found" "" "uid $u finds the secret in no file of the unit dir, the state dir or /run/ballast"
+	out=$(run_as systemctl show ballast-sec.service 2>&1)
+	like "$out" "EnvironmentFiles=/var/lib/ballast/env/sec.env" "uid $u: systemctl show names the file"
+	unlike "$out" "$secret" "uid $u: and shows no value"
+	out=$(printf '%s\0' '{"method":"io.ballast.Agent.GetService","parameters":{"name":"sec"}}' |
+		run_as "$BALLAST_BIN/vl-send" "$SOCK" 5000)
+	like "$out" '"TOKEN":"<redacted>"' "uid $u: GetService shows the keys with <redacted> values"
+	unlike "$out" "$secret|quoted" "uid $u: and no value"
+	out=$(printf '%s\0' '{"method":"io.ballast.Agent.ListServices","parameters":{}}' | run_as "$BALLAST_BIN/vl-send" "$SOCK" 5000)
+	like "$out" '"name":"sec"' "uid $u: ListServices lists it"
+	unlike "$out" "$secret" "uid $u: without a value"
+done
+check "root's ballastctl inspect shows no value either" -- sh -c "! nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl inspect sec | grep -qF '$secret'"
+bctl rm sec >/dev/null
+check "rm removes the environment file" -- test ! -e "$root/var/lib/ballast/env/sec.env"
+
 sb chmod 0660 $SOCK
 
 # --- load ---

@@ -50,6 +50,8 @@ like "$(bctl inspect web)" '"team": "test"' "inspect shows the spec"
 like "$(bctl inspect web)" '"status": "running"' "inspect shows the container as Docker sees it"
 
 check "the network holder's body is written beside the container's" -- test -s "$root/var/lib/ballast/containers/web.net.json"
+is "$(stat -c '%a %U' "$root/var/lib/ballast/containers/web.json" "$root/var/lib/ballast/containers/web.net.json" | tr '\n' ' ')" \
+	"600 root 600 root " "the bodies (a container's Env among them) are root's, 0600"
 holder() { sb /usr/bin/docker inspect -f '{{.Id}} {{.State.Running}}' ballast-web.net 2>/dev/null; }
 h0=$(holder)
 like "$h0" "^[0-9a-f]{64} true$" "the network holder ballast-web.net runs"
@@ -82,6 +84,37 @@ bctl status >/dev/null
 sleep 1
 is "$(cid) $(prop MainPID ballast-web.service) $(prop NRestarts ballast-web.service)" "$id0 $pid0 $n0" \
 	"after kill -9 and a new start, nothing healthy was restarted"
+
+# --- a drain outlives ballastd: kill -9 and a new start keep the services stopped; only undrain ends it ---
+printf '{"name": "onfail", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "on-failure"}}\n' \
+	> "$SPECS/onfail.json"
+bctl -t 20 apply --wait "$SPECS/onfail.json" >/dev/null
+ok $? "an exec service with restart on-failure runs beside web"
+out=$(bctl -t 60 drain 2>&1)
+ok $? "drain ($out)"
+is "$(prop ActiveState ballast-web.service) $(prop ActiveState ballast-onfail.service)" "inactive inactive" "both are stopped"
+is "$(stat -c '%a %U' "$root/var/lib/ballast/drain.json" 2>&1)" "600 root" "the drain is recorded in the state dir, 0600"
+drained_events() { sandbox_journal -u ballastd.service BALLAST_EVENT=drained | grep -c 'Node drained'; }
+d0=$(drained_events)
+t0=$(date +%s%N)
+sb systemctl kill -s KILL ballastd.service
+bctl status >/dev/null     # socket activation starts it again
+drained_again() { [ "$(drained_events)" -gt "$d0" ]; }
+wait_for 20 drained_again
+ok $? "after kill -9 and a new start, ballastd drains again by itself"
+took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# (as long again as the restart took: a reconcile pass would have started web by then)
+sleep "$(awk -v ms=$took_ms 'BEGIN { printf "%.1f", ms / 1000 + 1 }')"
+is "$(prop ActiveState ballast-web.service) $(prop ActiveState ballast-onfail.service)" "inactive inactive" \
+	"the services stay stopped (waited ${took_ms} ms more, what the restart took)"
+bctl undrain >/dev/null
+ok $? "undrain"
+check "the record is gone" -- test ! -e "$root/var/lib/ballast/drain.json"
+wait_for 20 answers
+ok $? "web answers again"
+sandbox_wait_unit ballast-onfail.service active 10
+ok $? "and the on-failure service the drain had stopped runs again"
+bctl rm onfail >/dev/null
 
 # --- health: a check that starts failing restarts the unit after retries failures ---
 pid0=$(prop MainPID ballast-web.service)
@@ -172,6 +205,31 @@ like "$(bctl ps)" "never: restarted [0-9]+ times? by its health check: (/bin/fal
 	"ps says it was restarted by its health check, and why"
 like "$(bctl inspect never 2>&1 >/dev/null)" "never: restarted [0-9]+ times? by its health check" "inspect says so too"
 bctl rm never >/dev/null
+
+# --- rm, then apply of the same name while the stop is still running: the new service keeps its unit ---
+# (its stop takes a second or two: the TERM trap sleeps, so the apply lands inside the rm's StopUnit job)
+cat > "$SPECS/race.json" <<'JSON'
+{"name": "race", "runtime": "exec",
+ "command": ["/bin/sh", "-c", "trap 'sleep 2; exit 0' TERM; while :; do sleep 0.2; done"]}
+JSON
+bctl -t 20 apply --wait "$SPECS/race.json" >/dev/null
+ok $? "a service with a slow stop runs"
+bctl -t 30 rm race > "$SB_DIR/rm.out" 2>&1 &
+rm_job=$!
+wait_for 10 test ! -e "$root/var/lib/ballast/services/race.json"
+ok $? "rm has begun (the persisted spec is gone)"
+is "$(prop ActiveState ballast-race.service)" deactivating "the stop is still running"
+bctl apply "$SPECS/race.json" >/dev/null
+ok $? "apply of the same name during the stop"
+wait $rm_job
+ok $? "and rm finishes ($(cat "$SB_DIR/rm.out"))"
+sandbox_wait_unit ballast-race.service active 15
+ok $? "the new service runs"
+check "its unit file is there" -- test -e "$root/etc/systemd/system/ballast-race.service"
+check "its spec is persisted" -- test -s "$root/var/lib/ballast/services/race.json"
+sb systemctl daemon-reload
+is "$(prop LoadState ballast-race.service)" loaded "systemd still knows the unit after a daemon-reload"
+bctl rm race >/dev/null
 
 # --- a crash-looping exec service backs off exponentially ---
 cat > "$SPECS/crash.json" <<'JSON'

@@ -300,6 +300,41 @@ static void test_escape_value(void) {
         }
 }
 
+/* systemd's reading of an EnvironmentFile= (src/basic/env-file.c), for the lines we write: KEY="value", where
+ * a backslash before one of \" \\ ` $ gives that character, a backslash before anything else stays, and every
+ * other byte (newlines included) is taken as it is. Returns "KEY=value" strings; NULL for what we never
+ * write (an unquoted value, text after the closing quote). */
+static char **env_file_read(const char *text) {
+        _cleanup_strv_free_ char **out = calloc(strlen(text) + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!out)
+                abort();
+        for (const char *p = text; *p;) {
+                _cleanup_free_ char *a = malloc(strlen(p) + 1);
+                const char *eq = strchr(p, '=');
+                size_t k;
+
+                if (!a || !eq || eq[1] != '"')
+                        return NULL;
+                k = (size_t) (eq + 1 - p);
+                memcpy(a, p, k);
+                for (p = eq + 2; *p != '"'; p++) {
+                        if (!*p)
+                                return NULL;
+                        if (*p == '\\' && p[1] && strchr("\"\\`$", p[1]))
+                                p++;
+                        a[k++] = *p;
+                }
+                a[k] = 0;
+                if (*++p != '\n')
+                        return NULL;
+                p++;
+                out[n++] = TAKE_PTR(a);
+        }
+        return TAKE_PTR(out);
+}
+
 /* ---- whole units ---- */
 
 static void test_golden(const char *spec, const char *golden) {
@@ -314,7 +349,7 @@ static void test_golden(const char *spec, const char *golden) {
 
 static const char *const unit_keys[] = {
         "Description=", "Requires=", "After=", "StartLimitIntervalSec=", "Slice=", "Type=", "NotifyAccess=",
-        "ExecStartPre=", "ExecStart=", "Environment=", "Restart=", "RestartSec=", "TimeoutStartSec=",
+        "ExecStartPre=", "ExecStart=", "Environment=", "EnvironmentFile=", "Restart=", "RestartSec=", "TimeoutStartSec=",
         "TimeoutStopSec=", "KillMode=", "SyslogIdentifier=", "CPUAccounting=", "MemoryAccounting=", "TasksAccounting=", "MemoryMax=", "CPUQuota=", "TasksMax=", "WantedBy=",
         /* identity, security, storage (units-security.c) */
         "User=", "Group=", "WorkingDirectory=", "NoNewPrivileges=", "ProtectSystem=", "ProtectHome=", "PrivateTmp=",
@@ -354,7 +389,7 @@ static char **split_lines(const char *text) {
 
 /* Every line of a generated unit is one we meant to write: a section header, a known key, the one comment, or
  * empty; no line continues onto the next; sections and ExecStart= appear once each. */
-static void check_unit_shape(const char *text, size_t n_env, size_t n_pre, const char *what) {
+static void check_unit_shape(const char *text, size_t n_env_file, size_t n_pre, const char *what) {
         _cleanup_strv_free_ char **lines = split_lines(text);
         bool good = true;
 
@@ -374,7 +409,8 @@ static void check_unit_shape(const char *text, size_t n_env, size_t n_pre, const
         is_int(count_prefix(lines, "ExecStart="), 1, "%s: one ExecStart=", what);
         /* exec: the backoff helper; docker: none, `ballast-run docker` backs off itself */
         is_int(count_prefix(lines, "ExecStartPre="), n_pre, "%s: %zu ExecStartPre=", what, n_pre);
-        is_int(count_prefix(lines, "Environment="), n_env, "%s: one Environment= per variable", what);
+        is_int(count_prefix(lines, "Environment="), 0, "%s: no Environment= (values stay out of the unit)", what);
+        is_int(count_prefix(lines, "EnvironmentFile="), n_env_file, "%s: %zu EnvironmentFile=", what, n_env_file);
         is_int(count_prefix(lines, "ExecStartPost"), 0, "%s: no line starts ExecStartPost=", what);
         is_int(count_prefix(lines, "WantedBy="), 1, "%s: one WantedBy=", what);
 }
@@ -436,7 +472,7 @@ static void test_hostile(void) {
                 _cleanup_(service_spec_freep) ServiceSpec *exec = NULL, *docker = NULL;
                 _cleanup_json_ json_t *je = NULL, *jd = NULL, *body = NULL;
                 _cleanup_free_ char *value = NULL, *unit = NULL, *dunit = NULL, *text = NULL, *error = NULL,
-                                    *want_env = NULL;
+                                    *want_env = NULL, *envtext = NULL;
                 _cleanup_strv_free_ char **lines = NULL, **words = NULL, **env = NULL;
                 JsonError e = {};
                 const char *label;
@@ -479,10 +515,13 @@ static void test_hostile(void) {
                 words = unit_words(strempty(find_line(lines, "ExecStart=")), true);
                 ok(words && strv_length(words) == 2 && streq(words[0], "/bin/echo") && streq(words[1], value),
                    "  ExecStart= reads back as the spec's command");
-                env = unit_words(strempty(find_line(lines, "Environment=")), false);
+                is_str(find_line(lines, "EnvironmentFile="), "/var/lib/ballast/env/hostile.env",
+                       "  EnvironmentFile= names the root-only file");
+                is_int(unit_env_file_text(exec, &envtext), 0, "  environment file generated");
+                env = envtext ? env_file_read(envtext) : NULL;
                 if (asprintf(&want_env, "V=%s", value) < 0)
                         abort();
-                ok(env && strv_length(env) == 1 && streq(env[0], want_env), "  Environment= reads back as V=value");
+                ok(env && strv_length(env) == 1 && streq(env[0], want_env), "  the file reads back as V=value");
 
                 r = service_spec_from_json(jd, &docker, &e);
                 if (!is_int(r, 0, "  docker spec accepted")) {
@@ -513,7 +552,7 @@ static void test_not_utf8(void) {
 
 static void test_exec_unit_details(void) {
         _cleanup_(service_spec_freep) ServiceSpec *s = NULL;
-        _cleanup_free_ char *unit = NULL, *error = NULL;
+        _cleanup_free_ char *unit = NULL, *error = NULL, *envtext = NULL;
         static const char text[] = "{\"name\":\"x\",\"runtime\":\"exec\",\"command\":[\"/opt/my app/100%/run\",\"$1\"],"
                                    "\"env\":{\"B\":\"2\",\"A\":\"1\",\"C\":\"%\"},"
                                    "\"resources\":{\"cpu\":1.001,\"memory\":\"1G\",\"pids\":1},"
@@ -525,8 +564,10 @@ static void test_exec_unit_details(void) {
         }
         is_int(unit_text_for_service(s, &test_ctx, &unit), 0, "exec unit generated");
         ok(unit && strstr(unit, "\nExecStart=\"/opt/my app/100%%/run\" \"$$1\"\n"), "executable: %% doubled, $ not");
-        ok(unit && strstr(unit, "\nEnvironment=\"A=1\"\nEnvironment=\"B=2\"\nEnvironment=\"C=%%\"\n"),
-           "Environment= sorted by key, %% doubled");
+        ok(unit && strstr(unit, "\nEnvironmentFile=/var/lib/ballast/env/x.env\n") && !strstr(unit, "Environment="),
+           "the environment comes from a file, no Environment=");
+        is_int(unit_env_file_text(s, &envtext), 0, "environment file generated");
+        is_str(envtext, "A=\"1\"\nB=\"2\"\nC=\"%\"\n", "  sorted by key, %% as it is");
         ok(unit && strstr(unit, "\nCPUQuota=100.1%\n"), "CPUQuota= keeps millicores");
         ok(unit && strstr(unit, "\nMemoryMax=1073741824\nCPUQuota=100.1%\nTasksMax=1\n"), "limits");
         ok(unit && strstr(unit, "\nRestart=no\nRestartSec=0\nTimeoutStartSec=121s\n"), "restart and timeouts");

@@ -132,7 +132,36 @@ static int method_bad_param(VarlinkCall *call, json_t *params, void *userdata) {
         return varlink_call_error_invalid_parameter(call, "name");
 }
 
+/* Keeps the call, unanswered, until its peer goes away; the disconnect hook drops it. Held says how many were
+ * held and how many dropped so. */
+static VarlinkCall *held_call;
+static unsigned n_held, n_dropped;
+
+static void on_held_disconnect(VarlinkCall *call, void *userdata) {
+        if (call == held_call && userdata == &held_call && !varlink_call_is_connected(call)) {
+                n_dropped++;
+                held_call = varlink_call_unref(held_call);
+        }
+}
+
+static int method_hold(VarlinkCall *call, json_t *params, void *userdata) {
+        if (held_call)
+                return varlink_call_error(call, "io.ballast.Agent.Busy", NULL);
+        held_call = varlink_call_ref(call);
+        n_held++;
+        varlink_call_set_disconnect(call, on_held_disconnect, &held_call);
+        return 0;
+}
+
+static int method_held(VarlinkCall *call, json_t *params, void *userdata) {
+        return varlink_call_reply(call, json_pack("{s:i,s:i,s:b,s:b}", "held", (int) n_held, "dropped",
+                                                  (int) n_dropped, "holding", held_call != NULL, "may_write",
+                                                  varlink_call_may_write(call)));
+}
+
 static const VarlinkMethod test_methods[] = {
+        { "io.ballast.Agent.Hold", method_hold, 0 },
+        { "io.ballast.Agent.Held", method_held, 0 },
         { "io.ballast.Agent.GetStatus", method_get_status, 0 },
         { "io.ballast.Agent.WhoAmI", method_who_am_i, 0 },
         { "io.ballast.Agent.SetThing", method_set_thing, VARLINK_METHOD_WRITE },
@@ -405,6 +434,53 @@ static int wait_connections(VarlinkClient *c, int n) {
 }
 
 /* ==== the tests ==== */
+
+/* Held's answer, or NULL. */
+static json_t *held_state(VarlinkClient *c) {
+        json_t *reply = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        if (varlink_client_call(c, "io.ballast.Agent.Held", no_params, TIMEOUT_USEC, &reply, &error) < 0 || error) {
+                json_decref(reply);
+                return NULL;
+        }
+        return reply;
+}
+
+static int held_int(json_t *v, const char *key) {
+        return (int) json_integer_value(json_object_get(v, key));
+}
+
+/* A call kept waiting ends with its connection: the server is told (the disconnect hook), once, and drops it. */
+static void test_disconnect_hook(void) {
+        _cleanup_(varlink_client_freep) VarlinkClient *c = client();
+        _cleanup_(raw_freep) Raw *r = raw_connect();
+        static const char hold[] = "{\"method\":\"io.ballast.Agent.Hold\",\"parameters\":{}}";
+        _cleanup_json_ json_t *st = NULL;
+        int64_t t0;
+
+        diag("a kept call ends with its connection");
+        ok(c && r && raw_send(r, hold, sizeof(hold)) == 0, "a call the server keeps without answering");
+        for (t0 = now_ms(); c && now_ms() - t0 < 2000 * (int64_t) slow; sleep_ms(10)) {
+                json_decref(st);
+                st = held_state(c);
+                if (!st || held_int(st, "held") == 1)
+                        break;
+        }
+        ok(st && held_int(st, "held") == 1 && held_int(st, "dropped") == 0 &&
+           json_is_true(json_object_get(st, "holding")), "  is held while its client is connected");
+        ok(st && json_is_true(json_object_get(st, "may_write")) == (geteuid() == 0),
+           "  varlink_call_may_write() says whether the caller may write");
+        raw_free(TAKE_PTR(r));
+        for (t0 = now_ms(); c && now_ms() - t0 < 2000 * (int64_t) slow; sleep_ms(10)) {
+                json_decref(st);
+                st = held_state(c);
+                if (!st || held_int(st, "dropped") > 0)
+                        break;
+        }
+        ok(st && held_int(st, "dropped") == 1 && json_is_false(json_object_get(st, "holding")),
+           "  its client closed: the hook ran once and the call was dropped (%lld ms)", (long long) (now_ms() - t0));
+}
 
 static void test_service_interface(void) {
         _cleanup_(varlink_client_freep) VarlinkClient *c = client();
@@ -1092,6 +1168,7 @@ int main(void) {
         test_permissions();
         test_reader_that_never_reads();
         test_client_leaks();
+        test_disconnect_hook();
 
         stop_server();
         json_decref(no_params);
