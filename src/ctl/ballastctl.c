@@ -46,7 +46,13 @@ static const Verb verbs[] = {
         { "rm", 1, 1, verb_rm, "rm NAME",
           "stop a service and remove its unit, container and spec. Refused (exit 3) for a service that comes\n"
           "from a file." },
-        { "restart", 1, 1, verb_restart, "restart NAME", "restart a service (waits until it is up again)." },
+        { "restart", 1, 1, verb_restart, "restart NAME",
+          "restart a service (waits until it is up again). Refused (exit 3) for a service stopped on purpose." },
+        { "stop", 1, 1, verb_stop, "stop NAME",
+          "stop a service and keep it stopped, across reconciles and restarts of ballastd, until start (or an\n"
+          "apply). A `systemctl stop ballast-NAME.service` by hand is kept the same way; ps says by whom." },
+        { "start", 1, 1, verb_start, "start NAME",
+          "start a stopped service again (waits until it is up); clears the stop of stop or of systemctl stop." },
         { "logs", 1, 1, verb_logs, "logs [-f] NAME", "the service's journal (journalctl -u ballast-NAME.service)." },
         { "capacity", 0, 0, verb_capacity, "capacity",
           "capacity, reserved, allocatable, committed, free, the largest fit, ports held, per-service usage\n"

@@ -39,9 +39,14 @@ int verb_ps(int argc, char *argv[]) {
                "PID", "IMAGE");
         json_array_foreach(list, i, svc) {
                 const char *origin = json_string_value(json_object_get(svc, "origin"));
+                const char *by = json_string_value(json_object_get(svc, "stopped_by"));
                 char state[64];
-                snprintf(state, sizeof(state), "%s (%s)", strna(json_string_value(json_object_get(svc, "state"))),
-                         strna(json_string_value(json_object_get(svc, "sub_state"))));
+                if (by) /* stopped on purpose, and kept so */
+                        snprintf(state, sizeof(state), "stopped (by %s)", streq(by, "hand") ? "hand" : "ballastctl");
+                else
+                        snprintf(state, sizeof(state), "%s (%s)",
+                                 strna(json_string_value(json_object_get(svc, "state"))),
+                                 strna(json_string_value(json_object_get(svc, "sub_state"))));
                 /* file: a spec in the services directory (rm refuses: change the file); applied: over the socket */
                 printf("%-24s %-7s %-7s %-24s %-9s %8lld %8lld  %s\n", json_string_value(json_object_get(svc, "name")),
                        streq_ptr(origin, "api") ? "applied" : strna(origin),
@@ -89,6 +94,14 @@ int verb_rm(int argc, char *argv[]) {
 
 int verb_restart(int argc, char *argv[]) {
         return verb_simple("io.ballast.Agent.RestartService", "restart", argv[1], "restarted");
+}
+
+int verb_stop(int argc, char *argv[]) {
+        return verb_simple("io.ballast.Agent.StopService", "stop", argv[1], "stopped (stays stopped until ballastctl start)");
+}
+
+int verb_start(int argc, char *argv[]) {
+        return verb_simple("io.ballast.Agent.StartService", "start", argv[1], "started");
 }
 
 int verb_logs(int argc, char *argv[]) {

@@ -73,6 +73,8 @@ int verb_ps(int argc, char *argv[]);
 int verb_inspect(int argc, char *argv[]);
 int verb_rm(int argc, char *argv[]);
 int verb_restart(int argc, char *argv[]);
+int verb_stop(int argc, char *argv[]);
+int verb_start(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
 int verb_apply(int argc, char *argv[]);
 

@@ -212,6 +212,10 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
                 if (!svc)
                         return -ENOMEM;
         }
+        /* an apply asks for this spec to run: a stop on purpose ends with it */
+        r = service_clear_stopped(s, svc, "applied");
+        if (r < 0)
+                return reply_state_write_failed(call, s->state_dir, r);
         service_set_spec(svc, TAKE_PTR(*specp));
         svc->origin = ORIGIN_API;
         svc->present = true;
@@ -331,6 +335,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         r = unlink_durable(path);
         if (r < 0)
                 return reply_state_write_failed(call, path, r);
+        (void) stopped_mark_clear(s->state_dir, p.name);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
@@ -349,6 +354,64 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         return 0;
 }
 
+static int reply_service_stopped(VarlinkCall *call, Service *svc) {
+        return varlink_call_error(call, "io.ballast.Agent.ServiceStopped",
+                                  json_pack("{s:s,s:s}", "name", svc->name, "by", stopped_by_to_string(svc->stopped)));
+}
+
+/* Persists the mark first (a ballastd killed after it stops the unit at its next start), then stops the unit;
+ * the reply comes when it is down. */
+int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_free_ char *path = NULL;
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_stop);
+        r = service_set_stopped(s, svc, STOPPED_BY_CTL);
+        if (r < 0) {
+                path = path_join(s->state_dir, STOPPED_DIR);
+                return reply_state_write_failed(call, strna(path), r);
+        }
+        log_event(LOG_INFO, 0, "service-stop", svc->name, NULL,
+                  "Stopping %s on request; it stays stopped until started.", svc->unit);
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        return service_stop_job(s, svc);
+}
+
+/* Clears the mark (durably), then starts the unit; the reply comes when it is up. */
+int supervisor_method_start(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_start);
+        if (s->draining)
+                return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
+        r = service_clear_stopped(s, svc, "started on request");
+        if (r < 0) {
+                _cleanup_free_ char *path = path_join(s->state_dir, STOPPED_DIR);
+                return reply_state_write_failed(call, strna(path), r);
+        }
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        svc->stop_deciding = false;
+        svc->healthy = false;
+        svc->job_in_flight = false; /* a start whose job we still wait for answers this call too */
+        return service_job(s, svc, "StartUnit");
+}
+
 int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(name_params_done) NameParams p = {};
         Service *svc;
@@ -361,6 +424,8 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
                 return supervisor_defer(s, call, params, supervisor_method_restart);
         if (s->draining)
                 return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
+        if (svc->stopped != STOPPED_NONE)
+                return reply_service_stopped(call, svc);
         r = waiter_add(&svc->op_waiters, call);
         if (r < 0)
                 return r;

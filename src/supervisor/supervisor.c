@@ -257,8 +257,9 @@ static const char *service_health_string(Service *svc) {
 
 json_t *service_status_json(Supervisor *s, Service *svc) {
         const UnitState *u = bus_unit(s->bus, svc->unit);
+        json_t *j;
 
-        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:I,s:i,s:i}",
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:I,s:i,s:i}",
                          "name", svc->name,
                          "unit", svc->unit,
                          "runtime", service_runtime_to_string(svc->spec->runtime),
@@ -273,6 +274,12 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "main_pid", (json_int_t) (u ? u->main_pid : 0),
                          "last_exit_code", svc->last_exit_code,
                          "oom_kills", (int) svc->oom_kills);
+        /* stopped on purpose: "ballastctl" or "hand", and since when */
+        if (j && svc->stopped != STOPPED_NONE) {
+                json_object_set_new(j, "stopped_by", json_string(stopped_by_to_string(svc->stopped)));
+                json_object_set_new(j, "stopped_since_usec", json_integer((json_int_t) svc->stopped_since_usec));
+        }
+        return j;
 }
 
 json_t *supervisor_services_json(Supervisor *s) {

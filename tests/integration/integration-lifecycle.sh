@@ -1,0 +1,113 @@
+#!/bin/bash
+# The life cycle of a service in the sandbox (real systemd and dockerd): `ballastctl stop` keeps it stopped through
+# a kill -9 of ballastd and a reconcile (SIGHUP); a `systemctl stop` by hand is kept the same way (ps says by whom),
+# and a `systemctl start` by hand ends it; `ballastctl start` brings it back; restart of a stopped service is
+# refused (exit 3); a Docker service's container is stopped with it. How long to watch for an unwanted start is
+# derived from how long a start took in this run.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/sandbox.sh"
+. "$here/../lib/lib.sh"
+
+SB_DIR=$(mktemp -d /var/tmp/ballast-it-lifecycle.XXXXXX)
+trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+sandbox_start "$SB_DIR" --docker || bail "cannot start the sandbox"
+ballast_install || bail "cannot install ballast into the sandbox"
+need jq
+command -v jq >/dev/null || bail "jq is not installed (tools/deps.sh installs it)"
+root=/proc/$SANDBOX_PID/root
+S=/var/lib/ballast
+sb systemctl start ballastd.socket
+now_ms() { date +%s%3N; }
+active() { sb systemctl is-active "ballast-$1.service" 2>/dev/null; }
+state_of() { bctl -j ps | jq -r --arg n "$1" '.services[] | select(.name == $n) | (.stopped_by // "-") + " " + .state'; }
+ps_line() { bctl ps | grep "^$1 "; }
+rc() { "$@" >/dev/null 2>&1; echo $?; }
+
+sb mkdir -p /tmp/specs
+printf '{"name": "s1", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "always", "delay_ms": 0}}\n' \
+	>"$root/tmp/specs/s1.json"
+printf '{"name": "d1", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000000 & wait"], "restart": {"policy": "always", "delay_ms": 0}}\n' \
+	>"$root/tmp/specs/d1.json"
+
+t0=$(now_ms)
+bctl -t 60 apply --wait /tmp/specs/s1.json >/dev/null
+ok $? "s1 applied and up"
+START_MS=$(( $(now_ms) - t0 ))
+# an unwanted start would come within a reconcile pass and a start: watch three times a measured start, >= 2 s
+WATCH_MS=$(( START_MS * 3 < 2000 ? 2000 : START_MS * 3 ))
+diag "a start took $START_MS ms; watching $WATCH_MS ms for unwanted starts"
+bctl -t 60 apply --wait /tmp/specs/d1.json >/dev/null
+ok $? "d1 (Docker) applied and up" || sb journalctl -u ballast-d1.service -n 30 --no-pager | sed 's/^/# /'
+stays_inactive() {  # NAME: inactive throughout WATCH_MS
+	local end=$(( $(now_ms) + WATCH_MS ))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		[ "$(active "$1")" = active ] && return 1
+		[ "$(active "$1")" = activating ] && return 1
+		sleep 0.2
+	done
+}
+
+# ---- ballastctl stop ----
+bctl stop s1 >/dev/null
+ok $? "ballastctl stop s1"
+is "$(active s1)" inactive "the unit is down when stop returns"
+like "$(ps_line s1)" "stopped \(by ballastctl\)" "ps: stopped (by ballastctl)"
+is "$(sb stat -c %a "$S/stopped/s1")" 600 "the mark is persisted, mode 0600"
+like "$(sb cat "$S/stopped/s1")" "^version=1" "the mark's format version"
+is "$(rc bctl restart s1)" 3 "restart of a stopped service: refused, exit 3"
+
+step "kill -9 of ballastd"
+pid=$(sb systemctl show -P MainPID ballastd.service)
+sb kill -9 "$pid"
+gone() { ! sb kill -0 "$pid" 2>/dev/null; }
+wait_for 10 gone
+bctl -t 30 status >/dev/null   # socket activation starts it again
+ok $? "ballastd is back"
+stays_inactive s1
+ok $? "s1 stays stopped after ballastd's restart"
+sb systemctl kill -s HUP ballastd.service
+stays_inactive s1
+ok $? "s1 stays stopped through a reconcile (SIGHUP)"
+is "$(state_of s1)" "ballastctl inactive" "still stopped by ballastctl"
+
+bctl -t 30 start s1 >/dev/null
+ok $? "ballastctl start s1"
+is "$(active s1)" active "s1 is up"
+is "$(sb sh -c "test -e $S/stopped/s1 && echo yes || echo no")" no "the mark is gone"
+
+# ---- systemctl stop by hand ----
+sb systemctl stop ballast-s1.service
+by_hand() { [ "$(state_of s1)" = "hand inactive" ]; }
+wait_for 10 by_hand
+ok $? "systemctl stop by hand is seen: stopped_by hand"
+like "$(ps_line s1)" "stopped \(by hand\)" "ps: stopped (by hand)"
+like "$(sb cat "$S/stopped/s1")" "by=hand" "persisted as by=hand"
+sb systemctl kill -s HUP ballastd.service
+stays_inactive s1
+ok $? "a stop by hand is respected: not started again (Restart=always, reconcile)"
+sb systemctl start ballast-s1.service
+unstopped() { [ "$(state_of s1)" = "- active" ]; }
+wait_for 10 unstopped
+ok $? "systemctl start by hand ends the stop"
+is "$(sb sh -c "test -e $S/stopped/s1 && echo yes || echo no")" no "and removes the mark"
+sb systemctl stop ballast-s1.service
+wait_for 10 by_hand
+ok $? "stopped by hand again"
+bctl -t 30 start s1 >/dev/null
+ok $? "ballastctl start after a stop by hand"
+is "$(active s1)" active "s1 is up"
+
+# ---- a Docker service ----
+bctl -t 30 stop d1 >/dev/null
+ok $? "ballastctl stop d1"
+is "$(sb docker ps -q --filter name=^/ballast-d1\$)" "" "its container is not running"
+stays_inactive d1
+ok $? "d1 stays stopped"
+bctl -t 60 start d1 >/dev/null
+ok $? "ballastctl start d1"
+is "$(sb docker inspect -f '{{.State.Running}}' ballast-d1)" true "its container runs again"
+
+is "$(rc bctl stop nosuch)" 4 "stop of an unknown service: exit 4"
+is "$(rc bctl start 'Bad Name')" 2 "start of a bad name: exit 2"
+done_testing
