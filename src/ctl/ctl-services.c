@@ -14,6 +14,7 @@
 #include "shared/parse-util.h"
 #include "shared/service-name.h"
 #include "shared/time-util.h"
+#include "supervisor/spec.h"
 #include "varlink/varlink-client.h"
 
 static int check_name(const char *verb, const char *name) {
@@ -104,6 +105,31 @@ int verb_start(int argc, char *argv[]) {
         return verb_simple("io.ballast.Agent.StartService", "start", argv[1], "started");
 }
 
+/* Offline: the parser ballastd uses (supervisor/spec.c), no daemon needed. Exit 2 when a spec is invalid, each
+ * error as FILE:LINE:COLUMN: field: why. */
+int verb_validate(int argc, char *argv[]) {
+        int bad = 0;
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+                _cleanup_free_ char *error = NULL;
+                int r = service_spec_load(argv[i], &spec, &error);
+
+                if (r < 0) {
+                        fprintf(stderr, "%s\n", error ?: strerror(-r));
+                        bad = MAX(bad, r == -ENOENT || r == -EACCES ? CTL_EXIT_FAILED : CTL_EXIT_USAGE);
+                        continue;
+                }
+                if (arg_json) {
+                        _cleanup_json_ json_t *j = service_spec_to_json(spec);
+                        _cleanup_free_ char *t = j ? json_dump_compact(j) : NULL;
+                        printf("%s\n", strempty(t));
+                } else
+                        printf("%s: valid (%s, %s)\n", argv[i], spec->name, service_runtime_to_string(spec->runtime));
+        }
+        return bad;
+}
+
 int verb_logs(int argc, char *argv[]) {
         _cleanup_free_ char *own = NULL, *about = NULL, *container = NULL;
         int r = check_name("logs", argv[1]);
@@ -116,8 +142,24 @@ int verb_logs(int argc, char *argv[]) {
                 return 1;
         /* what `journalctl -u` shows (the unit's own lines and systemd's about it) and, for Docker services,
          * the container's output (Docker's journald log driver) */
-        char *args[] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
-                         container, arg_follow ? (char *) "-f" : NULL, NULL };
+        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
+                           container };
+        size_t n = 7;
+        if (arg_follow)
+                args[n++] = (char *) "-f";
+        if (arg_lines) {
+                args[n++] = (char *) "-n";
+                args[n++] = (char *) arg_lines;
+        }
+        if (arg_since) {
+                args[n++] = (char *) "--since";
+                args[n++] = (char *) arg_since;
+        }
+        if (arg_output) {
+                args[n++] = (char *) "-o";
+                args[n++] = (char *) arg_output;
+        }
+        args[n] = NULL;
         execvp("journalctl", args);
         fprintf(stderr, "ballastctl logs: cannot run journalctl: %s\n", strerror(errno));
         return 1;

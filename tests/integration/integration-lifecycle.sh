@@ -27,8 +27,10 @@ rc() { "$@" >/dev/null 2>&1; echo $?; }
 sb mkdir -p /tmp/specs
 printf '{"name": "s1", "runtime": "exec", "command": ["/bin/sleep", "infinity"], "restart": {"policy": "always", "delay_ms": 0}}\n' \
 	>"$root/tmp/specs/s1.json"
-printf '{"name": "d1", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000000 & wait"], "restart": {"policy": "always", "delay_ms": 0}}\n' \
-	>"$root/tmp/specs/d1.json"
+cat >"$root/tmp/specs/d1.json" <<'JSON'
+{"name": "d1", "image": "local/busybox:latest", "command": ["/bin/sh", "-c", "touch /tmp/ok; exec sleep 100000"],
+ "health": {"cmd": ["/bin/test", "-f", "/tmp/ok"], "interval_ms": 1000, "timeout_ms": 900, "retries": 2}}
+JSON
 
 t0=$(now_ms)
 bctl -t 60 apply --wait /tmp/specs/s1.json >/dev/null
@@ -38,7 +40,9 @@ START_MS=$(( $(now_ms) - t0 ))
 WATCH_MS=$(( START_MS * 3 < 2000 ? 2000 : START_MS * 3 ))
 diag "a start took $START_MS ms; watching $WATCH_MS ms for unwanted starts"
 bctl -t 60 apply --wait /tmp/specs/d1.json >/dev/null
-ok $? "d1 (Docker) applied and up" || sb journalctl -u ballast-d1.service -n 30 --no-pager | sed 's/^/# /'
+r=$?
+ok $r "d1 (Docker) applied and up"
+[ $r = 0 ] || sb journalctl -u ballast-d1.service -n 30 --no-pager | sed 's/^/# /'
 stays_inactive() {  # NAME: inactive throughout WATCH_MS
 	local end=$(( $(now_ms) + WATCH_MS ))
 	while [ "$(now_ms)" -lt "$end" ]; do
@@ -107,6 +111,28 @@ ok $? "d1 stays stopped"
 bctl -t 60 start d1 >/dev/null
 ok $? "ballastctl start d1"
 is "$(sb docker inspect -f '{{.State.Running}}' ballast-d1)" true "its container runs again"
+
+# ---- logs -n / -o through to journalctl ----
+out=$(bctl logs -n 3 -o cat s1)
+is "$?" 0 "logs -n 3 -o cat"
+ok "$([ "$(wc -l <<<"$out")" -le 3 ]; echo $?)" "at most 3 lines"
+like "$(bctl logs -n 1 -o json s1)" '"_SYSTEMD_UNIT" *: *"ballast-s1.service"|"UNIT" *: *"ballast-s1.service"' "-o json: journalctl's JSON, of the unit"
+ok "$(bctl logs --since '1 hour ago' s1 | grep -q 'ballast-s1\|s1'; echo $?)" "--since"
+
+# ---- validate: offline, no daemon (a socket that does not exist) ----
+V=$SB_DIR/validate
+mkdir -p "$V"
+printf '{"name": "v1", "image": "local/busybox:latest"}\n' >"$V/good.json"
+printf '{"name": "v2",\n "image": "x", "resources": {"memory": "12XB"}}\n' >"$V/bad.json"
+vctl() { BALLAST_SOCKET=$V/nosocket "$top_builddir/ballastctl" "$@"; }
+out=$(vctl validate "$V/good.json" 2>&1)
+is "$?" 0 "validate of a valid spec: exit 0, no daemon needed"
+like "$out" "good.json: valid \(v1, docker\)" "says it is valid, with its name and runtime"
+out=$(vctl validate "$V/good.json" "$V/bad.json" 2>&1)
+is "$?" 2 "validate with an invalid spec: exit 2"
+like "$out" "bad.json:2:30: resources.memory: " "the error as FILE:LINE:COLUMN: field"
+is "$(rc vctl validate "$V/missing.json")" 1 "an unreadable file: exit 1"
+is "$(vctl -j validate "$V/good.json" | jq -r '.restart.policy')" always "--json: the normalized spec, defaults filled in"
 
 is "$(rc bctl stop nosuch)" 4 "stop of an unknown service: exit 4"
 is "$(rc bctl start 'Bad Name')" 2 "start of a bad name: exit 2"
