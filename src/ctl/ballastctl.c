@@ -20,6 +20,7 @@ bool arg_json = false;
 bool arg_wait = false;
 bool arg_follow = false;
 bool arg_wide = false;
+bool arg_dry_run = false;
 const char *arg_lines = NULL, *arg_since = NULL, *arg_output = NULL;
 const char *arg_verb = "";
 static bool arg_help = false;
@@ -41,9 +42,12 @@ static const Verb verbs[] = {
           "the services: state, health, restarts, and ORIGIN: \"file\" (a spec in the services directory: change\n"
           "or remove the file; rm refuses) or \"applied\" (over the socket: rm removes it)." },
         { "inspect", 1, 1, verb_inspect, "inspect NAME", "a service's spec and state, as JSON." },
-        { "apply", 1, -1, verb_apply, "apply [--wait] FILE|DIR...",
+        { "apply", 1, -1, verb_apply, "apply [--wait|--dry-run] FILE|DIR...",
           "validate every spec first, then apply them all (a DIR: its *.json); --wait shows progress until\n"
-          "each is active or failed." },
+          "each is active or failed; --dry-run applies nothing and shows what would change (as diff)." },
+        { "diff", 1, -1, verb_diff, "diff FILE|DIR...",
+          "what applying would change, nothing applied: the spec's fields, the unit's lines (- and +), the\n"
+          "container's settings, and whether the service restarts (or only its resources change live)." },
         { "validate", 1, -1, verb_validate, "validate FILE...",
           "check specs offline, with ballastd's own parser (no daemon needed): each error as\n"
           "FILE:LINE:COLUMN: field: why. Exits 2 when a spec is invalid, 1 when a file cannot be read." },
@@ -120,6 +124,7 @@ static void help(void) {
                "  -t --timeout SEC     give up waiting for ballastd after SEC seconds (default 30;\n"
                "                       apply --wait: for each service)\n"
                "  -w --wait            apply: wait and show progress\n"
+               "     --dry-run         apply: show what would change, apply nothing\n"
                "  -f --follow          logs: follow\n"
                "  -n --lines N         logs: the last N lines (journalctl -n)\n"
                "     --since TIME      logs: from TIME on (journalctl --since)\n"
@@ -193,7 +198,7 @@ int call(const char *method, json_t *params, json_t **ret) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_WIDE, ARG_SINCE };
+        enum { ARG_VERSION = 0x100, ARG_WIDE, ARG_SINCE, ARG_DRY_RUN };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -205,6 +210,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "wide", no_argument, NULL, ARG_WIDE },
                 { "lines", required_argument, NULL, 'n' },
                 { "since", required_argument, NULL, ARG_SINCE },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "output", required_argument, NULL, 'o' },
                 {}
         };
@@ -242,6 +248,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'n': /* logs: through to journalctl, which checks them */
                         arg_lines = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
                         break;
                 case ARG_SINCE:
                         arg_since = optarg;

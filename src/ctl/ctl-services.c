@@ -107,6 +107,11 @@ int verb_start(int argc, char *argv[]) {
 
 /* Offline: the parser ballastd uses (supervisor/spec.c), no daemon needed. Exit 2 when a spec is invalid, each
  * error as FILE:LINE:COLUMN: field: why. */
+int verb_diff(int argc, char *argv[]) {
+        arg_dry_run = true;
+        return verb_apply(argc, argv);
+}
+
 int verb_validate(int argc, char *argv[]) {
         int bad = 0;
 
@@ -331,6 +336,64 @@ static int apply_one(VarlinkClient *c, const SpecFile *f) {
         return 0;
 }
 
+static void print_lines(json_t *list, const char *mark) {
+        json_t *v;
+        size_t i;
+
+        json_array_foreach(list, i, v)
+                printf("    %s %s\n", mark, strna(json_string_value(v)));
+}
+
+/* What an apply would change (ApplyService with dry_run): the spec's fields, the unit's lines, the container's
+ * settings, and whether the running service restarts. */
+static int diff_one(VarlinkClient *c, const SpecFile *f) {
+        _cleanup_json_ json_t *params = json_pack("{s:O,s:b}", "spec", f->spec, "dry_run", 1), *reply = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_t *d, *v, *unit;
+        const char *change;
+        size_t i;
+        int r;
+
+        r = varlink_client_call(c, "io.ballast.Agent.ApplyService", params, arg_timeout_usec, &reply, &error);
+        if (r < 0) {
+                fprintf(stderr, "ballastctl %s: %s\n", arg_verb, strerror(-r));
+                return ctl_errno_exit_code(r);
+        }
+        if (error) {
+                print_apply_error(f, error, reply);
+                return ctl_error_exit_code(error);
+        }
+        d = json_object_get(reply, "diff");
+        if (arg_json)
+                return print_json(d);
+        change = strna(json_string_value(json_object_get(d, "change")));
+        printf("%s: %s\n", strna(json_string_value(json_object_get(d, "name"))),
+               streq(change, "create") ? "a new service: created and started" :
+               streq(change, "none") ? "no change" :
+               streq(change, "resize") ? "resources only: changed live, no restart" :
+                                         "changed: the service restarts");
+        if (streq(change, "none"))
+                return 0;
+        if (json_array_size(json_object_get(d, "fields")) > 0) {
+                printf("  spec:");
+                json_array_foreach(json_object_get(d, "fields"), i, v)
+                        printf("%s %s", i ? "," : "", json_string_value(v));
+                printf("\n");
+        }
+        unit = json_object_get(d, "unit");
+        if (json_array_size(json_object_get(unit, "removed")) + json_array_size(json_object_get(unit, "added")) > 0)
+                printf("  unit:\n");
+        print_lines(json_object_get(unit, "removed"), "-");
+        print_lines(json_object_get(unit, "added"), "+");
+        if (json_array_size(json_object_get(d, "container")) > 0) {
+                printf("  container:");
+                json_array_foreach(json_object_get(d, "container"), i, v)
+                        printf("%s %s", i ? "," : "", json_string_value(v));
+                printf("\n");
+        }
+        return 0;
+}
+
 int verb_apply(int argc, char *argv[]) {
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
         SpecFile *files = NULL;
@@ -360,7 +423,7 @@ int verb_apply(int argc, char *argv[]) {
                 return 1;
         }
         for (size_t i = 0; i < n && !bad; i++)
-                bad = apply_one(c, &files[i]);
+                bad = arg_dry_run ? diff_one(c, &files[i]) : apply_one(c, &files[i]);
         spec_files_free(files, n);
         return bad;
 }

@@ -35,6 +35,7 @@ extern bool arg_json;
 extern bool arg_wait;
 extern bool arg_follow;
 extern bool arg_wide;
+extern bool arg_dry_run; /* apply: what would change, nothing applied */
 extern const char *arg_lines, *arg_since, *arg_output; /* logs: through to journalctl */
 extern const char *arg_verb; /* the verb being run: what error messages begin with */
 extern uint64_t arg_timeout_usec;
@@ -76,6 +77,7 @@ int verb_rm(int argc, char *argv[]);
 int verb_restart(int argc, char *argv[]);
 int verb_stop(int argc, char *argv[]);
 int verb_validate(int argc, char *argv[]);
+int verb_diff(int argc, char *argv[]);
 int verb_start(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
 int verb_apply(int argc, char *argv[]);

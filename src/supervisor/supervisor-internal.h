@@ -13,6 +13,7 @@
 
 #include "resources/cgroup.h"
 #include "supervisor/health.h"
+#include "supervisor/spec-diff.h"
 #include "supervisor/stopped.h"
 #include "supervisor/supervisor.h"
 
@@ -127,7 +128,6 @@ Service *supervisor_find(Supervisor *s, const char *name);
 Service *supervisor_find_unit(Supervisor *s, const char *unit);
 void supervisor_drop(Supervisor *s, Service *svc);
 Service *supervisor_add(Supervisor *s, const char *name);
-bool specs_differ_only_in_resources(const ServiceSpec *a, const ServiceSpec *b);
 void service_set_spec(Service *svc, ServiceSpec *spec);
 void service_health_schedule(Service *svc, uint64_t usec);
 void service_health_update(Service *svc, const UnitState *u);
@@ -152,6 +152,7 @@ int restart_marker_set(Supervisor *s, Service *svc);
 void restart_marker_clear(Supervisor *s, const char *name);
 int write_if_changed(const char *path, const char *text, mode_t mode);
 int service_write_files(Supervisor *s, Service *svc);
+int service_render(Supervisor *s, const ServiceSpec *spec, char **ret_unit, json_t **ret_body);
 int remove_unit_files(Supervisor *s, const char *unit, const char *name);
 
 /* supervisor-stop.c: stopped on purpose (ballastctl stop, systemctl stop by hand) */

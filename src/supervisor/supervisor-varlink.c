@@ -235,17 +235,39 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         return 0;
 }
 
+/* apply --dry-run, ballastctl diff: what the apply would change, computed as the apply would (spec-diff.h) */
+static int reply_dry_run(Supervisor *s, VarlinkCall *call, Service *svc, const ServiceSpec *spec) {
+        _cleanup_free_ char *have_unit = NULL, *want_unit = NULL;
+        _cleanup_json_ json_t *have_body = NULL, *want_body = NULL;
+        const ServiceSpec *have = svc ? svc->spec : NULL;
+        int r;
+
+        r = service_render(s, spec, &want_unit, &want_body);
+        if (r >= 0 && have)
+                r = service_render(s, have, &have_unit, &have_body);
+        if (r < 0)
+                return r;
+        return varlink_call_reply(call, json_pack("{s:s,s:s,s:o}", "name", spec->name, "state", "dry-run", "diff",
+                                                  spec_diff_json(have, spec, have_unit, want_unit, have_body,
+                                                                 want_body)));
+}
+
 int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
-        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only"),
+               *dr = json_object_get(params, "dry_run");
         JsonError e = {};
         Service *svc;
         int r;
 
         if (!v)
                 return varlink_call_error_invalid_parameter(call, "spec");
-        if (json_object_size(params) != 1 + !!vo || (vo && !json_is_boolean(vo)))
-                return varlink_call_error_invalid_parameter(call, vo && !json_is_boolean(vo) ? "validate_only" : "spec");
+        if (vo && !json_is_boolean(vo))
+                return varlink_call_error_invalid_parameter(call, "validate_only");
+        if (dr && !json_is_boolean(dr))
+                return varlink_call_error_invalid_parameter(call, "dry_run");
+        if (json_object_size(params) != (size_t) (1 + !!vo + !!dr))
+                return varlink_call_error_invalid_parameter(call, "spec");
         r = service_spec_from_json(v, &spec, &e);
         if (r == -EINVAL)
                 return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
@@ -277,6 +299,8 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         }
         if (json_is_true(vo))
                 return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
+        if (json_is_true(dr))
+                return reply_dry_run(s, call, svc, spec);
         return apply_spec(s, call, svc, &spec);
 }
 

@@ -8,6 +8,7 @@
 
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/spec-diff.h"
 #include "supervisor/supervisor-internal.h"
 #include "supervisor/units.h"
 
@@ -101,17 +102,6 @@ Service *supervisor_add(Supervisor *s, const char *name) {
         (void) sd_event_source_set_description(svc->health_timer, "health-timer");
         s->services[s->n_services++] = svc;
         return svc;
-}
-
-/* Equal but for "resources"? Then a change can be applied to the running workload. */
-bool specs_differ_only_in_resources(const ServiceSpec *a, const ServiceSpec *b) {
-        _cleanup_json_ json_t *ja = service_spec_to_json(a), *jb = service_spec_to_json(b);
-
-        if (!ja || !jb)
-                return false;
-        json_object_del(ja, "resources");
-        json_object_del(jb, "resources");
-        return json_equal(ja, jb);
 }
 
 /* Takes spec; says what the change needs done to the running workload. */

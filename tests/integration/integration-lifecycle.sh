@@ -119,6 +119,30 @@ ok "$([ "$(wc -l <<<"$out")" -le 3 ]; echo $?)" "at most 3 lines"
 like "$(bctl logs -n 1 -o json s1)" '"_SYSTEMD_UNIT" *: *"ballast-s1.service"|"UNIT" *: *"ballast-s1.service"' "-o json: journalctl's JSON, of the unit"
 ok "$(bctl logs --since '1 hour ago' s1 | grep -q 'ballast-s1\|s1'; echo $?)" "--since"
 
+# ---- diff and apply --dry-run: what would change, nothing applied ----
+pid0=$(sb systemctl show -P MainPID ballast-s1.service)
+persisted=$(sb cat "$S/services/s1.json")
+out=$(bctl diff /tmp/specs/s1.json)
+is "$?" 0 "diff of the applied spec: exit 0"
+is "$out" "s1: no change" "diff: no change"
+sed 's/"restart"/"env": {"V": "2"}, "restart"/' "$root/tmp/specs/s1.json" >"$root/tmp/specs/s1-env.json"
+out=$(bctl diff /tmp/specs/s1-env.json)
+like "$out" "^s1: changed: the service restarts" "diff: a new env restarts the service"
+like "$out" "spec: env" "the field that changes"
+like "$out" "\+ Environment=.*V=2" "the unit line it adds"
+out2=$(bctl apply --dry-run /tmp/specs/s1-env.json)
+is "$out2" "$out" "apply --dry-run says the same"
+sed 's/"restart"/"resources": {"memory": "64M"}, "restart"/' "$root/tmp/specs/s1.json" >"$root/tmp/specs/s1-mem.json"
+like "$(bctl diff /tmp/specs/s1-mem.json)" "^s1: resources only: changed live, no restart" "diff: resources only, no restart"
+like "$(bctl diff /tmp/specs/s1-mem.json)" "\+ MemoryMax=67108864" "with the unit's new MemoryMax="
+is "$(bctl -j diff /tmp/specs/s1-env.json | jq -r '[.change, .restarts] | @tsv')" "$(printf 'restart\ttrue')" "--json: change and restarts"
+like "$(bctl diff /tmp/specs/d1.json | head -n 1)" "^d1: no change" "diff of a Docker service"
+sed 's/"name": "s1"/"name": "s9"/' "$root/tmp/specs/s1.json" >"$root/tmp/specs/s9.json"
+like "$(bctl diff /tmp/specs/s9.json)" "^s9: a new service" "diff of a service not there yet"
+is "$(sb systemctl show -P MainPID ballast-s1.service)" "$pid0" "diff restarted nothing"
+is "$(sb cat "$S/services/s1.json")" "$persisted" "and persisted nothing"
+is "$(sb sh -c "test -e $S/services/s9.json && echo yes || echo no")" no "the new service was not applied"
+
 # ---- validate: offline, no daemon (a socket that does not exist) ----
 V=$SB_DIR/validate
 mkdir -p "$V"
