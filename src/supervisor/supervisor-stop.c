@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Services stopped on purpose, and kept stopped: by `ballastctl stop` (StopService), or by an operator's
  * `systemctl stop` that ballast saw. Never fight the operator: a stop job ballast did not queue that leaves the
- * unit inactive or failed (bus.h: foreign_job_done) is taken as "stopped by hand" and persisted like a
+ * unit inactive with Result=success (bus.h: foreign_job_done) is taken as "stopped by hand" and persisted like a
  * `ballastctl stop`, unless systemd itself is going down (SystemState "stopping": the stop jobs of a shutdown
  * are nobody's decision about this service). A start job ballast did not queue that leaves a stopped service
  * running (`systemctl start` by hand) ends the stop. The mark (stopped.h) outlives ballastd; it is cleared by
@@ -176,6 +176,10 @@ void service_on_foreign_job(Supervisor *s, Service *svc, const UnitState *u) {
                         (void) service_clear_stopped(s, svc, "started by hand");
                 return;
         }
+        /* a stop job ends in inactive with Result=success (the stop signal is a clean end); "failed" after a
+         * job of systemd's own (an automatic restart whose start failed) is a crash, for the restart policy */
+        if (!streq(u->active_state, "inactive") || !streq_ptr(u->result, "success"))
+                return;
         if (svc->stopped != STOPPED_NONE || svc->stop_in_flight || s->draining)
                 return;
         /* nothing starts it while we ask systemd whether it is shutting down */
