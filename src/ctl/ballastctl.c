@@ -20,6 +20,8 @@ bool arg_json = false;
 bool arg_wait = false;
 bool arg_follow = false;
 bool arg_wide = false;
+bool arg_dry_run = false;
+const char *arg_lines = NULL, *arg_since = NULL, *arg_output = NULL;
 const char *arg_verb = "";
 static bool arg_help = false;
 uint64_t arg_timeout_usec = 30 * USEC_PER_SEC;
@@ -41,14 +43,28 @@ static const Verb verbs[] = {
           "the services: state, health, restarts, and ORIGIN: \"file\" (a spec in the services directory: change\n"
           "or remove the file; rm refuses) or \"applied\" (over the socket: rm removes it)." },
         { "inspect", 1, 1, verb_inspect, "inspect NAME", "a service's spec and state, as JSON." },
-        { "apply", 1, -1, verb_apply, "apply [--wait] FILE|DIR...",
+        { "apply", 1, -1, verb_apply, "apply [--wait|--dry-run] FILE|DIR...",
           "validate every spec first, then apply them all (a DIR: its *.json); --wait shows progress until\n"
-          "each is active or failed." },
+          "each is active or failed; --dry-run applies nothing and shows what would change (as diff)." },
+        { "diff", 1, -1, verb_diff, "diff FILE|DIR...",
+          "what applying would change, nothing applied: the spec's fields, the unit's lines (- and +), the\n"
+          "container's settings, and whether the service restarts (or only its resources change live)." },
+        { "validate", 1, -1, verb_validate, "validate FILE...",
+          "check specs offline, with ballastd's own parser (no daemon needed): each error as\n"
+          "FILE:LINE:COLUMN: field: why. Exits 2 when a spec is invalid, 1 when a file cannot be read." },
         { "rm", 1, 1, verb_rm, "rm NAME",
           "stop a service and remove its unit, container and spec. Refused (exit 3) for a service that comes\n"
           "from a file." },
-        { "restart", 1, 1, verb_restart, "restart NAME", "restart a service (waits until it is up again)." },
-        { "logs", 1, 1, verb_logs, "logs [-f] NAME", "the service's journal (journalctl -u ballast-NAME.service)." },
+        { "restart", 1, 1, verb_restart, "restart NAME",
+          "restart a service (waits until it is up again). Refused (exit 3) for a service stopped on purpose." },
+        { "stop", 1, 1, verb_stop, "stop NAME",
+          "stop a service and keep it stopped, across reconciles and restarts of ballastd, until start (or an\n"
+          "apply). A `systemctl stop ballast-NAME.service` by hand is kept the same way; ps says by whom." },
+        { "start", 1, 1, verb_start, "start NAME",
+          "start a stopped service again (waits until it is up); clears the stop of stop or of systemctl stop." },
+        { "logs", 1, 1, verb_logs, "logs [-f] [-n N] [--since TIME] [-o MODE] NAME",
+          "the service's journal (journalctl -u ballast-NAME.service); -n, --since and -o go through to\n"
+          "journalctl (its --lines, --since, --output)." },
         { "capacity", 0, 0, verb_capacity, "capacity",
           "capacity, reserved, allocatable, committed, free, the largest fit, ports held, per-service usage\n"
           "against limits, interfaces." },
@@ -111,7 +127,11 @@ static void help(void) {
                "  -t --timeout SEC     give up SEC seconds after starting (default 30): one deadline\n"
                "                       for the whole command, apply --wait and restart included\n"
                "  -w --wait            apply: wait and show progress\n"
+               "     --dry-run         apply: show what would change, apply nothing\n"
                "  -f --follow          logs: follow\n"
+               "  -n --lines N         logs: the last N lines (journalctl -n)\n"
+               "     --since TIME      logs: from TIME on (journalctl --since)\n"
+               "  -o --output MODE     logs: journalctl's output mode (short, json, cat, ...)\n"
                "     --wide            nodes: more columns\n"
                "  -h --help            show this help\n"
                "     --version         show the version\n\n"
@@ -181,7 +201,7 @@ int call(const char *method, json_t *params, json_t **ret) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_WIDE };
+        enum { ARG_VERSION = 0x100, ARG_WIDE, ARG_SINCE, ARG_DRY_RUN };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -191,11 +211,15 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "wide", no_argument, NULL, ARG_WIDE },
+                { "lines", required_argument, NULL, 'n' },
+                { "since", required_argument, NULL, ARG_SINCE },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "output", required_argument, NULL, 'o' },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:jt:wfh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "s:jt:wfhn:o:", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_socket = optarg;
@@ -224,6 +248,18 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_WIDE:
                         arg_wide = true;
+                        break;
+                case 'n': /* logs: through to journalctl, which checks them */
+                        arg_lines = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_SINCE:
+                        arg_since = optarg;
+                        break;
+                case 'o':
+                        arg_output = optarg;
                         break;
                 case ARG_VERSION:
                         printf("ballastctl %s\n", PACKAGE_VERSION);

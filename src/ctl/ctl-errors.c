@@ -22,6 +22,7 @@ static const CtlError errors[] = {
         { "org.varlink.service.InvalidParameter", CTL_EXIT_USAGE },
         { "io.ballast.Agent.ServiceNotManaged", CTL_EXIT_REFUSED },
         { "io.ballast.Agent.Draining", CTL_EXIT_REFUSED },
+        { "io.ballast.Agent.ServiceStopped", CTL_EXIT_REFUSED },
         { "io.ballast.Agent.UpdatesNotManaged", CTL_EXIT_REFUSED },
         { "io.ballast.Agent.UpdateLockInUse", CTL_EXIT_REFUSED },
         { "io.ballast.Agent.InsufficientCapacity", CTL_EXIT_REFUSED },
@@ -101,6 +102,11 @@ char *ctl_error_sentence(const char *error, json_t *params) {
                 r = asprintf(&s, "%s comes from the file %s: remove or change the file instead", P("name"), P("path"));
         else if (streq(e, "Draining"))
                 r = asprintf(&s, "the node is drained, so %s stays stopped (ballastctl undrain starts services again)",
+                             P("name"));
+        else if (streq(e, "ServiceStopped"))
+                r = asprintf(&s, "%s was stopped %s and stays stopped (ballastctl start %s starts it)", P("name"),
+                             streq_ptr(json_string_value(json_object_get(params, "by")), "hand") ? "by hand" :
+                                                                                                  "by ballastctl",
                              P("name"));
         else if (streq(e, "UpdatesNotManaged"))
                 r = asprintf(&s, "OS updates are not managed on this node: %s", P("reason"));

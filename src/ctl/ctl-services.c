@@ -14,6 +14,7 @@
 #include "shared/parse-util.h"
 #include "shared/service-name.h"
 #include "shared/time-util.h"
+#include "supervisor/spec.h"
 #include "varlink/varlink-client.h"
 
 static int check_name(const char *verb, const char *name) {
@@ -39,9 +40,14 @@ int verb_ps(int argc, char *argv[]) {
                "PID", "IMAGE");
         json_array_foreach(list, i, svc) {
                 const char *origin = json_string_value(json_object_get(svc, "origin"));
+                const char *by = json_string_value(json_object_get(svc, "stopped_by"));
                 char state[64];
-                snprintf(state, sizeof(state), "%s (%s)", strna(json_string_value(json_object_get(svc, "state"))),
-                         strna(json_string_value(json_object_get(svc, "sub_state"))));
+                if (by) /* stopped on purpose, and kept so */
+                        snprintf(state, sizeof(state), "stopped (by %s)", streq(by, "hand") ? "hand" : "ballastctl");
+                else
+                        snprintf(state, sizeof(state), "%s (%s)",
+                                 strna(json_string_value(json_object_get(svc, "state"))),
+                                 strna(json_string_value(json_object_get(svc, "sub_state"))));
                 /* file: a spec in the services directory (rm refuses: change the file); applied: over the socket */
                 printf("%-24s %-7s %-7s %-24s %-9s %8lld %8lld  %s\n", json_string_value(json_object_get(svc, "name")),
                        streq_ptr(origin, "api") ? "applied" : strna(origin),
@@ -123,6 +129,44 @@ int verb_restart(int argc, char *argv[]) {
         return r == EXIT_DEADLINE ? deadline_passed("restart", argv[1]) : r;
 }
 
+int verb_stop(int argc, char *argv[]) {
+        return verb_simple("io.ballast.Agent.StopService", "stop", argv[1], "stopped (stays stopped until ballastctl start)");
+}
+
+int verb_start(int argc, char *argv[]) {
+        return verb_simple("io.ballast.Agent.StartService", "start", argv[1], "started");
+}
+
+/* Offline: the parser ballastd uses (supervisor/spec.c), no daemon needed. Exit 2 when a spec is invalid, each
+ * error as FILE:LINE:COLUMN: field: why. */
+int verb_diff(int argc, char *argv[]) {
+        arg_dry_run = true;
+        return verb_apply(argc, argv);
+}
+
+int verb_validate(int argc, char *argv[]) {
+        int bad = 0;
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
+                _cleanup_free_ char *error = NULL;
+                int r = service_spec_load(argv[i], &spec, &error);
+
+                if (r < 0) {
+                        fprintf(stderr, "%s\n", error ?: strerror(-r));
+                        bad = MAX(bad, r == -ENOENT || r == -EACCES ? CTL_EXIT_FAILED : CTL_EXIT_USAGE);
+                        continue;
+                }
+                if (arg_json) {
+                        _cleanup_json_ json_t *j = service_spec_to_json(spec);
+                        _cleanup_free_ char *t = j ? json_dump_compact(j) : NULL;
+                        printf("%s\n", strempty(t));
+                } else
+                        printf("%s: valid (%s, %s)\n", argv[i], spec->name, service_runtime_to_string(spec->runtime));
+        }
+        return bad;
+}
+
 int verb_logs(int argc, char *argv[]) {
         _cleanup_free_ char *own = NULL, *about = NULL, *container = NULL;
         int r = check_name("logs", argv[1]);
@@ -135,8 +179,24 @@ int verb_logs(int argc, char *argv[]) {
                 return 1;
         /* what `journalctl -u` shows (the unit's own lines and systemd's about it) and, for Docker services,
          * the container's output (Docker's journald log driver) */
-        char *args[] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
-                         container, arg_follow ? (char *) "-f" : NULL, NULL };
+        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
+                           container };
+        size_t n = 7;
+        if (arg_follow)
+                args[n++] = (char *) "-f";
+        if (arg_lines) {
+                args[n++] = (char *) "-n";
+                args[n++] = (char *) arg_lines;
+        }
+        if (arg_since) {
+                args[n++] = (char *) "--since";
+                args[n++] = (char *) arg_since;
+        }
+        if (arg_output) {
+                args[n++] = (char *) "-o";
+                args[n++] = (char *) arg_output;
+        }
+        args[n] = NULL;
         execvp("journalctl", args);
         fprintf(stderr, "ballastctl logs: cannot run journalctl: %s\n", strerror(errno));
         return 1;
@@ -314,6 +374,64 @@ static int apply_one(VarlinkClient *c, const SpecFile *f) {
         return 0;
 }
 
+static void print_lines(json_t *list, const char *mark) {
+        json_t *v;
+        size_t i;
+
+        json_array_foreach(list, i, v)
+                printf("    %s %s\n", mark, strna(json_string_value(v)));
+}
+
+/* What an apply would change (ApplyService with dry_run): the spec's fields, the unit's lines, the container's
+ * settings, and whether the running service restarts. */
+static int diff_one(VarlinkClient *c, const SpecFile *f) {
+        _cleanup_json_ json_t *params = json_pack("{s:O,s:b}", "spec", f->spec, "dry_run", 1), *reply = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_t *d, *v, *unit;
+        const char *change;
+        size_t i;
+        int r;
+
+        r = varlink_client_call(c, "io.ballast.Agent.ApplyService", params, arg_timeout_usec, &reply, &error);
+        if (r < 0) {
+                fprintf(stderr, "ballastctl %s: %s\n", arg_verb, strerror(-r));
+                return ctl_errno_exit_code(r);
+        }
+        if (error) {
+                print_apply_error(f, error, reply);
+                return ctl_error_exit_code(error);
+        }
+        d = json_object_get(reply, "diff");
+        if (arg_json)
+                return print_json(d);
+        change = strna(json_string_value(json_object_get(d, "change")));
+        printf("%s: %s\n", strna(json_string_value(json_object_get(d, "name"))),
+               streq(change, "create") ? "a new service: created and started" :
+               streq(change, "none") ? "no change" :
+               streq(change, "resize") ? "resources only: changed live, no restart" :
+                                         "changed: the service restarts");
+        if (streq(change, "none"))
+                return 0;
+        if (json_array_size(json_object_get(d, "fields")) > 0) {
+                printf("  spec:");
+                json_array_foreach(json_object_get(d, "fields"), i, v)
+                        printf("%s %s", i ? "," : "", json_string_value(v));
+                printf("\n");
+        }
+        unit = json_object_get(d, "unit");
+        if (json_array_size(json_object_get(unit, "removed")) + json_array_size(json_object_get(unit, "added")) > 0)
+                printf("  unit:\n");
+        print_lines(json_object_get(unit, "removed"), "-");
+        print_lines(json_object_get(unit, "added"), "+");
+        if (json_array_size(json_object_get(d, "container")) > 0) {
+                printf("  container:");
+                json_array_foreach(json_object_get(d, "container"), i, v)
+                        printf("%s %s", i ? "," : "", json_string_value(v));
+                printf("\n");
+        }
+        return 0;
+}
+
 int verb_apply(int argc, char *argv[]) {
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
         SpecFile *files = NULL;
@@ -343,7 +461,7 @@ int verb_apply(int argc, char *argv[]) {
                 return 1;
         }
         for (size_t i = 0; i < n && !bad; i++)
-                bad = apply_one(c, &files[i]);
+                bad = arg_dry_run ? diff_one(c, &files[i]) : apply_one(c, &files[i]);
         spec_files_free(files, n);
         return bad;
 }

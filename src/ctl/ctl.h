@@ -37,6 +37,8 @@ extern bool arg_json;
 extern bool arg_wait;
 extern bool arg_follow;
 extern bool arg_wide;
+extern bool arg_dry_run; /* apply: what would change, nothing applied */
+extern const char *arg_lines, *arg_since, *arg_output; /* logs: through to journalctl */
 extern const char *arg_verb; /* the verb being run: what error messages begin with */
 extern uint64_t arg_timeout_usec;
 /* -t as a deadline: CLOCK_MONOTONIC µs when ballastctl gives up, set once at the start. Every wait of a verb (each
@@ -83,6 +85,10 @@ int verb_ps(int argc, char *argv[]);
 int verb_inspect(int argc, char *argv[]);
 int verb_rm(int argc, char *argv[]);
 int verb_restart(int argc, char *argv[]);
+int verb_stop(int argc, char *argv[]);
+int verb_validate(int argc, char *argv[]);
+int verb_diff(int argc, char *argv[]);
+int verb_start(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
 int verb_apply(int argc, char *argv[]);
 

@@ -218,6 +218,24 @@ int service_write_files(Supervisor *s, Service *svc) {
         return changed;
 }
 
+/* What a spec turns into, without writing it: the unit's text and (Docker) the container's create body. */
+int service_render(Supervisor *s, const ServiceSpec *spec, char **ret_unit, json_t **ret_body) {
+        const UnitContext ctx = { .run_helper = s->run_helper, .state_dir = s->host_state_dir,
+                                  .docker_socket = s->docker_socket, .control_socket = s->control_socket };
+        int r = unit_text_for_service(spec, &ctx, ret_unit);
+
+        if (r < 0)
+                return r;
+        *ret_body = NULL;
+        if (spec->runtime == SERVICE_RUNTIME_DOCKER) {
+                _cleanup_free_ char *parent = service_cgroup_parent(s, spec->name);
+                *ret_body = container_create_body(spec, parent);
+                if (!*ret_body)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int remove_unit_files(Supervisor *s, const char *unit, const char *name) {
         _cleanup_free_ char *cg = NULL, *backoff = NULL;
 

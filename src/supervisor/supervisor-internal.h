@@ -14,6 +14,8 @@
 #include "resources/cgroup.h"
 #include "supervisor/health.h"
 #include "supervisor/health-rule.h"
+#include "supervisor/spec-diff.h"
+#include "supervisor/stopped.h"
 #include "supervisor/supervisor.h"
 
 #define RECONCILE_INTERVAL_USEC (30 * USEC_PER_SEC)
@@ -40,6 +42,13 @@ typedef struct Service {
         bool job_in_flight;    /* a start or restart we queued is not over: don't queue another */
         bool drained_active;   /* it was running when the node was drained: start it again at undrain */
         char last_state[64];   /* the last state told to apply --wait */
+
+        /* stopped on purpose (stopped.h): no reconcile, health check or restart starts it */
+        StoppedBy stopped;
+        uint64_t stopped_since_usec;
+        bool stop_enforce;     /* the mark was found at ballastd's start: a unit still running is stopped */
+        bool stop_in_flight;   /* a StopUnit of ours is not over */
+        bool stop_deciding;    /* a stop by hand seen, systemd asked whether it shuts down: not started meanwhile */
 
         /* health */
         sd_event_source *health_timer;
@@ -121,7 +130,6 @@ Service *supervisor_find(Supervisor *s, const char *name);
 Service *supervisor_find_unit(Supervisor *s, const char *unit);
 void supervisor_drop(Supervisor *s, Service *svc);
 Service *supervisor_add(Supervisor *s, const char *name);
-bool specs_differ_only_in_resources(const ServiceSpec *a, const ServiceSpec *b);
 void service_set_spec(Service *svc, ServiceSpec *spec);
 void service_health_schedule(Service *svc, uint64_t usec);
 void service_health_update(Service *svc, const UnitState *u);
@@ -147,7 +155,16 @@ int restart_marker_set(Supervisor *s, Service *svc);
 void restart_marker_clear(Supervisor *s, const char *name);
 int write_if_changed(const char *path, const char *text, mode_t mode);
 int service_write_files(Supervisor *s, Service *svc);
+int service_render(Supervisor *s, const ServiceSpec *spec, char **ret_unit, json_t **ret_body);
 int remove_unit_files(Supervisor *s, const char *unit, const char *name);
+
+/* supervisor-stop.c: stopped on purpose (ballastctl stop, systemctl stop by hand) */
+void service_load_stopped(Supervisor *s, Service *svc, bool at_start);
+int service_set_stopped(Supervisor *s, Service *svc, StoppedBy by);
+int service_clear_stopped(Supervisor *s, Service *svc, const char *why);
+void service_on_foreign_job(Supervisor *s, Service *svc, const UnitState *u);
+int service_stop_job(Supervisor *s, Service *svc);
+bool service_keep_stopped(Supervisor *s, Service *svc, const UnitState *u);
 
 /* supervisor-admission.c */
 int supervisor_check_admission(Supervisor *s, const ServiceSpec *want, bool present_only, json_t **ret_error_params);

@@ -92,6 +92,7 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
                 service_set_spec(svc, TAKE_PTR(spec));
                 svc->origin = origin;
                 svc->present = true;
+                service_load_stopped(s, svc, !s->loaded_once);
         }
         return 0;
 }
@@ -238,6 +239,8 @@ int service_job(Supervisor *s, Service *svc, const char *verb) {
 
         if (svc->job_in_flight && streq(verb, "StartUnit"))
                 return 0;
+        if (svc->stopped != STOPPED_NONE || svc->stop_deciding)
+                return 0; /* stopped on purpose: StartService clears that first */
         if (s->draining)
                 return 0; /* drained: nothing starts or restarts until undrain */
         j = job_context_new(s, svc->name);
@@ -281,6 +284,7 @@ static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void
         /* the name may have come back while we stopped it: then it is not an orphan any more */
         if (!supervisor_find(s, j->name) && !name_is_protected(s, j->name)) {
                 (void) remove_unit_files(s, unit, j->name);
+                (void) stopped_mark_clear(s->state_dir, j->name);
                 remove_container(s, j->name);
                 log_event(LOG_INFO, 0, "service-removed", j->name, BALLAST_MESSAGE_SERVICE_REMOVED,
                           "Removed %s: no spec owns it.", unit);
@@ -450,6 +454,7 @@ static void service_prestart_holder(Supervisor *s, Service *svc) {
         JobContext *j;
 
         if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || !docker_is_up(s->docker) || s->draining ||
+            svc->stopped != STOPPED_NONE ||
             !supervisor_should_start(svc->spec->restart, u ? u->active_state : NULL, u ? u->result : NULL,
                                      svc->just_applied))
                 return;
@@ -476,6 +481,8 @@ static void reconcile_jobs(Supervisor *s) {
                 Service *svc = s->services[i];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
 
+                if (service_keep_stopped(s, svc, u))
+                        continue;
                 /* just connected, the unit cache not filled yet: whether it runs (and so needs the restart) is
                  * decided at the pass that follows the first refresh */
                 if (svc->restart_needed && !s->units_known)
@@ -580,6 +587,8 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
 
         if (!svc)
                 return;
+        if (u->foreign_job_done)
+                service_on_foreign_job(s, svc, u);
         service_health_update(svc, u);
         if (svc->op_waiters && u->active_state && u->sub_state) {
                 char now[64];

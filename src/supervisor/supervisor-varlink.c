@@ -246,6 +246,10 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
                 if (!svc)
                         return -ENOMEM;
         }
+        /* an apply asks for this spec to run: a stop on purpose ends with it */
+        r = service_clear_stopped(s, svc, "applied");
+        if (r < 0)
+                return reply_state_write_failed(call, s->state_dir, r);
         service_set_spec(svc, TAKE_PTR(*specp));
         svc->origin = ORIGIN_API;
         svc->present = true;
@@ -265,17 +269,39 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         return 0;
 }
 
+/* apply --dry-run, ballastctl diff: what the apply would change, computed as the apply would (spec-diff.h) */
+static int reply_dry_run(Supervisor *s, VarlinkCall *call, Service *svc, const ServiceSpec *spec) {
+        _cleanup_free_ char *have_unit = NULL, *want_unit = NULL;
+        _cleanup_json_ json_t *have_body = NULL, *want_body = NULL;
+        const ServiceSpec *have = svc ? svc->spec : NULL;
+        int r;
+
+        r = service_render(s, spec, &want_unit, &want_body);
+        if (r >= 0 && have)
+                r = service_render(s, have, &have_unit, &have_body);
+        if (r < 0)
+                return r;
+        return varlink_call_reply(call, json_pack("{s:s,s:s,s:o}", "name", spec->name, "state", "dry-run", "diff",
+                                                  spec_diff_json(have, spec, have_unit, want_unit, have_body,
+                                                                 want_body)));
+}
+
 int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(service_spec_freep) ServiceSpec *spec = NULL;
-        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only");
+        json_t *v = json_object_get(params, "spec"), *vo = json_object_get(params, "validate_only"),
+               *dr = json_object_get(params, "dry_run");
         JsonError e = {};
         Service *svc;
         int r;
 
         if (!v)
                 return varlink_call_error_invalid_parameter(call, "spec");
-        if (json_object_size(params) != 1 + !!vo || (vo && !json_is_boolean(vo)))
-                return varlink_call_error_invalid_parameter(call, vo && !json_is_boolean(vo) ? "validate_only" : "spec");
+        if (vo && !json_is_boolean(vo))
+                return varlink_call_error_invalid_parameter(call, "validate_only");
+        if (dr && !json_is_boolean(dr))
+                return varlink_call_error_invalid_parameter(call, "dry_run");
+        if (json_object_size(params) != (size_t) (1 + !!vo + !!dr))
+                return varlink_call_error_invalid_parameter(call, "spec");
         r = service_spec_from_json(v, &spec, &e);
         if (r == -EINVAL)
                 return varlink_call_error(call, "io.ballast.Agent.InvalidSpec",
@@ -317,6 +343,8 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params) {
         }
         if (json_is_true(vo))
                 return varlink_call_reply(call, json_pack("{s:s,s:s}", "name", spec->name, "state", "valid"));
+        if (json_is_true(dr))
+                return reply_dry_run(s, call, svc, spec);
         return apply_spec(s, call, svc, &spec);
 }
 
@@ -385,6 +413,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         r = unlink_durable(path);
         if (r < 0)
                 return reply_state_write_failed(call, path, r);
+        (void) stopped_mark_clear(s->state_dir, p.name);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
@@ -403,6 +432,64 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         return 0;
 }
 
+static int reply_service_stopped(VarlinkCall *call, Service *svc) {
+        return varlink_call_error(call, "io.ballast.Agent.ServiceStopped",
+                                  json_pack("{s:s,s:s}", "name", svc->name, "by", stopped_by_to_string(svc->stopped)));
+}
+
+/* Persists the mark first (a ballastd killed after it stops the unit at its next start), then stops the unit;
+ * the reply comes when it is down. */
+int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_free_ char *path = NULL;
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_stop);
+        r = service_set_stopped(s, svc, STOPPED_BY_CTL);
+        if (r < 0) {
+                path = path_join(s->state_dir, STOPPED_DIR);
+                return reply_state_write_failed(call, strna(path), r);
+        }
+        log_event(LOG_INFO, 0, "service-stop", svc->name, NULL,
+                  "Stopping %s on request; it stays stopped until started.", svc->unit);
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        return service_stop_job(s, svc);
+}
+
+/* Clears the mark (durably), then starts the unit; the reply comes when it is up. */
+int supervisor_method_start(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (!bus_is_connected(s->bus))
+                return supervisor_defer(s, call, params, supervisor_method_start);
+        if (s->draining)
+                return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
+        r = service_clear_stopped(s, svc, "started on request");
+        if (r < 0) {
+                _cleanup_free_ char *path = path_join(s->state_dir, STOPPED_DIR);
+                return reply_state_write_failed(call, strna(path), r);
+        }
+        r = waiter_add(&svc->op_waiters, call);
+        if (r < 0)
+                return r;
+        svc->stop_deciding = false;
+        svc->health = (HealthState) {};
+        svc->job_in_flight = false; /* a start whose job we still wait for answers this call too */
+        return service_job(s, svc, "StartUnit");
+}
+
 int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(name_params_done) NameParams p = {};
         Service *svc;
@@ -415,6 +502,8 @@ int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params) 
                 return supervisor_defer(s, call, params, supervisor_method_restart);
         if (s->draining)
                 return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
+        if (svc->stopped != STOPPED_NONE)
+                return reply_service_stopped(call, svc);
         r = waiter_add(&svc->op_waiters, call);
         if (r < 0)
                 return r;

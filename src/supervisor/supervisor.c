@@ -8,6 +8,7 @@
 
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/spec-diff.h"
 #include "supervisor/supervisor-internal.h"
 #include "supervisor/units.h"
 
@@ -103,17 +104,6 @@ Service *supervisor_add(Supervisor *s, const char *name) {
         (void) sd_event_source_set_description(svc->health_timer, "health-timer");
         s->services[s->n_services++] = svc;
         return svc;
-}
-
-/* Equal but for "resources"? Then a change can be applied to the running workload. */
-bool specs_differ_only_in_resources(const ServiceSpec *a, const ServiceSpec *b) {
-        _cleanup_json_ json_t *ja = service_spec_to_json(a), *jb = service_spec_to_json(b);
-
-        if (!ja || !jb)
-                return false;
-        json_object_del(ja, "resources");
-        json_object_del(jb, "resources");
-        return json_equal(ja, jb);
 }
 
 /* Takes spec; says what the change needs done to the running workload. */
@@ -296,8 +286,9 @@ static const char *service_health_string(Service *svc) {
 
 json_t *service_status_json(Supervisor *s, Service *svc) {
         const UnitState *u = bus_unit(s->bus, svc->unit);
+        json_t *j;
 
-        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:i,s:s?,s:I,s:i,s:i}",
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:i,s:s?,s:I,s:i,s:i}",
                          "name", svc->name,
                          "unit", svc->unit,
                          "runtime", service_runtime_to_string(svc->spec->runtime),
@@ -314,6 +305,12 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "main_pid", (json_int_t) (u ? u->main_pid : 0),
                          "last_exit_code", svc->last_exit_code,
                          "oom_kills", (int) svc->oom_kills);
+        /* stopped on purpose: "ballastctl" or "hand", and since when */
+        if (j && svc->stopped != STOPPED_NONE) {
+                json_object_set_new(j, "stopped_by", json_string(stopped_by_to_string(svc->stopped)));
+                json_object_set_new(j, "stopped_since_usec", json_integer((json_int_t) svc->stopped_since_usec));
+        }
+        return j;
 }
 
 json_t *supervisor_services_json(Supervisor *s) {

@@ -356,6 +356,7 @@ static void job_free(Job *j) {
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Bus *b = userdata;
         const char *path, *unit, *result;
+        bool ours = false;
         uint32_t id;
 
         if (!bus_name_owner_sent(&b->systemd, m) || sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
@@ -368,14 +369,27 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                         j = &job->next;
                         continue;
                 }
+                ours = true;
                 *j = job->next;
                 if (job->cb)
                         job->cb(b, job->unit, result, job->userdata);
                 job_free(job);
         }
-        if (bus_unit_is_ours(unit))
+        if (bus_unit_is_ours(unit)) {
+                /* a job someone else queued (systemctl stop|start|restart by hand, or systemd's own) that ran:
+                 * flagged until the supervisor saw where it left the unit (bus_unit_foreign_job_seen) */
+                UnitState *u = !ours && streq(result, "done") ? bus_unit_get_or_add(b, unit) : NULL;
+                if (u)
+                        u->foreign_job_done = true;
                 (void) bus_refresh_unit(b, unit);
+        }
         return 0;
+}
+
+void bus_unit_foreign_job_seen(Bus *b, const char *unit) {
+        UnitState *u = (UnitState *) bus_unit(b, unit);
+        if (u)
+                u->foreign_job_done = false;
 }
 
 static int on_job_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -452,6 +466,41 @@ static int bus_call_done(Bus *b, const char *method, BusDoneFunc cb, void *userd
 
 int bus_reload(Bus *b, BusDoneFunc cb, void *userdata) {
         return bus_call_done(b, "Reload", cb, userdata);
+}
+
+typedef struct StringCall {
+        Bus *bus;
+        BusStringFunc cb;
+        void *userdata;
+} StringCall;
+
+static int on_string_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        StringCall *c = userdata;
+        const char *v = NULL;
+
+        if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_enter_container(m, 'v', "s") < 0 ||
+            sd_bus_message_read(m, "s", &v) < 0)
+                v = NULL;
+        c->cb(c->bus, v, c->userdata);
+        free(c);
+        return 0;
+}
+
+int bus_get_system_state(Bus *b, BusStringFunc cb, void *userdata) {
+        StringCall *c;
+        int r;
+
+        if (!b->connected)
+                return -ENOTCONN;
+        c = calloc(1, sizeof(StringCall));
+        if (!c)
+                return -ENOMEM;
+        *c = (StringCall) { .bus = b, .cb = cb, .userdata = userdata };
+        r = bus_call(b, SD_PATH, "org.freedesktop.DBus.Properties", "Get", on_string_reply, c, "ss", SD_MANAGER,
+                     "SystemState");
+        if (r < 0)
+                free(c);
+        return r;
 }
 
 typedef struct Refresh {

@@ -27,6 +27,8 @@ typedef struct UnitState {
         uint32_t main_pid;
         int32_t exec_main_status;
         uint64_t active_enter_usec;  /* CLOCK_REALTIME of the last entry into "active" */
+        bool foreign_job_done;       /* a job we did not queue ran to "done" on it since the last
+                                      * bus_unit_foreign_job_seen(): systemctl stop|start by hand */
 } UnitState;
 
 typedef void (*BusStateFunc)(Bus *b, bool connected, void *userdata);
@@ -62,6 +64,13 @@ int bus_refresh_all(Bus *b, BusDoneFunc cb, void *userdata);
 typedef int (*BusAppendFunc)(sd_bus_message *m, void *userdata);
 int bus_set_unit_properties(Bus *b, const char *unit, bool runtime, BusAppendFunc append, void *append_userdata,
                             BusDoneFunc cb, void *userdata);
+
+/* The supervisor saw where the foreign job left the unit: clears foreign_job_done. */
+void bus_unit_foreign_job_seen(Bus *b, const char *unit);
+
+/* systemd's SystemState ("running", "degraded", "stopping", …), read anew; cb(b, state or NULL, userdata). */
+typedef void (*BusStringFunc)(Bus *b, const char *value, void *userdata);
+int bus_get_system_state(Bus *b, BusStringFunc cb, void *userdata);
 
 /* ballast-NAME.service? Pure. */
 bool bus_unit_is_ours(const char *unit);
