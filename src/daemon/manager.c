@@ -328,7 +328,10 @@ static int on_node_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_refresh_node(m);
         if (m->supervisor)
                 supervisor_verify_cgroups(m->supervisor);
+        /* a ONESHOT source is off once dispatched: without enabling it again, node facts and the cgroup sweep
+         * (usage, limits put back) would run once, 10 s after start, and never again */
         (void) sd_event_source_set_time_relative(s, NODE_REFRESH_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 

@@ -288,12 +288,14 @@ static void reconcile_orphans(Supervisor *s) {
         }
 }
 
-static int append_unit_limits(sd_bus_message *m, void *userdata) {
+int append_unit_limits(sd_bus_message *m, void *userdata) {
         const ServiceSpec *spec = userdata;
         int r = 0;
 
         /* "infinity" (UINT64_MAX) where the spec commits nothing */
         r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", spec->memory ?: UINT64_MAX);
+        if (r >= 0) /* none (what a unit and a Docker scope start with); put back if someone set one */
+                r = sd_bus_message_append(m, "(sv)", "MemoryHigh", "t", UINT64_MAX);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t",
                                           spec->cpu_millis ? spec->cpu_millis * 1000 : UINT64_MAX);
@@ -658,7 +660,10 @@ void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev) {
                 svc->oom_kills++;
                 log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
                           "%s was killed for running out of memory (its limit).", svc->name);
-        } else if (streq(ev->action, "die")) {
+        } else if (streq(ev->action, "start") && ev->id)
+                /* only the service's own container carries its label, not the network holder */
+                service_set_container_id(svc, ev->id);
+        else if (streq(ev->action, "die")) {
                 svc->last_exit_code = ev->exit_code;
                 log_event(LOG_INFO, 0, "container-died", svc->name, NULL, "The container of %s exited with %d.",
                           svc->name, ev->exit_code);

@@ -46,6 +46,7 @@ static void service_free(Service *svc) {
         waiters_reply_error(&svc->op_waiters, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", svc->name));
         service_spec_free(svc->spec);
         free(svc->health_reason);
+        free(svc->container_id);
         free(svc->name);
         free(svc->unit);
         free(svc);
