@@ -239,6 +239,12 @@ static void service_restore_limits(Supervisor *s, Service *svc, const char *path
         svc->limits_restore_in_flight = true;
 }
 
+static void count_oom(Service *svc, uint64_t n) {
+        svc->oom_kills += (unsigned) n;
+        log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
+                  "%s was killed for running out of memory (its limit).", svc->name);
+}
+
 /* One service of the sweep: one read of its cgroup gives the limits (put back when changed behind our back)
  * and the usage (kept for reports, so that no report reads cgroups). */
 static void service_sweep_cgroup(Supervisor *s, Service *svc) {
@@ -278,13 +284,27 @@ static void service_sweep_cgroup(Supervisor *s, Service *svc) {
 
         /* OOM kills in a cgroup of ours (Docker reports its own containers' as events) */
         if (svc->spec->runtime == SERVICE_RUNTIME_EXEC) {
-                if (use.oom_kills > svc->cgroup_oom_kills_seen) {
-                        svc->oom_kills += (unsigned) (use.oom_kills - svc->cgroup_oom_kills_seen);
-                        log_event(LOG_WARNING, 0, "service-oom", svc->name, BALLAST_MESSAGE_SERVICE_FAILED,
-                                  "%s was killed for running out of memory (its limit).", svc->name);
-                }
+                /* memory.events counts kills since the cgroup was created: a restart starts again at 0 */
+                if (use.oom_kills > svc->cgroup_oom_kills_seen)
+                        count_oom(svc, use.oom_kills - svc->cgroup_oom_kills_seen);
                 svc->cgroup_oom_kills_seen = use.oom_kills;
         }
+}
+
+/* An exec service's OOM kills, as systemd saw them. systemd's OOMPolicy=stop (its default for services) stops
+ * the whole unit at the first kill in its cgroup, which goes with the cgroup and its memory.events, mostly
+ * before a sweep could read them: the unit's Result "oom-kill" is what stays. Counted once per run, and not
+ * when the sweep counted a kill in this run already. */
+void service_count_unit_oom(Service *svc, const UnitState *u) {
+        bool oom = u && u->result && streq(u->result, "oom-kill");
+
+        if (svc->spec->runtime != SERVICE_RUNTIME_EXEC)
+                return;
+        if (oom && !svc->oom_result_seen && svc->cgroup_oom_kills_seen == 0)
+                count_oom(svc, 1);
+        if (oom && !svc->oom_result_seen)
+                svc->cgroup_oom_kills_seen = 0; /* the next run has a new cgroup */
+        svc->oom_result_seen = oom;
 }
 
 /* A reading costs about 0.7 ms (libcgroup reads every file of the cgroup), so a sweep goes in batches, each
@@ -325,8 +345,8 @@ static json_t *pressure_json(const CgroupPressure *p) {
 json_t *service_usage_json(Supervisor *s, const Service *svc) {
         const CgroupUsage *u = &svc->usage;
 
-        if (!svc->usage_known)
-                return NULL;
+        if (!svc->usage_known) /* never swept (not running since ballastd started): its kills still count */
+                return svc->oom_kills > 0 ? json_pack("{s:I}", "oom_kills", (json_int_t) svc->oom_kills) : NULL;
         return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "memory_current", (json_int_t) u->memory_current,
                          "memory_peak", (json_int_t) u->memory_peak, "cpu_usage_usec", (json_int_t) u->cpu_usage_usec,
                          "pids_current", (json_int_t) u->pids_current,

@@ -557,6 +557,7 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         if (!svc)
                 return;
         service_health_update(svc, u);
+        service_count_unit_oom(svc, u);
         if (svc->op_waiters && u->active_state && u->sub_state) {
                 char now[64];
                 snprintf(now, sizeof(now), "%s/%s", u->active_state, u->sub_state);
