@@ -349,6 +349,10 @@ json_t *manager_conditions_json(Manager *m) {
                       "pids_pressure", m->node.capacity.pids > 0 && m->node.pids_current > m->node.capacity.pids / 10 * 9);
         if (c && m->node.memory_pressure_avg10 >= 0)
                 json_object_set_new(c, "memory_psi_some_avg10", json_real(m->node.memory_pressure_avg10));
+        if (c && m->node.cpu_pressure_avg10 >= 0)
+                json_object_set_new(c, "cpu_psi_some_avg10", json_real(m->node.cpu_pressure_avg10));
+        if (c && m->node.io_pressure_avg10 >= 0)
+                json_object_set_new(c, "io_psi_some_avg10", json_real(m->node.io_pressure_avg10));
         return c;
 }
 

@@ -180,8 +180,8 @@ int cgroup_parse_pressure(const char *text, const char *kind, CgroupPressure *re
                         buf[eol - line] = 0;
                         if (sscanf(buf + klen, " avg10=%lf avg60=%lf avg300=%lf total=%" SCNu64 "%n", &a10, &a60,
                                    &a300, &total, &end) != 4 || end < 0 || buf[klen + end] != 0 || a10 < 0 ||
-                            a10 > 100)
-                                return -EINVAL;
+                            a10 > 100 || strstr(buf, "total=-"))
+                                return -EINVAL; /* (%SCNu64 takes "-1" as a huge number) */
                         *ret = (CgroupPressure) { .avg10 = a10, .total_usec = total };
                         return 0;
                 }
@@ -205,6 +205,27 @@ uint64_t cgroup_weight_to_shares(uint64_t weight) {
         weight = MIN(weight, (uint64_t) CPU_WEIGHT_MAX);
         s = (weight * CPU_SHARES_DEFAULT + CPU_WEIGHT_DEFAULT / 2) / CPU_WEIGHT_DEFAULT;
         return MIN(MAX(s, (uint64_t) CPU_SHARES_MIN), (uint64_t) CPU_SHARES_MAX);
+}
+
+char *cgroup_slice_path(const char *slice) {
+        size_t n = strlen(slice), size = 1;
+        const char *stem_end = slice + n - strlen(".slice");
+        char *p, *q;
+
+        if (n <= strlen(".slice") || !streq(stem_end, ".slice"))
+                return NULL;
+        for (const char *c = slice; c < stem_end; c++)
+                if (*c == '-')
+                        size += (size_t) (c - slice) + strlen(".slice/");
+        size += strlen(slice);
+        p = q = malloc(size);
+        if (!p)
+                return NULL;
+        for (const char *c = slice; c < stem_end; c++)
+                if (*c == '-')
+                        q += sprintf(q, "%.*s.slice/", (int) (c - slice), slice);
+        strcpy(q, slice);
+        return p;
 }
 
 bool cgroup_path_is_valid(const char *path) {

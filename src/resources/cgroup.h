@@ -65,13 +65,13 @@ typedef enum CgroupMode {
 
 typedef struct CgroupLimits {
         uint64_t memory_max;    /* bytes; UINT64_MAX = no limit */
-        uint64_t memory_high;   /* v2 memory.high (throttling, not killing), bytes; UINT64_MAX = none; 0 = unknown
-                                 * (v1, which has no such limit) / when writing: leave it; compared only when
-                                 * both sides know it */
         uint64_t cpu_quota_us;  /* per period; UINT64_MAX = no limit */
         uint64_t cpu_period_us; /* 0 = unknown; when writing: leave the period as it is */
         uint64_t cpu_weight;    /* v2 cpu.weight 1..10000, or v1 cpu.shares converted; 0 = unknown / leave */
         uint64_t pids_max;      /* UINT64_MAX = no limit */
+        uint64_t memory_high;   /* v2 memory.high (throttling, not killing), bytes; UINT64_MAX = none; 0 = unknown
+                                 * (v1, which has no such limit) / when writing: leave it; compared only when
+                                 * both sides know it */
 } CgroupLimits;
 
 #define CGROUP_LIMITS_NONE                                                                         \
@@ -201,4 +201,7 @@ uint64_t cgroup_shares_to_weight(uint64_t shares);
 uint64_t cgroup_weight_to_shares(uint64_t weight);
 
 bool cgroup_path_is_valid(const char *path);
+/* Where systemd puts a slice's cgroup: every dash of its name is a level, "ballast-my-web.slice" is
+ * "ballast.slice/ballast-my.slice/ballast-my-web.slice". NULL for a name that is not NAME.slice, or on OOM. */
+char *cgroup_slice_path(const char *slice);
 const char *cgroup_mode_to_string(CgroupMode mode);

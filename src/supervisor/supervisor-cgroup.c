@@ -30,29 +30,6 @@ char *service_cgroup_parent(Supervisor *s, const char *name) {
         return p;
 }
 
-/* Where systemd puts a slice's cgroup: every dash of its name is a level, "ballast-my-web.slice" is
- * "ballast.slice/ballast-my.slice/ballast-my-web.slice" (systemd's slice_build_subslice / unit_default_cgroup_path). */
-char *slice_cgroup_path(const char *slice) {
-        size_t n = strlen(slice), size = 1;
-        const char *stem_end = slice + n - strlen(".slice");
-        char *p, *q;
-
-        if (n <= strlen(".slice") || !streq(stem_end, ".slice"))
-                return NULL;
-        for (const char *c = slice; c < stem_end; c++)
-                if (*c == '-')
-                        size += (size_t) (c - slice) + strlen(".slice/");
-        size += strlen(slice);
-        p = q = malloc(size);
-        if (!p)
-                return NULL;
-        for (const char *c = slice; c < stem_end; c++)
-                if (*c == '-')
-                        q += sprintf(q, "%.*s.slice/", (int) (c - slice), slice);
-        strcpy(q, slice);
-        return p;
-}
-
 /* The cgroup whose limits ballast answers for, and the unit systemd keeps it under (NULL when ballast owns the
  * cgroup itself):
  *   exec service                    ballast.slice/ballast-NAME.service          unit ballast-NAME.service
@@ -76,7 +53,7 @@ static int service_cgroup(Supervisor *s, const Service *svc, char **ret_path, ch
                         if (!svc->container_id)
                                 return -EAGAIN;
                         parent = service_cgroup_parent(s, svc->name);
-                        slice = parent ? slice_cgroup_path(parent) : NULL;
+                        slice = parent ? cgroup_slice_path(parent) : NULL;
                         if (!slice || asprintf(&path, "%s/docker-%s.scope", slice, svc->container_id) < 0 ||
                             asprintf(&unit, "docker-%s.scope", svc->container_id) < 0)
                                 return -ENOMEM;

@@ -134,7 +134,6 @@ void drain_step(Supervisor *s);
 /* supervisor-cgroup.c */
 const char *docker_cgroup_driver(Supervisor *s);
 char *service_cgroup_parent(Supervisor *s, const char *name);
-char *slice_cgroup_path(const char *slice);
 bool supervisor_cgroups_ready(Supervisor *s);
 void service_prepare_cgroupfs_parent(Supervisor *s, const Service *svc);
 int on_sweep(sd_event_source *src, uint64_t usec, void *userdata);
