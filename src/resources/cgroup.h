@@ -29,10 +29,11 @@
  *   - layer 1 on tables of exact kernel outputs;
  *   - layer 2 for v2 and for v1 on fixture trees (tests/data/cgroup/), through the "files" backend;
  *   - layer 2 for v1 + the libcgroup backend on the real v1 hierarchies of the build machine, as root;
- *   - NOT tested: layer 2 for v2 + the libcgroup backend. The machines ballast is built on have cgroup2 with only
- *     hugetlb (the other controllers are bound to v1), so memory.max & co. cannot exist there; the test only
- *     checks that this case is refused (-ENOMEDIUM) rather than misread. libcgroup 2.0.2 does support v2, but
- *     its reading of v2 files per controller has not been seen working by us.
+ *   - layer 2 for v2 + the libcgroup backend on a real v2 tree: in the VM tier (tests/vm/vm-tier.sh: Debian 13,
+ *     kernel 6.12, ballastd under its own unit's hardening), for an exec unit and a Docker scope; it works there
+ *     (write-only files such as memory.reclaim and cgroup.kill in the snapshot do not trouble it). On the
+ *     build machines cgroup2 has only hugetlb (the other controllers are bound to v1): test-cgroup only checks
+ *     that this case is refused (-ENOMEDIUM) rather than misread.
  *
  * Known libcgroup 2.0.2 behaviour this module works around (each seen on the build machine):
  *   - cgroup_get_cgroup() reads EVERY control file of EVERY hierarchy the cgroup exists in and refuses a struct
