@@ -10,6 +10,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
+# one boot, ~15 min on a quiet machine with the cgroup v2 checks; lib.sh's watchdog default (300 s, at most x4
+# under load) killed a run on a loaded host at 1200 s while it was still applying its first services
+: "${WATCHDOG_S:=900}"
+export WATCHDOG_S
 . "$top_srcdir/tests/lib/lib.sh"
 export top_srcdir top_builddir
 VM=$top_srcdir/tests/vm/vm.sh
