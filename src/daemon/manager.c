@@ -395,7 +395,10 @@ static int on_node_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_refresh_node(m);
         if (m->supervisor)
                 supervisor_verify_cgroups(m->supervisor);
+        /* a ONESHOT source is off once dispatched: without enabling it again, node facts and the cgroup sweep
+         * (usage, limits put back) would run once, 10 s after start, and never again */
         (void) sd_event_source_set_time_relative(s, NODE_REFRESH_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -413,6 +416,10 @@ json_t *manager_conditions_json(Manager *m) {
                       "pids_pressure", m->node.capacity.pids > 0 && m->node.pids_current > m->node.capacity.pids / 10 * 9);
         if (c && m->node.memory_pressure_avg10 >= 0)
                 json_object_set_new(c, "memory_psi_some_avg10", json_real(m->node.memory_pressure_avg10));
+        if (c && m->node.cpu_pressure_avg10 >= 0)
+                json_object_set_new(c, "cpu_psi_some_avg10", json_real(m->node.cpu_pressure_avg10));
+        if (c && m->node.io_pressure_avg10 >= 0)
+                json_object_set_new(c, "io_psi_some_avg10", json_real(m->node.io_pressure_avg10));
         return c;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 
 #include "resources/capacity.h"
+#include "resources/cgroup.h"
 #include "shared/fileio.h"
 #include "shared/parse-util.h"
 
@@ -120,11 +121,21 @@ static int meminfo_get(const char *text, const char *key, uint64_t *ret) {
         return -ENOENT;
 }
 
+/* "some avg10" of a PSI file of the node; -1 when the kernel has none (no CONFIG_PSI, psi=0) */
+static double node_pressure(const char *proc_root, const char *rel) {
+        _cleanup_free_ char *text = NULL;
+        CgroupPressure p;
+
+        if (read_small(proc_root, rel, &text) < 0 || cgroup_parse_pressure(text, "some", &p) < 0)
+                return -1;
+        return p.avg10;
+}
+
 int capacity_read_node(const char *proc_root, const char *sys_root, const char *cgroup_root, const char *docker_root,
                        NodeFacts *ret) {
-        _cleanup_free_ char *online = NULL, *cpuset = NULL, *meminfo = NULL, *pid_max = NULL, *psi = NULL,
-                            *threads = NULL, *loadavg = NULL;
-        NodeFacts f = { .memory_pressure_avg10 = -1 };
+        _cleanup_free_ char *online = NULL, *cpuset = NULL, *meminfo = NULL, *pid_max = NULL, *threads = NULL,
+                            *loadavg = NULL;
+        NodeFacts f = { .memory_pressure_avg10 = -1, .cpu_pressure_avg10 = -1, .io_pressure_avg10 = -1 };
         unsigned n_online = 0, n_cpuset = 0;
         uint64_t v;
         int r;
@@ -165,11 +176,9 @@ int capacity_read_node(const char *proc_root, const char *sys_root, const char *
         }
 
         /* PSI, where the kernel has it: "some avg10=0.00 avg60=0.00 avg300=0.00 total=0" */
-        if (read_small(proc_root, "pressure/memory", &psi) >= 0) {
-                double a;
-                if (sscanf(psi, "some avg10=%lf", &a) == 1)
-                        f.memory_pressure_avg10 = a;
-        }
+        f.memory_pressure_avg10 = node_pressure(proc_root, "pressure/memory");
+        f.cpu_pressure_avg10 = node_pressure(proc_root, "pressure/cpu");
+        f.io_pressure_avg10 = node_pressure(proc_root, "pressure/io");
 
         if (docker_root) {
                 struct statvfs sv;

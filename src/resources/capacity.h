@@ -28,6 +28,8 @@ typedef struct NodeFacts {
         uint64_t disk_free;
         uint64_t memory_available;     /* MemAvailable */
         double memory_pressure_avg10;  /* PSI "some avg10", < 0 when the kernel has no PSI */
+        double cpu_pressure_avg10;     /* /proc/pressure/cpu, the same */
+        double io_pressure_avg10;      /* /proc/pressure/io, the same */
         uint64_t pids_current;         /* tasks on the node */
 } NodeFacts;
 

@@ -159,6 +159,37 @@ int cgroup_parse_keyed(const char *text, const char *key, uint64_t *ret) {
         return -ENOENT;
 }
 
+int cgroup_parse_pressure(const char *text, const char *kind, CgroupPressure *ret) {
+        size_t klen;
+
+        if (!text || isempty(kind))
+                return -EINVAL;
+        klen = strlen(kind);
+        for (const char *line = text; *line;) {
+                const char *eol = strchrnul(line, '\n');
+
+                if ((size_t) (eol - line) > klen && strneq(line, kind, klen) && line[klen] == ' ') {
+                        char buf[160];
+                        double a10, a60, a300;
+                        uint64_t total;
+                        int end = -1;
+
+                        if ((size_t) (eol - line) >= sizeof(buf))
+                                return -EINVAL;
+                        memcpy(buf, line, (size_t) (eol - line));
+                        buf[eol - line] = 0;
+                        if (sscanf(buf + klen, " avg10=%lf avg60=%lf avg300=%lf total=%" SCNu64 "%n", &a10, &a60,
+                                   &a300, &total, &end) != 4 || end < 0 || buf[klen + end] != 0 || a10 < 0 ||
+                            a10 > 100 || strstr(buf, "total=-"))
+                                return -EINVAL; /* (%SCNu64 takes "-1" as a huge number) */
+                        *ret = (CgroupPressure) { .avg10 = a10, .total_usec = total };
+                        return 0;
+                }
+                line = *eol ? eol + 1 : eol;
+        }
+        return -ENOENT;
+}
+
 uint64_t cgroup_shares_to_weight(uint64_t shares) {
         uint64_t w;
 
@@ -174,6 +205,27 @@ uint64_t cgroup_weight_to_shares(uint64_t weight) {
         weight = MIN(weight, (uint64_t) CPU_WEIGHT_MAX);
         s = (weight * CPU_SHARES_DEFAULT + CPU_WEIGHT_DEFAULT / 2) / CPU_WEIGHT_DEFAULT;
         return MIN(MAX(s, (uint64_t) CPU_SHARES_MIN), (uint64_t) CPU_SHARES_MAX);
+}
+
+char *cgroup_slice_path(const char *slice) {
+        size_t n = strlen(slice), size = 1;
+        const char *stem_end = slice + n - strlen(".slice");
+        char *p, *q;
+
+        if (n <= strlen(".slice") || !streq(stem_end, ".slice"))
+                return NULL;
+        for (const char *c = slice; c < stem_end; c++)
+                if (*c == '-')
+                        size += (size_t) (c - slice) + strlen(".slice/");
+        size += strlen(slice);
+        p = q = malloc(size);
+        if (!p)
+                return NULL;
+        for (const char *c = slice; c < stem_end; c++)
+                if (*c == '-')
+                        q += sprintf(q, "%.*s.slice/", (int) (c - slice), slice);
+        strcpy(q, slice);
+        return p;
 }
 
 bool cgroup_path_is_valid(const char *path) {
@@ -208,10 +260,18 @@ static uint64_t memory_pages(uint64_t bytes) {
         return bytes / (uint64_t) ps;
 }
 
-typedef enum LimitField { FIELD_MEMORY, FIELD_QUOTA, FIELD_PERIOD, FIELD_WEIGHT, FIELD_PIDS, _FIELD_MAX } LimitField;
+typedef enum LimitField {
+        FIELD_MEMORY,
+        FIELD_HIGH,
+        FIELD_QUOTA,
+        FIELD_PERIOD,
+        FIELD_WEIGHT,
+        FIELD_PIDS,
+        _FIELD_MAX
+} LimitField;
 
 static const char *const field_names[_FIELD_MAX] = {
-        [FIELD_MEMORY] = "memory_max",     [FIELD_QUOTA] = "cpu_quota_us", [FIELD_PERIOD] = "cpu_period_us",
+        [FIELD_MEMORY] = "memory_max",     [FIELD_HIGH] = "memory_high", [FIELD_QUOTA] = "cpu_quota_us", [FIELD_PERIOD] = "cpu_period_us",
         [FIELD_WEIGHT] = "cpu_weight",     [FIELD_PIDS] = "pids_max",
 };
 
@@ -219,6 +279,8 @@ static uint64_t field_value(const CgroupLimits *l, LimitField f) {
         switch (f) {
         case FIELD_MEMORY:
                 return l->memory_max;
+        case FIELD_HIGH:
+                return l->memory_high;
         case FIELD_QUOTA:
                 return l->cpu_quota_us;
         case FIELD_PERIOD:
@@ -236,6 +298,8 @@ static bool field_equal(const CgroupLimits *a, const CgroupLimits *b, LimitField
         switch (f) {
         case FIELD_MEMORY:
                 return memory_pages(x) == memory_pages(y);
+        case FIELD_HIGH:
+                return x == 0 || y == 0 || memory_pages(x) == memory_pages(y);
         case FIELD_PERIOD:
         case FIELD_WEIGHT:
                 return x == 0 || y == 0 || x == y; /* 0: unknown, or "leave as is" in what we want */
@@ -323,6 +387,10 @@ int cgroup_limits_to_settings(CgroupMode mode, const CgroupLimits *l, CgroupSett
                         add_setting(s, &n, "memory", "memory.max", "max");
                 else
                         add_setting(s, &n, "memory", "memory.max", "%" PRIu64, l->memory_max);
+                if (l->memory_high == UINT64_MAX)
+                        add_setting(s, &n, "memory", "memory.high", "max");
+                else if (l->memory_high != 0)
+                        add_setting(s, &n, "memory", "memory.high", "%" PRIu64, l->memory_high);
                 /* cpu.max takes "QUOTA [PERIOD]": without a period the kernel keeps the current one */
                 if (l->cpu_quota_us == UINT64_MAX && l->cpu_period_us != 0)
                         add_setting(s, &n, "cpu", "cpu.max", "max %" PRIu64, l->cpu_period_us);

@@ -132,6 +132,8 @@ static const ValueSpec v1_limits[] = {
 static const ValueSpec v2_limits[] = {
         /* cpu.max is two values: read by hand */
         { "memory", "memory.max", NULL, cgroup_parse_max, 1, false, LIM(memory_max) },
+        /* optional so that 0 stays "unknown" where it is absent (the root cgroup) */
+        { "memory", "memory.high", NULL, cgroup_parse_max, 1, true, LIM(memory_high) },
         { "cpu", "cpu.weight", NULL, cgroup_parse_u64, 1, false, LIM(cpu_weight) },
         { "pids", "pids.max", NULL, cgroup_parse_max, 1, false, LIM(pids_max) },
 };
@@ -189,8 +191,26 @@ static int read_limits(CgroupTarget *t, CgroupLimits *ret) {
         return 0;
 }
 
+/* A v2 PSI file of the cgroup, "some" line. Optional: absent without CONFIG_PSI, -EOPNOTSUPP when booted with
+ * psi=0 (the files exist and refuse to be read), then unknown. */
+static void read_pressure(CgroupTarget *t, const char *controller, const char *file, CgroupPressure *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        *ret = CGROUP_PRESSURE_UNKNOWN;
+        r = t->backend->read(t, controller, file, &text);
+        if (r >= 0)
+                r = cgroup_parse_pressure(text, "some", ret);
+        if (r < 0)
+                log_debug_errno(r, "Cgroup %s: no pressure from %s: %m", t->path, file);
+}
+
 static int read_usage(CgroupTarget *t, CgroupUsage *ret) {
-        CgroupUsage u = {};
+        CgroupUsage u = {
+                .memory_pressure = CGROUP_PRESSURE_UNKNOWN,
+                .cpu_pressure = CGROUP_PRESSURE_UNKNOWN,
+                .io_pressure = CGROUP_PRESSURE_UNKNOWN,
+        };
         int r;
 
         if (t->mode == CGROUP_MODE_V1)
@@ -199,6 +219,11 @@ static int read_usage(CgroupTarget *t, CgroupUsage *ret) {
                 r = read_specs(t, v2_usage, ELEMENTSOF(v2_usage), &u);
         if (r < 0)
                 return r;
+        if (t->mode == CGROUP_MODE_V2) {
+                read_pressure(t, "memory", "memory.pressure", &u.memory_pressure);
+                read_pressure(t, "cpu", "cpu.pressure", &u.cpu_pressure);
+                read_pressure(t, "io", "io.pressure", &u.io_pressure);
+        }
         *ret = u;
         return 0;
 }

@@ -67,6 +67,11 @@ typedef struct Service {
         uint64_t cgroup_oom_kills_seen; /* the kernel's count in the service's cgroup, last time we looked */
         CgroupUsage usage;              /* from the last sweep */
         bool usage_known;
+        bool oom_result_seen;           /* the unit's Result is "oom-kill" and was counted */
+        bool usage_failed_logged;       /* the reason usage cannot be read was logged once */
+        bool limits_restore_in_flight;  /* SetUnitProperties for a drift is queued: don't queue another */
+        bool container_lookup_in_flight;
+        char *container_id;             /* its container's (Docker's "start" event, or an inspect): its scope */
 
         /* the files were checked against the spec and are as we left them: a pass that changes nothing only
          * stat()s the unit file (ino, size, mtime) instead of generating and comparing everything */
@@ -143,6 +148,9 @@ char *service_cgroup_parent(Supervisor *s, const char *name);
 bool supervisor_cgroups_ready(Supervisor *s);
 void service_prepare_cgroupfs_parent(Supervisor *s, const Service *svc);
 int on_sweep(sd_event_source *src, uint64_t usec, void *userdata);
+void service_set_container_id(Service *svc, const char *id);
+void service_count_unit_oom(Service *svc, const UnitState *u);
+int append_unit_limits(sd_bus_message *m, void *userdata);
 json_t *service_usage_json(Supervisor *s, const Service *svc);
 
 /* supervisor-files.c */

@@ -318,12 +318,14 @@ static void reconcile_orphans(Supervisor *s) {
         }
 }
 
-static int append_unit_limits(sd_bus_message *m, void *userdata) {
+int append_unit_limits(sd_bus_message *m, void *userdata) {
         const ServiceSpec *spec = userdata;
         int r = 0;
 
         /* "infinity" (UINT64_MAX) where the spec commits nothing */
         r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", spec->memory ?: UINT64_MAX);
+        if (r >= 0) /* none (what a unit and a Docker scope start with); put back if someone set one */
+                r = sd_bus_message_append(m, "(sv)", "MemoryHigh", "t", UINT64_MAX);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t",
                                           spec->cpu_millis ? spec->cpu_millis * 1000 : UINT64_MAX);
@@ -590,6 +592,7 @@ void supervisor_on_unit(Supervisor *s, const UnitState *u) {
         if (u->foreign_job_done)
                 service_on_foreign_job(s, svc, u);
         service_health_update(svc, u);
+        service_count_unit_oom(svc, u);
         if (svc->op_waiters && u->active_state && u->sub_state) {
                 char now[64];
                 snprintf(now, sizeof(now), "%s/%s", u->active_state, u->sub_state);
@@ -695,6 +698,9 @@ void supervisor_on_docker_event(Supervisor *s, const DockerEvent *ev) {
                           "%s was killed for running out of memory (its limit).", svc->name);
         } else if (streq(ev->action, "start")) {
                 service_health_running(svc); /* its start period counts from now */
+                /* only the service's own container carries its label, not the network holder */
+                if (ev->id)
+                        service_set_container_id(svc, ev->id);
         } else if (streq(ev->action, "die")) {
                 svc->last_exit_code = ev->exit_code;
                 log_event(LOG_INFO, 0, "container-died", svc->name, NULL, "The container of %s exited with %d.",

@@ -49,6 +49,7 @@ static void service_free(Service *svc) {
         service_spec_free(svc->spec);
         free(svc->health_reason);
         free(svc->health_restart_reason);
+        free(svc->container_id);
         free(svc->name);
         free(svc->unit);
         free(svc);

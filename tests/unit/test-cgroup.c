@@ -142,14 +142,22 @@ static bool limits_are(const CgroupLimits *got, uint64_t mem, uint64_t quota, ui
         return same;
 }
 
+/* no PSI: v1, or a v2 cgroup without the files */
+#define NOPSI                                                                                                      \
+        .memory_pressure = CGROUP_PRESSURE_UNKNOWN, .cpu_pressure = CGROUP_PRESSURE_UNKNOWN,                       \
+        .io_pressure = CGROUP_PRESSURE_UNKNOWN
+
 static bool usage_is(const CgroupUsage *u, const CgroupUsage *want) {
         bool same = memcmp(u, want, sizeof(*u)) == 0;
         if (!same)
                 diag("got memory_current=%" PRIu64 " memory_peak=%" PRIu64 " cpu_usage_usec=%" PRIu64
                      " pids_current=%" PRIu64 " oom_kills=%" PRIu64 " cpu_nr_throttled=%" PRIu64
-                     " cpu_throttled_usec=%" PRIu64,
+                     " cpu_throttled_usec=%" PRIu64 " psi memory %.2f/%" PRIu64 " cpu %.2f/%" PRIu64
+                     " io %.2f/%" PRIu64,
                      u->memory_current, u->memory_peak, u->cpu_usage_usec, u->pids_current, u->oom_kills,
-                     u->cpu_nr_throttled, u->cpu_throttled_usec);
+                     u->cpu_nr_throttled, u->cpu_throttled_usec, u->memory_pressure.avg10,
+                     u->memory_pressure.total_usec, u->cpu_pressure.avg10, u->cpu_pressure.total_usec,
+                     u->io_pressure.avg10, u->io_pressure.total_usec);
         return same;
 }
 
@@ -274,6 +282,59 @@ static void test_parsers(void) {
                             (r < 0 ? q == 7 && p == 7 : q == cpu_max[i].quota && p == cpu_max[i].period);
                 if (!ok(pass, "cgroup_parse_cpu_max(\"%s\")", esc(cpu_max[i].input)))
                         diag("got %d, %" PRIu64 " %" PRIu64, r, q, p);
+        }
+}
+
+static void test_parse_pressure(void) {
+        static const char mem[] = "some avg10=12.34 avg60=5.00 avg300=1.00 total=812345\n"
+                                  "full avg10=10.00 avg60=4.00 avg300=0.80 total=700000\n";
+        static const struct {
+                const char *text, *kind;
+                int ret;
+                double avg10;
+                uint64_t total;
+        } cases[] = {
+                { mem, "some", 0, 12.34, 812345 },
+                { mem, "full", 0, 10.00, 700000 },
+                /* cpu before 5.13: no "full" line */
+                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", "full", -ENOENT, 0, 0 },
+                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=0", "some", 0, 0, 0 }, /* via libcgroup */
+                { "", "some", -ENOENT, 0, 0 },
+                { "some avg10=0.00 avg60=0.00 total=0\n", "some", -EINVAL, 0, 0 },
+                { "some avg10=x avg60=0.00 avg300=0.00 total=0\n", "some", -EINVAL, 0, 0 },
+                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=0 more\n", "some", -EINVAL, 0, 0 },
+                { "some avg10=0.00 avg60=0.00 avg300=0.00 total=-1\n", "some", -EINVAL, 0, 0 },
+                { "some avg10=101.00 avg60=0.00 avg300=0.00 total=1\n", "some", -EINVAL, 0, 0 },
+                { "somewhere avg10=1.00 avg60=0.00 avg300=0.00 total=1\n", "some", -ENOENT, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                CgroupPressure p = { 42, 42 };
+                int r = cgroup_parse_pressure(cases[i].text, cases[i].kind, &p);
+                is_int(r, cases[i].ret, "pressure case %zu (%s): returns %d", i, cases[i].kind, cases[i].ret);
+                if (cases[i].ret == 0)
+                        ok(p.avg10 == cases[i].avg10 && p.total_usec == cases[i].total,
+                           "pressure case %zu: avg10 %.2f total %" PRIu64, i, p.avg10, p.total_usec);
+                else
+                        ok(p.avg10 == 42 && p.total_usec == 42, "pressure case %zu: nothing written", i);
+        }
+}
+
+static void test_slice_path(void) {
+        static const struct {
+                const char *slice, *path;
+        } cases[] = {
+                { "ballast-web.slice", "ballast.slice/ballast-web.slice" },
+                { "ballast-my-web.slice", "ballast.slice/ballast-my.slice/ballast-my-web.slice" },
+                { "ballast.slice", "ballast.slice" },
+                { "ballast-web.service", NULL },
+                { ".slice", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *p = cgroup_slice_path(cases[i].slice);
+                ok(streq_ptr(p, cases[i].path), "slice %s is at %s (got %s)", cases[i].slice, cases[i].path ?: "(null)",
+                   p ?: "(null)");
         }
 }
 
@@ -509,8 +570,12 @@ static void test_v2_fixture(void) {
         is_int(cgroup_read_usage(CGROUP_MODE_V2, root, WEB, &u), 0, "v2 web: usage read");
         ok(usage_is(&u, &(CgroupUsage) { .memory_current = 73252864, .memory_peak = 142606336,
                                          .cpu_usage_usec = 8123456, .pids_current = 3, .oom_kills = 2,
-                                         .cpu_nr_throttled = 42, .cpu_throttled_usec = 3141592 }),
-           "v2 web: memory.current/peak, cpu.stat, pids.current, memory.events oom_kill");
+                                         .cpu_nr_throttled = 42, .cpu_throttled_usec = 3141592,
+                                         .memory_pressure = { 12.34, 812345 }, .cpu_pressure = { 1.50, 2995059 },
+                                         .io_pressure = { 0, 20194 } }),
+           "v2 web: memory.current/peak, cpu.stat, pids.current, memory.events oom_kill, *.pressure some");
+        is_int(cgroup_read_limits(CGROUP_MODE_V2, root, WEB, &l), 0, "v2 web: limits read again");
+        ok(l.memory_high == MAXV, "v2 web: memory.high \"max\" is no limit");
 
         {
                 CgroupLimits l2;
@@ -523,8 +588,10 @@ static void test_v2_fixture(void) {
                "v2 batch: limits read (leading slash)");
         ok(limits_are(&l, MAXV, MAXV, 100000, 50, MAXV), "v2 batch: \"max\" everywhere is no limit");
         is_int(cgroup_read_usage(CGROUP_MODE_V2, root, BATCH, &u), 0, "v2 batch: usage read");
-        ok(usage_is(&u, &(CgroupUsage) { .memory_current = 4096000, .cpu_usage_usec = 1000 }),
-           "v2 batch: no memory.peak (before 5.19) is 0");
+        ok(usage_is(&u, &(CgroupUsage) { .memory_current = 4096000, .cpu_usage_usec = 1000, NOPSI }),
+           "v2 batch: no memory.peak (before 5.19) is 0, no *.pressure (no CONFIG_PSI) is unknown");
+        is_int(cgroup_read_limits(CGROUP_MODE_V2, root, BATCH, &l), 0, "v2 batch: limits read again");
+        ok(l.memory_high == 0, "v2 batch: no memory.high is unknown (0), not \"no limit\"");
 
         /* write, then the bytes, then read back */
         want = (CgroupLimits) { 134217728, 20000, 100000, 50, MAXV };
@@ -605,13 +672,13 @@ static void test_v1_fixture(void) {
         is_int(cgroup_read_usage(CGROUP_MODE_V1, root, WEB, &u), 0, "v1 web: usage read");
         ok(usage_is(&u, &(CgroupUsage) { .memory_current = 66215936, .memory_peak = 70471680,
                                          .cpu_usage_usec = 300828, .pids_current = 3, .oom_kills = 1,
-                                         .cpu_nr_throttled = 6, .cpu_throttled_usec = 250522 }),
+                                         .cpu_nr_throttled = 6, .cpu_throttled_usec = 250522, NOPSI }),
            "v1 web: usage from four hierarchies, ns turned into us");
 
         is_int(cgroup_read_limits(CGROUP_MODE_V1, root, BATCH, &l), 0, "v1 batch: limits read");
         ok(limits_are(&l, MAXV, MAXV, 100000, 100, MAXV), "v1 batch: 9223372036854771712, -1 and max are no limit");
         is_int(cgroup_read_usage(CGROUP_MODE_V1, root, BATCH, &u), 0, "v1 batch: usage read");
-        ok(usage_is(&u, &(CgroupUsage) { .memory_current = 4096000, .cpu_usage_usec = 1000 }),
+        ok(usage_is(&u, &(CgroupUsage) { .memory_current = 4096000, .cpu_usage_usec = 1000, NOPSI }),
            "v1 batch: no oom_kill line (before 4.13) and no max_usage are 0");
 
         want = (CgroupLimits) { 67108864, 20000, 100000, 37, 64 };
@@ -944,6 +1011,8 @@ int main(void) {
 
         test_parsers();
         test_parse_keyed();
+        test_parse_pressure();
+        test_slice_path();
         test_weights();
         test_paths();
         test_settings();
