@@ -35,12 +35,30 @@ boot=$("$VM" wait-ssh 900) || bail "the guest did not answer ssh within 900 s (s
 diag "boot to ssh: $boot s"
 slow=${boot%.*}
 [ "$slow" -ge 20 ] || slow=20
-g() { VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "$@" </dev/null; }
+# ssh itself may time out on a loaded host (255: no connection): tried again, up to 3 times
+g() {
+	local i rc
+	for i in 1 2 3; do
+		VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "$@" </dev/null
+		rc=$?
+		[ $rc = 255 ] || return $rc
+		sleep 2
+	done
+	return $rc
+}
 gq() { g "$@" 2>/dev/null; }
-put() { VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "cat > $1"; }
+put() {  # put GUEST-PATH < CONTENT
+	local c i
+	c=$(cat)
+	for i in 1 2 3; do
+		printf '%s\n' "$c" | VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "cat > $1" && return 0
+		sleep 2
+	done
+	return 1
+}
 # serving: the first answer, polled every 0.2 s in the guest (no ssh round trip in what is measured)
 serve_wait() {  # serve_wait URL MAX: prints the guest's seconds until URL answered
-	g "t=\$(date +%s.%N); end=\$((\$(date +%s) + $2)); until curl -fsS -m 2 -o /dev/null $1; do
+	g "t=\$(date +%s.%N); end=\$((\$(date +%s) + $2)); until curl -fs -m 2 -o /dev/null $1; do
 	   [ \$(date +%s) -lt \$end ] || exit 1; sleep 0.2; done; echo \"\$(date +%s.%N) \$t\" | awk '{printf \"%.2f\", \$1 - \$2}'"
 }
 
@@ -73,14 +91,14 @@ out=$(g "ballastctl -t $((slow * 4)) apply /root/web.json && echo applied" 2>&1)
 b_apply=$(serve_wait http://127.0.0.1:18080/index.html $((slow * 4)))
 ok $? "ballast: apply -> serving ${b_apply} s" || diag "$out"
 d_apply=$(g "t=\$(date +%s.%N); docker run -d --name dweb -p 18090:8080 local/busybox:latest httpd -f -p 8080 -h / >/dev/null &&
-	until curl -fsS -m 2 -o /dev/null http://127.0.0.1:18090/index.html; do sleep 0.2; done; echo \"\$(date +%s.%N) \$t\" | awk '{printf \"%.2f\", \$1 - \$2}'")
+	until curl -fs -m 2 -o /dev/null http://127.0.0.1:18090/index.html; do sleep 0.2; done; echo \"\$(date +%s.%N) \$t\" | awk '{printf \"%.2f\", \$1 - \$2}'")
 ok $? "docker run -d -> serving ${d_apply} s (ballast/docker: $(ratio "$b_apply" "$d_apply"))"
 g 'docker rm -f dweb >/dev/null; docker run -d --restart=always --name dweb -p 18090:8080 local/busybox:latest httpd -f -p 8080 -h / >/dev/null'
-wait_for $((slow * 2)) g "curl -fsS -m 2 -o /dev/null http://127.0.0.1:18090/index.html"
+wait_for $((slow * 2)) g "curl -fs -m 2 -o /dev/null http://127.0.0.1:18090/index.html"
 crash() {  # crash CONTAINER URL: kill -9 of its process, prints the seconds until it serves again
 	g "pid=\$(docker inspect -f '{{.State.Pid}}' $1); t=\$(date +%s.%N); kill -9 \$pid;
-	   while curl -fsS -m 1 -o /dev/null $2; do sleep 0.05; done
-	   end=\$((\$(date +%s) + $((slow * 4)))); until curl -fsS -m 2 -o /dev/null $2; do
+	   while curl -fs -m 1 -o /dev/null $2; do sleep 0.05; done
+	   end=\$((\$(date +%s) + $((slow * 4)))); until curl -fs -m 2 -o /dev/null $2; do
 	   [ \$(date +%s) -lt \$end ] || exit 1; sleep 0.2; done; echo \"\$(date +%s.%N) \$t\" | awk '{printf \"%.2f\", \$1 - \$2}'"
 }
 for i in 1 2 3; do
@@ -141,7 +159,7 @@ ok $? "the cluster endpoint was told the node is shutting down ($(printf '%s' "$
 is "$(gq systemctl is-active ballastd.socket)" active "ballastd.socket listens after the reboot"
 wait_for $((slow * 3)) g "systemctl is-active -q multi-user.target"
 ok $? "multi-user.target is reached"
-wait_for $((slow * 4)) g "curl -fsS -m 2 -o /dev/null http://127.0.0.1:18080/index.html && curl -fsS -m 2 -o /dev/null http://127.0.0.1:18081/hostname && curl -fsS -m 2 -o /dev/null http://127.0.0.1:18082/hostname"
+wait_for $((slow * 4)) g "curl -fs -m 2 -o /dev/null http://127.0.0.1:18080/index.html && curl -fs -m 2 -o /dev/null http://127.0.0.1:18081/hostname && curl -fs -m 2 -o /dev/null http://127.0.0.1:18082/hostname"
 ok $? "web, alpha and beta serve again after the reboot"
 diag "systemd-analyze: $(gq systemd-analyze time | head -1)"
 diag "multi-user.target reached: $(gq systemctl show -P ActiveEnterTimestampMonotonic multi-user.target | awk '{printf "%.1f s", $1 / 1e6}') after the kernel started"
