@@ -12,6 +12,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
+# a boot under emulation on a loaded host takes up to 15 min (two of them here): lib.sh's watchdog gets an hour
+: "${WATCHDOG_S:=3600}"
+export WATCHDOG_S
 . "$top_srcdir/tests/lib/lib.sh"
 export top_srcdir top_builddir
 VM=$top_srcdir/tests/vm/vm.sh
