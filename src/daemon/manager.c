@@ -69,6 +69,8 @@ static void on_drained(Supervisor *s, int error, void *userdata) {
         if (m->drain_manual && manager_write_drain(m) < 0)
                 log_warning("Failed to record which services the drain stopped, ignoring.");
         reporter_changed(m->reporter);
+        if (shutdown_guard_shutting_down(m->shutdown))
+                shutdown_guard_release(m->shutdown, "every service is stopped");
         while ((call = manager_pop_drain_waiter(m))) {
                 (void) varlink_call_reply(call, json_pack("{s:b,s:b}", "draining", m->draining, "drained", true));
                 varlink_call_unref(call);
@@ -159,6 +161,38 @@ static void manager_load_manual_drain(Manager *m) {
                   m->drain_path);
 }
 
+/* Every shutdown of the host: logind's PrepareForShutdown(true) drains the node through the same path as
+ * ballastctl drain, and the report says the node is shutting down. */
+static void shutdown_hook_prepare(void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        reporter_changed(m->reporter);
+        r = manager_drain(m, "the system is shutting down");
+        if (r < 0) {
+                log_warning_errno(r, "Cannot stop the services before the shutdown, letting it go on: %m");
+                shutdown_guard_release(m->shutdown, "the services cannot be stopped");
+        } else if (m->drain_done)
+                shutdown_guard_release(m->shutdown, "every service is stopped");
+}
+
+static void shutdown_hook_cancelled(void *userdata) {
+        Manager *m = userdata;
+
+        manager_undrain(m, "the shutdown was called off");
+        reporter_changed(m->reporter);
+}
+
+/* The inhibitor is held while there are services to stop. */
+static void manager_guard_shutdown(Manager *m) {
+        unsigned total = 0, active, failed;
+
+        if (!m->supervisor || !m->shutdown)
+                return;
+        supervisor_counts(m->supervisor, &total, &active, &failed);
+        shutdown_guard_want(m->shutdown, total > 0);
+}
+
 /* The reboot flow of OS updates drains through the same path as ballastctl drain. */
 static int updater_hook_drain(void *userdata) {
         return manager_drain(userdata, "an OS update needs a reboot");
@@ -205,6 +239,7 @@ Manager *manager_free(Manager *m) {
         free(m->metrics_key);
         reporter_free(m->reporter);
         json_decref(m->last_document);
+        shutdown_guard_free(m->shutdown);
         updater_free(m->updater);
         bus_free(m->bus);
         supervisor_free(m->supervisor);
@@ -395,6 +430,7 @@ static int on_node_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_refresh_node(m);
         if (m->supervisor)
                 supervisor_verify_cgroups(m->supervisor);
+        manager_guard_shutdown(m);
         /* a ONESHOT source is off once dispatched: without enabling it again, node facts and the cgroup sweep
          * (usage, limits put back) would run once, 10 s after start, and never again */
         (void) sd_event_source_set_time_relative(s, NODE_REFRESH_USEC);
@@ -511,6 +547,7 @@ json_t *manager_document_json(Manager *m) {
         json_decref(cap);
         json_object_set_new(doc, "services", m->supervisor ? supervisor_services_json(m->supervisor) : json_array());
         json_object_set_new(doc, "drain", json_pack("{s:b,s:b}", "draining", m->draining, "drained", m->drain_done));
+        json_object_set_new(doc, "shutdown", shutdown_guard_json(m->shutdown));
         json_object_set_new(doc, "updates", m->updater ? updater_report_json(m->updater)
                                                        : json_pack("{s:s}", "state", "unmanaged"));
 
@@ -604,6 +641,12 @@ static int manager_start_modules(Manager *m) {
         r = supervisor_load(m->supervisor);
         if (r < 0)
                 log_warning_errno(r, "Failed to load service specs, ignoring: %m");
+        r = shutdown_guard_new(&m->shutdown, m->event,
+                               &(ShutdownHooks) { .prepare = shutdown_hook_prepare,
+                                                  .cancelled = shutdown_hook_cancelled, .userdata = m });
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the shutdown guard: %m");
+        manager_guard_shutdown(m);
         /* interfaces through netlink, kept current by its change events; without it we only report less */
         r = netlink_new(&m->netlink, m->event, on_netlink_change, m);
         if (r >= 0)

@@ -17,6 +17,7 @@
 #include "resources/netlink.h"
 #include "cluster/reporter.h"
 #include "supervisor/supervisor.h"
+#include "daemon/shutdown.h"
 #include "updates/updater.h"
 #include "varlink/varlink.h"
 
@@ -48,6 +49,7 @@ typedef struct Manager {
         json_t *last_document;          /* the last status document without its time, to keep that time */
         uint64_t last_document_taken_usec;
         Updater *updater;
+        ShutdownGuard *shutdown;  /* the logind delay inhibitor: every shutdown stops the services first */
         MetricsServer *metrics;   /* NULL: no "metrics" block */
         char *metrics_key;        /* the settings it runs with */
 

@@ -11,7 +11,9 @@
 #   vm.sh kill           end QEMU now (SIGTERM, then SIGKILL)
 #   vm.sh console        the serial console (socat; the log is always in $VMDIR/run/serial.log)
 # Environment: top_builddir, top_srcdir, VMDIR (default $top_builddir/vm), VM_MEM (MiB, 2048), VM_SMP (2),
-# VM_FWD_PORTS ("guest ports" forwarded from the same port on the host's 127.0.0.1).
+# VM_FWD_PORTS ("guest ports" forwarded from the same port on the host's 127.0.0.1); another image:
+# VM_DISK, VM_KERNEL, VM_INITRD (default: disk.img, vmlinuz, initrd.img of VMDIR), VM_APPEND (more kernel
+# arguments), VM_QEMU_ARGS (more QEMU arguments, split at spaces: e.g. -fw_cfg name=opt/com.coreos/config,file=X).
 set -euo pipefail
 
 top_builddir=$(cd "${top_builddir:-$PWD}" && pwd)
@@ -58,8 +60,9 @@ kill_qemu() {
 
 start() {
 	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
-	for f in disk.img vmlinuz initrd.img ssh/id_ed25519; do
-		[ -f "$VMDIR/$f" ] || die "$VMDIR/$f missing: run tests/vm/build-image.sh first"
+	local disk=${VM_DISK:-$VMDIR/disk.img} kernel=${VM_KERNEL:-$VMDIR/vmlinuz} initrd=${VM_INITRD:-$VMDIR/initrd.img}
+	for f in "$disk" "$kernel" "$initrd" "$VMDIR/ssh/id_ed25519"; do
+		[ -f "$f" ] || die "$f missing: run tests/vm/build-image.sh first"
 	done
 	if qemu_pid >/dev/null; then die "already running (pid $(qemu_pid))"; fi
 	mkdir -p "$RUN"
@@ -79,11 +82,11 @@ start() {
 	date +%s.%N > "$RUN/started"
 	nice -n 10 qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu max \
 		-smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" -display none -no-user-config -nodefaults \
-		-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.img" \
-		-append "console=ttyS0,115200 root=/dev/vda rw quiet $mounts" \
-		-drive "file=$VMDIR/disk.img,format=raw,if=virtio,cache=unsafe,snapshot=on" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0,115200 root=/dev/vda rw quiet $mounts ${VM_APPEND:-}" \
+		-drive "file=$disk,format=raw,if=virtio,cache=unsafe,snapshot=on" \
 		-netdev "user,id=n0,restrict=on,$fwd" -device virtio-net-pci,netdev=n0,romfile= \
-		"${share[@]}" \
+		"${share[@]}" ${VM_QEMU_ARGS:-} \
 		-chardev "socket,id=ser0,path=$RUN/serial.sock,server=on,wait=off,logfile=$RUN/serial.log" \
 		-serial chardev:ser0 -monitor "unix:$RUN/monitor.sock,server=on,wait=off" \
 		-device virtio-rng-pci -pidfile "$RUN/qemu.pid" -daemonize
