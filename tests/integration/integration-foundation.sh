@@ -84,7 +84,7 @@ ok $(printf '%s' "$out" | grep -q INVALID; echo $((! $?))) "and the error is gon
 # --- the CLI when the daemon is not there ---
 sb systemctl stop ballastd.socket ballastd.service
 out=$(bctl status 2>&1); st=$?
-is "$st" 1 "ballastctl exits 1 when ballastd is not running"
+is "$st" 5 "ballastctl exits 5 (ballastd unreachable) when ballastd is not running"
 like "$out" "is ballastd running" "and says why"
 
 done_testing

@@ -57,7 +57,7 @@ printf '%s\n' "$spec" > "$root/var/tmp/sockt.json"
 
 is "$(sb stat -c '%a %G' $SOCK)" "660 ballast" "the socket file is 0660, group ballast"
 out=$(as sockother "$BALLAST_BIN/ballastctl" status 2>&1); st=$?
-is "$st" 1 "a user outside the group cannot even connect (ballastctl exits 1)"
+is "$st" 3 "a user outside the group cannot even connect (ballastctl exits 3: permission denied)"
 like "$out" "[Pp]ermission denied" "and is told why"
 like "$(as sockmember "$BALLAST_BIN/ballastctl" status 2>&1)" "^Node: " "a supplementary member of ballast reads the status"
 out=$(as sockmember "$BALLAST_BIN/ballastctl" apply /var/tmp/sockt.json 2>&1)
