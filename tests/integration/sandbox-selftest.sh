@@ -73,6 +73,9 @@ sdpid=$SANDBOX_PID
 read -r pidns mntns < "$D/ns"
 cgdirs=$(cat "$D/cgroups")
 sandbox_stop "$D"
+# what is left, if anything (a process of the sandbox that is still being reaped by the host's init is gone
+# within moments: up to 5 s of looking again before it counts as left behind)
+sandbox_leftovers() {
 left=
 for p in /proc/[0-9]*; do
 	p=${p#/proc/}
@@ -84,6 +87,9 @@ for d in $cgdirs; do
 	[ -d "$d" ] && left="$left $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
 done
 [ -e "/proc/$sdpid" ] && [ "$(cat "/proc/$sdpid/comm" 2>/dev/null)" = systemd ] && left="$left $sdpid"
+[ -z "${left// /}" ]
+}
+for i in $(seq 50); do sandbox_leftovers && break; sleep 0.1; done
 check "no process of the sandbox remains after sandbox_stop${left:+ (left:$left)}" [ -z "${left// /}" ]
 gone=yes
 for d in $cgdirs; do [ -d "$d" ] && gone="no ($d)"; done
