@@ -86,7 +86,7 @@ ok $(( ms < bound ? 0 : 1 )) "the socket answers at once meanwhile (${ms} ms < $
 sleep 3   # the partition lasts a while longer: retries and backoff run against the dropped packets
 is "$(snapshot)" "$before" "no workload touched during the partition: same container, same MainPIDs, no restart"
 check "the web service still answers" -- answers
-like "$(bctl ps)" "web +docker +active \(running\) +healthy" "ps shows it active and healthy"
+like "$(bctl ps)" "web +(file|applied) +docker +active \(running\) +healthy" "ps shows it active and healthy"
 
 # --- healed ---
 in_etcd iptables -D INPUT -i bl-etcd -j DROP && in_etcd iptables -D OUTPUT -o bl-etcd -j DROP

@@ -71,6 +71,6 @@ ok $(( ${reloads:-0} >= 20 ? 0 : 1 )) "with ${reloads:-0} daemon-reloads in $(( 
 converged "after the storm"
 is "$(sb systemctl show -P MainPID ballastd.service)" "$bpid" "ballastd is the same process throughout"
 is "$(sb systemctl list-units --all --no-legend --plain 'ballast-*.service' --state=failed | wc -l)" 0 "no ballast unit failed"
-like "$(bctl ps)" "s1 +exec +active \(running\)" "ps agrees"
+like "$(bctl ps)" "s1 +(file|applied) +exec +active \(running\)" "ps agrees"
 
 done_testing

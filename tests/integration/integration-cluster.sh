@@ -50,7 +50,7 @@ bctl apply "$SB_DIR/sleeper.json" >/dev/null
 wait_for 3 sh -c "nsenter -t $SANDBOX_PID -a -r -w curl -s -m 1 -X POST http://127.0.0.1:23791/v3/kv/range -d '{\"key\":\"$KEY\"}' | sed -n 's/.*\"value\":\"\([^\"]*\)\".*/\1/p' | base64 -d | grep -q '\"name\":\"sleeper\".*\"state\":\"active\"'"
 ok $? "an applied service shows up in the document, active ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 like "$(doc)" '"port":"9999/tcp","service":"sleeper"' "with its known port"
-like "$(bctl nodes)" "node-x .* 9999/tcp=sleeper" "ballastctl nodes lists the node with its free capacity and ports"
+like "$(bctl nodes --wide)" "node-x .* 9999/tcp=sleeper" "ballastctl nodes --wide lists the node with its free capacity and ports"
 
 # --- etcd gone for longer than the TTL: workloads untouched, the key comes back by itself ---
 pid0=$(sb systemctl show -P MainPID ballast-sleeper.service)

@@ -75,7 +75,7 @@ sandbox_wait_unit ballast-hello.service active 60
 ok $? "the example service from /etc/ballast/services.d is active"
 wait_for 30 sb curl -sf -m 0.5 -o /dev/null http://127.0.0.1:18080/
 ok $? "and answers on its port ($(( ($(date +%s%N) - t0) / 1000000 )) ms after the boot started)"
-wait_for 15 sh -c "nsenter -t $SANDBOX_PID -a -r -w /opt/bin/ballastctl ps | grep -Eq 'hello +docker +active \(running\) +healthy'"
+wait_for 15 sh -c "nsenter -t $SANDBOX_PID -a -r -w /opt/bin/ballastctl ps | grep -Eq 'hello +(file|applied) +docker +active \(running\) +healthy'"
 ok $? "ballastctl ps: hello active and healthy"
 out=$(sb /opt/bin/ballastctl status 2>&1)
 like "$out" "Services: +1 total, 1 active, 0 failed" "ballastctl status: the service counted, none failed"

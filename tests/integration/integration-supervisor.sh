@@ -40,7 +40,7 @@ out=$(bctl -t 30 apply --wait "$SPECS/web.json" 2>&1)
 like "$out" "web: active" "apply --wait shows progress until the service is active"
 is "$(prop ActiveState ballast-web.service)" active "ballast-web.service is active"
 check "the service answers on its host port" -- answers
-like "$(bctl ps)" "web +docker +active \(running\) +healthy" "ps shows it active and healthy"
+like "$(bctl ps)" "web +(file|applied) +docker +active \(running\) +healthy" "ps shows it active and healthy"
 is "$(sb /usr/bin/docker inspect -f '{{index .Config.Labels "io.ballast.service"}} {{.HostConfig.RestartPolicy.Name}}' ballast-web)" "web no" \
 	"the container carries io.ballast.service and Docker's restart policy is off"
 is "$(prop Slice ballast-web.service)" ballast.slice "the unit runs in ballast.slice"
@@ -144,7 +144,7 @@ cat > "$SPECS/cmdcheck.json" <<'JSON'
 JSON
 bctl -t 30 apply --wait "$SPECS/cmdcheck.json" >/dev/null
 ok $? "a service with a cmd check (run in the container through the Engine API) becomes active"
-like "$(bctl ps)" "cmdcheck +docker +active \(running\) +healthy" "and is healthy"
+like "$(bctl ps)" "cmdcheck +(file|applied) +docker +active \(running\) +healthy" "and is healthy"
 pid0=$(prop MainPID ballast-cmdcheck.service)
 sb /usr/bin/docker exec ballast-cmdcheck rm /tmp/ok
 wait_for 15 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P MainPID ballast-cmdcheck.service)\" != $pid0 ]"
@@ -158,7 +158,7 @@ cat > "$SPECS/tcpcheck.json" <<'JSON'
 JSON
 bctl -t 20 apply --wait "$SPECS/tcpcheck.json" >/dev/null
 ok $? "an exec service with a tcp check is applied"
-wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl ps | grep -Eq 'tcpcheck +exec +active \(running\) +healthy'"
+wait_for 5 sh -c "nsenter -t $SANDBOX_PID -a -r -w $BALLAST_BIN/ballastctl ps | grep -Eq 'tcpcheck +(file|applied) +exec +active \(running\) +healthy'"
 ok $? "and its tcp check passes"
 like "$(bctl logs web)" "Started ballast-web.service" "logs shows the service's journal"
 bctl rm tcpcheck >/dev/null
@@ -175,7 +175,7 @@ cat > "$SPECS/slowstart.json" <<JSON
 JSON
 bctl -t "$(time_budget_s 60)" apply --wait "$SPECS/slowstart.json" >/dev/null
 ok $? "a service slower to come up than retries × interval + timeout becomes active"
-like "$(bctl ps)" "slowstart +docker +active \(running\) +healthy +0 " "healthy, never restarted"
+like "$(bctl ps)" "slowstart +(file|applied) +docker +active \(running\) +healthy +0 " "healthy, never restarted"
 is "$(sandbox_journal -u ballastd.service BALLAST_SERVICE=slowstart BALLAST_EVENT=service-unhealthy | grep -c Restarting)" 0 \
 	"no restart by its health check"
 bctl rm slowstart >/dev/null

@@ -110,7 +110,7 @@ ok $([ "$d1" != "$d0" ]; echo $?) "ballastd is a new process ($d0 -> $d1)"
 # the new ballastd reconciles at its start: wait for its first pass, then compare
 wait_for 20 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -u ballastd.service _PID=$d1 | grep -q ."
 sleep 1
-like "$(sb /usr/bin/ballastctl ps)" "sleeper +exec +active" "the service is active under the next ballastd"
+like "$(sb /usr/bin/ballastctl ps)" "sleeper +(file|applied) +exec +active" "the service is active under the next ballastd"
 is "$(prop InvocationID)" "$inv0" "the service was not restarted: same InvocationID"
 is "$(prop MainPID)" "$pid0" "same MainPID"
 is "$(prop NRestarts)" "$nr0" "same NRestarts"
