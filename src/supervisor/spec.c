@@ -9,6 +9,7 @@
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
 #include "supervisor/spec.h"
+#include "supervisor/spec-sources.h"
 
 #define DEFAULT_RESTART_DELAY_MS 100U
 #define DEFAULT_RESTART_MAX_DELAY_MS 30000U
@@ -516,6 +517,11 @@ static const JsonField spec_table[] = {
         { "restart", dispatch_restart, 0, 0 },
         { "health", dispatch_health, 0, 0 },
         { "labels", dispatch_labels, offsetof(ServiceSpec, labels), 0 },
+        /* spec-sources.c */
+        { "pull", spec_dispatch_pull, offsetof(ServiceSpec, pull), 0 },
+        { "registry_auth_file", spec_dispatch_host_file, offsetof(ServiceSpec, registry_auth_file), 0 },
+        { "env_files", spec_dispatch_env_files, offsetof(ServiceSpec, env_files), 0 },
+        { "secrets", spec_dispatch_secrets, 0, 0 },
         {}
 };
 
@@ -627,6 +633,7 @@ ServiceSpec *service_spec_free(ServiceSpec *s) {
         free(s->health_http);
         strv_free(s->health_cmd);
         json_decref(s->labels);
+        spec_sources_free(s);
         free(s);
         return NULL;
 }
@@ -663,6 +670,9 @@ int service_spec_from_json(json_t *v, ServiceSpec **ret, JsonError *e) {
         if (r < 0)
                 return r;
         r = check_runtime(s, e);
+        if (r < 0)
+                return r;
+        r = spec_sources_check(s, e);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -745,6 +755,8 @@ json_t *service_spec_to_json(const ServiceSpec *s) {
                 set(o, "health", json_incref(health), &failed);
         }
         set(o, "labels", json_deep_copy(s->labels), &failed);
+        if (!failed && !spec_sources_to_json(s, o))
+                failed = true;
 
         if (failed)
                 return NULL;
@@ -759,4 +771,8 @@ bool service_spec_equal(const ServiceSpec *a, const ServiceSpec *b) {
         ja = service_spec_to_json(a);
         jb = service_spec_to_json(b);
         return ja && jb && json_equal(ja, jb);
+}
+
+const char *spec_quote(char *buf, size_t len, const char *s) {
+        return quote(buf, len, s);
 }

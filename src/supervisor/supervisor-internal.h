@@ -73,6 +73,7 @@ struct Supervisor {
         Docker *docker;
         HttpClient *http;
         char *unit_dir, *state_dir, *services_dir, *host_state_dir, *docker_socket, *control_socket, *run_helper;
+        char *registry_auth_file; /* NULL: none */
 
         Service **services;
         size_t n_services;

@@ -311,6 +311,11 @@ int supervisor_new(Supervisor **ret, sd_event *event, Bus *bus, Docker *docker, 
         s->docker_socket = strdup(paths->docker_socket);
         s->control_socket = strdup(paths->control_socket);
         s->run_helper = strdup(paths->run_helper);
+        if (paths->registry_auth_file) {
+                s->registry_auth_file = strdup(paths->registry_auth_file);
+                if (!s->registry_auth_file)
+                        return -ENOMEM;
+        }
         if (!s->unit_dir || !s->state_dir || !s->services_dir || !s->host_state_dir || !s->docker_socket ||
             !s->control_socket || !s->run_helper)
                 return -ENOMEM;
@@ -360,6 +365,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         free(s->docker_socket);
         free(s->control_socket);
         free(s->run_helper);
+        free(s->registry_auth_file);
         free(s);
         return NULL;
 }
