@@ -37,9 +37,15 @@ int verb_ps(int argc, char *argv[]) {
         list = json_object_get(reply, "services");
         printf("%-24s %-7s %-24s %-9s %8s %8s  %s\n", "NAME", "RUNTIME", "STATE", "HEALTH", "RESTARTS", "PID", "IMAGE");
         json_array_foreach(list, i, svc) {
-                char state[64];
-                snprintf(state, sizeof(state), "%s (%s)", strna(json_string_value(json_object_get(svc, "state"))),
-                         strna(json_string_value(json_object_get(svc, "sub_state"))));
+                const char *text = json_string_value(json_object_get(svc, "status_text"));
+                char state[160];
+
+                /* an image pull on the way (or why it failed) says more than "activating (start)" */
+                if (text && (strneq(text, "pulling ", 8) || strneq(text, "pull of ", 8)))
+                        snprintf(state, sizeof(state), "%s", text);
+                else
+                        snprintf(state, sizeof(state), "%s (%s)", strna(json_string_value(json_object_get(svc, "state"))),
+                                 strna(json_string_value(json_object_get(svc, "sub_state"))));
                 printf("%-24s %-7s %-24s %-9s %8lld %8lld  %s\n", json_string_value(json_object_get(svc, "name")),
                        strna(json_string_value(json_object_get(svc, "runtime"))), state,
                        strna(json_string_value(json_object_get(svc, "health"))),

@@ -68,6 +68,8 @@ const char ballast_interface_description[] =
         "  # systemd's ActiveState and SubState of the unit\n"
         "  state: string,\n"
         "  sub_state: string,\n"
+        "  # the unit's status line (systemd's StatusText): \"pulling IMAGE: 45% (1 of 3 layers)\", why a pull failed\n"
+        "  status_text: ?string,\n"
         "  # none, starting, healthy, failing (a check failed, fewer than retries in a row), stopped\n"
         "  health: string,\n"
         "  health_failures: int,\n"
