@@ -37,7 +37,8 @@ int verb_ps(int argc, char *argv[]) {
         list = json_object_get(reply, "services");
         printf("%-24s %-7s %-24s %-9s %8s %8s  %s\n", "NAME", "RUNTIME", "STATE", "HEALTH", "RESTARTS", "PID", "IMAGE");
         json_array_foreach(list, i, svc) {
-                const char *text = json_string_value(json_object_get(svc, "status_text"));
+                const char *text = json_string_value(json_object_get(svc, "pull_status")) ?:
+                                   json_string_value(json_object_get(svc, "status_text"));
                 char state[160];
 
                 /* an image pull on the way (or why it failed) says more than "activating (start)" */

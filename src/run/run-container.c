@@ -195,13 +195,22 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
         char msg[512];
         int r;
 
-        /* pull: always: the image first, and a container made from another image (a moved tag) is replaced */
+        /* pull: always: the image first, and a container made from another image (a moved tag) is replaced.
+         * A registry that cannot be reached does not keep a service down whose image is here: that one
+         * runs, said as a warning. */
         if (!b->holder && arg_pull == RUN_PULL_ALWAYS) {
-                r = image_pull(d, b->image);
-                if (r >= 0)
-                        r = image_id(d, b->image, &want_image);
+                int k = image_pull(d, b->image);
+
+                if (k == -EINTR)
+                        return k;
+                r = image_id(d, b->image, &want_image);
                 if (r < 0)
                         return r;
+                if (k < 0 && !want_image)
+                        return k;
+                if (k < 0)
+                        log_warning("Starting %s with the image %s that is here (%s)", arg_name, b->image,
+                                    short_id(want_image + (strneq(want_image, "sha256:", 7) ? 7 : 0)));
                 pulled = true;
         }
 

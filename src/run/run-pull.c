@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Pulling the service's image: POST /images/create with the registry credentials (X-Registry-Auth), its
- * progress read as it streams in: a journal line per layer pulled, and "pulling IMAGE: N%" in the unit's
- * status (systemctl status, ballastctl ps/inspect) at most once a second. */
+/* Pulling the service's image at a start: POST /images/create with the registry credentials (X-Registry-Auth),
+ * its progress read as it streams in: a journal line per layer done, and "pulling IMAGE: N% (…)" in the unit's
+ * status line (systemctl status, ballastctl ps and inspect) at most once a second. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -14,160 +14,114 @@
 #include "shared/json-util.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/pull-progress.h"
+#include "shared/registry-auth.h"
 #include "shared/time-util.h"
 
-#define LAYERS_MAX 256U
-
-typedef struct PullLayer {
-        char id[72];
-        int64_t current, total;
-        bool done;
-} PullLayer;
+const char *arg_registry_auth;
 
 typedef struct Pull {
         const char *image;
-        PullLayer layers[LAYERS_MAX];
-        size_t n_layers;
-        char *error;          /* the stream's "error", NULL: none */
-        uint64_t last_status; /* when the status was last said */
+        PullProgress progress;
+        uint64_t last_status; /* when the status line was last said */
         int last_percent;
 } Pull;
 
-static PullLayer *pull_layer(Pull *p, const char *id) {
-        for (size_t i = 0; i < p->n_layers; i++)
-                if (streq(p->layers[i].id, id))
-                        return &p->layers[i];
-        if (p->n_layers >= LAYERS_MAX)
-                return NULL;
-        snprintf(p->layers[p->n_layers].id, sizeof(p->layers[0].id), "%s", id);
-        return &p->layers[p->n_layers++];
-}
-
-static int pull_percent(const Pull *p) {
-        int64_t cur = 0, tot = 0;
-        size_t unknown = 0;
-
-        for (size_t i = 0; i < p->n_layers; i++) {
-                if (p->layers[i].done)
-                        continue;
-                if (p->layers[i].total <= 0) {
-                        unknown++;
-                        continue;
-                }
-                cur += MIN(p->layers[i].current, p->layers[i].total);
-                tot += p->layers[i].total;
-        }
-        if (tot == 0)
-                return unknown > 0 ? 0 : 100;
-        return (int) (cur * 100 / tot);
-}
-
 static void pull_status(Pull *p, bool force) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        size_t done = 0;
-        int pc = pull_percent(p);
+        int pc = pull_progress_percent(&p->progress);
+        char text[64];
 
         if (!force && (pc == p->last_percent || now < p->last_status + USEC_PER_SEC))
                 return;
-        for (size_t i = 0; i < p->n_layers; i++)
-                done += p->layers[i].done;
         p->last_status = now;
         p->last_percent = pc;
-        (void) sd_notifyf(false, "STATUS=pulling %s: %d%% (%zu of %zu layers)", p->image, pc, done, p->n_layers);
+        pull_progress_format(&p->progress, text, sizeof(text));
+        (void) sd_notifyf(false, "STATUS=pulling %s: %s", p->image, text);
 }
 
-/* One progress object: {"status": "Downloading", "id": "…", "progressDetail": {"current", "total"}},
- * "Pull complete" / "Already exists" for a layer done, {"error": "…"} for a failure. */
 static void on_progress_line(char *line, void *userdata) {
-        _cleanup_json_ json_t *v = json_loads(line, 0, NULL);
         Pull *p = userdata;
-        const char *status = json_string_value(json_object_get(v, "status"));
-        const char *id = json_string_value(json_object_get(v, "id"));
-        const char *error = json_string_value(json_object_get(v, "error"));
-        json_t *detail = json_object_get(v, "progressDetail");
-        PullLayer *l;
+        const PullLayer *l = NULL;
+        bool existed = false;
 
-        if (error) {
-                free(p->error);
-                p->error = strdup(error);
-                return;
-        }
-        if (!status || !id || strlen(id) >= sizeof(p->layers[0].id) || strchr(id, ':'))
-                return; /* "Pulling from …", "Digest: …", "Status: …": not a layer */
-        l = pull_layer(p, id);
-        if (!l)
-                return;
-        if (streq(status, "Downloading") && json_is_integer(json_object_get(detail, "total"))) {
-                l->current = json_integer_value(json_object_get(detail, "current"));
-                l->total = json_integer_value(json_object_get(detail, "total"));
-        } else if ((streq(status, "Pull complete") || streq(status, "Already exists")) && !l->done) {
-                l->done = true;
-                log_info("Image %s: layer %s %s", p->image, l->id,
-                         streq(status, "Pull complete") ? "pulled" : "already here");
-        }
-        pull_status(p, false);
+        PullEvent ev = pull_progress_feed(&p->progress, line, &l, &existed);
+
+        if (ev == PULL_EVENT_LAYER_DONE)
+                log_info("Image %s: layer %s %s", p->image, l->id, existed ? "already here" : "pulled");
+        if (ev == PULL_EVENT_LAYER_DONE || ev == PULL_EVENT_PROGRESS)
+                pull_status(p, false);
 }
 
-/* Pulls image, with credentials when --registry-auth has some for its registry. */
-int image_pull(Docker *d, const char *image) {
+/* The pull's request, with credentials when --registry-auth has some for the image's registry. */
+static int pull_request(Docker *d, const char *image, Request **ret) {
+        _cleanup_free_ char *path = NULL, *auth = NULL, *error = NULL;
         _cleanup_request_ Request *req = NULL;
-        _cleanup_free_ char *path = NULL, *auth = NULL;
-        _cleanup_free_ Pull *p = NULL;
         const char *slash = strrchr(image, '/');
         bool has_tag = strchr(image, '@') || strchr(slash ? slash : image, ':');
         struct curl_slist *h;
-        char msg[512];
         char *esc;
         int r;
 
         if (arg_registry_auth) {
-                r = registry_auth_header(arg_registry_auth, image, &auth);
+                r = registry_auth_header(arg_registry_auth, image, &auth, &error);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Cannot pull %s: %s", image, strna(error));
+                if (r == 0)
+                        log_notice("%s has no credentials for the registry of %s: pulling without", arg_registry_auth,
+                                   image);
         }
         /* Without a tag, /images/create pulls every tag of the repository: ask for "latest" as docker does. */
         esc = curl_easy_escape(NULL, image, 0);
-        if (!esc)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = asprintf(&path, "/images/create?fromImage=%s%s", esc, has_tag ? "" : "&tag=latest");
+        r = esc ? asprintf(&path, "/images/create?fromImage=%s%s", esc, has_tag ? "" : "&tag=latest") : -1;
         curl_free(esc);
-        p = calloc(1, sizeof(Pull));
-        if (r < 0 || !p)
+        if (r < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        p->image = image;
-        p->last_percent = -1;
-
-        log_notice("Pulling %s%s", image, auth ? " with credentials" : "");
-        (void) sd_notifyf(false, "STATUS=pulling %s", image);
         r = request_new(d, "POST", path, NULL, 0, &req);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the pull: %m");
         if (auth) {
                 h = curl_slist_append(req->headers, auth);
-                if (!h || curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK)
+                if (!h)
                         return log_error_errno(-ENOMEM, "Out of memory");
                 req->headers = h;
+                if (curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK)
+                        return log_error_errno(-EIO, "Cannot set up the pull");
         }
+        log_notice("Pulling %s%s", image, auth ? " with credentials" : "");
+        *ret = TAKE_PTR(req);
+        return 0;
+}
+
+int image_pull(Docker *d, const char *image) {
+        _cleanup_request_ Request *req = NULL;
+        _cleanup_free_ Pull *p = calloc(1, sizeof(Pull));
+        char msg[512];
+        int r;
+
+        if (!p)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        *p = (Pull) { .image = image, .last_percent = -1 };
+        r = pull_request(d, image, &req);
+        if (r < 0)
+                return r;
+        (void) sd_notifyf(false, "STATUS=pulling %s", image);
         req->on_line = on_progress_line;
         req->line_userdata = p;
         r = docker_perform(d, req, true);
-        if (r < 0) {
-                free(p->error);
-                return log_transport_failure(r, "pull");
+        if (r < 0)
+                r = log_transport_failure(r, "pull");
+        else if (req->status != 200)
+                r = log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
+        else if (p->progress.error) {
+                r = log_error_errno(-EIO, "Cannot pull %s: %s", image, p->progress.error);
+                (void) sd_notifyf(false, "STATUS=pull of %s failed: %s", image, p->progress.error);
+        } else {
+                pull_status(p, true);
+                log_notice("Pulled %s", image);
         }
-        if (req->status != 200) {
-                free(p->error);
-                return log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
-        }
-        if (p->error) {
-                log_error("Cannot pull %s: %s", image, p->error);
-                (void) sd_notifyf(false, "STATUS=pull of %s failed: %s", image, p->error);
-                free(p->error);
-                return -EIO;
-        }
-        pull_status(p, true);
-        log_notice("Pulled %s", image);
-        return 0;
+        pull_progress_done_free(&p->progress);
+        return r;
 }
 
 /* The ID of the local image (NULL in *ret when it is not here). */

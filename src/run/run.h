@@ -149,7 +149,6 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
 /* run-sources.c */
 int env_file_parse(const char *path, char *text, json_t *env);
 int body_add_sources(Body *b);
-int registry_auth_header(const char *file, const char *image, char **ret);
 
 /* run-pull.c */
 int image_pull(Docker *d, const char *image);

@@ -45,6 +45,7 @@ static void service_free(Service *svc) {
                             json_pack("{s:s}", "name", svc->name));
         waiters_reply_error(&svc->op_waiters, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", svc->name));
         service_spec_free(svc->spec);
+        service_pull_free(svc);
         free(svc->health_reason);
         free(svc->name);
         free(svc->unit);
@@ -258,7 +259,7 @@ static const char *service_health_string(Service *svc) {
 json_t *service_status_json(Supervisor *s, Service *svc) {
         const UnitState *u = bus_unit(s->bus, svc->unit);
 
-        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?,s:s,s:i,s:i,s:s?,s:I,s:i,s:i}",
+        return json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?,s:s?,s:s,s:i,s:i,s:s?,s:I,s:i,s:i}",
                          "name", svc->name,
                          "unit", svc->unit,
                          "runtime", service_runtime_to_string(svc->spec->runtime),
@@ -267,6 +268,7 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "state", u && u->active_state ? u->active_state : "unknown",
                          "sub_state", u && u->sub_state ? u->sub_state : "unknown",
                          "status_text", u && !isempty(u->status_text) ? u->status_text : NULL,
+                         "pull_status", svc->pull_status,
                          "health", service_health_string(svc),
                          "health_failures", (int) svc->failures,
                          "restarts", u ? (int) u->n_restarts : 0,

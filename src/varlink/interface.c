@@ -70,6 +70,8 @@ const char ballast_interface_description[] =
         "  sub_state: string,\n"
         "  # the unit's status line (systemd's StatusText): \"pulling IMAGE: 45% (1 of 3 layers)\", why a pull failed\n"
         "  status_text: ?string,\n"
+        "  # the pull of a changed spec's image while the running version serves, or why it failed\n"
+        "  pull_status: ?string,\n"
         "  # none, starting, healthy, failing (a check failed, fewer than retries in a row), stopped\n"
         "  health: string,\n"
         "  health_failures: int,\n"
