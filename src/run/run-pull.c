@@ -25,6 +25,7 @@ typedef struct Pull {
         PullProgress progress;
         uint64_t last_status; /* when the status line was last said */
         int last_percent;
+        char last[1024];      /* the last line: Docker's {"message": …} when it refused the pull */
 } Pull;
 
 static void pull_status(Pull *p, bool force) {
@@ -45,7 +46,10 @@ static void on_progress_line(char *line, void *userdata) {
         const PullLayer *l = NULL;
         bool existed = false;
 
-        PullEvent ev = pull_progress_feed(&p->progress, line, &l, &existed);
+        PullEvent ev;
+
+        snprintf(p->last, sizeof(p->last), "%s", line);
+        ev = pull_progress_feed(&p->progress, line, &l, &existed);
 
         if (ev == PULL_EVENT_LAYER_DONE)
                 log_info("Image %s: layer %s %s", p->image, l->id, existed ? "already here" : "pulled");
@@ -111,8 +115,14 @@ int image_pull(Docker *d, const char *image) {
         r = docker_perform(d, req, true);
         if (r < 0)
                 r = log_transport_failure(r, "pull");
-        else if (req->status != 200)
-                r = log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
+        else if (req->status != 200) {
+                _cleanup_json_ json_t *v = json_loads(req->size > 0 ? req->data : p->last, 0, NULL);
+                const char *m = json_string_value(json_object_get(v, "message"));
+
+                snprintf(msg, sizeof(msg), "%.400s", m ?: (req->size > 0 ? req->data : p->last));
+                r = log_error_errno(-EIO, "Cannot pull %s: HTTP %ld: %s", image, req->status, msg);
+                (void) sd_notifyf(false, "STATUS=pull of %s failed: %s", image, msg);
+        }
         else if (p->progress.error) {
                 r = log_error_errno(-EIO, "Cannot pull %s: %s", image, p->progress.error);
                 (void) sd_notifyf(false, "STATUS=pull of %s failed: %s", image, p->progress.error);
