@@ -18,6 +18,19 @@ static PullLayer *layer_get(PullProgress *p, const char *id) {
         return &p->layers[p->n_layers++];
 }
 
+/* The statuses Docker gives a layer; "Pulling from NAME" carries the tag as its id, and is not one. */
+static bool is_layer_status(const char *status) {
+        static const char *const table[] = {
+                "Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum", "Download complete",
+                "Extracting", "Pull complete", "Already exists", "Retrying",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (strneq(status, table[i], strlen(table[i])))
+                        return true;
+        return false;
+}
+
 /* {"status": "Downloading", "id": "…", "progressDetail": {"current", "total"}}; "Pull complete" or "Already
  * exists" for a layer done; {"error": "…"} for a failure. Lines without a layer id ("Pulling from …",
  * "Digest: …", "Status: …") are not layers. */
@@ -34,7 +47,7 @@ PullEvent pull_progress_feed(PullProgress *p, const char *line, const PullLayer 
                 p->error = strdup(error);
                 return PULL_EVENT_ERROR;
         }
-        if (!status || !id || strlen(id) >= sizeof(p->layers[0].id) || strchr(id, ':') || strchr(id, ' '))
+        if (!status || !id || strlen(id) >= sizeof(p->layers[0].id) || !is_layer_status(status))
                 return PULL_EVENT_NONE;
         l = layer_get(p, id);
         if (!l)

@@ -23,6 +23,11 @@ ballast_install || bail "cannot install ballast into the sandbox"
 need curl
 sb systemctl start ballastd.socket
 root=/proc/$SANDBOX_PID/root
+# (services are applied once ballastd knows Docker's cgroup driver, as in integration-supervisor.sh: the cgroup
+# parent of a container is decided by it)
+bctl status >/dev/null
+wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -u ballastd.service | grep -q 'cgroup driver'" ||
+	bail "ballastd did not learn Docker's cgroup driver"
 REG=registry.ballast.test:5443      # a name, not 127.0.0.1: Docker treats loopback addresses as insecure registries
 REPO=$REG/team/app
 SPECS=$SB_DIR/specs
@@ -31,7 +36,8 @@ journal() { sb journalctl --no-pager -o cat "$@"; }
 answers() { sb curl -sf -m 1 -o /dev/null "http://127.0.0.1:$1/"; }
 cimage() { sb /usr/bin/docker inspect -f '{{.Image}}' "ballast-$1" 2>/dev/null; }
 cid() { sb /usr/bin/docker inspect -f '{{.Id}}' "ballast-$1" 2>/dev/null; }
-dk() { sb /usr/bin/docker "$@"; }
+# the docker CLI's login goes to a config of this test's own (the sandbox shares /root with the host)
+dk() { sb env DOCKER_CONFIG="$SB_DIR/docker-cli" /usr/bin/docker "$@"; }
 
 # --- the registry: CA, server certificate, htpasswd, config; a unit of the sandbox's systemd ---
 step "registry setup"
@@ -75,7 +81,7 @@ build_image() {
 	out=$(tar -C "$d" -cf - . | dk import -c 'CMD ["/bin/sh"]' - "$REPO:1" 2>&1) || { diag "$out"; return 1; }
 }
 build_image one || bail "cannot build the image"
-check "docker push without login is refused" -- sh -c "! nsenter -t $SANDBOX_PID -a -r /usr/bin/docker push $REPO:1 >/dev/null 2>&1"
+check "docker push without login is refused" -- sh -c "! nsenter -t $SANDBOX_PID -a -r env DOCKER_CONFIG=$SB_DIR/docker-cli /usr/bin/docker push $REPO:1 >/dev/null 2>&1"
 echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" >/dev/null 2>&1 || bail "docker login failed"
 dk push "$REPO:1" >/dev/null 2>&1 || bail "docker push failed"
 DIGEST=$(dk inspect -f '{{index .RepoDigests 0}}' "$REPO:1"); DIGEST=${DIGEST#*@}
@@ -96,8 +102,7 @@ spec() {  # spec NAME IMAGE PORT [EXTRA-JSON]
 {"name": "$1", "image": "$2",
  "command": ["/bin/sh", "-c", "mkdir -p /www && cp /version /www/index.html && exec httpd -f -p 8080 -h /www"],
  "ports": [{"host": $3, "container": 8080}],
- "restart": {"policy": "always", "delay_ms": 200, "max_delay_ms": 2000},
- "health": {"http": "http://127.0.0.1:$3/", "interval_ms": 500, "timeout_ms": 400, "retries": 3}${4:+, $4}}
+ "restart": {"policy": "always", "delay_ms": 200, "max_delay_ms": 2000}${4:+, $4}}
 JSON
 }
 
@@ -122,7 +127,7 @@ bctl rm noauth >/dev/null 2>&1
 
 # --- by tag, with credentials ---
 step "pull by tag"
-out=$(bctl -t 60 apply --wait "$SPECS/app.json" 2>&1)
+out=$(timeout "$(time_budget_s 60)" nsenter -t "$SANDBOX_PID" -a -r "$BALLAST_BIN/ballastctl" -t 60 apply --wait "$SPECS/app.json" 2>&1)
 like "$out" "app: active" "pulled by tag with credentials, the service is active" ||
 	{ diag "$out"; journal -u ballast-app.service | tail -20 | sed 's/^/# /'; }
 check "it answers" -- answers 18090
@@ -138,7 +143,7 @@ check "the credentials are in no read-only answer" -- sh -c "! printf '%s' \"\$(
 step "pull by digest"
 dk rmi -f "$REPO@$DIGEST" >/dev/null 2>&1
 spec pinned "$REPO@$DIGEST" 18092 '"registry_auth_file": "/etc/ballast/registry.json"'
-out=$(bctl -t 60 apply --wait "$SPECS/pinned.json" 2>&1)
+out=$(timeout "$(time_budget_s 60)" nsenter -t "$SANDBOX_PID" -a -r "$BALLAST_BIN/ballastctl" -t 60 apply --wait "$SPECS/pinned.json" 2>&1)
 like "$out" "pinned: active" "pulled by digest, the service is active"
 is "$(cimage pinned)" "$ID1" "the pinned container runs the pushed image"
 bctl rm pinned >/dev/null 2>&1
@@ -153,12 +158,12 @@ dk logout "$REG" >/dev/null 2>&1
 dk tag "$ID1" "$REPO:1"
 is "$(dk inspect -f '{{.Id}}' "$REPO:1")" "$ID1" "locally, the tag still names the first image"
 c0=$(cid app)
-bctl -t 60 restart app >/dev/null 2>&1
+timeout "$(time_budget_s 60)" nsenter -t "$SANDBOX_PID" -a -r "$BALLAST_BIN/ballastctl" -t 60 restart app >/dev/null 2>&1
 wait_for 20 answers 18090
 is "$(cimage app)" "$ID1" "pull: missing: a restart keeps the image that is here (the moved tag is not picked up)"
 is "$(sb curl -sf -m 1 http://127.0.0.1:18090/)" "one" "  and the old version answers"
 spec app "$REPO:1" 18090 '"registry_auth_file": "/etc/ballast/registry.json", "pull": "always"'
-out=$(bctl -t 60 apply --wait "$SPECS/app.json" 2>&1)
+out=$(timeout "$(time_budget_s 60)" nsenter -t "$SANDBOX_PID" -a -r "$BALLAST_BIN/ballastctl" -t 60 apply --wait "$SPECS/app.json" 2>&1)
 like "$out" "app: active" "applied with pull: always"
 wait_for 20 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r /usr/bin/docker inspect -f '{{.Image}}' ballast-app)\" = $ID2 ]"
 ok $? "pull: always picks up the moved tag"
@@ -199,7 +204,7 @@ wait_for 15 sh -c "nsenter -t $SANDBOX_PID -a -r journalctl --no-pager -o cat -u
 ok $? "a world-readable secret is refused, said in the journal"
 chmod 0600 "$root/etc/ballast/secrets/db-password"
 bctl rm secret-demo >/dev/null 2>&1
-out=$(bctl -t 60 apply --wait "$ex/secret-demo.json" 2>&1)
+out=$(timeout "$(time_budget_s 60)" nsenter -t "$SANDBOX_PID" -a -r "$BALLAST_BIN/ballastctl" -t 60 apply --wait "$ex/secret-demo.json" 2>&1)
 like "$out" "secret-demo: active" "examples/secret-demo/secret-demo.json runs"
 is "$(sb curl -sf -m 1 http://127.0.0.1:18082/)" "secret of 13 bytes, user app" "the container reads its secret file and its env file"
 is "$(dk exec ballast-secret-demo sh -c 'echo x > /run/secrets/db_password' >/dev/null 2>&1; echo $?)" 1 "the secret is read-only in the container"
