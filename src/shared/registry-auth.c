@@ -57,7 +57,8 @@ static int base64_decode(const char *in, char **ret) {
         return 0;
 }
 
-/* base64url without padding, as dockerd reads X-Registry-Auth. */
+/* base64url with padding (Go's base64.URLEncoding), as the docker CLI writes X-Registry-Auth: dockerd 20.10
+ * reads it with that decoder, and a header it cannot decode is taken, silently, as no credentials at all. */
 static char *base64url_encode(const char *in) {
         size_t n = strlen(in), k = 0;
         char *out = malloc(n / 3 * 4 + 5);
@@ -72,9 +73,9 @@ static char *base64url_encode(const char *in) {
                         v |= (unsigned char) in[i + 1] << 8;
                 if (m > 2)
                         v |= (unsigned char) in[i + 2];
-                for (size_t j = 0; j < m + 1; j++) {
+                for (size_t j = 0; j < 4; j++) {
                         char c = b64[(v >> (18 - 6 * j)) & 0x3F];
-                        out[k++] = c == '+' ? '-' : c == '/' ? '_' : c;
+                        out[k++] = j > m ? '=' : c == '+' ? '-' : c == '/' ? '_' : c;
                 }
         }
         out[k] = 0;

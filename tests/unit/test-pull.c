@@ -52,7 +52,7 @@ static char *write_file(const char *dir, const char *name, const char *text, mod
         return p;
 }
 
-/* The header's value, decoded back: base64url without padding. */
+/* The header's value, decoded back: base64url with padding (dockerd 20.10 takes nothing else). */
 static json_t *decode_header(const char *h) {
         static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         char out[1024];
@@ -61,7 +61,9 @@ static json_t *decode_header(const char *h) {
 
         if (!h || strncmp(h, "X-Registry-Auth: ", 17) != 0)
                 return NULL;
-        for (const char *p = h + 17; *p && k < sizeof(out) - 1; p++) {
+        if ((strlen(h) - 17) % 4 != 0)
+                return NULL;
+        for (const char *p = h + 17; *p && *p != '=' && k < sizeof(out) - 1; p++) {
                 const char *c = strchr(b64, *p);
                 if (!c)
                         return NULL;
