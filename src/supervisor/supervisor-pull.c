@@ -189,8 +189,11 @@ bool service_pull_before_restart(Supervisor *s, Service *svc) {
         if (svc->spec->runtime != SERVICE_RUNTIME_DOCKER || svc->spec->pull == IMAGE_PULL_NEVER ||
             !docker_is_up(s->docker))
                 return false;
-        if (svc->pulled_image && streq(svc->pulled_image, svc->spec->image))
+        /* pulled for this restart: it goes now (the next change pulls again) */
+        if (svc->pulled_image && streq(svc->pulled_image, svc->spec->image)) {
+                svc->pulled_image = mfree(svc->pulled_image);
                 return false;
+        }
         if (svc->pull_in_flight || now_usec(CLOCK_MONOTONIC) < svc->pull_retry_usec)
                 return true;
         j = pull_job_new(s, svc);
