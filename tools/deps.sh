@@ -6,6 +6,8 @@
 # (tests/fuzz/); valgrind for the memcheck run of ballastd; strace for the fault tests' system-call fault injection;
 # scdoc for the man pages, man-db to read them (man -l) and bash-completion for its completions directory
 # (and the completion's test);
+# the distribution registry and htpasswd, for a real private registry with TLS and password auth
+# (integration-registry.sh);
 # Prometheus and its promtool, which scrape and check the metrics endpoint (integration-metrics.sh);
 # QEMU, debootstrap, mkfs.ext4 and ssh for the VM tier (tests/vm/: a Debian 13 guest built from Debian's packages);
 # squashfs-tools (mksquashfs for make sysext, unsquashfs) and systemd-container (systemd-dissect) for the system
@@ -19,6 +21,7 @@ PACKAGES="
   libssl-dev zlib1g-dev ignition python3-yaml
   clang libclang-rt-14-dev valgrind
   scdoc man-db bash-completion
+  docker-registry apache2-utils
   qemu-system-x86 qemu-utils seabios debootstrap e2fsprogs openssh-client
   squashfs-tools systemd-container
 "

@@ -34,6 +34,7 @@ Config *config_free(Config *c) {
         free(c->control_socket);
         free(c->control_group);
         free(c->docker_socket);
+        free(c->registry_auth_file);
         free(c->unit_dir);
         free(c->state_dir);
         free(c->services_dir);
@@ -323,7 +324,8 @@ NESTED(dispatch_control,
        { "socket", json_dispatch_absolute_path, offsetof(Config, control_socket), 0 },
        { "group", dispatch_group_name, offsetof(Config, control_group), 0 })
 NESTED(dispatch_docker,
-       { "socket", json_dispatch_absolute_path, offsetof(Config, docker_socket), 0 })
+       { "socket", json_dispatch_absolute_path, offsetof(Config, docker_socket), 0 },
+       { "registry_auth_file", json_dispatch_absolute_path, offsetof(Config, registry_auth_file), JSON_NULLABLE })
 NESTED(dispatch_metrics,
        { "listen", dispatch_listen, 0, 0 },
        { "textfile", json_dispatch_absolute_path, offsetof(Config, metrics_textfile), 0 },

@@ -40,6 +40,7 @@ typedef struct Config {
         char *control_socket;
         char *control_group;
         char *docker_socket;
+        char *registry_auth_file; /* docker.registry_auth_file; NULL: none */
         char *unit_dir;
         char *state_dir;
         char *services_dir;

@@ -629,7 +629,8 @@ static int manager_start_modules(Manager *m) {
                                                 .services_dir = services_dir,
                                                 .host_state_dir = m->config->state_dir,
                                                 .docker_socket = m->config->docker_socket,
-                                                .control_socket = control_socket, .run_helper = run_helper });
+                                                .control_socket = control_socket, .run_helper = run_helper,
+                                                .registry_auth_file = m->config->registry_auth_file });
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the supervisor: %m");
         manager_refresh_node(m);

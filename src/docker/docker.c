@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "docker/docker.h"
@@ -408,5 +410,129 @@ int docker_call_full(Docker *d, const char *method, const char *path, json_t *bo
                                on_call_done, c, NULL);
         if (r < 0)
                 free(c);
+        return r;
+}
+
+/* ---- pulls ---- */
+
+#define PULL_LINE_MAX (64U * 1024U)
+
+typedef struct DockerPull {
+        Docker *docker;
+        DockerPullProgressFunc on_progress;
+        DockerPullDoneFunc done;
+        DockerDestroyFunc destroy;
+        void *userdata;
+        PullProgress progress;
+        char *buf; /* the line not complete yet */
+        size_t size;
+        char last[1024]; /* the last line, for the message of a refused pull */
+} DockerPull;
+
+static DockerPull *docker_pull_free(DockerPull *p) {
+        if (!p)
+                return NULL;
+        pull_progress_done_free(&p->progress);
+        free(p->buf);
+        free(p);
+        return NULL;
+}
+
+static void pull_line(DockerPull *p, const char *line) {
+        const PullLayer *l = NULL;
+        bool existed = false;
+        PullEvent ev;
+
+        if (isempty(line))
+                return;
+        snprintf(p->last, sizeof(p->last), "%s", line);
+        ev = pull_progress_feed(&p->progress, line, &l, &existed);
+        if ((ev == PULL_EVENT_PROGRESS || ev == PULL_EVENT_LAYER_DONE) && p->on_progress)
+                p->on_progress(p->docker, &p->progress, ev == PULL_EVENT_LAYER_DONE ? l : NULL, existed, p->userdata);
+}
+
+static int on_pull_data(HttpRequest *req, const char *data, size_t size, void *userdata) {
+        DockerPull *p = userdata;
+        char *nb, *start, *nl;
+
+        if (p->size + size > PULL_LINE_MAX)
+                return -EMSGSIZE;
+        nb = realloc(p->buf, p->size + size + 1);
+        if (!nb)
+                return -ENOMEM;
+        p->buf = nb;
+        memcpy(p->buf + p->size, data, size);
+        p->size += size;
+        p->buf[p->size] = 0;
+        for (start = p->buf; (nl = memchr(start, '\n', p->size - (size_t) (start - p->buf))); start = nl + 1) {
+                *nl = 0;
+                pull_line(p, start);
+        }
+        p->size -= (size_t) (start - p->buf);
+        memmove(p->buf, start, p->size + 1);
+        return 0;
+}
+
+static void on_pull_done(HttpRequest *req, int error, const char *message, long status, const char *body,
+                         size_t size, void *userdata) {
+        DockerPull *p = userdata;
+        _cleanup_json_ json_t *v = NULL;
+        char why[1200];
+
+        if (p->size > 0)
+                pull_line(p, p->buf);
+        if (error < 0)
+                snprintf(why, sizeof(why), "Docker did not answer: %s", strna(message));
+        else if (status != 200) {
+                v = json_loads(p->last, 0, NULL);
+                snprintf(why, sizeof(why), "HTTP %ld: %s", status,
+                         json_string_value(json_object_get(v, "message")) ?: p->last);
+        } else if (p->progress.error)
+                snprintf(why, sizeof(why), "%s", p->progress.error);
+        p->done(p->docker, error >= 0 && status == 200 && !p->progress.error ? NULL : why, p->userdata);
+        docker_pull_free(p);
+}
+
+static void on_pull_destroy(void *userdata) {
+        DockerPull *p = userdata;
+
+        if (p->destroy)
+                p->destroy(p->userdata);
+        docker_pull_free(p);
+}
+
+int docker_pull(Docker *d, const char *image, const char *auth_header, DockerPullProgressFunc on_progress,
+                DockerPullDoneFunc done, DockerDestroyFunc destroy, void *userdata) {
+        _cleanup_free_ char *url = NULL, *path = NULL;
+        const char *slash = strrchr(image, '/');
+        bool has_tag = strchr(image, '@') || strchr(slash ? slash : image, ':');
+        const char *headers[] = { auth_header, NULL };
+        DockerPull *p;
+        char *esc;
+        int r;
+
+        if (!d->up)
+                return -ENOTCONN;
+        /* without a tag, /images/create pulls every tag of the repository: "latest", as docker does */
+        esc = curl_easy_escape(NULL, image, 0);
+        r = esc ? asprintf(&path, "/images/create?fromImage=%s%s", esc, has_tag ? "" : "&tag=latest") : -1;
+        curl_free(esc);
+        if (r < 0)
+                return -ENOMEM;
+        r = docker_url(d, &url, path);
+        if (r < 0)
+                return r;
+        p = calloc(1, sizeof(DockerPull));
+        if (!p)
+                return -ENOMEM;
+        *p = (DockerPull) { .docker = d, .on_progress = on_progress, .done = done, .destroy = destroy,
+                            .userdata = userdata };
+        r = http_request_start(d->http,
+                               &(HttpRequestOptions) { .method = "POST", .url = url, .unix_socket = d->socket_path,
+                                                       .headers = auth_header ? headers : NULL, .timeout_ms = 0,
+                                                       .on_data = on_pull_data, .destroy = on_pull_destroy },
+                               on_pull_done, p, NULL);
+        if (r < 0)
+                docker_pull_free(p);
         return r;
 }

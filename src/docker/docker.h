@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "http/http.h"
+#include "shared/pull-progress.h"
 #include "shared/docker-api.h" /* the versions we speak: DOCKER_API_MIN..DOCKER_API_MAX */
 
 typedef struct Docker Docker;
@@ -54,6 +55,15 @@ static inline int docker_call(Docker *d, const char *method, const char *path, j
                               DockerReplyFunc cb, void *userdata) {
         return docker_call_full(d, method, path, body, timeout_ms, cb, NULL, userdata);
 }
+
+/* Pulls image (POST /images/create), streaming: on_progress (may be NULL) for every step of a layer, with
+ * done_layer set when one is done; done exactly once (unless the process exits first: then destroy), with
+ * error NULL when the image is here, else why not. auth_header: "X-Registry-Auth: …" or NULL. */
+typedef void (*DockerPullProgressFunc)(Docker *d, const PullProgress *p, const PullLayer *done_layer, bool existed,
+                                       void *userdata);
+typedef void (*DockerPullDoneFunc)(Docker *d, const char *error, void *userdata);
+int docker_pull(Docker *d, const char *image, const char *auth_header, DockerPullProgressFunc on_progress,
+                DockerPullDoneFunc done, DockerDestroyFunc destroy, void *userdata);
 
 /* Feeds bytes of the /events stream as they arrive (a line may come in pieces): each complete line is an event
  * for the event callback. -EMSGSIZE for a line over 64 KiB (the stream is then reconnected). */

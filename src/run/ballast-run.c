@@ -123,6 +123,11 @@ static int bodies_load(Body *body, Body *hbody, char **ret_cname, char **ret_hna
                 }
                 hbody->holder = true;
         }
+        if (body_add_sources(body) < 0) {
+                body_done(body);
+                body_done(hbody);
+                return -EINVAL;
+        }
         if (asprintf(ret_cname, "ballast-%s", arg_name) < 0 ||
             asprintf(ret_hname, "ballast-%s" HOLDER_SUFFIX, arg_name) < 0) {
                 body_done(body);
@@ -278,6 +283,11 @@ static void help(void) {
                "  --restart POLICY         the unit's Restart= (always, on-failure, no): when the container's exit\n"
                "                           ends the service for good, the network holder is stopped too\n"
                "  --pause PATH             the holder's program (default: ballast-pause beside ballast-run)\n"
+               "  --pull POLICY            missing (default: pull when the image is not here), always (pull at\n"
+               "                           every start; a container from another image is replaced), never\n"
+               "  --registry-auth FILE     registry credentials, Docker's config.json format (root's, 0600)\n"
+               "  --env-file FILE          KEY=VALUE lines added to the container's environment (root's, not\n"
+               "                           writable by others); repeatable\n"
                "\n"
                "backoff options (docker: backs off itself when --delay-ms is given):\n"
                "  --delay-ms MS            the first backoff step (default 500)\n"
@@ -308,6 +318,9 @@ enum {
         OPT_PAUSE,
         OPT_NET_BODY,
         OPT_RESTART,
+        OPT_PULL,
+        OPT_REGISTRY_AUTH,
+        OPT_ENV_FILE,
         OPT_LOG_LEVEL,
         OPT_VERSION,
 };
@@ -335,6 +348,9 @@ static const struct option options[] = {
         { "pause", required_argument, NULL, OPT_PAUSE },
         { "net-body", required_argument, NULL, OPT_NET_BODY },
         { "restart", required_argument, NULL, OPT_RESTART },
+        { "pull", required_argument, NULL, OPT_PULL },
+        { "registry-auth", required_argument, NULL, OPT_REGISTRY_AUTH },
+        { "env-file", required_argument, NULL, OPT_ENV_FILE },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         {}
 };
@@ -350,7 +366,8 @@ static Command option_owner(int opt) {
                 { OPT_DOCKER_SOCKET, COMMAND_DOCKER },  { OPT_DOCKER_TIMEOUT, COMMAND_DOCKER },
                 { OPT_CONTROL_SOCKET, COMMAND_DOCKER }, { OPT_READY_TIMEOUT, COMMAND_DOCKER },
                 { OPT_PAUSE, COMMAND_DOCKER },          { OPT_RESTART, COMMAND_DOCKER },
-                { OPT_NET_BODY, COMMAND_DOCKER },
+                { OPT_NET_BODY, COMMAND_DOCKER },       { OPT_PULL, COMMAND_DOCKER },
+                { OPT_REGISTRY_AUTH, COMMAND_DOCKER },  { OPT_ENV_FILE, COMMAND_DOCKER },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(owner); i++)
@@ -386,6 +403,39 @@ static int parse_restart(const char *s) {
                 arg_restart = RESTART_NO;
         else
                 return usage_error("invalid --restart '%s' (always, on-failure or no)", s);
+        return 1;
+}
+
+/* --pull, --registry-auth, --env-file. */
+static int parse_source_option(int c, const char *value) {
+        char **l;
+        size_t n = 0;
+
+        if (c == OPT_PULL) {
+                if (streq(value, "missing"))
+                        arg_pull = RUN_PULL_MISSING;
+                else if (streq(value, "always"))
+                        arg_pull = RUN_PULL_ALWAYS;
+                else if (streq(value, "never"))
+                        arg_pull = RUN_PULL_NEVER;
+                else
+                        return usage_error("--pull '%s': expected missing, always or never", value);
+                return 1;
+        }
+        if (value[0] != '/')
+                return usage_error("--%s '%s' is not an absolute path", option_name(c), value);
+        if (c == OPT_REGISTRY_AUTH) {
+                arg_registry_auth = value;
+                return 1;
+        }
+        while (arg_env_files && arg_env_files[n])
+                n++;
+        l = realloc(arg_env_files, (n + 2) * sizeof(char *));
+        if (!l)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        l[n] = (char *) value; /* argv's, not ours: the array only is freed */
+        l[n + 1] = NULL;
+        arg_env_files = l;
         return 1;
 }
 
@@ -427,6 +477,10 @@ static int parse_docker_option(int c) {
                 break;
         case OPT_RESTART:
                 return parse_restart(optarg);
+        case OPT_PULL:
+        case OPT_REGISTRY_AUTH:
+        case OPT_ENV_FILE:
+                return parse_source_option(c, optarg);
         default:
                 return usage_error("unexpected option");
         }

@@ -106,46 +106,6 @@ int body_load(const char *path, Body *ret) {
         return 0;
 }
 
-/* Pulls the image of the body, as `docker run` does when the image is missing. */
-static int docker_pull(Docker *d, const char *image) {
-        _cleanup_request_ Request *req = NULL;
-        _cleanup_free_ char *path = NULL;
-        const char *slash = strrchr(image, '/');
-        bool has_tag = strchr(image, '@') || strchr(slash ? slash : image, ':');
-        _cleanup_json_ json_t *last = NULL;
-        const char *e;
-        char *esc;
-        char msg[512];
-        int r;
-
-        /* Without a tag, /images/create pulls every tag of the repository: ask for "latest" as docker does. */
-        esc = curl_easy_escape(NULL, image, 0);
-        if (!esc)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = asprintf(&path, "/images/create?fromImage=%s%s", esc, has_tag ? "" : "&tag=latest");
-        curl_free(esc);
-        if (r < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-
-        log_notice("Image %s is not here, pulling it", image);
-        (void) sd_notifyf(false, "STATUS=pulling %s", image);
-        r = request_new(d, "POST", path, NULL, 0, &req);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up the pull: %m");
-        req->tail_only = true;
-        r = docker_perform(d, req, true);
-        if (r < 0)
-                return log_transport_failure(r, "pull");
-        if (req->status != 200)
-                return log_error_errno(-EIO, "Cannot pull %s: %s", image, request_message(req, msg, sizeof(msg)));
-        /* The answer is a stream of JSON progress objects; a failure is an object with "error" at the end. */
-        e = progress_error(req, &last);
-        if (e)
-                return log_error_errno(-EIO, "Cannot pull %s: %s", image, e);
-        log_notice("Pulled %s", image);
-        return 0;
-}
-
 /* Removes the container id that is in the way (hash, status, mode: what Docker says of it, for the message).
  * Returns 0 when it is gone, 1 when its removal is already in progress (look again), or a negative errno. */
 static int container_remove(Docker *d, const Body *b, const char *id, const char *hash, const char *status,
@@ -198,7 +158,12 @@ static int container_create(Docker *d, const Body *b, const char *cname, bool *p
         if (cr->status == 409) /* the name is taken again (a concurrent start): look again */
                 return 1;
         if (cr->status == 404 && !*pulled) { /* no such image */
-                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d) : docker_pull(d, b->image);
+                if (!b->holder && arg_pull == RUN_PULL_NEVER)
+                        return log_error_errno(-ENOENT, "Image %s is not here, and the spec says pull: never",
+                                               b->image);
+                if (!b->holder)
+                        log_notice("Image %s is not here", b->image);
+                r = b->holder && streq(b->image, PAUSE_IMAGE) ? docker_import_pause(d) : image_pull(d, b->image);
                 if (r < 0)
                         return r;
                 *pulled = true;
@@ -225,9 +190,29 @@ static int container_create(Docker *d, const Body *b, const char *cname, bool *p
  * someone else creates or removes at the same time. */
 int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_reuse, char **ret_id,
                       bool *ret_running, bool *ret_reused) {
+        _cleanup_free_ char *want_image = NULL;
         bool pulled = false;
         char msg[512];
         int r;
+
+        /* pull: always: the image first, and a container made from another image (a moved tag) is replaced.
+         * A registry that cannot be reached does not keep a service down whose image is here: that one
+         * runs, said as a warning. */
+        if (!b->holder && arg_pull == RUN_PULL_ALWAYS) {
+                int k = image_pull(d, b->image);
+
+                if (k == -EINTR)
+                        return k;
+                r = image_id(d, b->image, &want_image);
+                if (r < 0)
+                        return r;
+                if (k < 0 && !want_image)
+                        return k;
+                if (k < 0)
+                        log_warning("Starting %s with the image %s that is here (%s)", arg_name, b->image,
+                                    short_id(want_image + (strneq(want_image, "sha256:", 7) ? 7 : 0)));
+                pulled = true;
+        }
 
         for (unsigned attempt = 0; attempt < 5; attempt++) {
                 _cleanup_request_ Request *req = NULL;
@@ -256,6 +241,12 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                                                   !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
                         if (action == ACTION_REUSE && !allow_reuse)
                                 action = ACTION_REPLACE;
+                        if (action == ACTION_REUSE && want_image &&
+                            !streq_ptr(json_string_value(json_object_get(v, "Image")), want_image)) {
+                                log_notice("The stopped container %s was made from another image than %s has now",
+                                           short_id(id), b->image);
+                                action = ACTION_REPLACE;
+                        }
                 } else if (req->status == 404) {
                         id = hash = status = NULL;
                         action = container_action(false, NULL, NULL, false, b->hash, true, b->holder);

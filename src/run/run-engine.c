@@ -96,6 +96,17 @@ static size_t request_write_cb(char *p, size_t size, size_t nmemb, void *userdat
         memcpy(req->data + req->size, p, n);
         req->size += n;
         req->data[req->size] = 0;
+        if (req->on_line) {
+                char *start = req->data, *nl;
+
+                while ((nl = memchr(start, '\n', req->size - (size_t) (start - req->data)))) {
+                        *nl = 0;
+                        req->on_line(start, req->line_userdata);
+                        start = nl + 1;
+                }
+                req->size -= (size_t) (start - req->data);
+                memmove(req->data, start, req->size + 1);
+        }
         return size * nmemb;
 }
 

@@ -61,6 +61,17 @@ extern const char *arg_pause;
 extern const char *arg_net_body;
 extern RestartPolicy arg_restart;
 
+/* the spec's "pull" */
+typedef enum RunPull {
+        RUN_PULL_MISSING,
+        RUN_PULL_ALWAYS,
+        RUN_PULL_NEVER,
+} RunPull;
+
+extern RunPull arg_pull;
+extern const char *arg_registry_auth; /* --registry-auth; NULL: none */
+extern char **arg_env_files;          /* --env-file, NULL-terminated; NULL: none */
+
 typedef struct Docker {
         CURLM *multi;     /* one multi handle for every request: connections are reused between calls */
         unsigned minor;   /* the API version we speak, 1.minor; 0 before negotiation */
@@ -82,6 +93,9 @@ typedef struct Request {
         CURLcode result;
         char error[CURL_ERROR_SIZE];
         char *what;           /* "POST /containers/…/start", for messages */
+        /* when set: called with every complete line of the answer as it streams in, and the line is not kept */
+        void (*on_line)(char *line, void *userdata);
+        void *line_userdata;
 } Request;
 
 typedef struct Body {
@@ -131,6 +145,14 @@ int container_start(Docker *d, const char *id, Request **ret_wait);
 int container_stop_as(Docker *d, const char *id, unsigned timeout_s, const char *what);
 int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
                         bool *ret_stopped);
+
+/* run-sources.c */
+int env_file_parse(const char *path, char *text, json_t *env);
+int body_add_sources(Body *b);
+
+/* run-pull.c */
+int image_pull(Docker *d, const char *image);
+int image_id(Docker *d, const char *image, char **ret);
 
 /* run-holder.c */
 int body_join_holder(Body *b, const char *holder_id);

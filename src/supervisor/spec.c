@@ -10,6 +10,7 @@
 #include "shared/parse-util.h"
 #include "supervisor/spec-internal.h"
 #include "supervisor/spec.h"
+#include "supervisor/spec-sources.h"
 
 #define DEFAULT_RESTART_DELAY_MS 100U
 #define DEFAULT_RESTART_MAX_DELAY_MS 30000U
@@ -570,6 +571,11 @@ static const JsonField spec_table[] = {
         /* order: spec-order.c */
         { "after", dispatch_service_names, offsetof(ServiceSpec, after), 0 },
         { "requires", dispatch_service_names, offsetof(ServiceSpec, requires), 0 },
+        /* spec-sources.c */
+        { "pull", spec_dispatch_pull, offsetof(ServiceSpec, pull), 0 },
+        { "registry_auth_file", spec_dispatch_host_file, offsetof(ServiceSpec, registry_auth_file), 0 },
+        { "env_files", spec_dispatch_env_files, offsetof(ServiceSpec, env_files), 0 },
+        { "secrets", spec_dispatch_secrets, 0, 0 },
         {}
 };
 
@@ -684,6 +690,7 @@ ServiceSpec *service_spec_free(ServiceSpec *s) {
         spec_security_free(s);
         strv_free(s->after);
         strv_free(s->requires);
+        spec_sources_free(s);
         free(s);
         return NULL;
 }
@@ -730,6 +737,9 @@ int service_spec_from_json(json_t *v, ServiceSpec **ret, JsonError *e) {
         if (r < 0)
                 return r;
         r = spec_order_check(s, e);
+        if (r < 0)
+                return r;
+        r = spec_sources_check(s, e);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -822,6 +832,8 @@ json_t *service_spec_to_json(const ServiceSpec *s) {
         set(o, "labels", json_deep_copy(s->labels), &failed);
         spec_security_to_json(s, o, &failed);
         spec_order_to_json(s, o, &failed);
+        if (!failed && !spec_sources_to_json(s, o))
+                failed = true;
 
         if (failed)
                 return NULL;

@@ -68,6 +68,19 @@ typedef struct ServiceUlimit {
 
 #define SERVICE_STOP_TIMEOUT_DEFAULT_S 10U
 
+/* When ballast-run pulls the image (spec-sources.c). */
+typedef enum ImagePull {
+        IMAGE_PULL_MISSING, /* only when it is not here (the default) */
+        IMAGE_PULL_ALWAYS,  /* on every start: a moved tag is picked up */
+        IMAGE_PULL_NEVER,   /* never: an image that is not here fails the start */
+} ImagePull;
+
+/* A file given to the service: /run/secrets/TARGET in a container, $CREDENTIALS_DIRECTORY/TARGET for exec. */
+typedef struct ServiceSecret {
+        char *source; /* absolute host path */
+        char *target; /* a file name */
+} ServiceSecret;
+
 typedef struct ServiceSpec {
         char *name;
         ServiceRuntime runtime;
@@ -117,6 +130,13 @@ typedef struct ServiceSpec {
 
         /* order (spec-order.c) */
         char **after, **requires;
+
+        /* images, environment files and secrets (spec-sources.c) */
+        ImagePull pull;               /* docker only */
+        char *registry_auth_file;     /* docker only; NULL: ballast.json's registry_auth_file, if any */
+        char **env_files;             /* absolute paths, NULL: none */
+        ServiceSecret *secrets;
+        size_t n_secrets;
 } ServiceSpec;
 
 /* Validates v completely; on -EINVAL, e says what and where. */
@@ -150,3 +170,7 @@ char *service_volume_name(const char *service, const char *volume);
 typedef const ServiceSpec *(*ServiceSpecLookup)(const char *name, void *userdata);
 int service_order_find_cycle(const ServiceSpec *want, ServiceSpecLookup lookup, void *userdata, char **ret_cycle);
 const char *service_runtime_to_string(ServiceRuntime r);
+const char *image_pull_to_string(ImagePull p);
+
+/* "image@sha256:<64 hex>": the digest (from '@'), or NULL when the reference has none. */
+const char *image_digest(const char *image);

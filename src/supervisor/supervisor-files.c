@@ -149,7 +149,8 @@ static bool stat_same(const struct stat *a, const struct stat *b) {
 
 int service_write_files(Supervisor *s, Service *svc) {
         const UnitContext ctx = { .run_helper = s->run_helper, .state_dir = s->host_state_dir,
-                                  .docker_socket = s->docker_socket, .control_socket = s->control_socket };
+                                  .docker_socket = s->docker_socket, .control_socket = s->control_socket,
+                                  .registry_auth_file = s->registry_auth_file };
         _cleanup_free_ char *text = NULL, *path = NULL, *body_path = NULL, *body_text = NULL;
         bool docker = svc->spec->runtime == SERVICE_RUNTIME_DOCKER;
         const char *driver = docker ? strempty(docker_cgroup_driver(s)) : "";

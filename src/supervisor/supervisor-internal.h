@@ -79,6 +79,14 @@ typedef struct Service {
         struct stat unit_stat;
         char synced_driver[16];
 
+        /* the image pulled before a restart, while the running version serves (supervisor-pull.c) */
+        char *pulled_image;         /* the spec's image is here for the restart */
+        char *pull_status;          /* "pulling IMAGE: 45% (…)" or why the last pull failed; NULL: none */
+        bool pull_in_flight;
+        uint64_t pull_retry_usec;   /* CLOCK_MONOTONIC: no new pull before */
+        uint64_t pull_backoff_usec;
+        sd_event_source *pull_timer;
+
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
 } Service;
@@ -89,6 +97,7 @@ struct Supervisor {
         Docker *docker;
         HttpClient *http;
         char *unit_dir, *state_dir, *services_dir, *host_state_dir, *docker_socket, *control_socket, *run_helper;
+        char *registry_auth_file; /* NULL: none */
 
         Service **services;
         size_t n_services;
@@ -129,6 +138,10 @@ struct Supervisor {
  * the unit then. Without it, the new spec and unit file would be on disk while the old process runs on, since
  * nothing on disk differs from what a restart would write. */
 #define RESTART_PENDING_DIR "restart-pending"
+
+/* supervisor-pull.c: true while the restart of a docker service must wait for its new image */
+bool service_pull_before_restart(Supervisor *s, Service *svc);
+void service_pull_free(Service *svc);
 
 /* supervisor.c: the table, health, status */
 Service *supervisor_find(Supervisor *s, const char *name);

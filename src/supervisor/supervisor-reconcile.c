@@ -491,6 +491,8 @@ static void reconcile_jobs(Supervisor *s) {
                         continue;
                 if (svc->restart_needed && u && u->active_state &&
                     (streq(u->active_state, "active") || streq(u->active_state, "activating"))) {
+                        if (service_pull_before_restart(s, svc))
+                                continue;
                         svc->restart_needed = false;
                         log_event(LOG_INFO, 0, "service-changed", svc->name, NULL,
                                   "Restarting %s: its spec changed.", svc->unit);

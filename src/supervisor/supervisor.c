@@ -47,6 +47,7 @@ static void service_free(Service *svc) {
                             json_pack("{s:s}", "name", svc->name));
         waiters_reply_error(&svc->op_waiters, "io.ballast.Agent.NoSuchService", json_pack("{s:s}", "name", svc->name));
         service_spec_free(svc->spec);
+        service_pull_free(svc);
         free(svc->health_reason);
         free(svc->health_restart_reason);
         free(svc->container_id);
@@ -289,7 +290,7 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
         const UnitState *u = bus_unit(s->bus, svc->unit);
         json_t *j;
 
-        j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:i,s:i,s:s?,s:i,s:s?,s:I,s:i,s:i}",
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s?,s:s?,s:s,s:i,s:i,s:s?,s:i,s:s?,s:I,s:i,s:i}",
                          "name", svc->name,
                          "unit", svc->unit,
                          "runtime", service_runtime_to_string(svc->spec->runtime),
@@ -297,6 +298,8 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "origin", svc->origin == ORIGIN_FILE ? "file" : "api",
                          "state", u && u->active_state ? u->active_state : "unknown",
                          "sub_state", u && u->sub_state ? u->sub_state : "unknown",
+                         "status_text", u && !isempty(u->status_text) ? u->status_text : NULL,
+                         "pull_status", svc->pull_status,
                          "health", service_health_string(svc),
                          "health_failures", (int) svc->health.failures,
                          "restarts", u ? (int) u->n_restarts : 0,
@@ -350,6 +353,11 @@ int supervisor_new(Supervisor **ret, sd_event *event, Bus *bus, Docker *docker, 
         s->docker_socket = strdup(paths->docker_socket);
         s->control_socket = strdup(paths->control_socket);
         s->run_helper = strdup(paths->run_helper);
+        if (paths->registry_auth_file) {
+                s->registry_auth_file = strdup(paths->registry_auth_file);
+                if (!s->registry_auth_file)
+                        return -ENOMEM;
+        }
         if (!s->unit_dir || !s->state_dir || !s->services_dir || !s->host_state_dir || !s->docker_socket ||
             !s->control_socket || !s->run_helper)
                 return -ENOMEM;
@@ -399,6 +407,7 @@ Supervisor *supervisor_free(Supervisor *s) {
         free(s->docker_socket);
         free(s->control_socket);
         free(s->run_helper);
+        free(s->registry_auth_file);
         free(s);
         return NULL;
 }

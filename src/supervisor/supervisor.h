@@ -28,6 +28,7 @@ typedef struct SupervisorPaths {
         const char *docker_socket;    /* as the units see it */
         const char *control_socket;   /* as the units see it */
         const char *run_helper;       /* ballast-run */
+        const char *registry_auth_file; /* ballast.json's docker.registry_auth_file; NULL: none */
 } SupervisorPaths;
 
 int supervisor_new(Supervisor **ret, sd_event *event, Bus *bus, Docker *docker, HttpClient *http,

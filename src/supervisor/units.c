@@ -280,6 +280,50 @@ static uint64_t unit_start_budget_ms(const ServiceSpec *s) {
         return ms;
 }
 
+/* The rest of a Docker service's ExecStart=: the pull policy, the registry credentials and the environment
+ * files, which ballast-run (root) reads when it creates the container. Left out when default, so that a
+ * spec without them keeps the unit it always had. The spec allowed only characters that need no quoting in
+ * these paths; they are quoted all the same. */
+static int fput_docker_sources(FILE *f, const ServiceSpec *s, const UnitContext *ctx) {
+        const char *auth = s->registry_auth_file ?: ctx->registry_auth_file;
+        int r;
+
+        if (s->pull != IMAGE_PULL_MISSING)
+                fprintf(f, " --pull %s", image_pull_to_string(s->pull));
+        if (auth) {
+                fputs(" --registry-auth ", f);
+                r = fput_exec_word(f, auth);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; s->env_files && s->env_files[i]; i++) {
+                fputs(" --env-file ", f);
+                r = fput_exec_word(f, s->env_files[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* An exec service's environment files and secrets: systemd reads them as root when the service starts; a
+ * secret lands in $CREDENTIALS_DIRECTORY/TARGET, readable by the service only. */
+static int fput_exec_sources(FILE *f, const ServiceSpec *s) {
+        for (size_t i = 0; s->env_files && s->env_files[i]; i++) {
+                _cleanup_free_ char *p = unit_escape_value(s->env_files[i]);
+                if (!p)
+                        return errno == EINVAL ? -EINVAL : -ENOMEM;
+                fprintf(f, "EnvironmentFile=%s\n", p);
+        }
+        for (size_t i = 0; i < s->n_secrets; i++) {
+                _cleanup_free_ char *t = unit_escape_value(s->secrets[i].target),
+                                    *p = unit_escape_value(s->secrets[i].source);
+                if (!t || !p)
+                        return errno == EINVAL ? -EINVAL : -ENOMEM;
+                fprintf(f, "LoadCredential=%s:%s\n", t, p);
+        }
+        return 0;
+}
+
 /* [Service]'s restart, stop and resource lines. */
 static void fput_service_limits(FILE *f, const ServiceSpec *s) {
         fprintf(f, "Restart=%s\n", restart_policy_to_string(s->restart));
@@ -428,6 +472,8 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         fputs("ExecStart=", f);
         if (docker) {
                 r = fput_docker_exec_start(f, s, ctx, body, net_body);
+                if (r >= 0)
+                        r = fput_docker_sources(f, s, ctx);
                 if (r < 0)
                         return r;
         } else
@@ -454,6 +500,8 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
         }
         if (!docker) {
                 r = unit_fput_exec_security(f, s);
+                if (r >= 0)
+                        r = fput_exec_sources(f, s);
                 if (r < 0)
                         return r;
         }
@@ -502,6 +550,23 @@ static void set_ports(json_t *exposed, json_t *bindings, const ServiceSpec *s, b
                 else if (json_array_append_new(list, b) < 0)
                         *failed = true;
         }
+}
+
+/* HostConfig.Binds: each secret's file, read-only at /run/secrets/TARGET. Mounted as it is on the host, owner
+ * and mode included (ballast-run refuses a source that is not root's or that anyone may read). */
+static void set_secret_binds(json_t *host, const ServiceSpec *s, bool *failed) {
+        json_t *binds;
+
+        if (s->n_secrets == 0)
+                return;
+        binds = json_array();
+        for (size_t i = 0; binds && i < s->n_secrets; i++) {
+                _cleanup_free_ char *b = NULL;
+                if (asprintf(&b, "%s:/run/secrets/%s:ro", s->secrets[i].source, s->secrets[i].target) < 0 ||
+                    json_array_append_new(binds, json_string(b)) < 0)
+                        *failed = true;
+        }
+        set(host, "Binds", binds, failed);
 }
 
 json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
@@ -558,6 +623,7 @@ json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
         if (s->pids > 0)
                 set(host, "PidsLimit", json_integer((json_int_t) s->pids), &failed);
         container_body_add_security(body, host, s, &failed);
+        set_secret_binds(host, s, &failed);
         log = json_pack("{s:s, s:{s:s}}", "Type", "journald", "Config", "tag", s->name);
         set(host, "LogConfig", json_incref(log), &failed);
         set(host, "Init", json_false(), &failed);

@@ -13,6 +13,7 @@ typedef struct UnitContext {
         const char *state_dir;      /* host path, e.g. /var/lib/ballast (without --root: units see the host) */
         const char *docker_socket;  /* e.g. /var/run/docker.sock */
         const char *control_socket; /* ballastd's socket, for the readiness wait */
+        const char *registry_auth_file; /* ballast.json's, for services without one of their own; NULL: none */
 } UnitContext;
 
 /* every generated unit is UNIT_PREFIX "NAME" ".service" */

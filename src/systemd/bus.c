@@ -210,6 +210,7 @@ static void unit_state_done(UnitState *u) {
         free(u->active_state);
         free(u->sub_state);
         free(u->result);
+        free(u->status_text);
 }
 
 static UnitState *bus_unit_get_or_add(Bus *b, const char *unit) {
@@ -282,13 +283,14 @@ static int unit_state_read_properties(UnitState *u, sd_bus_message *m) {
                         return r;
                 if (streq(contents, "s") &&
                     (streq(name, "ActiveState") || streq(name, "SubState") || streq(name, "Result") ||
-                     streq(name, "LoadState"))) {
+                     streq(name, "LoadState") || streq(name, "StatusText"))) {
                         r = sd_bus_message_read(m, "s", &s);
                         if (r < 0)
                                 return r;
                         r = set_string(streq(name, "ActiveState") ? &u->active_state :
                                        streq(name, "SubState")    ? &u->sub_state :
-                                       streq(name, "Result")      ? &u->result : &u->load_state, s);
+                                       streq(name, "Result")      ? &u->result :
+                                       streq(name, "StatusText")  ? &u->status_text : &u->load_state, s);
                 } else if (streq(contents, "u") && streq(name, "NRestarts"))
                         r = sd_bus_message_read(m, "u", &u->n_restarts);
                 else if (streq(contents, "u") && streq(name, "MainPID"))

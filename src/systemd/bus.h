@@ -23,6 +23,7 @@ typedef struct UnitState {
         char *active_state;   /* active, activating, deactivating, inactive, failed, reloading */
         char *sub_state;      /* running, start-post, auto-restart, dead, exited, … */
         char *result;         /* success, exit-code, signal, … */
+        char *status_text;    /* the service's StatusText (sd_notify STATUS=), NULL: none */
         uint32_t n_restarts;
         uint32_t main_pid;
         int32_t exec_main_status;

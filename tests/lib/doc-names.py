@@ -39,7 +39,7 @@ def tables(text):
     """Dispatch function (or table) name -> [(key, dispatch function)], and function name -> body."""
     result, bodies = {}, {}
     # static int FN(const char *path, json_t *v, void *target, JsonError *e) { ... }
-    for m in re.finditer(r'^static int (\w+)\(const char \*path, json_t \*v, void \*target, JsonError \*e\)\s*\{',
+    for m in re.finditer(r'^(?:static )?int (\w+)\(const char \*path, json_t \*v, void \*target, JsonError \*e\)\s*\{',
                          text, re.M):
         body = block(text, m.end() - 1)
         bodies[m.group(1)] = body
@@ -101,7 +101,9 @@ def main():
     elif what == 'config-keys':
         names = leaves(read(srcdir, 'src/daemon/config.c'), 'config_table')
     elif what == 'spec-fields':
-        names = leaves(read(srcdir, 'src/supervisor/spec.c'), 'spec_table')
+        # spec.c's table, with the dispatchers of its other files (spec-sources.c)
+        names = leaves(read(srcdir, 'src/supervisor/spec.c') + read(srcdir, 'src/supervisor/spec-sources.c'),
+                       'spec_table')
     elif what == 'message-ids':
         names = []
         for d, _, files in os.walk(os.path.join(srcdir, 'src')):

@@ -798,6 +798,58 @@ static void test_security_body(void) {
            "  and takes none of the service's mounts or identity");
 }
 
+
+/* Images, environment files and secrets: what the unit and the body carry. */
+static void test_sources(void) {
+        _cleanup_(service_spec_freep) ServiceSpec *d = NULL, *x = NULL, *plain = NULL;
+        _cleanup_free_ char *unit = NULL, *xunit = NULL, *punit = NULL, *error = NULL, *cunit = NULL;
+        _cleanup_json_ json_t *body = NULL, *pbody = NULL;
+        static const char dtext[] = "{\"name\":\"d\",\"image\":\"x\",\"pull\":\"always\","
+                                    "\"registry_auth_file\":\"/etc/ballast/r.json\",\"env_files\":[\"/etc/a.env\","
+                                    "\"/etc/b.env\"],\"secrets\":[{\"source\":\"/etc/ballast/s/db\",\"target\":\"db\"}]}";
+        static const char xtext[] = "{\"name\":\"x\",\"runtime\":\"exec\",\"command\":[\"/bin/true\"],"
+                                    "\"env_files\":[\"/etc/a.env\"],\"secrets\":[{\"source\":\"/etc/s/db\",\"target\":"
+                                    "\"db_password\"}]}";
+        static const char ptext[] = "{\"name\":\"d\",\"image\":\"x\"}";
+        UnitContext c = test_ctx;
+        json_t *binds;
+
+        if (!is_int(service_spec_parse(dtext, sizeof(dtext) - 1, NULL, &d, &error), 0, "docker spec parses") ||
+            !is_int(service_spec_parse(xtext, sizeof(xtext) - 1, NULL, &x, &error), 0, "exec spec parses") ||
+            !is_int(service_spec_parse(ptext, sizeof(ptext) - 1, NULL, &plain, &error), 0, "plain spec parses")) {
+                diag("%s", strna(error));
+                return;
+        }
+        is_int(unit_text_for_service(d, &test_ctx, &unit), 0, "docker unit generated");
+        ok(unit && strstr(unit, " --restart always --pull always --registry-auth \"/etc/ballast/r.json\" --env-file "
+                                "\"/etc/a.env\" --env-file \"/etc/b.env\"\n"),
+           "ExecStart= passes the pull policy, the credentials and the env files to ballast-run");
+        ok(unit && !strstr(unit, "EnvironmentFile=") && !strstr(unit, "LoadCredential="),
+           "a docker unit has neither EnvironmentFile= nor LoadCredential=");
+
+        is_int(unit_text_for_service(plain, &test_ctx, &punit), 0, "plain docker unit generated");
+        ok(punit && !strstr(punit, "--pull") && !strstr(punit, "--registry-auth") && !strstr(punit, "--env-file"),
+           "defaults add nothing to ExecStart= (units of older specs stay as they were)");
+        c.registry_auth_file = "/etc/ballast/registry.json";
+        is_int(unit_text_for_service(plain, &c, &cunit), 0, "plain docker unit with ballast.json's credentials");
+        ok(cunit && strstr(cunit, " --registry-auth \"/etc/ballast/registry.json\"\n"),
+           "ballast.json's registry_auth_file applies when the spec has none");
+
+        is_int(unit_text_for_service(x, &test_ctx, &xunit), 0, "exec unit generated");
+        ok(xunit && strstr(xunit, "\nEnvironmentFile=/etc/a.env\nLoadCredential=db_password:/etc/s/db\n"),
+           "exec: EnvironmentFile= and LoadCredential=");
+
+        body = container_create_body(d, NULL);
+        binds = json_object_get(json_object_get(body, "HostConfig"), "Binds");
+        ok(json_array_size(binds) == 1 &&
+           streq_ptr(json_string_value(json_array_get(binds, 0)), "/etc/ballast/s/db:/run/secrets/db:ro"),
+           "the secret is bound read-only at /run/secrets/TARGET");
+        ok(body && !strstr(json_string_value(json_object_get(body, "Image")), "@") &&
+           json_array_size(json_object_get(body, "Env")) == 0, "env files are not read into the body by ballastd");
+        pbody = container_create_body(plain, NULL);
+        ok(pbody && !json_object_get(json_object_get(pbody, "HostConfig"), "Binds"), "no secrets, no Binds");
+}
+
 int main(void) {
         test_names();
         test_escape_tables();
@@ -817,5 +869,6 @@ int main(void) {
         test_container_env_sorted();
         test_holder_body();
         test_security_body();
+        test_sources();
         return tap_done();
 }
