@@ -79,8 +79,8 @@ like "$(ustj)" "\"next_start_usec\": [0-9]+" "GetUpdateStatus carries the next w
 for bad in 'beta;reboot' '$(reboot)' 'a b' '../x' "$(printf 'x\ny')" ''; do
 	out=$(bctl update pin "$bad" 2>&1)
 	st=$?
-	ok $(( st == 1 ? 0 : 1 )) "pin $(printf '%q' "$bad") is refused"
-	like "$out" "InvalidUpdatePolicy.*channel" "with a clear error"
+	ok $(( st == 2 ? 0 : 1 )) "pin $(printf '%q' "$bad") is refused (exit 2: invalid input)"
+	like "$out" "channel: a channel is 1 to 64 letters" "with a clear error"
 done
 is "$(stat -c '%i %Y.%y' "$root/etc/flatcar/update.conf")" "$st0" "and update.conf was not touched"
 
