@@ -383,14 +383,18 @@ static void devices_free(ServiceDevice *d, size_t n) {
 
 /* "HOST[:CONTAINER][:PERMS]" as `docker run --device` reads it: two fields are a path and permissions when the
  * second is valid permissions. Paths cannot hold ':' (check_path()). */
+/* the three fields of a device, each freed (a strv would stop at the first one taken) */
+static void device_fields_free(char *(*f)[3]) {
+        for (size_t i = 0; i < 3; i++)
+                free((*f)[i]);
+}
+
 static int parse_device(const char *path, const char *s, ServiceDevice *d, JsonError *e) {
-        _cleanup_strv_free_ char **f = calloc(4, sizeof(char *));
+        _cleanup_(device_fields_free) char *f[3] = {};
         const char *p = s;
         size_t n = 0;
         int r;
 
-        if (!f)
-                return -ENOMEM;
         if (has_control_char(s) || strpbrk(s, "\t\n"))
                 return json_error_set(e, path, "contains a control character");
         while (n < 3) {
