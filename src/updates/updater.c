@@ -488,6 +488,15 @@ void updater_step(Updater *u) {
         /* what the gate reads from other daemons, asked again (answers come later and step again if changed) */
         updater_clock_refresh(u);
         updater_fcos_refresh(u);
+        /* the clock's first answer is on its way (e.g. a resume after a crash): a gate that decided without it
+         * would say clock-unknown and call off an attempt under way; its answer steps again */
+        if (u->clock_call && u->clock_synced == -EAGAIN) {
+                /* a drain under way goes on meanwhile (it holds nothing back): services stay stopped */
+                if (u->flow.state == REBOOT_STATE_DRAINING)
+                        (void) updater_act(u);
+                u->stepping = false;
+                return;
+        }
         /* the last step could not be persisted: try again, the flow stands still until it is */
         if (u->state_write_error)
                 (void) updater_save(u);
