@@ -103,9 +103,9 @@ out=$(bctl update window Mon,Tue,Wed,Thu,Fri,Sat,Sun 00:00 10080 Europe/Berlin)
 like "$out" "Window now: +inside" "a window set over Varlink that is always open: inside"
 like "$out" "\(Europe/Berlin\)" "in the zone given"
 like "$out" "Policy now: +would not allow: .*\(not-drained\)" "inside the window the gate still wants a drain (periodic)"
-like "$(bctl -j update window Sun 25:00 60 2>&1)" "InvalidUpdatePolicy.*start" "a bad start time is refused"
-like "$(bctl -j update window Sun 03:00 60 Mars/Olympus 2>&1)" "InvalidUpdatePolicy.*time_zone" "an unknown time zone is refused"
-like "$(bctl -j update window Funday 03:00 60 2>&1)" "InvalidUpdatePolicy.*days" "an unknown weekday is refused"
+like "$(bctl -j update window Sun 25:00 60 2>&1 | tr -d "\n")" "InvalidUpdatePolicy.*start" "a bad start time is refused"
+like "$(bctl -j update window Sun 03:00 60 Mars/Olympus 2>&1 | tr -d "\n")" "InvalidUpdatePolicy.*time_zone" "an unknown time zone is refused"
+like "$(bctl -j update window Funday 03:00 60 2>&1 | tr -d "\n")" "InvalidUpdatePolicy.*days" "an unknown weekday is refused"
 like "$(ust)" "Window now: +inside" "refused changes leave the windows as they were"
 
 # a policy change that cannot be persisted does not take effect (updates.json made a directory: every atomic
