@@ -166,8 +166,9 @@ ok $? "ballastctl apply of a new memory limit lands in memory.max ($(gq cat $d/m
 is "$(gq systemctl show -P MainPID ballast-worker.service)" "$pid0" "without restarting the service"
 
 # ---- a drift: a limit changed behind ballast's back is put back through systemd ----
+# (read back at once it may already be ballast's again: the sweep can run between the write and the read)
 g "echo max > $d/memory.max"
-is "$(gq cat $d/memory.max)" max "memory.max of the exec service is changed by hand to max"
+ok $? "memory.max of the exec service is changed by hand to max (the kernel took the write)"
 wait_for $((slow * 2)) g "[ \"\$(cat $d/memory.max)\" = 50331648 ]"
 ok $? "ballastd puts it back (48M) through systemd"
 like "$(gq "journalctl -b -u ballastd.service -o cat | grep 'ballast-worker.service were changed behind'")" "restoring them through systemd \(ballast-worker.service\)" "and logs what it found"
