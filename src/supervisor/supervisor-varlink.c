@@ -437,11 +437,17 @@ static int reply_service_stopped(VarlinkCall *call, Service *svc) {
                                   json_pack("{s:s,s:s}", "name", svc->name, "by", stopped_by_to_string(svc->stopped)));
 }
 
+/* A stop mark that could not be written or removed (state_dir/stopped/): nothing changed. */
+static int reply_stopped_write_failed(Supervisor *s, VarlinkCall *call, int error) {
+        _cleanup_free_ char *path = path_join(s->state_dir, STOPPED_DIR);
+
+        return reply_state_write_failed(call, strna(path), error);
+}
+
 /* Persists the mark first (a ballastd killed after it stops the unit at its next start), then stops the unit;
  * the reply comes when it is down. */
 int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params) {
         _cleanup_(name_params_done) NameParams p = {};
-        _cleanup_free_ char *path = NULL;
         Service *svc;
         int r;
 
@@ -451,10 +457,8 @@ int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (!bus_is_connected(s->bus))
                 return supervisor_defer(s, call, params, supervisor_method_stop);
         r = service_set_stopped(s, svc, STOPPED_BY_CTL);
-        if (r < 0) {
-                path = path_join(s->state_dir, STOPPED_DIR);
-                return reply_state_write_failed(call, strna(path), r);
-        }
+        if (r < 0)
+                return reply_stopped_write_failed(s, call, r);
         log_event(LOG_INFO, 0, "service-stop", svc->name, NULL,
                   "Stopping %s on request; it stays stopped until started.", svc->unit);
         r = waiter_add(&svc->op_waiters, call);
@@ -477,10 +481,8 @@ int supervisor_method_start(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (s->draining)
                 return varlink_call_error(call, "io.ballast.Agent.Draining", json_pack("{s:s}", "name", svc->name));
         r = service_clear_stopped(s, svc, "started on request");
-        if (r < 0) {
-                _cleanup_free_ char *path = path_join(s->state_dir, STOPPED_DIR);
-                return reply_state_write_failed(call, strna(path), r);
-        }
+        if (r < 0)
+                return reply_stopped_write_failed(s, call, r);
         r = waiter_add(&svc->op_waiters, call);
         if (r < 0)
                 return r;
