@@ -27,7 +27,8 @@ wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -u bal
 step "web-volume"
 cp "$top_srcdir/examples/web-volume.json" "$SPECS/"
 out=$(bctl -t 60 apply --wait "$SPECS/web-volume.json" 2>&1)
-like "$out" "web-volume: active" "examples/web-volume.json applies and becomes active"
+like "$out" "web-volume: active" "examples/web-volume.json applies and becomes active" ||
+	sandbox_journal -o short-monotonic -n 40 -u ballast-web-volume.service -u ballastd.service -u docker.service | sed 's/^/#   /'
 answers() { sb curl -sf -m 1 "http://$1:18181/"; }
 like "$(answers 127.0.0.1)" "hello from a volume" "it answers on 127.0.0.1"
 other=$(sb ip -4 -o addr show | awk '$2 != "lo" {sub(/\/.*/, "", $4); print $4; exit}')
@@ -55,7 +56,8 @@ cat > "$SPECS/ident.json" <<'JSON'
  "mounts": [{"type": "tmpfs", "target": "/tmp"}], "ulimits": {"nofile": {"soft": 512, "hard": 1024}}}
 JSON
 bctl -t 60 apply --wait "$SPECS/ident.json" >/dev/null
-ok $? "a service with user, read_only, ulimits applies"
+ok $? "a service with user, read_only, ulimits applies" ||
+	sandbox_journal -o short-monotonic -n 40 -u ballast-ident.service -u ballastd.service | sed 's/^/#   /'
 is "$(docker exec ballast-ident id -u):$(docker exec ballast-ident id -g)" "4321:4321" "the uid and gid inside are the spec's"
 like "$(docker exec ballast-ident cat /proc/1/limits)" "Max open files +512 +1024 " "the nofile limits are the spec's"
 check "the read-only root refuses a write" -- bash -c "! nsenter -t $SANDBOX_PID -a -r -w /usr/bin/docker exec ballast-ident touch /etc/x 2>/dev/null"
