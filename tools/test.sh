@@ -32,6 +32,9 @@ fi
 asan_s=$(( $(date +%s) - t0 - plain_s ))
 tools/test-times.sh build-asan "ASan + UBSan build"
 echo "test: wall clock: plain build ${plain_s} s (fuzz targets and make check), ASan + UBSan build ${asan_s} s (build and make check)"
+# what failed, with the end of its sandbox's journal: last, where a CI log that keeps only its end shows it
+tools/test-failures.sh build "plain build"
+tools/test-failures.sh build-asan "ASan + UBSan build"
 # A report written after its test had checked (by a process that outlived the test) fails the run as well.
 late=$(find build-asan/sanitizer-logs -type f -size +0 2>/dev/null || true)
 if [ -n "$late" ]; then

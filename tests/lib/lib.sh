@@ -44,7 +44,7 @@ like() {  # like GOT EXTENDED-REGEX DESCRIPTION
 
 diag() { echo "# $*"; }
 
-bail() { echo "Bail out! $*"; exit 1; }
+bail() { echo "Bail out! $*"; _ballast_bailed=1; exit 1; }
 
 done_testing() {
 	ballast_sanitizer_check

@@ -315,6 +315,15 @@ _sb_kill_rest() {
 	echo "$n"
 }
 
+# A test that failed (lib.sh's count) or bailed out: the sandbox's journal of ballast, its units and Docker, kept
+# beside the test's log (BALLAST_FAIL_JOURNAL, set by tests/lib/timed-driver.sh) before the sandbox goes.
+_sb_save_journal() {
+	[ -n "${BALLAST_FAIL_JOURNAL:-}" ] || return 0
+	[ "${_tap_failed:-0}" -gt 0 ] || [ "${_ballast_bailed:-0}" = 1 ] || return 0
+	timeout 20 nsenter -t "$1" -a -r -w journalctl --no-pager -o short-monotonic -n 400 \
+		-u 'ballast*' -u docker.service -u 'ballastd*' > "$BALLAST_FAIL_JOURNAL" 2>&1 || true
+}
+
 sandbox_stop() {
 	local dir= purge=0 a
 	for a in "$@"; do
@@ -336,6 +345,7 @@ sandbox_stop() {
 	t0=$(date +%s%N)
 	if [ -n "$name" ]; then
 		if [ -n "$sd" ] && _sb_ours "$sd" "$name"; then
+			_sb_save_journal "$sd"
 			_sb_kill_entered "$dir" "$name"
 			if [ -S "/proc/$sd/root/run/docker.sock" ]; then
 				# dockerd would give each container its 10 s stop timeout (httpd as PID 1 ignores SIGTERM).

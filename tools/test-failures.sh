@@ -1,0 +1,20 @@
+#!/bin/sh
+# tools/test-failures.sh BUILDDIR [LABEL] - for every test of the last `make check` in BUILDDIR that failed: its
+# failed points, bail-outs and watchdog lines (from NAME.log), and the end of its sandbox's journal (NAME.journal,
+# written by tests/lib/sandbox.sh when a sandbox test failed). So that a CI log that shows only its end still
+# says what failed and what ballast, its units and Docker were doing.
+set -u
+dir=$1 label=${2:-$1}
+n=0
+for trs in $(find "$dir/tests" -name '*.trs' 2>/dev/null | sort); do
+	grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$trs" || continue
+	n=$((n + 1))
+	base=${trs%.trs}
+	echo "test-failures: $label: ${base#"$dir"/}"
+	grep -aE '^(not ok|Bail out!|# watchdog|#   (got|want):)' "$base.log" 2>/dev/null | grep -v '# TODO' | head -n 20 | sed 's/^/    /'
+	if [ -s "$base.journal" ]; then
+		echo "    the end of its sandbox's journal:"
+		tail -n 25 "$base.journal" | cut -c1-220 | sed 's/^/      /'
+	fi
+done
+echo "test-failures: $label: $n tests failed"
