@@ -174,20 +174,17 @@ int verb_validate(int argc, char *argv[]) {
 }
 
 int verb_logs(int argc, char *argv[]) {
-        _cleanup_free_ char *own = NULL, *about = NULL, *container = NULL;
+        _cleanup_free_ char *unit = NULL;
         int r = check_name("logs", argv[1]);
 
         if (r != 0)
                 return r;
-        if (asprintf(&own, "_SYSTEMD_UNIT=ballast-%s.service", argv[1]) < 0 ||
-            asprintf(&about, "UNIT=ballast-%s.service", argv[1]) < 0 ||
-            asprintf(&container, "CONTAINER_NAME=ballast-%s", argv[1]) < 0)
+        if (asprintf(&unit, "ballast-%s.service", argv[1]) < 0)
                 return 1;
-        /* what `journalctl -u` shows (the unit's own lines and systemd's about it) and, for Docker services,
-         * the container's output (Docker's journald log driver) */
-        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
-                           container };
-        size_t n = 7;
+        /* the unit's journal: ballast-run's lines, systemd's about the unit and, for Docker services, the
+         * container's output, which ballast-run writes to its own stdout/stderr */
+        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", (char *) "-u", unit };
+        size_t n = 4;
         if (arg_follow)
                 args[n++] = (char *) "-f";
         if (arg_lines) {

@@ -99,6 +99,7 @@ int body_load(const char *path, Body *ret) {
                 .image = strdup(image),
                 .network_mode = strdup(isempty(mode) ? "default" : mode),
         };
+        ret->tty = json_is_true(json_object_get(v, "Tty"));
         if ((hash && !ret->hash) || !ret->image || !ret->network_mode) {
                 body_done(ret);
                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -292,7 +293,7 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
  * Older APIs only have the plain wait, which means not-running: it must come after the start, and it
  * returns at once with the exit code if the container already died in between, so nothing is lost either;
  * only an exit *and* a restart by someone else in between could hide, and nobody else restarts ours. */
-int container_start(Docker *d, const char *id, Request **ret_wait) {
+int container_start(Docker *d, const char *id, Output *out, bool tty, Request **ret_wait) {
         _cleanup_request_ Request *wait = NULL, *start = NULL;
         _cleanup_free_ char *wpath = NULL, *spath = NULL;
         bool next_exit = d->minor >= API_NEXT_EXIT_MINOR;
@@ -335,6 +336,13 @@ int container_start(Docker *d, const char *id, Request **ret_wait) {
                 if (wait->status != 200)
                         return log_error_errno(-EIO, "Cannot wait for the container %s: HTTP status %ld", short_id(id),
                                                wait->status);
+        }
+
+        /* The output's attach, answered before the start: the container's first line is in the journal too. */
+        if (output_attach(d, out, id, tty) >= 0) {
+                r = output_wait_open(d, out, 10 * 1000);
+                if (r < 0)
+                        return r;
         }
 
         /* Not interruptible: Docker would go on starting it anyway; a SIGTERM is handled right after, by
@@ -528,6 +536,19 @@ static int supervise_ready_timeout(Docker *d, const char *id) {
         return EXIT_FAILURE;
 }
 
+/* The attach ended: whether the wait answers within OUTPUT_DRAIN_MS (the container exited), pumping meanwhile. */
+static bool supervise_wait_settles(Docker *d, Request *wait) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + OUTPUT_DRAIN_MS * USEC_PER_MSEC;
+
+        while (!wait->done && now_usec(CLOCK_MONOTONIC) < deadline) {
+                struct curl_waitfd w = { .fd = d->signal_fd, .events = CURL_WAIT_POLLIN };
+
+                if (docker_pump(d, &w, 1, 50) < 0 || (w.revents & CURL_WAIT_POLLIN))
+                        break;
+        }
+        return wait->done;
+}
+
 /* How long one turn of the loop may wait: until the readiness deadline, at most a minute. */
 static int supervise_timeout_ms(uint64_t deadline) {
         uint64_t now;
@@ -542,8 +563,8 @@ static int supervise_timeout_ms(uint64_t deadline) {
  * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
  * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
  * healthy, 125 when the network holder went away under it (the container would run without its ports). */
-int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
-                        bool *ret_stopped) {
+int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, Output *out,
+                        int *ret_exit, bool *ret_stopped) {
         _cleanup_request_ Request *hwait = NULL;
         _cleanup_free_ char *hpath = NULL;
         Readiness rd = { .fd = -1 };
@@ -597,8 +618,14 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
                         readiness_stop(&rd);
                         *ret_exit = supervise_ready_timeout(d, id);
                         r = 1;
-                }
+                } else if (out->req && out->req->done)
+                        /* the stream ends just before the wait answers when the container exits: give the wait
+                         * its moment first, then attach again (dockerd restarted under a live container) */
+                        if (!supervise_wait_settles(d, wait))
+                                output_reattach(d, out, id);
         }
         readiness_stop(&rd);
+        /* what the container wrote before it ended is still on its way: let it in (bounded) */
+        output_drain(d, out, OUTPUT_DRAIN_MS);
         return r < 0 ? r : 0;
 }

@@ -45,7 +45,7 @@ body() {
 	 "Labels":{"io.ballast.service":"$1","io.ballast.unit":"ballast-$1.service","io.ballast.hash":"$2"},
 	 "ExposedPorts":$ports,
 	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,
-	   "LogConfig":{"Type":"journald","Config":{"tag":"$1"}},"Init":false}}
+	   "LogConfig":{"Type":"local"},"Init":false}}
 	EOF
 	cat > "$ROOT$BODIES/$1.net.json" <<-EOF
 	{"Image":"ballast/pause:$VERSION","Entrypoint":["/pause"],
