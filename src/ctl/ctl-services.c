@@ -126,7 +126,33 @@ static int verb_simple(const char *method, const char *verb, const char *name, c
 }
 
 int verb_rm(int argc, char *argv[]) {
-        return verb_simple("io.ballast.Agent.RemoveService", "rm", argv[1], "removed");
+        _cleanup_json_ json_t *reply = NULL;
+        const char *error;
+        json_t *v;
+        size_t i;
+        int r;
+
+        if (!arg_volumes) /* the call of old, which every ballastd answers */
+                return verb_simple("io.ballast.Agent.RemoveService", "rm", argv[1], "removed");
+        r = check_name("rm", argv[1]);
+        if (r != 0)
+                return r;
+        r = call("io.ballast.Agent.RemoveService", json_pack("{s:s,s:b}", "name", argv[1], "volumes", 1), &reply);
+        if (r != 0)
+                return r;
+        error = json_string_value(json_object_get(reply, "volumes_error"));
+        if (arg_json)
+                r = print_json(reply);
+        else {
+                printf("%s: removed\n", argv[1]);
+                json_array_foreach(json_object_get(reply, "volumes"), i, v)
+                        printf("%s: removed the volume %s\n", argv[1], json_string_value(v));
+        }
+        if (error) {
+                fprintf(stderr, "ballastctl rm: %s: not every volume was removed: %s\n", argv[1], error);
+                return 1;
+        }
+        return r;
 }
 
 int verb_restart(int argc, char *argv[]) {

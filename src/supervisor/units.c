@@ -13,7 +13,6 @@
 #include "supervisor/units.h"
 
 #define UNIT_SUFFIX ".service"
-#define LABEL_SERVICE "io.ballast.service"
 #define LABEL_UNIT "io.ballast.unit"
 #define LABEL_HASH "io.ballast.hash"
 #define LABEL_NETNS "io.ballast.netns"
