@@ -589,7 +589,9 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
                         { .fd = rd.fd, .events = CURL_WAIT_POLLIN },
                 };
 
-                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1, supervise_timeout_ms(deadline));
+                /* an answer that came in while another step pumped wakes nothing: do not sleep on it */
+                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1,
+                                wait->done || (hwait && hwait->done) ? 0 : supervise_timeout_ms(deadline));
                 if (r < 0)
                         break;
                 if (w[0].revents & CURL_WAIT_POLLIN) {
@@ -618,11 +620,17 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
                         readiness_stop(&rd);
                         *ret_exit = supervise_ready_timeout(d, id);
                         r = 1;
-                } else if (out->req && out->req->done)
+                } else if (out->req && out->req->done) {
                         /* the stream ends just before the wait answers when the container exits: give the wait
-                         * its moment first, then attach again (dockerd restarted under a live container) */
-                        if (!supervise_wait_settles(d, wait))
+                         * its moment first (its answer is taken here: the next turn would not wake for it),
+                         * then attach again (dockerd restarted under a live container) */
+                        if (supervise_wait_settles(d, wait)) {
+                                readiness_stop(&rd);
+                                *ret_exit = supervise_exited(wait, id, ready);
+                                r = 1;
+                        } else
                                 output_reattach(d, out, id);
+                }
         }
         readiness_stop(&rd);
         /* what the container wrote before it ended is still on its way: let it in (bounded) */

@@ -93,6 +93,15 @@ unit burst no
 sb systemctl start ballast-burst.service
 wait_for 20 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P ActiveState ballast-burst.service)\" != active ]"
 ok $? "the burst service ran and ended"
+# the exit is noticed when the container exits, not at the next minute's wake-up of ballast-run's loop
+finished=$(date -d "$(sb $DOCKER inspect -f '{{.State.FinishedAt}}' ballast-burst)" +%s%N)
+inactive=$(sb systemctl show -P InactiveEnterTimestampMonotonic ballast-burst.service)
+active=$(sb systemctl show -P ActiveEnterTimestampMonotonic ballast-burst.service)
+started=$(date -d "$(sb $DOCKER inspect -f '{{.State.StartedAt}}' ballast-burst)" +%s%N)
+# both spans from the container's own start and exit: the unit's life beyond the container's, in ms
+extra=$(( (inactive - active) / 1000 - (finished - started) / 1000000 ))
+budget=$(time_budget 5000)
+ok $([ "$extra" -lt "$budget" ]; echo $?) "the unit ended ${extra} ms after the container's run (less than $budget ms)"
 wait_for 5 has burst 'last-unterminated'
 ok $? "its last line, written without a newline just before the exit, is in the journal"
 is "$(journal burst | grep -c '^burst-[0-9]*$')" 2000 "all 2000 lines of the burst are there"
