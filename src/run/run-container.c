@@ -41,11 +41,14 @@ static ContainerAction container_action(bool exists, const char *hash, const cha
         /* Without a hash in the body we cannot tell whether the old one is what the spec asks for: replace. */
         if (!want_hash || !hash || !streq(hash, want_hash) || !same_network)
                 return ACTION_REPLACE;
+        /* A running one of the same spec: the network holder, or the container of a previous run of ours
+         * that was killed (SIGKILL, OOM) under it. It is taken over as it runs: the start opens the
+         * next-exit wait first and then asks for a start (304, or a real start if it exited meanwhile), so
+         * no exit is missed, and the service keeps serving while its helper is replaced. */
         if (keep_running && running && status && streq(status, "running"))
                 return ACTION_RUNNING;
-        /* Running means someone else (or a previous run of ours that was SIGKILLed) owns its lifetime: we
-         * could not tell its exit from a crash of ours, so start clean. "paused", "restarting", "removing"
-         * and "dead" are not states `start` brings back reliably either. */
+        /* Running but not to be kept (a start that must be fresh): start clean. "paused", "restarting",
+         * "removing" and "dead" are not states `start` brings back reliably either. */
         if (running || !status || !(streq(status, "created") || streq(status, "exited")))
                 return ACTION_REPLACE;
         return ACTION_REUSE;
@@ -239,13 +242,14 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                         running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
                         mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
                         action = container_action(true, hash, status, running, b->hash,
-                                                  !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
+                                                  !b->network_mode || (mode && streq(mode, b->network_mode)),
+                                                  b->holder || allow_reuse);
                         if (action == ACTION_REUSE && !allow_reuse)
                                 action = ACTION_REPLACE;
-                        if (action == ACTION_REUSE && want_image &&
+                        if ((action == ACTION_REUSE || action == ACTION_RUNNING) && want_image &&
                             !streq_ptr(json_string_value(json_object_get(v, "Image")), want_image)) {
-                                log_notice("The stopped container %s was made from another image than %s has now",
-                                           short_id(id), b->image);
+                                log_notice("The %s container %s was made from another image than %s has now",
+                                           strna(status), short_id(id), b->image);
                                 action = ACTION_REPLACE;
                         }
                 } else if (req->status == 404) {
@@ -257,6 +261,9 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                 if (action == ACTION_REUSE || action == ACTION_RUNNING) {
                         if (action == ACTION_REUSE)
                                 log_info("Reusing the stopped %s %s (%s, same spec)", body_what(b), short_id(id), status);
+                        else if (!b->holder)
+                                log_notice("Taking over the running container %s (same spec; its previous helper "
+                                           "is gone)", short_id(id));
                         *ret_running = action == ACTION_RUNNING;
                         *ret_id = strdup(id);
                         *ret_reused = true;
@@ -518,10 +525,12 @@ static int supervise_holder_ended(Docker *d, const char *id, const char *holder,
         }
         readiness_stop(rd);
         log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
-                  "The network holder %s of %s went away; stopping the container %s", short_id(holder), arg_name,
-                  short_id(id));
+                  "The network holder %.12s of %s went away; stopping the container %.12s", holder, arg_name, id);
         (void) sd_notify(false, "STATUS=network holder gone");
-        (void) container_stop(d, id);
+        /* Its network went with the holder: its connections are broken already and nothing can reach it, so
+         * it is ended as after a crash, without the stop timeout's grace (t=0: the stop signal, then SIGKILL),
+         * which would only add to the outage (10 s by default, for a PID 1 that ignores SIGTERM). */
+        (void) container_stop_as(d, id, 0, "container");
         *ret_exit = EXIT_DOCKER;
         return 1;
 }
