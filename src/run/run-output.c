@@ -90,7 +90,8 @@ static size_t output_write_cb(char *p, size_t size, size_t nmemb, void *userdata
                         if (o->header_size < sizeof(o->header))
                                 break;
                         o->header_size = 0;
-                        o->frame_stream = o->header[0] == 2 ? 1 : 0; /* 0 (stdin) does not come; 1 stdout */
+                        /* 1 stdout, 2 stderr, 3 Docker's own error about the stream: to stderr too */
+                        o->frame_stream = o->header[0] >= 2 ? 1 : 0;
                         o->frame_left = (size_t) o->header[4] << 24 | (size_t) o->header[5] << 16 |
                                         (size_t) o->header[6] << 8 | (size_t) o->header[7];
                         continue;
