@@ -173,23 +173,29 @@ static void name_params_done(NameParams *p) {
         free(p->name);
 }
 
-/* {"name": "…"}: the one parameter most methods take. */
-static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
-        static const JsonField table[] = {
-                { "name", json_dispatch_string, offsetof(NameParams, name), JSON_MANDATORY },
-                {}
-        };
+/* Dispatches params by table into p, whose "name" (a service name, mandatory in table) lands in *name. */
+static int dispatch_with_name(VarlinkCall *call, json_t *params, const JsonField *table, void *p, char **name) {
         JsonError e = {};
 
         if (json_dispatch("", params, table, p, &e) < 0) {
                 (void) varlink_call_error_invalid_parameter(call, isempty(e.path) ? "name" : e.path);
                 return -EINVAL;
         }
-        if (!service_name_is_valid(p->name)) {
+        if (!service_name_is_valid(*name)) {
                 (void) varlink_call_error_invalid_parameter(call, "name");
                 return -EINVAL;
         }
         return 0;
+}
+
+/* {"name": "…"}: the one parameter most methods take. */
+static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
+        static const JsonField table[] = {
+                { "name", json_dispatch_string, offsetof(NameParams, name), JSON_MANDATORY },
+                {}
+        };
+
+        return dispatch_with_name(call, params, table, p, &p->name);
 }
 
 /* The service a {"name"} call is about; NULL when the call was answered with an error already. */
@@ -435,17 +441,8 @@ static int dispatch_remove(VarlinkCall *call, json_t *params, RemoveParams *p) {
                 { "volumes", json_dispatch_bool, offsetof(RemoveParams, volumes), 0 },
                 {}
         };
-        JsonError e = {};
 
-        if (json_dispatch("", params, table, p, &e) < 0) {
-                (void) varlink_call_error_invalid_parameter(call, isempty(e.path) ? "name" : e.path);
-                return -EINVAL;
-        }
-        if (!service_name_is_valid(p->name)) {
-                (void) varlink_call_error_invalid_parameter(call, "name");
-                return -EINVAL;
-        }
-        return 0;
+        return dispatch_with_name(call, params, table, p, &p->name);
 }
 
 int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
