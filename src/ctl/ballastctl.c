@@ -21,6 +21,7 @@ bool arg_wait = false;
 bool arg_follow = false;
 bool arg_wide = false;
 bool arg_dry_run = false;
+bool arg_volumes = false;
 const char *arg_lines = NULL, *arg_since = NULL, *arg_output = NULL;
 const char *arg_verb = "";
 static bool arg_help = false;
@@ -52,9 +53,10 @@ static const Verb verbs[] = {
         { "validate", 1, -1, verb_validate, "validate FILE...",
           "check specs offline, with ballastd's own parser (no daemon needed): each error as\n"
           "FILE:LINE:COLUMN: field: why. Exits 2 when a spec is invalid, 1 when a file cannot be read." },
-        { "rm", 1, 1, verb_rm, "rm NAME",
-          "stop a service and remove its unit, container and spec. Refused (exit 3) for a service that comes\n"
-          "from a file." },
+        { "rm", 1, 1, verb_rm, "rm [--volumes] NAME",
+          "stop a service and remove its unit, container and spec; its named volumes (labelled\n"
+          "io.ballast.service=NAME) are kept for a later apply, unless --volumes: then they are removed once the\n"
+          "container is gone. Refused (exit 3) for a service that comes from a file." },
         { "restart", 1, 1, verb_restart, "restart NAME",
           "restart a service (waits until it is up again). Refused (exit 3) for a service stopped on purpose." },
         { "stop", 1, 1, verb_stop, "stop NAME",
@@ -128,6 +130,7 @@ static void help(void) {
                "                       for the whole command, apply --wait and restart included\n"
                "  -w --wait            apply: wait and show progress\n"
                "     --dry-run         apply: show what would change, apply nothing\n"
+               "     --volumes         rm: remove the service's named volumes too\n"
                "  -f --follow          logs: follow\n"
                "  -n --lines N         logs: the last N lines (journalctl -n)\n"
                "     --since TIME      logs: from TIME on (journalctl --since)\n"
@@ -201,7 +204,7 @@ int call(const char *method, json_t *params, json_t **ret) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_WIDE, ARG_SINCE, ARG_DRY_RUN };
+        enum { ARG_VERSION = 0x100, ARG_WIDE, ARG_SINCE, ARG_DRY_RUN, ARG_VOLUMES };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
@@ -214,6 +217,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "lines", required_argument, NULL, 'n' },
                 { "since", required_argument, NULL, ARG_SINCE },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "volumes", no_argument, NULL, ARG_VOLUMES },
                 { "output", required_argument, NULL, 'o' },
                 {}
         };
@@ -254,6 +258,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_DRY_RUN:
                         arg_dry_run = true;
+                        break;
+                case ARG_VOLUMES:
+                        arg_volumes = true;
                         break;
                 case ARG_SINCE:
                         arg_since = optarg;

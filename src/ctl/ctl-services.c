@@ -126,7 +126,33 @@ static int verb_simple(const char *method, const char *verb, const char *name, c
 }
 
 int verb_rm(int argc, char *argv[]) {
-        return verb_simple("io.ballast.Agent.RemoveService", "rm", argv[1], "removed");
+        _cleanup_json_ json_t *reply = NULL;
+        const char *error;
+        json_t *v;
+        size_t i;
+        int r;
+
+        if (!arg_volumes) /* the call of old, which every ballastd answers */
+                return verb_simple("io.ballast.Agent.RemoveService", "rm", argv[1], "removed");
+        r = check_name("rm", argv[1]);
+        if (r != 0)
+                return r;
+        r = call("io.ballast.Agent.RemoveService", json_pack("{s:s,s:b}", "name", argv[1], "volumes", 1), &reply);
+        if (r != 0)
+                return r;
+        error = json_string_value(json_object_get(reply, "volumes_error"));
+        if (arg_json)
+                r = print_json(reply);
+        else {
+                printf("%s: removed\n", argv[1]);
+                json_array_foreach(json_object_get(reply, "volumes"), i, v)
+                        printf("%s: removed the volume %s\n", argv[1], json_string_value(v));
+        }
+        if (error) {
+                fprintf(stderr, "ballastctl rm: %s: not every volume was removed: %s\n", argv[1], error);
+                return 1;
+        }
+        return r;
 }
 
 int verb_restart(int argc, char *argv[]) {
@@ -174,20 +200,17 @@ int verb_validate(int argc, char *argv[]) {
 }
 
 int verb_logs(int argc, char *argv[]) {
-        _cleanup_free_ char *own = NULL, *about = NULL, *container = NULL;
+        _cleanup_free_ char *unit = NULL;
         int r = check_name("logs", argv[1]);
 
         if (r != 0)
                 return r;
-        if (asprintf(&own, "_SYSTEMD_UNIT=ballast-%s.service", argv[1]) < 0 ||
-            asprintf(&about, "UNIT=ballast-%s.service", argv[1]) < 0 ||
-            asprintf(&container, "CONTAINER_NAME=ballast-%s", argv[1]) < 0)
+        if (asprintf(&unit, "ballast-%s.service", argv[1]) < 0)
                 return 1;
-        /* what `journalctl -u` shows (the unit's own lines and systemd's about it) and, for Docker services,
-         * the container's output (Docker's journald log driver) */
-        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", own, (char *) "+", about, (char *) "+",
-                           container };
-        size_t n = 7;
+        /* the unit's journal: ballast-run's lines, systemd's about the unit and, for Docker services, the
+         * container's output, which ballast-run writes to its own stdout/stderr */
+        char *args[16] = { (char *) "journalctl", (char *) "--no-pager", (char *) "-u", unit };
+        size_t n = 4;
         if (arg_follow)
                 args[n++] = (char *) "-f";
         if (arg_lines) {

@@ -38,6 +38,7 @@ extern bool arg_wait;
 extern bool arg_follow;
 extern bool arg_wide;
 extern bool arg_dry_run; /* apply: what would change, nothing applied */
+extern bool arg_volumes; /* rm: the service's named volumes too */
 extern const char *arg_lines, *arg_since, *arg_output; /* logs: through to journalctl */
 extern const char *arg_verb; /* the verb being run: what error messages begin with */
 extern uint64_t arg_timeout_usec;

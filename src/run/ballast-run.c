@@ -155,7 +155,7 @@ static int docker_backoff(Docker *d) {
 /* Negotiates the API version, makes the network holder run (with --net-body; *ret_holder is its ID as soon as
  * it is known), and prepares and starts the container. */
 static int docker_start(Docker *d, Body *body, const Body *hbody, const char *cname, const char *hname,
-                        char **ret_holder, char **ret_id, Request **ret_wait) {
+                        Output *out, char **ret_holder, char **ret_id, Request **ret_wait) {
         bool reused = false;
         int r;
 
@@ -168,7 +168,7 @@ static int docker_start(Docker *d, Body *body, const Body *hbody, const char *cn
         if (r >= 0)
                 r = container_prepare(d, body, cname, true, ret_id, &(bool) { false }, &reused);
         if (r >= 0)
-                r = container_start(d, *ret_id, ret_wait);
+                r = container_start(d, *ret_id, out, body->tty, ret_wait);
         if (r == -EIO && reused) {
                 /* Docker refused to start the stopped container it has (its network removed meanwhile, say):
                  * replace it with a fresh one from the body, once, as a stale container must never block a start.
@@ -179,7 +179,7 @@ static int docker_start(Docker *d, Body *body, const Body *hbody, const char *cn
                 *ret_id = mfree(*ret_id);
                 r = container_prepare(d, body, cname, false, ret_id, &(bool) { false }, &reused);
                 if (r >= 0)
-                        r = container_start(d, *ret_id, ret_wait);
+                        r = container_start(d, *ret_id, out, body->tty, ret_wait);
         }
         if (r == -EINTR)
                 log_info("Stop requested before the container ran; not starting it");
@@ -192,11 +192,12 @@ static int run_docker(void) {
         _cleanup_close_ int signal_fd = -1;
         Body body = {}, hbody = {};
         Docker d = {};
+        _cleanup_free_ Output *out = calloc(1, sizeof(Output)); /* 2 × OUTPUT_LINE_MAX: not on the stack */
         bool stopped = false;
         int r, code = EXIT_DOCKER;
 
         signal_fd = signals_block();
-        if (signal_fd < 0)
+        if (signal_fd < 0 || !out)
                 return EXIT_FAILURE;
         if (bodies_load(&body, &hbody, &cname, &hname) < 0)
                 return EXIT_FAILURE;
@@ -212,7 +213,7 @@ static int run_docker(void) {
 
         r = docker_backoff(&d);
         if (r >= 0)
-                r = docker_start(&d, &body, &hbody, cname, hname, &holder, &id, &wait);
+                r = docker_start(&d, &body, &hbody, cname, hname, out, &holder, &id, &wait);
         if (r == -EINTR) {
                 stopped = true;
                 code = EXIT_SUCCESS;
@@ -225,7 +226,7 @@ static int run_docker(void) {
                   short_id(id), cname);
         (void) sd_notifyf(false, "STATUS=container %s started", short_id(id));
 
-        r = container_supervise(&d, id, wait, holder, &code, &stopped);
+        r = container_supervise(&d, id, wait, holder, out, &code, &stopped);
         if (r < 0)
                 code = EXIT_DOCKER;
 
@@ -235,6 +236,7 @@ finish:
         if (hbody.text && (stopped || (holder && !restart_follows(code))))
                 holder_release(&d, holder ?: hname);
         wait = request_free(wait);
+        output_done(out);
         if (d.multi)
                 curl_multi_cleanup(d.multi);
         curl_global_cleanup();
@@ -254,9 +256,11 @@ static void help(void) {
                "  docker    Run the service's container as the unit's main process (ExecStart=, Type=notify):\n"
                "            back off after a quick exit (with --delay-ms), negotiate the Engine API version,\n"
                "            make the network holder ballast-NAME.net run (with --net-body: it publishes the\n"
-               "            ports; the container joins its network), reuse the stopped container\n"
-               "            ballast-NAME when its io.ballast.hash label matches the body, else replace or\n"
-               "            create it, start it, send READY=1 once ballastd says the first health check\n"
+               "            ports; the container joins its network), reuse the container ballast-NAME\n"
+               "            when its io.ballast.hash label matches the body (stopped: start it; running,\n"
+               "            its previous helper killed: take it over), else replace or create it, attach\n"
+               "            to its output (written to stdout/stderr: the unit's journal), start it, send\n"
+               "            READY=1 once ballastd says the first health check\n"
                "            passed (at once when ballastd is unreachable), and exit with the container's exit\n"
                "            code when it exits. SIGTERM/SIGINT stop the container (it is kept for a fast\n"
                "            restart) and the holder, and exit 0.\n"

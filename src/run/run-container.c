@@ -41,11 +41,14 @@ static ContainerAction container_action(bool exists, const char *hash, const cha
         /* Without a hash in the body we cannot tell whether the old one is what the spec asks for: replace. */
         if (!want_hash || !hash || !streq(hash, want_hash) || !same_network)
                 return ACTION_REPLACE;
+        /* A running one of the same spec: the network holder, or the container of a previous run of ours
+         * that was killed (SIGKILL, OOM) under it. It is taken over as it runs: the start opens the
+         * next-exit wait first and then asks for a start (304, or a real start if it exited meanwhile), so
+         * no exit is missed, and the service keeps serving while its helper is replaced. */
         if (keep_running && running && status && streq(status, "running"))
                 return ACTION_RUNNING;
-        /* Running means someone else (or a previous run of ours that was SIGKILLed) owns its lifetime: we
-         * could not tell its exit from a crash of ours, so start clean. "paused", "restarting", "removing"
-         * and "dead" are not states `start` brings back reliably either. */
+        /* Running but not to be kept (a start that must be fresh): start clean. "paused", "restarting",
+         * "removing" and "dead" are not states `start` brings back reliably either. */
         if (running || !status || !(streq(status, "created") || streq(status, "exited")))
                 return ACTION_REPLACE;
         return ACTION_REUSE;
@@ -99,6 +102,7 @@ int body_load(const char *path, Body *ret) {
                 .image = strdup(image),
                 .network_mode = strdup(isempty(mode) ? "default" : mode),
         };
+        ret->tty = json_is_true(json_object_get(v, "Tty"));
         if ((hash && !ret->hash) || !ret->image || !ret->network_mode) {
                 body_done(ret);
                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -238,13 +242,14 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                         running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
                         mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
                         action = container_action(true, hash, status, running, b->hash,
-                                                  !b->network_mode || (mode && streq(mode, b->network_mode)), b->holder);
+                                                  !b->network_mode || (mode && streq(mode, b->network_mode)),
+                                                  b->holder || allow_reuse);
                         if (action == ACTION_REUSE && !allow_reuse)
                                 action = ACTION_REPLACE;
-                        if (action == ACTION_REUSE && want_image &&
+                        if ((action == ACTION_REUSE || action == ACTION_RUNNING) && want_image &&
                             !streq_ptr(json_string_value(json_object_get(v, "Image")), want_image)) {
-                                log_notice("The stopped container %s was made from another image than %s has now",
-                                           short_id(id), b->image);
+                                log_notice("The %s container %s was made from another image than %s has now",
+                                           strna(status), short_id(id), b->image);
                                 action = ACTION_REPLACE;
                         }
                 } else if (req->status == 404) {
@@ -256,6 +261,9 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                 if (action == ACTION_REUSE || action == ACTION_RUNNING) {
                         if (action == ACTION_REUSE)
                                 log_info("Reusing the stopped %s %s (%s, same spec)", body_what(b), short_id(id), status);
+                        else if (!b->holder)
+                                log_notice("Taking over the running container %s (same spec; its previous helper "
+                                           "is gone)", short_id(id));
                         *ret_running = action == ACTION_RUNNING;
                         *ret_id = strdup(id);
                         *ret_reused = true;
@@ -292,7 +300,7 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
  * Older APIs only have the plain wait, which means not-running: it must come after the start, and it
  * returns at once with the exit code if the container already died in between, so nothing is lost either;
  * only an exit *and* a restart by someone else in between could hide, and nobody else restarts ours. */
-int container_start(Docker *d, const char *id, Request **ret_wait) {
+int container_start(Docker *d, const char *id, Output *out, bool tty, Request **ret_wait) {
         _cleanup_request_ Request *wait = NULL, *start = NULL;
         _cleanup_free_ char *wpath = NULL, *spath = NULL;
         bool next_exit = d->minor >= API_NEXT_EXIT_MINOR;
@@ -335,6 +343,13 @@ int container_start(Docker *d, const char *id, Request **ret_wait) {
                 if (wait->status != 200)
                         return log_error_errno(-EIO, "Cannot wait for the container %s: HTTP status %ld", short_id(id),
                                                wait->status);
+        }
+
+        /* The output's attach, answered before the start: the container's first line is in the journal too. */
+        if (output_attach(d, out, id, tty) >= 0) {
+                r = output_wait_open(d, out, 10 * 1000);
+                if (r < 0)
+                        return r;
         }
 
         /* Not interruptible: Docker would go on starting it anyway; a SIGTERM is handled right after, by
@@ -510,10 +525,12 @@ static int supervise_holder_ended(Docker *d, const char *id, const char *holder,
         }
         readiness_stop(rd);
         log_event(LOG_ERR, 0, "holder-exited", arg_name, NULL,
-                  "The network holder %s of %s went away; stopping the container %s", short_id(holder), arg_name,
-                  short_id(id));
+                  "The network holder %.12s of %s went away; stopping the container %.12s", holder, arg_name, id);
         (void) sd_notify(false, "STATUS=network holder gone");
-        (void) container_stop(d, id);
+        /* Its network went with the holder: its connections are broken already and nothing can reach it, so
+         * it is ended as after a crash, without the stop timeout's grace (t=0: the stop signal, then SIGKILL),
+         * which would only add to the outage (10 s by default, for a PID 1 that ignores SIGTERM). */
+        (void) container_stop_as(d, id, 0, "container");
         *ret_exit = EXIT_DOCKER;
         return 1;
 }
@@ -526,6 +543,19 @@ static int supervise_ready_timeout(Docker *d, const char *id) {
         (void) sd_notify(false, "STATUS=no health verdict in time");
         (void) container_stop(d, id);
         return EXIT_FAILURE;
+}
+
+/* The attach ended: whether the wait answers within OUTPUT_DRAIN_MS (the container exited), pumping meanwhile. */
+static bool supervise_wait_settles(Docker *d, Request *wait) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + OUTPUT_DRAIN_MS * USEC_PER_MSEC;
+
+        while (!wait->done && now_usec(CLOCK_MONOTONIC) < deadline) {
+                struct curl_waitfd w = { .fd = d->signal_fd, .events = CURL_WAIT_POLLIN };
+
+                if (docker_pump(d, &w, 1, 50) < 0 || (w.revents & CURL_WAIT_POLLIN))
+                        break;
+        }
+        return wait->done;
 }
 
 /* How long one turn of the loop may wait: until the readiness deadline, at most a minute. */
@@ -542,8 +572,8 @@ static int supervise_timeout_ms(uint64_t deadline) {
  * readiness answer, until one of them ends it; *ret_exit is then what to exit with: the container's exit code
  * when it exited, 0 after a stop by signal (*ret_stopped), 1 when it was stopped because it never became
  * healthy, 125 when the network holder went away under it (the container would run without its ports). */
-int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
-                        bool *ret_stopped) {
+int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, Output *out,
+                        int *ret_exit, bool *ret_stopped) {
         _cleanup_request_ Request *hwait = NULL;
         _cleanup_free_ char *hpath = NULL;
         Readiness rd = { .fd = -1 };
@@ -568,7 +598,9 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
                         { .fd = rd.fd, .events = CURL_WAIT_POLLIN },
                 };
 
-                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1, supervise_timeout_ms(deadline));
+                /* an answer that came in while another step pumped wakes nothing: do not sleep on it */
+                r = docker_pump(d, w, rd.fd >= 0 ? 2 : 1,
+                                wait->done || (hwait && hwait->done) ? 0 : supervise_timeout_ms(deadline));
                 if (r < 0)
                         break;
                 if (w[0].revents & CURL_WAIT_POLLIN) {
@@ -597,8 +629,20 @@ int container_supervise(Docker *d, const char *id, Request *wait, const char *ho
                         readiness_stop(&rd);
                         *ret_exit = supervise_ready_timeout(d, id);
                         r = 1;
+                } else if (out->req && out->req->done) {
+                        /* the stream ends just before the wait answers when the container exits: give the wait
+                         * its moment first (its answer is taken here: the next turn would not wake for it),
+                         * then attach again (dockerd restarted under a live container) */
+                        if (supervise_wait_settles(d, wait)) {
+                                readiness_stop(&rd);
+                                *ret_exit = supervise_exited(wait, id, ready);
+                                r = 1;
+                        } else
+                                output_reattach(d, out, id);
                 }
         }
         readiness_stop(&rd);
+        /* what the container wrote before it ended is still on its way: let it in (bounded) */
+        output_drain(d, out, OUTPUT_DRAIN_MS);
         return r < 0 ? r : 0;
 }

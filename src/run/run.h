@@ -9,7 +9,8 @@
  *                      and the supervision loop until it exits
  *   run-holder.c       the network holder: the pause image, the holder container, joining its network
  *   run-ready.c        readiness: ballastd's first health check, asked from a child
- *   run-backoff.c      the crash-loop backoff */
+ *   run-backoff.c      the crash-loop backoff
+ *   run-output.c       the container's output, attached and written to our stdout/stderr (the unit's journal) */
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -104,7 +105,31 @@ typedef struct Body {
         char *image;
         char *network_mode; /* the HostConfig.NetworkMode a container must have to be reused */
         bool holder;        /* the network holder's body (its image is imported, not pulled) */
+        bool tty;           /* "Tty": the container's output is one raw stream, not multiplexed */
 } Body;
+
+/* The longest line of the container's output written as one journal entry; longer ones are cut. */
+#define OUTPUT_LINE_MAX (16U * 1024U)
+/* How long the output may still come in after the container ended. */
+#define OUTPUT_DRAIN_MS 3000U
+
+typedef struct OutputLine {
+        char buf[OUTPUT_LINE_MAX];
+        size_t size;
+} OutputLine;
+
+/* The attach that carries the container's output into the unit's journal (run-output.c). */
+typedef struct Output {
+        Request *req;         /* NULL: not attached */
+        bool tty;             /* a raw stream (all of it stdout), not a multiplexed one */
+        uint8_t header[8];    /* the frame header being read, header_size bytes of it so far */
+        size_t header_size;
+        size_t frame_left;    /* payload bytes of the current frame still to come */
+        unsigned frame_stream; /* 0 stdout, 1 stderr */
+        OutputLine line[2];   /* the partial line of each stream */
+        unsigned reopens;
+        uint64_t lines;       /* written so far */
+} Output;
 
 typedef struct Readiness {
         pid_t pid;
@@ -141,10 +166,18 @@ void body_done(Body *b);
 int body_load(const char *path, Body *ret);
 int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_reuse, char **ret_id,
                       bool *ret_running, bool *ret_reused);
-int container_start(Docker *d, const char *id, Request **ret_wait);
+int container_start(Docker *d, const char *id, Output *out, bool tty, Request **ret_wait);
 int container_stop_as(Docker *d, const char *id, unsigned timeout_s, const char *what);
-int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, int *ret_exit,
-                        bool *ret_stopped);
+int container_supervise(Docker *d, const char *id, Request *wait, const char *holder, Output *out,
+                        int *ret_exit, bool *ret_stopped);
+
+/* run-output.c */
+int output_attach(Docker *d, Output *o, const char *id, bool tty);
+int output_wait_open(Docker *d, Output *o, uint64_t timeout_ms);
+void output_reattach(Docker *d, Output *o, const char *id);
+void output_drain(Docker *d, Output *o, uint64_t timeout_ms);
+void output_flush(Output *o);
+void output_done(Output *o);
 
 /* run-sources.c */
 int env_file_parse(const char *path, char *text, json_t *env);

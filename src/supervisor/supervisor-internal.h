@@ -198,6 +198,11 @@ int supervisor_admit_among_present(Supervisor *s, const ServiceSpec *spec);
 int service_job(Supervisor *s, Service *svc, const char *verb);
 bool name_is_protected(Supervisor *s, const char *name);
 void remove_container(Supervisor *s, const char *name);
+
+/* supervisor-volumes.c */
+typedef void (*VolumesDoneFunc)(json_t *removed, const char *error, void *userdata);
+int remove_service_volumes(Supervisor *s, const char *name, VolumesDoneFunc done, DockerDestroyFunc destroy,
+                           void *userdata);
 int on_reconcile_defer(sd_event_source *src, void *userdata);
 int on_reconcile_timer(sd_event_source *src, uint64_t usec, void *userdata);
 

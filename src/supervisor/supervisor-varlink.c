@@ -173,23 +173,29 @@ static void name_params_done(NameParams *p) {
         free(p->name);
 }
 
-/* {"name": "…"}: the one parameter most methods take. */
-static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
-        static const JsonField table[] = {
-                { "name", json_dispatch_string, offsetof(NameParams, name), JSON_MANDATORY },
-                {}
-        };
+/* Dispatches params by table into p, whose "name" (a service name, mandatory in table) lands in *name. */
+static int dispatch_with_name(VarlinkCall *call, json_t *params, const JsonField *table, void *p, char **name) {
         JsonError e = {};
 
         if (json_dispatch("", params, table, p, &e) < 0) {
                 (void) varlink_call_error_invalid_parameter(call, isempty(e.path) ? "name" : e.path);
                 return -EINVAL;
         }
-        if (!service_name_is_valid(p->name)) {
+        if (!service_name_is_valid(*name)) {
                 (void) varlink_call_error_invalid_parameter(call, "name");
                 return -EINVAL;
         }
         return 0;
+}
+
+/* {"name": "…"}: the one parameter most methods take. */
+static int dispatch_name(VarlinkCall *call, json_t *params, NameParams *p) {
+        static const JsonField table[] = {
+                { "name", json_dispatch_string, offsetof(NameParams, name), JSON_MANDATORY },
+                {}
+        };
+
+        return dispatch_with_name(call, params, table, p, &p->name);
 }
 
 /* The service a {"name"} call is about; NULL when the call was answered with an error already. */
@@ -353,10 +359,13 @@ typedef struct RemoveContext {
         char *name;
         char *unit;
         VarlinkCall *call;
+        bool volumes;       /* rm --volumes */
+        json_t *reply;      /* {name, volumes, volumes_error} */
 } RemoveContext;
 
 static void remove_context_free(RemoveContext *rc) {
         varlink_call_unref(rc->call);
+        json_decref(rc->reply);
         free(rc->name);
         free(rc->unit);
         free(rc);
@@ -365,8 +374,27 @@ static void remove_context_free(RemoveContext *rc) {
 static void on_remove_reloaded(Bus *b, int error, void *userdata) {
         RemoveContext *rc = userdata;
 
-        (void) varlink_call_reply(rc->call, json_pack("{s:s}", "name", rc->name));
+        (void) varlink_call_reply(rc->call, rc->reply ? json_incref(rc->reply) : json_pack("{s:s}", "name", rc->name));
         remove_context_free(rc);
+}
+
+static void remove_finish(RemoveContext *rc) {
+        log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED, "Removed %s.", rc->name);
+        if (bus_reload(rc->supervisor->bus, on_remove_reloaded, rc) < 0)
+                on_remove_reloaded(rc->supervisor->bus, -EIO, rc);
+}
+
+static void on_remove_volumes_done(json_t *removed, const char *error, void *userdata) {
+        RemoveContext *rc = userdata;
+
+        rc->reply = json_pack("{s:s,s:O}", "name", rc->name, "volumes", removed);
+        if (rc->reply && error)
+                (void) json_object_set_new(rc->reply, "volumes_error", json_string(error));
+        remove_finish(rc);
+}
+
+static void on_remove_volumes_destroy(void *userdata) {
+        remove_context_free(userdata);
 }
 
 static void on_remove_stopped(Bus *b, const char *unit, const char *result, void *userdata) {
@@ -384,22 +412,51 @@ static void on_remove_stopped(Bus *b, const char *unit, const char *result, void
                 return;
         }
         (void) remove_unit_files(s, rc->unit, rc->name);
-        remove_container(s, rc->name);
-        log_event(LOG_INFO, 0, "service-removed", rc->name, BALLAST_MESSAGE_SERVICE_REMOVED, "Removed %s.", rc->name);
-        if (bus_reload(s->bus, on_remove_reloaded, rc) < 0)
-                on_remove_reloaded(b, -EIO, rc);
+        if (rc->volumes) {
+                /* the volumes once the container is gone; the reply says which went */
+                int r = remove_service_volumes(s, rc->name, on_remove_volumes_done, on_remove_volumes_destroy, rc);
+                if (r >= 0)
+                        return;
+                remove_container(s, rc->name);
+                rc->reply = json_pack("{s:s,s:[],s:s}", "name", rc->name, "volumes", "volumes_error",
+                                      r == -EHOSTDOWN ? "Docker is not reachable; the volumes are kept" : strerror(-r));
+        } else
+                remove_container(s, rc->name);
+        remove_finish(rc);
+}
+
+typedef struct RemoveParams {
+        char *name;
+        bool volumes;
+} RemoveParams;
+
+static void remove_params_done(RemoveParams *p) {
+        free(p->name);
+}
+
+/* {"name": "…", "volumes": bool?} */
+static int dispatch_remove(VarlinkCall *call, json_t *params, RemoveParams *p) {
+        static const JsonField table[] = {
+                { "name", json_dispatch_string, offsetof(RemoveParams, name), JSON_MANDATORY },
+                { "volumes", json_dispatch_bool, offsetof(RemoveParams, volumes), 0 },
+                {}
+        };
+
+        return dispatch_with_name(call, params, table, p, &p->name);
 }
 
 int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
-        _cleanup_(name_params_done) NameParams p = {};
+        _cleanup_(remove_params_done) RemoveParams p = {};
         _cleanup_free_ char *path = NULL;
         RemoveContext *rc;
         Service *svc;
         int r;
 
-        svc = lookup_service(s, call, params, &p);
-        if (!svc)
+        if (dispatch_remove(call, params, &p) < 0)
                 return 0;
+        svc = supervisor_find(s, p.name);
+        if (!svc)
+                return reply_no_such_service(call, p.name);
         if (svc->origin == ORIGIN_FILE)
                 return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
                                           json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
@@ -418,7 +475,7 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (!rc)
                 return -ENOMEM;
         *rc = (RemoveContext) { .supervisor = s, .name = strdup(p.name), .unit = strdup(svc->unit),
-                                .call = varlink_call_ref(call) };
+                                .call = varlink_call_ref(call), .volumes = p.volumes };
         supervisor_drop(s, svc);
         if (!rc->name || !rc->unit) {
                 remove_context_free(rc);

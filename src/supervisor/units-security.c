@@ -11,7 +11,6 @@
 
 #include "supervisor/units-internal.h"
 
-#define LABEL_SERVICE "io.ballast.service"
 
 static bool strv_contains(char *const *l, const char *s) {
         for (size_t i = 0; l && l[i]; i++)

@@ -13,7 +13,6 @@
 #include "supervisor/units.h"
 
 #define UNIT_SUFFIX ".service"
-#define LABEL_SERVICE "io.ballast.service"
 #define LABEL_UNIT "io.ballast.unit"
 #define LABEL_HASH "io.ballast.hash"
 #define LABEL_NETNS "io.ballast.netns"
@@ -624,7 +623,10 @@ json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
                 set(host, "PidsLimit", json_integer((json_int_t) s->pids), &failed);
         container_body_add_security(body, host, s, &failed);
         set_secret_binds(host, s, &failed);
-        log = json_pack("{s:s, s:{s:s}}", "Type", "journald", "Config", "tag", s->name);
+        /* The output reaches the journal through ballast-run, under the unit (run-output.c). Docker keeps its
+         * own bounded copy for `docker logs` in its "local" driver (3 × 10 MB files per container): the
+         * journald driver would store every line twice in the journal, under docker.service. */
+        log = json_pack("{s:s, s:{s:s, s:s}}", "Type", "local", "Config", "max-size", "10m", "max-file", "3");
         set(host, "LogConfig", json_incref(log), &failed);
         set(host, "Init", json_false(), &failed);
         if (cgroup_parent)

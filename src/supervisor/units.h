@@ -18,6 +18,8 @@ typedef struct UnitContext {
 
 /* every generated unit is UNIT_PREFIX "NAME" ".service" */
 #define UNIT_PREFIX "ballast-"
+/* the label that names a container's (and a named volume's) service */
+#define LABEL_SERVICE "io.ballast.service"
 
 /* "ballast-NAME.service" */
 char *unit_name_for_service(const char *name);

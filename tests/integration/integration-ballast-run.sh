@@ -45,7 +45,7 @@ body() {
 	 "Labels":{"io.ballast.service":"$1","io.ballast.unit":"ballast-$1.service","io.ballast.hash":"$2"},
 	 "ExposedPorts":$ports,
 	 "HostConfig":{"RestartPolicy":{"Name":"no"},"PortBindings":$bind,
-	   "LogConfig":{"Type":"journald","Config":{"tag":"$1"}},"Init":false}}
+	   "LogConfig":{"Type":"local"},"Init":false}}
 	EOF
 	cat > "$ROOT$BODIES/$1.net.json" <<-EOF
 	{"Image":"ballast/pause:$VERSION","Entrypoint":["/pause"],
@@ -223,12 +223,21 @@ isnt=$(cid web); [ -n "$isnt" ] && [ "$isnt" != "$stale" ]
 ok $? "the stale container was replaced"
 like "$(sb $DOCKER inspect -f '{{index .Config.Labels "io.ballast.hash"}}' ballast-web)" "^h1$" "by one with the body's hash"
 
-# a leftover *running* container with the same hash (a previous ballast-run was SIGKILLed) is replaced too
+# a running container with the same hash and network (a previous ballast-run was SIGKILLed) is taken over as it
+# runs: the new run's next-exit wait sees its exit
+adopt=$(cid web)
+n0=$(prop web NRestarts)
 sb systemctl kill --kill-who=main -s SIGKILL ballast-web.service
+wait_for 10 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P NRestarts ballast-web.service)\" -gt $n0 ]"
 sandbox_wait_unit ballast-web.service active 10
-wait_for 5 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w /usr/bin/docker inspect -f '{{.State.Status}}' ballast-web 2>/dev/null)\" = running ]"
 is "$(cstate web)" running "after ballast-run was SIGKILLed, systemd restarted it and the container runs"
-like "$(journal web)" "Removing the leftover container" "the running leftover of the killed run was removed, not adopted blindly"
+is "$(cid web)" "$adopt" "the same container, taken over while it ran (not replaced)"
+like "$(journal web)" "Taking over the running container [0-9a-f]{12}" "saying so"
+n0=$(prop web NRestarts)
+sb $DOCKER kill ballast-web >/dev/null
+wait_for 10 sh -c "[ \"\$(nsenter -t $SANDBOX_PID -a -r -w systemctl show -P NRestarts ballast-web.service)\" -gt $n0 ]"
+ok $? "the taken-over container's exit is seen: the unit restarts"
+wait_for 10 answers; ok $? "and answers again"
 
 # a changed spec (new hash) replaces the stopped container
 id2=$(cid web)

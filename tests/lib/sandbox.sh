@@ -109,12 +109,16 @@ _sb_state() {
 # The busybox rootfs tarball for local/busybox:latest (cached).
 _sb_busybox_tar() {
 	local cache=$1 tar="$1/busybox-rootfs.tar" r a
-	if [ -s "$tar" ] && [ "$tar" -nt /bin/busybox ]; then
+	# (a cached tarball from before /tmp was 1777 is built again)
+	if [ -s "$tar" ] && [ "$tar" -nt /bin/busybox ] && tar -tvf "$tar" ./tmp/ 2>/dev/null | grep -q '^drwxrwxrwt'; then
 		echo "$tar"; return 0
 	fi
 	mkdir -p "$cache" || return 1
 	r=$(mktemp -d "$cache/rootfs.XXXXXX") || return 1
 	mkdir -p "$r"/bin "$r"/tmp "$r"/proc "$r"/sys "$r"/dev "$r"/etc "$r"/root
+	# /tmp as in every real image: runc (1.1) gives a tmpfs mounted over a directory of the image that
+	# directory's mode, whatever mode= says, so a 0755 /tmp here made a spec's tmpfs on /tmp root's only
+	chmod 1777 "$r"/tmp
 	cp /bin/busybox "$r/bin/busybox" || { rm -rf "$r"; return 1; }
 	for a in $("$r/bin/busybox" --list); do
 		[ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"   # never link "busybox" itself
