@@ -614,6 +614,34 @@ static void help(void) {
                "     --version           the version\n");
 }
 
+/* The options against each other, once all are read: 1 when they make sense, else an error said. */
+static int check_arguments(bool spec_given, bool install_sysext) {
+        if (install_sysext != !!arg_sysext)
+                return error_out(-EINVAL, install_sysext ? "--install sysext needs --sysext IMAGE (make sysext)"
+                                                         : "--sysext IMAGE goes with --install sysext");
+        if (arg_sysext_url && (strncmp(arg_sysext_url, "https://", 8) != 0 || strlen(arg_sysext_url) <= 8 ||
+                               strpbrk(arg_sysext_url, " \t\n\"<>\\^`{|}?#")))
+                return error_out(-EINVAL, "--sysext-url %s: not an https:// URL", arg_sysext_url);
+        if (arg_sysext_url && !arg_sysext)
+                return error_out(-EINVAL, "--sysext-url goes with --install sysext");
+        if (arg_sysext && (arg_binaries || arg_binaries_url))
+                return error_out(-EINVAL, "--install sysext takes the binaries from the image: no --binaries");
+        if (!arg_binaries && !arg_sysext)
+                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
+        if (spec_given && arg_format != OUTPUT_IGNITION)
+                return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
+        if (arg_binaries_url) {
+                if (strncmp(arg_binaries_url, "https://", 8) != 0 || strlen(arg_binaries_url) <= 8)
+                        return error_out(-EINVAL, "--binaries-url %s: not an https:// URL", arg_binaries_url);
+                for (const char *q = arg_binaries_url; *q; q++)
+                        if ((unsigned char) *q <= ' ' || *q == 0x7f || strchr("\"<>\\^`{|}?#", *q))
+                                return error_out(-EINVAL, "--binaries-url %s: '%c' has no place in the base URL",
+                                                 arg_binaries_url, *q);
+        } else if (arg_ca_file)
+                return error_out(-EINVAL, "--ca-file is for the download of --binaries-url");
+        return 1;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_CA = 0x100, ARG_SPEC, ARG_OS, ARG_BUTANE, ARG_VERSION, ARG_INSTALL, ARG_SYSEXT, ARG_SYSEXT_URL };
         static const struct option options[] = {
@@ -688,30 +716,7 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return error_out(-EINVAL, "unexpected argument \"%s\" (try --help)", argv[optind]);
-        if (install_sysext != !!arg_sysext)
-                return error_out(-EINVAL, install_sysext ? "--install sysext needs --sysext IMAGE (make sysext)"
-                                                         : "--sysext IMAGE goes with --install sysext");
-        if (arg_sysext_url && (strncmp(arg_sysext_url, "https://", 8) != 0 || strlen(arg_sysext_url) <= 8 ||
-                               strpbrk(arg_sysext_url, " \t\n\"<>\\^`{|}?#")))
-                return error_out(-EINVAL, "--sysext-url %s: not an https:// URL", arg_sysext_url);
-        if (arg_sysext_url && !arg_sysext)
-                return error_out(-EINVAL, "--sysext-url goes with --install sysext");
-        if (arg_sysext && (arg_binaries || arg_binaries_url))
-                return error_out(-EINVAL, "--install sysext takes the binaries from the image: no --binaries");
-        if (!arg_binaries && !arg_sysext)
-                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
-        if (spec_given && arg_format != OUTPUT_IGNITION)
-                return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
-        if (arg_binaries_url) {
-                if (strncmp(arg_binaries_url, "https://", 8) != 0 || strlen(arg_binaries_url) <= 8)
-                        return error_out(-EINVAL, "--binaries-url %s: not an https:// URL", arg_binaries_url);
-                for (const char *q = arg_binaries_url; *q; q++)
-                        if ((unsigned char) *q <= ' ' || *q == 0x7f || strchr("\"<>\\^`{|}?#", *q))
-                                return error_out(-EINVAL, "--binaries-url %s: '%c' has no place in the base URL",
-                                                 arg_binaries_url, *q);
-        } else if (arg_ca_file)
-                return error_out(-EINVAL, "--ca-file is for the download of --binaries-url");
-        return 1;
+        return check_arguments(spec_given, install_sysext);
 }
 
 int main(int argc, char *argv[]) {

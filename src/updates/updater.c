@@ -195,11 +195,79 @@ static int on_reboot_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
+/* LOCKING: the lock asked of the cluster's server, once, after the record of which server it is asked of. */
+static void updater_act_locking(Updater *u) {
+        if (!uses_lock(u) || u->lock_held || !u->fleetlock)
+                return; /* without a client: no lock, no reboot (lock_setup_error says why) */
+        if (fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
+                return;
+        /* recorded before it is asked (it may be granted without our seeing the answer): which
+         * server may hold a lock for us outlives a restart and a change of the configuration */
+        if (!streq_ptr(u->lock_rec.url, u->lock_url_in_use) ||
+            !streq_ptr(u->lock_rec.group, u->lock_group_in_use) || !streq_ptr(u->lock_rec.id, u->lock_id)) {
+                if (lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use,
+                                    u->lock_id) < 0 ||
+                    updater_save(u) < 0)
+                        return; /* not recorded: not asked (retried at the next step) */
+        }
+        (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
+}
+
+/* REBOOTING: drained (again), then rebooted; on Fedora CoreOS called off when Zincati stays silent. Returns
+ * true when an input of the flow changed. */
+static bool updater_act_rebooting(Updater *u) {
+        /* after a restart of ballastd in this state, the services may have come back: drain again */
+        bool was = u->drain_requested, changed;
+
+        updater_start_drain(u);
+        changed = u->drain_requested && !was;
+        if (u->os.kind == OS_FEDORA_COREOS && !u->reboot_started && u->zincati_last_usec > 0 &&
+            now_usec(CLOCK_REALTIME) > u->zincati_last_usec + ZINCATI_SILENCE_USEC) {
+                log_event(LOG_WARNING, 0, "zincati-silent", NULL, NULL,
+                          "Zincati has not asked to finalize for %d min: the reboot is called off, the node undrained.",
+                          (int) (ZINCATI_SILENCE_USEC / USEC_PER_SEC / 60));
+                u->reboot_needed = false;
+                u->need_known = true;
+                return true;
+        }
+        if (!drained(u))
+                return changed;
+        /* logind would wait for our own delay inhibitor before rebooting */
+        updater_uninhibit(u);
+        if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
+                updater_reboot(u);
+        return changed;
+}
+
+/* POST_REBOOT_UNLOCK: the node undrained, then the lock released (or nothing to release). Returns true when an
+ * input of the flow changed. */
+static bool updater_act_unlock(Updater *u) {
+        bool changed = false;
+
+        updater_uninhibit(u);
+        if (u->drain_requested) {
+                u->drain_requested = false;
+                u->drain_timed_out = false;
+                (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
+                if (u->hooks.undrain)
+                        u->hooks.undrain(u->hooks.userdata);
+                changed = true;
+        }
+        if (u->unlocked)
+                return changed;
+        if (!uses_lock(u) || !u->fleetlock) {
+                /* no lock server to tell: nothing was locked */
+                u->unlocked = true;
+                u->lock_held = false;
+                changed = true;
+        } else if (!fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE))
+                (void) fleetlock_start(u->fleetlock, FLEETLOCK_STEADY_STATE);
+        return changed;
+}
+
 /* Makes what the current state stands for happen (idempotent: again after a restart of ballastd). Returns
  * true when an input of the flow changed on the way, so that the flow is looked at again. */
 static bool updater_act(Updater *u) {
-        bool changed = false;
-
         switch (u->flow.state) {
         case REBOOT_STATE_IDLE:
         case REBOOT_STATE_NEEDED:
@@ -207,84 +275,29 @@ static bool updater_act(Updater *u) {
                 if (fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
                         fleetlock_cancel(u->fleetlock);
                 updater_uninhibit(u);
-                break;
+                return false;
 
         case REBOOT_STATE_LOCKING:
-                if (!uses_lock(u) || u->lock_held || !u->fleetlock)
-                        break; /* without a client: no lock, no reboot (lock_setup_error says why) */
-                if (fleetlock_pending(u->fleetlock, FLEETLOCK_PRE_REBOOT))
-                        break;
-                /* recorded before it is asked (it may be granted without our seeing the answer): which
-                 * server may hold a lock for us outlives a restart and a change of the configuration */
-                if (!streq_ptr(u->lock_rec.url, u->lock_url_in_use) ||
-                    !streq_ptr(u->lock_rec.group, u->lock_group_in_use) || !streq_ptr(u->lock_rec.id, u->lock_id)) {
-                        if (lock_record_set(&u->lock_rec, u->lock_url_in_use, u->lock_group_in_use,
-                                            u->lock_id) < 0 ||
-                            updater_save(u) < 0)
-                                break; /* not recorded: not asked (retried at the next step) */
-                }
-                (void) fleetlock_start(u->fleetlock, FLEETLOCK_PRE_REBOOT);
-                break;
+                updater_act_locking(u);
+                return false;
 
         case REBOOT_STATE_DRAINING: {
                 bool was = u->drain_requested;
 
                 updater_inhibit(u);
                 updater_start_drain(u);
-                changed = u->drain_requested && !was;
-                break;
+                return u->drain_requested && !was;
         }
 
-        case REBOOT_STATE_REBOOTING: {
-                /* after a restart of ballastd in this state, the services may have come back: drain again */
-                bool was = u->drain_requested;
-
-                updater_start_drain(u);
-                changed = u->drain_requested && !was;
-                if (u->os.kind == OS_FEDORA_COREOS && !u->reboot_started && u->zincati_last_usec > 0 &&
-                    now_usec(CLOCK_REALTIME) > u->zincati_last_usec + ZINCATI_SILENCE_USEC) {
-                        log_event(LOG_WARNING, 0, "zincati-silent", NULL, NULL,
-                                  "Zincati has not asked to finalize for %d min: the reboot is called off, the node undrained.",
-                                  (int) (ZINCATI_SILENCE_USEC / USEC_PER_SEC / 60));
-                        u->reboot_needed = false;
-                        u->need_known = true;
-                        changed = true;
-                        break;
-                }
-                if (!drained(u))
-                        break;
-                /* logind would wait for our own delay inhibitor before rebooting */
-                updater_uninhibit(u);
-                if (u->os.kind != OS_FEDORA_COREOS) /* there Zincati reboots, once told 200 */
-                        updater_reboot(u);
-                break;
-        }
+        case REBOOT_STATE_REBOOTING:
+                return updater_act_rebooting(u);
 
         case REBOOT_STATE_POST_REBOOT_UNLOCK:
-                updater_uninhibit(u);
-                if (u->drain_requested) {
-                        u->drain_requested = false;
-                        u->drain_timed_out = false;
-                        (void) sd_event_source_set_enabled(u->drain_timer, SD_EVENT_OFF);
-                        if (u->hooks.undrain)
-                                u->hooks.undrain(u->hooks.userdata);
-                        changed = true;
-                }
-                if (u->unlocked)
-                        break;
-                if (!uses_lock(u) || !u->fleetlock) {
-                        /* no lock server to tell: nothing was locked */
-                        u->unlocked = true;
-                        u->lock_held = false;
-                        changed = true;
-                } else if (!fleetlock_pending(u->fleetlock, FLEETLOCK_STEADY_STATE))
-                        (void) fleetlock_start(u->fleetlock, FLEETLOCK_STEADY_STATE);
-                break;
+                return updater_act_unlock(u);
 
         default:
-                break;
+                return false;
         }
-        return changed;
 }
 
 void updater_step(Updater *u) {
