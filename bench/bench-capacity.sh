@@ -24,7 +24,7 @@ cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] && { echo "bench: sandbox kept in $DIR"; 
 trap cleanup EXIT
 tool=$DIR/capacity-refresh
 ${CC:-cc} -O2 -I"$top_srcdir/src" -include "$top_builddir/build-config.h" bench/capacity-refresh.c \
-	"$top_builddir/libballast.a" "$top_builddir/libshared.a" \
+	"$top_builddir/libresources.a" "$top_builddir/libshared.a" \
 	$(pkg-config --libs libsystemd jansson libcurl libcgroup libnl-3.0 libnl-route-3.0) -lm -o "$tool" \
 	|| { echo "bench: cannot build capacity-refresh" >&2; exit 2; }
 

@@ -15,9 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-#include <zlib.h>
-
 #include "daemon/config.h"
 #include "supervisor/spec.h"
 #include "updates/updater.h"
@@ -27,6 +24,7 @@
 #include "shared/json-util.h"
 #include "shared/macro.h"
 
+#include "ignition/encode.h"
 #include "ignition/unit-texts.h"
 
 /* Where the binaries go, on each OS's PATH: /usr/local/bin on Fedora CoreOS (writable there: /usr/local is
@@ -160,92 +158,6 @@ static int plan_add_text(Plan *p, const char *path, const char *text, size_t siz
         e->data[size] = 0;
         e->size = size;
         return 0;
-}
-
-/* ---- encodings: OpenSSL for SHA-512 and base64, zlib for gzip ---- */
-
-static char *sha512_hex(const void *data, size_t size) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        char *hex;
-
-        if (!EVP_Digest(data, size, md, &n, EVP_sha512(), NULL))
-                return NULL;
-        hex = malloc(2 * n + 1);
-        if (!hex)
-                return NULL;
-        for (unsigned i = 0; i < n; i++)
-                sprintf(hex + 2 * i, "%02x", md[i]);
-        return hex;
-}
-
-static char *base64(const void *data, size_t size) {
-        char *out;
-
-        if (size > INT32_MAX / 2)
-                return NULL;
-        out = malloc(4 * ((size + 2) / 3) + 1);
-        if (!out)
-                return NULL;
-        EVP_EncodeBlock((unsigned char *) out, data, (int) size);
-        return out;
-}
-
-static int gzip_compress(const void *data, size_t size, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *out = NULL;
-        z_stream z = {};
-        size_t cap;
-        int r;
-
-        if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16 /* a gzip header */, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-                return -ENOMEM;
-        cap = deflateBound(&z, size);
-        out = malloc(cap);
-        if (!out) {
-                deflateEnd(&z);
-                return -ENOMEM;
-        }
-        z.next_in = (Bytef *) data;
-        z.avail_in = size;
-        z.next_out = (Bytef *) out;
-        z.avail_out = cap;
-        r = deflate(&z, Z_FINISH);
-        *ret_size = z.total_out;
-        deflateEnd(&z);
-        if (r != Z_STREAM_END)
-                return -EIO;
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-/* "data:;base64,…": what Ignition and Butane take for inline contents of any bytes. */
-static char *data_url(const void *data, size_t size) {
-        _cleanup_free_ char *b = base64(data, size);
-        char *url;
-
-        if (!b || asprintf(&url, "data:;base64,%s", b) < 0)
-                return NULL;
-        return url;
-}
-
-static char *replace_all(const char *s, const char *from, const char *to) {
-        size_t n = 0, lf = strlen(from), lt = strlen(to);
-        const char *q;
-        char *out, *w;
-
-        for (q = s; (q = strstr(q, from)); q += lf)
-                n++;
-        out = malloc(strlen(s) + n * lt + 1);
-        if (!out)
-                return NULL;
-        for (w = out; (q = strstr(s, from)); s = q + lf) {
-                memcpy(w, s, q - s);
-                w += q - s;
-                memcpy(w, to, lt);
-                w += lt;
-        }
-        strcpy(w, s);
-        return out;
 }
 
 static bool endswith_slash(const char *s) {
@@ -608,66 +520,6 @@ static int render_ignition(const Plan *p, char **ret) {
 
 /* ---- Butane YAML ---- */
 
-/* A YAML double-quoted scalar: JSON's string syntax is a subset of it. */
-static int yaml_quoted(FILE *f, const char *s, size_t n) {
-        _cleanup_json_ json_t *v = json_stringn(s, n);
-        _cleanup_free_ char *q = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-
-        if (!q)
-                return -ENOMEM;
-        fputs(q, f);
-        return 0;
-}
-
-/* A literal block (|) where the text reads as it is, else a quoted scalar. */
-static int yaml_text(FILE *f, const char *key, const char *s, size_t n, int indent) {
-        bool block = n > 0 && s[n - 1] == '\n' && s[0] != ' ' && s[0] != '\n' && (n < 2 || s[n - 2] != '\n') &&
-                     memchr(s, 0, n) == NULL;
-
-        for (size_t i = 0; block && i < n; i++)
-                if ((unsigned char) s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
-                        block = false;
-        /* a line of blanks only would change the block's indentation */
-        for (size_t i = 0; block && i < n; i++)
-                if ((i == 0 || s[i - 1] == '\n') && (s[i] == ' ' || s[i] == '\t')) {
-                        size_t j = i;
-                        while (j < n && (s[j] == ' ' || s[j] == '\t'))
-                                j++;
-                        if (j == n || s[j] == '\n')
-                                block = false;
-                }
-        fprintf(f, "%*s%s: ", indent, "", key);
-        if (!block) {
-                int r = yaml_quoted(f, s, n);
-                fputc('\n', f);
-                return r;
-        }
-        fputs("|\n", f);
-        /* the block is indented below the key (below the key of a "- key:" item too) */
-        if (strncmp(key, "- ", 2) == 0)
-                indent += 2;
-        for (size_t i = 0; i < n;) {
-                const char *nl = memchr(s + i, '\n', n - i);
-                size_t len = nl - (s + i);
-
-                if (len > 0)
-                        fprintf(f, "%*s%.*s\n", indent + 2, "", (int) len, s + i);
-                else
-                        fputc('\n', f);
-                i += len + 1;
-        }
-        return 0;
-}
-
-static int yaml_string(FILE *f, const char *key, const char *s, int indent) {
-        int r;
-
-        fprintf(f, "%*s%s: ", indent, "", key);
-        r = yaml_quoted(f, s, strlen(s));
-        fputc('\n', f);
-        return r;
-}
-
 static int render_butane(const Plan *p, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -762,6 +614,34 @@ static void help(void) {
                "     --version           the version\n");
 }
 
+/* The options against each other, once all are read: 1 when they make sense, else an error said. */
+static int check_arguments(bool spec_given, bool install_sysext) {
+        if (install_sysext != !!arg_sysext)
+                return error_out(-EINVAL, install_sysext ? "--install sysext needs --sysext IMAGE (make sysext)"
+                                                         : "--sysext IMAGE goes with --install sysext");
+        if (arg_sysext_url && (strncmp(arg_sysext_url, "https://", 8) != 0 || strlen(arg_sysext_url) <= 8 ||
+                               strpbrk(arg_sysext_url, " \t\n\"<>\\^`{|}?#")))
+                return error_out(-EINVAL, "--sysext-url %s: not an https:// URL", arg_sysext_url);
+        if (arg_sysext_url && !arg_sysext)
+                return error_out(-EINVAL, "--sysext-url goes with --install sysext");
+        if (arg_sysext && (arg_binaries || arg_binaries_url))
+                return error_out(-EINVAL, "--install sysext takes the binaries from the image: no --binaries");
+        if (!arg_binaries && !arg_sysext)
+                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
+        if (spec_given && arg_format != OUTPUT_IGNITION)
+                return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
+        if (arg_binaries_url) {
+                if (strncmp(arg_binaries_url, "https://", 8) != 0 || strlen(arg_binaries_url) <= 8)
+                        return error_out(-EINVAL, "--binaries-url %s: not an https:// URL", arg_binaries_url);
+                for (const char *q = arg_binaries_url; *q; q++)
+                        if ((unsigned char) *q <= ' ' || *q == 0x7f || strchr("\"<>\\^`{|}?#", *q))
+                                return error_out(-EINVAL, "--binaries-url %s: '%c' has no place in the base URL",
+                                                 arg_binaries_url, *q);
+        } else if (arg_ca_file)
+                return error_out(-EINVAL, "--ca-file is for the download of --binaries-url");
+        return 1;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_CA = 0x100, ARG_SPEC, ARG_OS, ARG_BUTANE, ARG_VERSION, ARG_INSTALL, ARG_SYSEXT, ARG_SYSEXT_URL };
         static const struct option options[] = {
@@ -836,30 +716,7 @@ static int parse_argv(int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return error_out(-EINVAL, "unexpected argument \"%s\" (try --help)", argv[optind]);
-        if (install_sysext != !!arg_sysext)
-                return error_out(-EINVAL, install_sysext ? "--install sysext needs --sysext IMAGE (make sysext)"
-                                                         : "--sysext IMAGE goes with --install sysext");
-        if (arg_sysext_url && (strncmp(arg_sysext_url, "https://", 8) != 0 || strlen(arg_sysext_url) <= 8 ||
-                               strpbrk(arg_sysext_url, " \t\n\"<>\\^`{|}?#")))
-                return error_out(-EINVAL, "--sysext-url %s: not an https:// URL", arg_sysext_url);
-        if (arg_sysext_url && !arg_sysext)
-                return error_out(-EINVAL, "--sysext-url goes with --install sysext");
-        if (arg_sysext && (arg_binaries || arg_binaries_url))
-                return error_out(-EINVAL, "--install sysext takes the binaries from the image: no --binaries");
-        if (!arg_binaries && !arg_sysext)
-                return error_out(-EINVAL, "--binaries DIR is needed: where ballastd, ballastctl, ballast-run and ballast-pause are");
-        if (spec_given && arg_format != OUTPUT_IGNITION)
-                return error_out(-EINVAL, "--spec and --butane exclude each other (Butane's variant decides the spec)");
-        if (arg_binaries_url) {
-                if (strncmp(arg_binaries_url, "https://", 8) != 0 || strlen(arg_binaries_url) <= 8)
-                        return error_out(-EINVAL, "--binaries-url %s: not an https:// URL", arg_binaries_url);
-                for (const char *q = arg_binaries_url; *q; q++)
-                        if ((unsigned char) *q <= ' ' || *q == 0x7f || strchr("\"<>\\^`{|}?#", *q))
-                                return error_out(-EINVAL, "--binaries-url %s: '%c' has no place in the base URL",
-                                                 arg_binaries_url, *q);
-        } else if (arg_ca_file)
-                return error_out(-EINVAL, "--ca-file is for the download of --binaries-url");
-        return 1;
+        return check_arguments(spec_given, install_sysext);
 }
 
 int main(int argc, char *argv[]) {

@@ -111,5 +111,12 @@ VarlinkCall *manager_pop_drain_waiter(Manager *m);
  * a failure is logged and leaves the node running without them. */
 int manager_apply_metrics(Manager *m);
 
+/* The node (manager-node.c): capacity read again and allocatable recomputed (the slice re-bounded and the
+ * report marked changed when it moved); ballast.slice bounded at allocatable once the bus is up; the cluster
+ * reporter set up from the configuration and started. */
+void manager_refresh_node(Manager *m);
+void manager_bound_slice(Manager *m);
+int manager_start_reporter(Manager *m);
+
 /* A host path under the manager's root. */
 char *manager_path(Manager *m, const char *path);

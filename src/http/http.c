@@ -339,35 +339,13 @@ static int headers_append(struct curl_slist **list, const char *header) {
         return 0;
 }
 
-int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc done, void *userdata,
-                       HttpRequest **ret) {
-        HttpRequest *r;
-
-        r = calloc(1, sizeof(HttpRequest));
-        if (!r)
-                return -ENOMEM;
-        r->client = c;
-        r->done = done;
-        r->on_data = o->on_data;
-        r->userdata = userdata;
-        r->max_response = o->max_response ?: HTTP_DEFAULT_MAX_RESPONSE;
-        r->next = c->requests;
-        if (r->next)
-                r->next->prev = r;
-        c->requests = r;
-        c->n_active++;
-
-        r->easy = curl_easy_init();
-        if (!r->easy) {
-                request_free(r);
-                return -ENOMEM;
-        }
+/* The easy handle's options from o: URL, callbacks, timeouts, TLS files, method, a copy of the body, headers.
+ * On failure the caller frees r. */
+static int request_set_options(HttpRequest *r, const HttpRequestOptions *o) {
 #define SET(opt, val)                                                   \
         do {                                                            \
-                if (curl_easy_setopt(r->easy, opt, val) != CURLE_OK) {  \
-                        request_free(r);                                \
+                if (curl_easy_setopt(r->easy, opt, val) != CURLE_OK)    \
                         return -EINVAL;                                 \
-                }                                                       \
         } while (0)
         SET(CURLOPT_URL, o->url);
         SET(CURLOPT_PRIVATE, r);
@@ -395,32 +373,56 @@ int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc 
         if (o->body || (o->method && streq(o->method, "POST"))) {
                 /* a copy of exactly body_size bytes (a body may hold NULs): curl sends POSTFIELDSIZE bytes of it */
                 r->body = malloc((o->body ? o->body_size : 0) + 1);
-                if (!r->body) {
-                        request_free(r);
+                if (!r->body)
                         return -ENOMEM;
-                }
                 if (o->body)
                         memcpy(r->body, o->body, o->body_size);
                 r->body[o->body ? o->body_size : 0] = 0;
                 SET(CURLOPT_POSTFIELDS, r->body);
                 SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (o->body ? o->body_size : 0));
-                if (headers_append(&r->headers, "Content-Type: application/json") < 0) {
-                        request_free(r);
+                if (headers_append(&r->headers, "Content-Type: application/json") < 0)
                         return -ENOMEM;
-                }
         }
         /* "Expect:": no 100-continue round trip */
-        if (headers_append(&r->headers, "Expect:") < 0) {
+        if (headers_append(&r->headers, "Expect:") < 0)
+                return -ENOMEM;
+        for (const char *const *h = o->headers; h && *h; h++)
+                if (headers_append(&r->headers, *h) < 0)
+                        return -ENOMEM;
+        SET(CURLOPT_HTTPHEADER, r->headers);
+#undef SET
+        return 0;
+}
+
+int http_request_start(HttpClient *c, const HttpRequestOptions *o, HttpDoneFunc done, void *userdata,
+                       HttpRequest **ret) {
+        HttpRequest *r;
+        int k;
+
+        r = calloc(1, sizeof(HttpRequest));
+        if (!r)
+                return -ENOMEM;
+        r->client = c;
+        r->done = done;
+        r->on_data = o->on_data;
+        r->userdata = userdata;
+        r->max_response = o->max_response ?: HTTP_DEFAULT_MAX_RESPONSE;
+        r->next = c->requests;
+        if (r->next)
+                r->next->prev = r;
+        c->requests = r;
+        c->n_active++;
+
+        r->easy = curl_easy_init();
+        if (!r->easy) {
                 request_free(r);
                 return -ENOMEM;
         }
-        for (const char *const *h = o->headers; h && *h; h++)
-                if (headers_append(&r->headers, *h) < 0) {
-                        request_free(r);
-                        return -ENOMEM;
-                }
-        SET(CURLOPT_HTTPHEADER, r->headers);
-#undef SET
+k = request_set_options(r, o);
+        if (k < 0) {
+                request_free(r);
+                return k;
+        }
 
         if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
                 request_free(r);

@@ -8,6 +8,7 @@
 #include "resources/capacity.h"
 #include "resources/cgroup.h"
 #include "shared/fileio.h"
+#include "shared/macro.h"
 #include "shared/parse-util.h"
 
 static uint64_t sub_sat(uint64_t a, uint64_t b) {
@@ -39,10 +40,6 @@ Resources capacity_allocatable(const Resources *capacity, const CapacityPolicy *
         return resources_sub(&r, &threshold);
 }
 
-Resources capacity_of_spec(const ServiceSpec *s) {
-        return (Resources) { .cpu_millis = s->cpu_millis, .memory = s->memory, .pids = s->pids };
-}
-
 int capacity_fits(const Resources *free, const Resources *want, Shortfall *ret) {
         const struct {
                 const char *name;
@@ -61,11 +58,6 @@ int capacity_fits(const Resources *free, const Resources *want, Shortfall *ret) 
                         return -ENOSPC;
                 }
         return 0;
-}
-
-const char *port_to_string(char *buf, size_t len, const ServicePort *p) {
-        snprintf(buf, len, "%u/%s", p->host, p->udp ? "udp" : "tcp");
-        return buf;
 }
 
 int cpu_list_count(const char *s, unsigned *ret) {

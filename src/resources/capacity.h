@@ -11,9 +11,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-#include "supervisor/spec.h"
 
 typedef struct Resources {
         uint64_t cpu_millis;
@@ -47,16 +46,11 @@ typedef struct Shortfall {
 
 /* allocatable from capacity and policy; saturating. */
 Resources capacity_allocatable(const Resources *capacity, const CapacityPolicy *p);
-/* The commitment of one spec. */
-Resources capacity_of_spec(const ServiceSpec *s);
 void resources_add(Resources *a, const Resources *b);
 /* a − b, saturating at 0 per resource. */
 Resources resources_sub(const Resources *a, const Resources *b);
 /* 0 when want fits in free, else -ENOSPC and *ret says the first resource that does not. */
 int capacity_fits(const Resources *free, const Resources *want, Shortfall *ret);
-
-/* "10090/tcp" for messages and reports. */
-const char *port_to_string(char *buf, size_t len, const ServicePort *p);
 
 /* Reads the node: CPUs online within the root cpuset, MemTotal/MemAvailable, pid_max, PSI, and the disk and
  * inodes of docker_root (NULL: skipped). proc_root and sys_root are "/proc" and "/sys" (fixtures in tests). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The pure half of the cgroup module: parsing control files, comparing limits and turning them into the
- * settings of either hierarchy version. No file system, no libcgroup: tests/unit/test-cgroup drives it with
- * literals. */
+ * settings of either hierarchy version. No file system, no libcgroup: tests/unit/test-cgroup-parse drives it
+ * with literals. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>

@@ -25,8 +25,8 @@
  *        - "files": used when fs_root is NOT a cgroupfs, i.e. a fixture tree of plain files. It reads and writes
  *          fs_root[/CONTROLLER]/PATH/FILE with open/read/write, and fakes mkdir/rmdir. It exists for tests.
  *
- * What is tested where (tests/unit/test-cgroup.c):
- *   - layer 1 on tables of exact kernel outputs;
+ * What is tested where (tests/unit/test-cgroup-parse.c, tests/unit/test-cgroup.c):
+ *   - layer 1 on tables of exact kernel outputs (test-cgroup-parse.c);
  *   - layer 2 for v2 and for v1 on fixture trees (tests/data/cgroup/), through the "files" backend;
  *   - layer 2 for v1 + the libcgroup backend on the real v1 hierarchies of the build machine, as root;
  *   - layer 2 for v2 + the libcgroup backend on a real v2 tree: in the VM tier (tests/vm/vm-tier.sh: Debian 13,

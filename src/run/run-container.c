@@ -188,6 +188,26 @@ static int container_create(Docker *d, const Body *b, const char *cname, bool *p
         return *ret_id ? 0 : log_error_errno(-ENOMEM, "Out of memory");
 }
 
+/* pull: always: the image pulled, and its id (NULL: none here) in *ret_image. A failed pull with the image
+ * here is a warning; without it, the error. */
+static int image_pull_always(Docker *d, const Body *b, char **ret_image) {
+        _cleanup_free_ char *image = NULL;
+        int k = image_pull(d, b->image), r;
+
+        if (k == -EINTR)
+                return k;
+        r = image_id(d, b->image, &image);
+        if (r < 0)
+                return r;
+        if (k < 0 && !image)
+                return k;
+        if (k < 0)
+                log_warning("Starting %s with the image %s that is here (%s)", arg_name, b->image,
+                            short_id(image + (strneq(image, "sha256:", 7) ? 7 : 0)));
+        *ret_image = TAKE_PTR(image);
+        return 0;
+}
+
 /* Finds, reuses, replaces or creates the container cname so that it matches the body; returns its ID, whether
  * it already runs (only the holder's may: b->holder), and whether it is one that existed (reused or running).
  * allow_reuse false: a stopped container that matches is replaced too. The loop covers the races of a name that
@@ -203,18 +223,9 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
          * A registry that cannot be reached does not keep a service down whose image is here: that one
          * runs, said as a warning. */
         if (!b->holder && arg_pull == RUN_PULL_ALWAYS) {
-                int k = image_pull(d, b->image);
-
-                if (k == -EINTR)
-                        return k;
-                r = image_id(d, b->image, &want_image);
+                r = image_pull_always(d, b, &want_image);
                 if (r < 0)
                         return r;
-                if (k < 0 && !want_image)
-                        return k;
-                if (k < 0)
-                        log_warning("Starting %s with the image %s that is here (%s)", arg_name, b->image,
-                                    short_id(want_image + (strneq(want_image, "sha256:", 7) ? 7 : 0)));
                 pulled = true;
         }
 

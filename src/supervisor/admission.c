@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "shared/macro.h"
 #include "supervisor/admission.h"
+
+Resources capacity_of_spec(const ServiceSpec *s) {
+        return (Resources) { .cpu_millis = s->cpu_millis, .memory = s->memory, .pids = s->pids };
+}
+
+const char *port_to_string(char *buf, size_t len, const ServicePort *p) {
+        snprintf(buf, len, "%u/%s", p->host, p->udp ? "udp" : "tcp");
+        return buf;
+}
 
 int admission_check(const ServiceSpec *want, const ServiceSpec *const *admitted, size_t n_admitted,
                     const Resources *allocatable, json_t **ret_error_params) {

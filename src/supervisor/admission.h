@@ -13,6 +13,11 @@
 #include "resources/capacity.h"
 #include "supervisor/spec.h"
 
+/* The commitment of one spec (what admission counts against the node's free resources). */
+Resources capacity_of_spec(const ServiceSpec *s);
+/* "10090/tcp" for messages and reports. */
+const char *port_to_string(char *buf, size_t len, const ServicePort *p);
+
 /* 0 when want fits beside admitted[] within allocatable. allocatable NULL (not known yet): only ports are
  * checked. A spec in admitted[] of want's own name is the one want replaces: its ports and resources are not
  * counted against want.

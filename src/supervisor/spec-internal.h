@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* What the files of the spec parser share (spec.c, spec-security.c, spec-order.c) and nobody else uses. */
+/* What the files of the spec parser share (spec.c, spec-health.c, spec-security.c, spec-order.c) and nobody else
+ * uses. */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,6 +10,13 @@
 
 #include "shared/json-util.h"
 #include "supervisor/spec.h"
+
+/* the start period, unless given: retries × interval + timeout (the time a healthy service's first checks take to
+ * give up), at least this long, so that a slow host's slow start is not a failure */
+#define DEFAULT_HEALTH_START_PERIOD_MIN_MS 10000U
+#define DEFAULT_HEALTH_START_INTERVAL_MS 1000U
+#define HEALTH_START_PERIOD_MAX_MS 3600000U
+#define HEALTH_URL_MAX 2048U
 
 /* A string as it may appear in an error message: JSON-quoted and cut short. */
 #define QUOTE_MAX 96
@@ -21,6 +29,10 @@ int check_text(const char *path, const char *s, size_t max, JsonError *e);
 int dispatch_ranged(const char *path, json_t *v, uint64_t *target, uint64_t min, uint64_t max, JsonError *e);
 /* a non-empty array of bounded strings without control characters (char ***) */
 int dispatch_argv(const char *path, json_t *v, void *target, JsonError *e);
+/* a port number, 1-65535 (uint16_t *) */
+int dispatch_port_number(const char *path, json_t *v, void *target, JsonError *e);
+/* the "health" object (spec-health.c; target: the ServiceSpec) */
+int dispatch_health(const char *path, json_t *v, void *target, JsonError *e);
 /* a size with a unit, "256M" (uint64_t *) */
 int dispatch_memory(const char *path, json_t *v, void *target, JsonError *e);
 const char *format_memory(char *buf, size_t len, uint64_t bytes);

@@ -8,6 +8,7 @@
 
 #include "shared/log.h"
 #include "shared/time-util.h"
+#include "supervisor/admission.h"
 #include "supervisor/spec-diff.h"
 #include "supervisor/supervisor-internal.h"
 #include "supervisor/units.h"

@@ -422,14 +422,11 @@ int unit_env_file_text(const ServiceSpec *s, char **ret) {
         return 0;
 }
 
-int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret) {
-        _cleanup_free_ char *buf = NULL, *body = NULL, *net_body = NULL, *desc = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
+/* The inputs a unit is written from: the spec validated its name (part of file names and of unquoted words),
+ * the context's paths must be absolute and clean where this service needs them. */
+static int unit_inputs_check(const ServiceSpec *s, const UnitContext *ctx) {
         bool docker = s->runtime == SERVICE_RUNTIME_DOCKER;
-        size_t size = 0;
-        int r;
 
-        /* The spec validated the name; it becomes part of file names and of unquoted words below. */
         assert(service_name_is_valid(s->name));
         if (!service_name_is_valid(s->name))
                 return -EINVAL;
@@ -440,21 +437,15 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
                 return -EINVAL;
         if (!docker && !s->command)
                 return -EINVAL;
+        return 0;
+}
 
-        desc = unit_escape_value(s->name);
-        if (!desc)
-                return -errno;
-        if (docker && (asprintf(&body, "%s/containers/%s.json", ctx->state_dir, s->name) < 0 ||
-                       asprintf(&net_body, "%s/containers/%s.net.json", ctx->state_dir, s->name) < 0))
-                return -ENOMEM;
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-
-        r = fput_unit_head(f, s, desc, docker);
-        if (r < 0)
-                return r;
+/* ExecStartPre= (an exec service's backoff) and ExecStart=: `ballast-run docker` with the container's bodies,
+ * or the exec service's own command. */
+static int fput_exec_lines(FILE *f, const ServiceSpec *s, const UnitContext *ctx, const char *body,
+                           const char *net_body) {
+        bool docker = s->runtime == SERVICE_RUNTIME_DOCKER;
+        int r;
 
         /* The crash-loop backoff: `ballast-run docker` does it itself before the start (one process start less
          * on every restart); an exec service's own command cannot, so the helper runs before it. */
@@ -484,11 +475,17 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
                                 return r;
                 }
         fputc('\n', f);
+        return 0;
+}
+
+/* An exec service's environment file, sandbox and sources (a Docker service has these in its container). */
+static int fput_exec_service(FILE *f, const ServiceSpec *s, const UnitContext *ctx) {
+        int r;
 
         /* An exec service's environment: from a root-only file (unit_env_file_text()), read by systemd as it
          * starts the unit. Never in the unit, which every user may read (and `systemctl show` prints its
          * Environment=); Docker services get theirs through the container body. */
-        if (!docker && json_object_size(s->env) > 0) {
+        if (json_object_size(s->env) > 0) {
                 _cleanup_free_ char *env_file = unit_env_file_path(ctx->state_dir, s->name), *a = NULL;
                 if (!env_file)
                         return -ENOMEM;
@@ -497,13 +494,41 @@ int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **r
                         return -errno;
                 fprintf(f, "EnvironmentFile=%s\n", a);
         }
-        if (!docker) {
-                r = unit_fput_exec_security(f, s);
-                if (r >= 0)
-                        r = fput_exec_sources(f, s);
-                if (r < 0)
-                        return r;
-        }
+        r = unit_fput_exec_security(f, s);
+        if (r >= 0)
+                r = fput_exec_sources(f, s);
+        return r;
+}
+
+int unit_text_for_service(const ServiceSpec *s, const UnitContext *ctx, char **ret) {
+        _cleanup_free_ char *buf = NULL, *body = NULL, *net_body = NULL, *desc = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        bool docker = s->runtime == SERVICE_RUNTIME_DOCKER;
+        size_t size = 0;
+        int r;
+
+        r = unit_inputs_check(s, ctx);
+        if (r < 0)
+                return r;
+
+        desc = unit_escape_value(s->name);
+        if (!desc)
+                return -errno;
+        if (docker && (asprintf(&body, "%s/containers/%s.json", ctx->state_dir, s->name) < 0 ||
+                       asprintf(&net_body, "%s/containers/%s.net.json", ctx->state_dir, s->name) < 0))
+                return -ENOMEM;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        r = fput_unit_head(f, s, desc, docker);
+        if (r >= 0)
+                r = fput_exec_lines(f, s, ctx, body, net_body);
+        if (r >= 0 && !docker)
+                r = fput_exec_service(f, s, ctx);
+        if (r < 0)
+                return r;
 
         fput_service_limits(f, s);
 

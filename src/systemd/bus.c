@@ -1,66 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+/* systemd over sd-bus, asynchronous only: the connection (retried), Subscribe, the units' state kept from
+ * PropertiesChanged and GetAll, jobs followed to JobRemoved, reload and unit properties. Every method call goes
+ * through the call queue of bus-queue.c. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <string.h>
 
-#include "systemd/bus.h"
-#include "systemd/bus-owner.h"
+#include "systemd/bus-internal.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
-
-#define SD_DEST "org.freedesktop.systemd1"
-#define SD_PATH "/org/freedesktop/systemd1"
-#define SD_MANAGER "org.freedesktop.systemd1.Manager"
-#define SD_UNIT_PATH_PREFIX "/org/freedesktop/systemd1/unit"
-#define BUS_RETRY_USEC (1 * USEC_PER_SEC)
-#define BUS_CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
-
-typedef struct Job Job;
-struct Job {
-        Job *next;
-        char *path;   /* NULL until the method reply told us */
-        char *unit;
-        BusJobFunc cb;
-        void *userdata;
-        Bus *bus;
-};
-
-struct Bus {
-        sd_event *event;
-        sd_bus *bus;
-        bool connected;
-        BusStateFunc on_state;
-        BusUnitFunc on_unit;
-        void *userdata;
-        sd_event_source *retry;
-        BusNameOwner systemd; /* JobRemoved and PropertiesChanged count only from its owner */
-
-        UnitState *units;
-        size_t n_units, allocated_units;
-        Job *jobs;
-
-        /* dbus-daemon refuses more than 128 pending replies per connection (LimitsExceeded): calls beyond
-         * BUS_MAX_IN_FLIGHT wait here, in order, and go out as replies come back */
-        struct QueuedCall *queue_head, *queue_tail;
-        struct QueuedCall *sent;  /* in flight: answered with an error of our own if the bus goes first */
-        unsigned in_flight, queued, queued_peak;
-
-        /* bus_refresh_unit's GetAll calls not answered yet, at most one per unit: the signals of one start
-         * (JobRemoved, PropertiesChanged of Unit and Service, each state on the way) ask for several */
-        struct Refresh *refreshing;
-};
-
-typedef struct QueuedCall {
-        struct QueuedCall *next, *prev; /* prev: only on the sent list */
-        Bus *bus;
-        sd_bus_slot *slot;              /* while sent: holds a reference on the connection */
-        sd_bus_message *message;
-        sd_bus_message_handler_t handler;
-        void *userdata;
-} QueuedCall;
-
-#define BUS_MAX_IN_FLIGHT 64
 
 typedef struct Pending {
         Bus *bus;
@@ -73,135 +22,6 @@ typedef struct Pending {
 bool bus_unit_is_ours(const char *unit) {
         size_t n = strlen(unit), p = strlen(BUS_UNIT_PREFIX), s = strlen(BUS_UNIT_SUFFIX);
         return n > p + s && strneq(unit, BUS_UNIT_PREFIX, p) && streq(unit + n - s, BUS_UNIT_SUFFIX);
-}
-
-static void bus_pump(Bus *b);
-
-static void sent_unlink(Bus *b, QueuedCall *c) {
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                b->sent = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        c->next = c->prev = NULL;
-        c->slot = sd_bus_slot_unref(c->slot);
-        if (b->in_flight > 0)
-                b->in_flight--;
-}
-
-static int on_queued_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        QueuedCall *c = userdata;
-        Bus *b = c->bus;
-
-        sent_unlink(b, c);
-        (void) c->handler(m, c->userdata, ret_error);
-        sd_bus_message_unref(c->message);
-        free(c);
-        bus_pump(b);
-        return 0;
-}
-
-/* Answers a call that can no longer be made with an error reply of our own, so its handler runs. */
-static void queued_call_fail(QueuedCall *c, const char *why) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-        if (sd_bus_message_new_method_errorf(c->message, &reply, SD_BUS_ERROR_NO_REPLY, "%s", why) >= 0)
-                (void) c->handler(reply, c->userdata, NULL);
-        sd_bus_message_unref(c->message);
-        free(c);
-}
-
-static void bus_pump(Bus *b) {
-        while (b->queue_head && b->bus && b->in_flight < BUS_MAX_IN_FLIGHT) {
-                QueuedCall *c = b->queue_head;
-
-                b->queue_head = c->next;
-                if (!b->queue_head)
-                        b->queue_tail = NULL;
-                b->queued--;
-                if (sd_bus_call_async(b->bus, &c->slot, c->message, on_queued_reply, c, BUS_CALL_TIMEOUT_USEC) < 0) {
-                        queued_call_fail(c, "cannot send");
-                        continue;
-                }
-                c->next = b->sent;
-                if (b->sent)
-                        b->sent->prev = c;
-                b->sent = c;
-                b->in_flight++;
-        }
-        /* a burst (hundreds of services applied at once) is over: give its messages' pages back, or they stay
-         * in RssAnon for good (glibc keeps freed heap) */
-        if (!b->queue_head && b->in_flight == 0 && b->queued_peak > BUS_MAX_IN_FLIGHT) {
-                b->queued_peak = 0;
-                (void) malloc_trim(0);
-        }
-}
-
-/* Sends a method call with at most BUS_MAX_IN_FLIGHT replies pending; the handler is always called. ret, if
- * given, is set to the call before it can be sent (a send that fails answers and frees it at once). */
-static int bus_send_full(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
-                         struct QueuedCall **ret) {
-        QueuedCall *c;
-
-        if (!b->bus)
-                return -ENOTCONN;
-        c = calloc(1, sizeof(QueuedCall));
-        if (!c)
-                return -ENOMEM;
-        *c = (QueuedCall) { .bus = b, .message = sd_bus_message_ref(m), .handler = handler, .userdata = userdata };
-        if (b->queue_tail)
-                b->queue_tail->next = c;
-        else
-                b->queue_head = c;
-        b->queue_tail = c;
-        b->queued_peak = MAX(b->queued_peak, ++b->queued);
-        if (ret)
-                *ret = c;
-        bus_pump(b);
-        return 0;
-}
-
-static int bus_send(Bus *b, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata) {
-        return bus_send_full(b, m, handler, userdata, NULL);
-}
-
-static int bus_callv(Bus *b, struct QueuedCall **ret, const char *path, const char *iface, const char *member,
-                     sd_bus_message_handler_t handler, void *userdata, const char *types, va_list ap) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        if (!b->bus)
-                return -ENOTCONN;
-        r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, path, iface, member);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_appendv(m, types, ap);
-        if (r < 0)
-                return r;
-        return bus_send_full(b, m, handler, userdata, ret);
-}
-
-static int bus_call(Bus *b, const char *path, const char *iface, const char *member,
-                    sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, types);
-        r = bus_callv(b, NULL, path, iface, member, handler, userdata, types, ap);
-        va_end(ap);
-        return r;
-}
-
-static int bus_call_full(Bus *b, struct QueuedCall **ret, const char *path, const char *iface, const char *member,
-                         sd_bus_message_handler_t handler, void *userdata, const char *types, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, types);
-        r = bus_callv(b, ret, path, iface, member, handler, userdata, types, ap);
-        va_end(ap);
-        return r;
 }
 
 static void unit_state_done(UnitState *u) {
@@ -734,8 +554,8 @@ static void bus_disconnect(Bus *b) {
          * for good. */
         while (b->sent) {
                 QueuedCall *c = b->sent;
-                sent_unlink(b, c);
-                queued_call_fail(c, "disconnected");
+                bus_queue_sent_unlink(b, c);
+                bus_queue_call_fail(c, "disconnected");
         }
         while (b->jobs) {
                 Job *j = b->jobs;
@@ -747,7 +567,7 @@ static void bus_disconnect(Bus *b) {
         while (b->queue_head) {
                 QueuedCall *c = b->queue_head;
                 b->queue_head = c->next;
-                queued_call_fail(c, "disconnected");
+                bus_queue_call_fail(c, "disconnected");
         }
         b->queue_tail = NULL;
         b->in_flight = b->queued = 0;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The updater's insides, shared by its files and by nothing else: updater.c (state, persisted state, the gate
- * and the flow, life cycle, status), updater-lock.c (the cluster's FleetLock, Zincati's endpoint),
- * updater-system.c (update_engine over D-Bus, logind, the OS and the owned file) and updater-varlink.c (the
- * Varlink methods). */
+/* The updater's insides, shared by its files and by nothing else: updater.c (the gate and the flow, life
+ * cycle), updater-state.c (the persisted state), updater-status.c (status and report), updater-lock.c (the
+ * cluster's FleetLock, Zincati's endpoint), updater-system.c (update_engine over D-Bus, logind, the OS and the
+ * owned file) and updater-varlink.c (the Varlink methods). */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -248,11 +248,18 @@ static inline bool drained(Updater *u) {
 }
 
 /* updater.c */
-int updater_save(Updater *u);
 void updater_step(Updater *u);
 void updater_inputs(Updater *u, GateView *g);
+
+/* updater-state.c */
+int updater_save(Updater *u);
+/* Reads state_dir/updates.json at start; an error is kept in u->state_error and the flow set to unlock. */
+int updater_load(Updater *u);
 /* Parses [{days, start, length_min}] as ballast.json does; *ret_error names the field. */
 int updater_windows_from_json(json_t *v, MaintenanceWindow **ret, size_t *ret_n, char **ret_error);
+json_t *updater_windows_json(const MaintenanceWindow *w, size_t n);
+
+/* updater-status.c */
 void updater_unmanaged_decision(Updater *u, RebootDecision *d);
 /* The gate's reason, made exact with what the flow met on the way. */
 void updater_decision_explain(Updater *u, RebootDecision *d);

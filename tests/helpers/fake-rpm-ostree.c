@@ -31,6 +31,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "fake-bus.h"
+
 #define NAME "org.projectatomic.rpmostree1"
 #define SYSROOT_PATH "/org/projectatomic/rpmostree1/Sysroot"
 #define SYSROOT_INTERFACE "org.projectatomic.rpmostree1.Sysroot"
@@ -174,7 +176,6 @@ int main(int argc, char **argv) {
         const char *booted_version = "39.20240210.3.0", *origin = "fedora:fedora/x86_64/coreos/stable";
         const char *staged_version = NULL, *staged_origin = NULL;
         sd_event *e = NULL;
-        sigset_t ss;
         int r;
 
         for (int i = 1; i < argc; i++) {
@@ -198,35 +199,15 @@ int main(int argc, char **argv) {
                 deployment_set(&f.staged, staged_version, staged_origin ?: origin, false, 0);
         }
 
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigprocmask(SIG_BLOCK, &ss, NULL);
-        r = sd_event_default(&e);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
-        if (r >= 0)
-                r = sd_bus_open_system(&f.bus);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(f.bus, NULL, SYSROOT_PATH, SYSROOT_INTERFACE, sysroot_vtable, &f);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(f.bus, NULL, SYSROOT_PATH, "io.ballast.test.FakeRpmOstree", test_vtable,
-                                             &f);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(f.bus, NULL, OS_PATH, OS_INTERFACE, os_vtable, &f);
-        if (r >= 0)
-                r = sd_bus_request_name(f.bus, NAME, 0);
-        if (r >= 0)
-                r = sd_bus_attach_event(f.bus, e, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                fprintf(stderr, "fake-rpm-ostree: cannot serve %s on the system bus: %s\n", NAME, strerror(-r));
+        r = fake_bus_start("fake-rpm-ostree", NAME,
+                           (const FakeObject[]) {
+                                   { SYSROOT_PATH, SYSROOT_INTERFACE, sysroot_vtable, &f },
+                                   { SYSROOT_PATH, "io.ballast.test.FakeRpmOstree", test_vtable, &f },
+                                   { OS_PATH, OS_INTERFACE, os_vtable, &f },
+                           },
+                           3, &e, &f.bus);
+        if (r < 0)
                 return 1;
-        }
         fprintf(stderr, "fake-rpm-ostree: serving %s, booted %s (%s)\n", NAME, f.booted.version, f.booted.origin);
-        r = sd_event_loop(e);
-        sd_bus_flush_close_unref(f.bus);
-        sd_event_unref(e);
-        return r < 0 ? 1 : 0;
+        return fake_bus_run(e, f.bus);
 }

@@ -22,6 +22,8 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "fake-bus.h"
+
 #define NAME "org.freedesktop.timedate1"
 #define PATH "/org/freedesktop/timedate1"
 
@@ -77,7 +79,6 @@ static const sd_bus_vtable test_vtable[] = {
 int main(int argc, char **argv) {
         sd_bus *bus = NULL;
         sd_event *e = NULL;
-        sigset_t ss;
         int r;
 
         if (argc == 2 && strcmp(argv[1], "--unsynchronized") == 0)
@@ -86,32 +87,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: %s [--unsynchronized]\n", argv[0]);
                 return 2;
         }
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigprocmask(SIG_BLOCK, &ss, NULL);
-        r = sd_event_default(&e);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
-        if (r >= 0)
-                r = sd_bus_open_system(&bus);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(bus, NULL, PATH, "org.freedesktop.timedate1", timedate_vtable, NULL);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(bus, NULL, PATH, "io.ballast.test.FakeTimedated", test_vtable, NULL);
-        if (r >= 0)
-                r = sd_bus_request_name(bus, NAME, 0);
-        if (r >= 0)
-                r = sd_bus_attach_event(bus, e, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                fprintf(stderr, "fake-timedated: cannot serve %s on the system bus: %s\n", NAME, strerror(-r));
+        r = fake_bus_start("fake-timedated", NAME,
+                           (const FakeObject[]) {
+                                   { PATH, "org.freedesktop.timedate1", timedate_vtable, NULL },
+                                   { PATH, "io.ballast.test.FakeTimedated", test_vtable, NULL },
+                           },
+                           2, &e, &bus);
+        if (r < 0)
                 return 1;
-        }
         fprintf(stderr, "fake-timedated: serving %s, NTPSynchronized %s\n", NAME, synced ? "true" : "false");
-        r = sd_event_loop(e);
-        sd_bus_flush_close_unref(bus);
-        sd_event_unref(e);
-        return r < 0 ? 1 : 0;
+        return fake_bus_run(e, bus);
 }

@@ -34,6 +34,8 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "fake-bus.h"
+
 #define NAME "com.coreos.update1"
 #define PATH "/com/coreos/update1"
 #define INTERFACE "com.coreos.update1.Manager"
@@ -158,7 +160,6 @@ int main(int argc, char **argv) {
         Fake f = { .operation = "UPDATE_STATUS_IDLE", .new_version = "3815.2.1", .new_size = 279969432,
                    .next = N_ATTEMPT_STATES, .step_usec = 100000 };
         sd_event *e = NULL;
-        sigset_t ss;
         int r;
 
         for (int i = 1; i < argc; i++) {
@@ -180,35 +181,20 @@ int main(int argc, char **argv) {
                 }
         }
 
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigprocmask(SIG_BLOCK, &ss, NULL);
-        r = sd_event_default(&e);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
-        if (r >= 0)
-                r = sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
-        if (r >= 0)
-                r = sd_event_add_time_relative(e, &f.step, CLOCK_MONOTONIC, 0, 0, on_step, &f);
+        r = fake_bus_start("fake-update-engine", NAME,
+                           (const FakeObject[]) { { PATH, INTERFACE, manager_vtable, &f } }, 1, &e, &f.bus);
+        if (r < 0)
+                return 1;
+        /* the attempt's steps, off until AttemptUpdate */
+        r = sd_event_add_time_relative(e, &f.step, CLOCK_MONOTONIC, 0, 0, on_step, &f);
         if (r >= 0)
                 r = sd_event_source_set_enabled(f.step, SD_EVENT_OFF);
-        if (r >= 0)
-                r = sd_bus_open_system(&f.bus);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(f.bus, NULL, PATH, INTERFACE, manager_vtable, &f);
-        if (r >= 0)
-                r = sd_bus_request_name(f.bus, NAME, 0);
-        if (r >= 0)
-                r = sd_bus_attach_event(f.bus, e, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0) {
                 fprintf(stderr, "fake-update-engine: cannot serve %s on the system bus: %s\n", NAME, strerror(-r));
                 return 1;
         }
         fprintf(stderr, "fake-update-engine: serving %s, %s\n", NAME, f.operation);
-        r = sd_event_loop(e);
-        sd_bus_flush_close_unref(f.bus);
+        r = fake_bus_run(e, f.bus);
         sd_event_source_unref(f.step);
-        sd_event_unref(e);
-        return r < 0 ? 1 : 0;
+        return r;
 }

@@ -101,9 +101,11 @@ def main():
     elif what == 'config-keys':
         names = leaves(read(srcdir, 'src/daemon/config.c'), 'config_table')
     elif what == 'spec-fields':
-        # spec.c's table, with the dispatchers of its other files (spec-sources.c)
-        names = leaves(read(srcdir, 'src/supervisor/spec.c') + read(srcdir, 'src/supervisor/spec-sources.c'),
-                       'spec_table')
+        # spec.c's table, with the dispatchers of the parser's other files (spec-health.c, spec-sources.c, ...):
+        # every src/supervisor/spec*.c, so that a dispatcher moved to a new file is still walked
+        spec_files = sorted(f for f in os.listdir(os.path.join(srcdir, 'src/supervisor'))
+                            if f.startswith('spec') and f.endswith('.c'))
+        names = leaves(''.join(read(srcdir, 'src/supervisor/' + f) for f in spec_files), 'spec_table')
     elif what == 'message-ids':
         names = []
         for d, _, files in os.walk(os.path.join(srcdir, 'src')):

@@ -2,7 +2,7 @@
 /* src/http/http.c against a loopback server (a thread reading one request): a body is sent as exactly the
  * body_size bytes given, NULs included; a header list that cannot be built fails the request (-ENOMEM) rather
  * than sending it without its headers. curl_slist_append() is interposed below to fail on demand: the
- * executable's definition wins over libcurl's for the calls from libballast.a. */
+ * executable's definition wins over libcurl's for the calls from libhttp.a. */
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
