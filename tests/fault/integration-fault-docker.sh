@@ -46,17 +46,19 @@ printf '{"name": "local", "runtime": "exec", "command": ["/bin/sleep", "infinity
 # reports as a failure; what counts is that all three end up well (below)
 bctl -t 60 apply "$SPECS/web.json" "$SPECS/worker.json" "$SPECS/local.json" >/dev/null ||
 	bail "cannot apply the services"
-answers() { sb curl -sf -m 0.3 -o /dev/null http://127.0.0.1:18080/health; }
+answers() { sb curl -sf -m 1 -o /dev/null http://127.0.0.1:18080/health; }
 all_well() {
 	local ps
 	answers || return 1
 	ps=$(bctl ps) || return 1
-	echo "$ps" | grep -Eq 'web +docker +active \(running\) +healthy' &&
-		echo "$ps" | grep -Eq 'worker +docker +active \(running\) +healthy' &&
-		echo "$ps" | grep -Eq 'local +exec +active \(running\)'
+	echo "$ps" | grep -Eq 'web +(file|applied) +docker +active \(running\) +healthy' &&
+		echo "$ps" | grep -Eq 'worker +(file|applied) +docker +active \(running\) +healthy' &&
+		echo "$ps" | grep -Eq 'local +(file|applied) +exec +active \(running\)'
 }
 wait_for 30 all_well
-ok $? "all three active and healthy, web answering"
+st=$?
+ok $st "all three active and healthy, web answering"
+[ $st = 0 ] || { bctl ps 2>&1 | sed 's/^/#   /'; answers || diag "web does not answer on 18080"; }
 bpid=$(sb systemctl show -P MainPID ballastd.service)
 lpid=$(sb systemctl show -P MainPID ballast-local.service)
 docker_up() { sb timeout 2 /usr/bin/docker version >/dev/null 2>&1; }
