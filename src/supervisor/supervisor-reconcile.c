@@ -171,8 +171,10 @@ int supervisor_load(Supervisor *s) {
         for (size_t i = s->n_services; i > 0; i--)
                 if (!s->services[i - 1]->present)
                         supervisor_drop(s, s->services[i - 1]);
-        if (!s->loaded_once)
+        if (!s->loaded_once) {
                 load_restart_markers(s);
+                supervisor_load_updates(s);
+        }
         s->loaded_once = true;
         log_debug("Loaded %zu service(s).", s->n_services);
         supervisor_schedule_reconcile(s);
@@ -219,6 +221,7 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
                         svc->restart_marked = false;
                         restart_marker_clear(j->supervisor, svc->name);
                 }
+                service_update_job_done(svc, result); /* may roll it back */
                 if (streq(result, "done")) {
                         log_event(LOG_INFO, 0, "service-started", svc->name, NULL, "%s is up.", unit);
                         waiters_reply(&svc->op_waiters, service_status_json(j->supervisor, svc));
@@ -252,6 +255,7 @@ int service_job(Supervisor *s, Service *svc, const char *verb) {
                 return log_warning_errno(r, "Failed to queue %s of %s: %m", verb, svc->unit);
         }
         svc->job_in_flight = true;
+        service_update_job_queued(svc);
         log_debug("%s %s", verb, svc->unit);
         waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "starting"));
         return 0;

@@ -210,7 +210,20 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         _cleanup_free_ char *path = NULL, *text = NULL;
         ServiceSpec *spec = *specp;
         bool marked_now = false;
+        UpdateMark mark = {};
+        uint64_t rev = 0;
         int r;
+
+        /* the specs kept, and an update mark when it is one: before anything else (rollback.c) */
+        if (!svc || !svc->spec || !service_spec_equal(svc->spec, spec)) {
+                r = service_update_prepare(s, svc, spec, &mark, &rev);
+                if (r < 0) {
+                        _cleanup_free_ char *dir = path_join(s->state_dir, HISTORY_DIR);
+                        log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
+                                  "Cannot keep the spec of %s: %m", spec->name);
+                        return reply_state_write_failed(call, strna(dir), r);
+                }
+        }
 
         /* A change that needs a restart is marked first (see restart_marker_set), then persisted: a crash from
          * here on converges to the new spec, restarted, at the next start. */
@@ -254,6 +267,8 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         svc->origin = ORIGIN_API;
         svc->present = true;
         svc->just_applied = true;
+        if (rev > 0)
+                service_update_started(svc, &mark, rev);
         log_event(LOG_INFO, 0, "service-applied", svc->name, BALLAST_MESSAGE_SERVICE_APPLIED, "Applied %s.", svc->name);
 
         supervisor_schedule_reconcile(s);
