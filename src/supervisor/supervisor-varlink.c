@@ -459,6 +459,29 @@ static int reply_stopped_write_failed(Supervisor *s, VarlinkCall *call, int erro
         return reply_state_write_failed(call, strna(path), error);
 }
 
+/* Back to the spec kept before the current one (or, during an update, to the one it replaces): the spec file
+ * is written first (rollback.c), then the unit restarted from it; the reply comes at once, with the status. */
+int supervisor_method_rollback(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (svc->origin == ORIGIN_FILE)
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
+        r = service_rollback(s, svc, "rolled back by hand (ballastctl rollback)", true);
+        if (r == -ENOENT)
+                return varlink_call_error(call, "io.ballast.Agent.NoPreviousSpec", json_pack("{s:s}", "name", p.name));
+        if (r < 0) {
+                _cleanup_free_ char *dir = path_join(s->state_dir, HISTORY_DIR);
+                return reply_state_write_failed(call, strna(dir), r);
+        }
+        return varlink_call_reply(call, service_status_json(s, svc));
+}
+
 /* Persists the mark first (a ballastd killed after it stops the unit at its next start), then stops the unit;
  * the reply comes when it is down. */
 int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params) {
