@@ -87,11 +87,20 @@ void service_update_job_queued(Service *svc) {
                 svc->update_phase = UPDATE_STARTING;
 }
 
+/* Not running when its restart was due (or stopping: a restart queued by an earlier life of ballastd): it starts
+ * from the new unit, and its health decides. */
+void service_update_not_restarted(Service *svc) {
+        if (svc->update_phase == UPDATE_WAITING)
+                svc->update_phase = UPDATE_CHECKING;
+}
+
 void service_update_job_done(Service *svc, const char *result) {
         _cleanup_free_ char *reason = NULL;
 
         if (svc->update_phase != UPDATE_STARTING && svc->update_phase != UPDATE_CHECKING)
                 return;
+        if (streq(result, "canceled"))
+                return; /* another job replaced it (a stop, a restart): no verdict on the new version */
         if (streq(result, "done")) {
                 if (svc->update_phase == UPDATE_STARTING && svc->spec->runtime != SERVICE_RUNTIME_DOCKER &&
                     svc->spec->health != HEALTH_NONE)

@@ -508,6 +508,8 @@ static void reconcile_jobs(Supervisor *s) {
                         svc->restart_marked = false;
                         restart_marker_clear(s, svc->name);
                 }
+                if (svc->restart_needed)
+                        service_update_not_restarted(svc);
                 svc->restart_needed = false;
                 if (svc->resize_needed) {
                         svc->resize_needed = false;

@@ -429,6 +429,9 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (r < 0)
                 return reply_state_write_failed(call, path, r);
         (void) stopped_mark_clear(s->state_dir, p.name);
+        /* its kept specs go with it: a service of the same name applied later starts a history of its own */
+        if (history_remove(s->state_dir, p.name) < 0)
+                log_warning("Cannot remove the kept specs of %s (%s/%s/%s).", p.name, s->state_dir, HISTORY_DIR, p.name);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;

@@ -44,8 +44,8 @@ spec() {
  "command": ["/bin/sh", "-c", "mkdir -p /www && echo $3 > /www/index.html$ok && exec httpd -f -p 8080 -h /www"],
  "ports": [{"host": $PORT, "container": 8080}],
  "restart": {"policy": "always", "delay_ms": 200, "max_delay_ms": 1000},
- "health": {"cmd": ["/bin/test", "-f", "/www/ok"], "interval_ms": 1000, "timeout_ms": 800, "retries": 3,
-            "start_period_ms": 2000, "start_interval_ms": 250}}
+ "health": {"cmd": ["/bin/test", "-f", "/www/ok"], "interval_ms": 2000, "timeout_ms": 1500, "retries": 3,
+            "start_period_ms": 3000, "start_interval_ms": 250}}
 JSON
 }
 spec v1 v1 one yes
@@ -79,8 +79,8 @@ is "$(insp .status.revision)" 1 "its spec is kept as revision 1"
 is "$(sb stat -c %a "$S/history/web/1.json")" 600 "the kept spec is 0600"
 is "$(sb stat -c %a "$S/history/web")" 700 "in a 0700 directory"
 # an update's budget: a measured start, twice (the old version stops, the new starts), plus the health
-# check's grace (start period 2 s + 3 x (1 + 0.8) s), scaled by the run's factor
-UPDATE_S=$(( (2 * START_MS + 7400) / 1000 + $(time_budget_s 10) ))
+# check's grace (start period 3 s + 3 x (2 + 1.5) s), scaled by the run's factor
+UPDATE_S=$(( (2 * START_MS + 13500) / 1000 + $(time_budget_s 10) ))
 diag "budget of an update: $UPDATE_S s"
 
 step "good update"
