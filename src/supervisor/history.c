@@ -255,7 +255,16 @@ static void prune(const char *state_dir, const char *name, bool failed, size_t k
         }
 }
 
-int history_append(const char *state_dir, const char *name, const ServiceSpec *spec, uint64_t *ret_rev) {
+/* The directories a failed first write made, if empty (a full disk leaves nothing behind). */
+static void remove_empty_dirs(const char *state_dir, const char *name) {
+        _cleanup_free_ char *dir = service_dir(state_dir, name), *top = path_join(state_dir, HISTORY_DIR);
+
+        if (dir && rmdir(dir) >= 0 && top)
+                (void) rmdir(top);
+}
+
+int history_append(const char *state_dir, const char *name, const ServiceSpec *spec, uint64_t *ret_rev,
+                   char **ret_path) {
         _cleanup_free_ uint64_t *revs = NULL, *failed = NULL;
         _cleanup_free_ char *text = NULL, *path = NULL;
         size_t n = 0, nf = 0;
@@ -284,8 +293,12 @@ int history_append(const char *state_dir, const char *name, const ServiceSpec *s
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
                 r = write_file_atomic(path, text, strlen(text), 0600);
-        if (r < 0)
+        if (r < 0) {
+                remove_empty_dirs(state_dir, name);
+                if (ret_path)
+                        *ret_path = TAKE_PTR(path);
                 return r;
+        }
         prune(state_dir, name, false, HISTORY_KEEP);
         *ret_rev = next;
         return 0;

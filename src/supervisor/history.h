@@ -59,8 +59,10 @@ char *history_spec_path(const char *state_dir, const char *name, uint64_t rev, b
 int history_list(const char *state_dir, const char *name, bool failed, uint64_t **ret, size_t *ret_n);
 /* The latest kept revision, 0 when none. */
 uint64_t history_latest(const char *state_dir, const char *name);
-/* Keeps spec as the latest revision (unless it is the latest already: then *ret_rev is that one), and prunes. */
-int history_append(const char *state_dir, const char *name, const ServiceSpec *spec, uint64_t *ret_rev);
+/* Keeps spec as the latest revision (unless it is the latest already: then *ret_rev is that one), and prunes.
+ * On a failed write *ret_path (when given) is the file, and no directory made for it is left. */
+int history_append(const char *state_dir, const char *name, const ServiceSpec *spec, uint64_t *ret_rev,
+                   char **ret_path);
 int history_load(const char *state_dir, const char *name, uint64_t rev, bool failed, ServiceSpec **ret,
                  char **ret_error);
 /* REV.json → REV.failed.json (durable), and prunes the set-aside ones. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/fileio.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
 #include "supervisor/applied.h"
@@ -23,7 +24,7 @@ static bool change_needs_restart(const ServiceSpec *have, const ServiceSpec *wan
 }
 
 int service_update_prepare(Supervisor *s, Service *svc, const ServiceSpec *spec, UpdateMark *ret_mark,
-                           uint64_t *ret_rev) {
+                           uint64_t *ret_rev, char **ret_path) {
         uint64_t from = 0, to = 0;
         int r;
 
@@ -35,12 +36,12 @@ int service_update_prepare(Supervisor *s, Service *svc, const ServiceSpec *spec,
                         (void) history_set_aside(s->state_dir, spec->name, svc->update.to_rev);
                 } else {
                         /* the running spec is kept first (a service older than its history has none yet) */
-                        r = history_append(s->state_dir, spec->name, svc->spec, &from);
+                        r = history_append(s->state_dir, spec->name, svc->spec, &from, ret_path);
                         if (r < 0)
                                 return r;
                 }
         }
-        r = history_append(s->state_dir, spec->name, spec, &to);
+        r = history_append(s->state_dir, spec->name, spec, &to, ret_path);
         if (r < 0)
                 return r;
         *ret_rev = to;
@@ -48,8 +49,10 @@ int service_update_prepare(Supervisor *s, Service *svc, const ServiceSpec *spec,
                 return 0;
         *ret_mark = (UpdateMark) { .from_rev = from, .to_rev = to, .since_usec = now_usec(CLOCK_REALTIME) };
         r = update_mark_write(s->state_dir, spec->name, ret_mark);
-        if (r < 0)
+        if (r < 0) {
+                *ret_path = path_join(s->state_dir, HISTORY_DIR);
                 return r;
+        }
         return 1;
 }
 

@@ -161,7 +161,7 @@ void service_pull_free(Service *svc);
 /* rollback.c: updates gated by health, and rollback. prepare keeps the specs and writes the update mark (before
  * the spec itself): 1 when the change is a gated update (*ret_mark), 0 when not, -errno when a write failed. */
 int service_update_prepare(Supervisor *s, Service *svc, const ServiceSpec *spec, UpdateMark *ret_mark,
-                           uint64_t *ret_rev);
+                           uint64_t *ret_rev, char **ret_path);
 void service_update_started(Service *svc, const UpdateMark *m, uint64_t rev);
 void service_update_job_queued(Service *svc);
 void service_update_not_restarted(Service *svc);

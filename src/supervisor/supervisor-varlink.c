@@ -216,12 +216,12 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
 
         /* the specs kept, and an update mark when it is one: before anything else (rollback.c) */
         if (!svc || !svc->spec || !service_spec_equal(svc->spec, spec)) {
-                r = service_update_prepare(s, svc, spec, &mark, &rev);
+                _cleanup_free_ char *failed = NULL;
+                r = service_update_prepare(s, svc, spec, &mark, &rev, &failed);
                 if (r < 0) {
-                        _cleanup_free_ char *dir = path_join(s->state_dir, HISTORY_DIR);
                         log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
-                                  "Cannot keep the spec of %s: %m", spec->name);
-                        return reply_state_write_failed(call, strna(dir), r);
+                                  "Cannot persist the spec of %s: %m", spec->name);
+                        return reply_state_write_failed(call, strna(failed), r);
                 }
         }
 

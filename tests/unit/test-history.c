@@ -156,9 +156,9 @@ static void test_disk(void) {
 
                 snprintf(image, sizeof(image), "local/web:%d", i);
                 s = spec_with(image);
-                is_int(history_append(dir, "web", s, &rev), 0, "append %s", image);
+                is_int(history_append(dir, "web", s, &rev, NULL), 0, "append %s", image);
                 is_int((int) rev, i, "revision %d", i);
-                is_int(history_append(dir, "web", s, &rev), 0, "the same spec again");
+                is_int(history_append(dir, "web", s, &rev, NULL), 0, "the same spec again");
                 is_int((int) rev, i, "is the same revision");
         }
         is_int(history_list(dir, "web", false, &revs, &n), 0, "list");
@@ -174,7 +174,7 @@ static void test_disk(void) {
                 _cleanup_(service_spec_freep) ServiceSpec *failed = NULL, *again = spec_with("local/web:8");
                 is_int(history_load(dir, "web", 7, true, &failed, NULL), 0, "the set-aside spec loads");
                 is_str(failed ? failed->image : NULL, "local/web:7", "its image");
-                is_int(history_append(dir, "web", again, &rev), 0, "append after a set-aside");
+                is_int(history_append(dir, "web", again, &rev, NULL), 0, "append after a set-aside");
                 is_int((int) rev, 8, "the revision is not reused");
         }
         {
