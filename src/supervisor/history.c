@@ -342,6 +342,33 @@ int history_set_aside(const char *state_dir, const char *name, uint64_t rev) {
         return fsync_dir(to);
 }
 
+int history_remove_stale_temp_files(const char *state_dir) {
+        _cleanup_free_ char *top = path_join(state_dir, HISTORY_DIR);
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int n = 0;
+
+        if (!top)
+                return -ENOMEM;
+        d = opendir(top);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dir = NULL;
+                int k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                dir = path_join(top, de->d_name);
+                if (!dir)
+                        return -ENOMEM;
+                k = remove_stale_temp_files(dir, "");
+                if (k > 0)
+                        n += k;
+        }
+        return n;
+}
+
 int history_remove(const char *state_dir, const char *name) {
         _cleanup_free_ char *dir = service_dir(state_dir, name);
         _cleanup_(closedirp) DIR *d = NULL;

@@ -67,6 +67,9 @@ int history_load(const char *state_dir, const char *name, uint64_t rev, bool fai
                  char **ret_error);
 /* REV.json → REV.failed.json (durable), and prunes the set-aside ones. */
 int history_set_aside(const char *state_dir, const char *name, uint64_t rev);
+/* Removes what a write cut by a kill -9 left in every service's directory (remove_stale_temp_files()); only at
+ * ballastd's start, when nothing is mid-write. Returns how many, or -errno. */
+int history_remove_stale_temp_files(const char *state_dir);
 /* The whole directory of a removed service. */
 int history_remove(const char *state_dir, const char *name);
 

@@ -113,6 +113,8 @@ static void remove_stale_temp_files_of_ours(Supervisor *s, const char *api_dir) 
                 else if (n < 0)
                         log_warning_errno(n, "Cannot clean %s of temporary files, ignoring: %m", where[i].dir);
         }
+        if (history_remove_stale_temp_files(s->state_dir) > 0)
+                log_notice("Removed temporary file(s) an interrupted write left in %s/%s.", s->state_dir, HISTORY_DIR);
 }
 
 /* At the first load only: restarts an earlier life of ballastd marked and did not see done. */

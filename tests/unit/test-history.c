@@ -194,6 +194,14 @@ static void test_disk(void) {
                 is_int(rollback_record_read(dir, "web", &rr), 1, "read it");
                 ok(rr.failed_rev == 8 && rr.restored_rev == 6, "8 failed, 6 restored");
         }
+        {
+                _cleanup_free_ char *tmp = path_join(sub, ".#9.json.abcdef");
+                FILE *f = tmp ? fopen(tmp, "w") : NULL;
+                if (f)
+                        fclose(f);
+                is_int(history_remove_stale_temp_files(dir), 1, "a temporary file a kill left is removed");
+                ok(access(tmp, F_OK) < 0, "  and gone");
+        }
         is_int(history_remove(dir, "web"), 0, "remove");
         ok(access(sub, F_OK) < 0 && errno == ENOENT, "the directory is gone");
         free(p);
