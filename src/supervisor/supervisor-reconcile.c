@@ -101,9 +101,10 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
  * mid-write when this runs (one thread), so whatever matches is litter of an earlier life. */
 static void remove_stale_temp_files_of_ours(Supervisor *s, const char *api_dir) {
         _cleanup_free_ char *containers = path_join(s->state_dir, "containers"),
-                            *markers = path_join(s->state_dir, RESTART_PENDING_DIR);
+                            *markers = path_join(s->state_dir, RESTART_PENDING_DIR),
+                            *env = path_join(s->state_dir, "env");
         const struct { const char *dir, *prefix; } where[] = {
-                { api_dir, "" }, { containers, "" }, { markers, "" }, { s->unit_dir, UNIT_PREFIX },
+                { api_dir, "" }, { containers, "" }, { markers, "" }, { env, "" }, { s->unit_dir, UNIT_PREFIX },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(where); i++) {
