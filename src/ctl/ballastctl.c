@@ -59,6 +59,9 @@ static const Verb verbs[] = {
           "container is gone. Refused (exit 3) for a service that comes from a file." },
         { "restart", 1, 1, verb_restart, "restart NAME",
           "restart a service (waits until it is up again). Refused (exit 3) for a service stopped on purpose." },
+        { "rollback", 1, 1, verb_rollback, "rollback NAME",
+          "go back to the spec kept before the current one (during an update: the one it replaces) and\n"
+          "restart the service from it. Exits 4 when no earlier spec is kept, 3 for a service from a file." },
         { "stop", 1, 1, verb_stop, "stop NAME",
           "stop a service and keep it stopped, across reconciles and restarts of ballastd, until start (or an\n"
           "apply). A `systemctl stop ballast-NAME.service` by hand is kept the same way; ps says by whom." },
@@ -103,7 +106,7 @@ static const char exit_codes[] =
         "  2  bad usage, or input ballastd refuses as invalid (a spec, a window, a channel)\n"
         "  3  refused in the node's current state (a file's service, drained, updates not managed,\n"
         "     the lock in use, no cluster configured), or permission denied\n"
-        "  4  no such service\n"
+        "  4  no such service; rollback: no earlier spec kept\n"
         "  5  ballastd (or the cluster, for nodes) cannot be reached, or did not answer in time\n"
         "  6  status: the configuration is invalid\n"
         "  7  apply --wait, restart: the -t deadline passed before the service settled (its last\n"

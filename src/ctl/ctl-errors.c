@@ -17,6 +17,7 @@ typedef struct CtlError {
 
 static const CtlError errors[] = {
         { "io.ballast.Agent.NoSuchService", CTL_EXIT_NOT_FOUND },
+        { "io.ballast.Agent.NoPreviousSpec", CTL_EXIT_NOT_FOUND },
         { "io.ballast.Agent.InvalidSpec", CTL_EXIT_USAGE },
         { "io.ballast.Agent.InvalidUpdatePolicy", CTL_EXIT_USAGE },
         { "org.varlink.service.InvalidParameter", CTL_EXIT_USAGE },
@@ -94,6 +95,8 @@ char *ctl_error_sentence(const char *error, json_t *params) {
 
         if (streq(e, "NoSuchService"))
                 r = asprintf(&s, "no service named %s", P("name"));
+        else if (streq(e, "NoPreviousSpec"))
+                r = asprintf(&s, "%s has no earlier spec kept to roll back to", P("name"));
         else if (streq(e, "InvalidSpec"))
                 r = asprintf(&s, "invalid spec: %s: %s", P("field"), P("reason"));
         else if (streq(e, "InvalidUpdatePolicy"))

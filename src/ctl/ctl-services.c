@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The verbs about services: ps, inspect, apply, rm, restart, logs. */
+/* The verbs about services: ps, inspect, apply, rm, restart, rollback, logs. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -159,6 +159,25 @@ int verb_restart(int argc, char *argv[]) {
         int r = verb_simple("io.ballast.Agent.RestartService", "restart", argv[1], "restarted");
 
         return r == EXIT_DEADLINE ? deadline_passed("restart", argv[1]) : r;
+}
+
+int verb_rollback(int argc, char *argv[]) {
+        _cleanup_json_ json_t *reply = NULL;
+        json_t *last;
+        int r = check_name("rollback", argv[1]);
+
+        if (r != 0)
+                return r;
+        r = call("io.ballast.Agent.RollbackService", json_pack("{s:s}", "name", argv[1]), &reply);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                return print_json(reply);
+        last = json_object_get(reply, "last_rollback");
+        printf("%s: rolled back from revision %lld to %lld\n", argv[1],
+               (long long) json_integer_value(json_object_get(last, "failed_revision")),
+               (long long) json_integer_value(json_object_get(last, "restored_revision")));
+        return 0;
 }
 
 int verb_stop(int argc, char *argv[]) {

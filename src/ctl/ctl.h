@@ -5,7 +5,7 @@
  * one Varlink method of ballastd and prints its answer:
  *
  *   ballastctl.c       main, the options, the verb table, call()
- *   ctl-services.c     ps, inspect, apply, rm, restart, logs
+ *   ctl-services.c     ps, inspect, apply, rm, restart, rollback, logs
  *   ctl-node.c         status, capacity, nodes, drain, undrain
  *   ctl-update.c       update status|pin|pause|resume|window|approve
  *   ctl-output.c       what several verbs print the same way (JSON, durations, timestamps, resources)
@@ -87,6 +87,7 @@ int verb_inspect(int argc, char *argv[]);
 int verb_rm(int argc, char *argv[]);
 int verb_restart(int argc, char *argv[]);
 int verb_stop(int argc, char *argv[]);
+int verb_rollback(int argc, char *argv[]);
 int verb_validate(int argc, char *argv[]);
 int verb_diff(int argc, char *argv[]);
 int verb_start(int argc, char *argv[]);

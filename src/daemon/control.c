@@ -190,6 +190,7 @@ SUPERVISOR_METHOD(method_apply_service, supervisor_method_apply)
 SUPERVISOR_METHOD(method_remove_service, supervisor_method_remove)
 SUPERVISOR_METHOD(method_restart_service, supervisor_method_restart)
 SUPERVISOR_METHOD(method_stop_service, supervisor_method_stop)
+SUPERVISOR_METHOD(method_rollback_service, supervisor_method_rollback)
 SUPERVISOR_METHOD(method_start_service, supervisor_method_start)
 SUPERVISOR_METHOD(method_list_services, supervisor_method_list)
 SUPERVISOR_METHOD(method_get_service, supervisor_method_get)
@@ -207,6 +208,7 @@ const VarlinkMethod control_methods[] = {
         { "io.ballast.Agent.RestartService", method_restart_service, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.StopService", method_stop_service, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.StartService", method_start_service, VARLINK_METHOD_WRITE },
+        { "io.ballast.Agent.RollbackService", method_rollback_service, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.Drain", method_drain, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.Undrain", method_undrain, VARLINK_METHOD_WRITE },
         { "io.ballast.Agent.GetUpdateStatus", method_get_update_status, 0 },

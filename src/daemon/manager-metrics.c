@@ -29,6 +29,7 @@ static void service_from_json(json_t *j, MetricsService *ret) {
                 .healthy = health && (streq(health, "healthy") || streq(health, "failing") ||
                                       (streq(health, "none") && up)),
                 .restarts = json_u64(j, "restarts"),
+                .last_rollback_usec = json_u64(json_object_get(j, "last_rollback"), "at_usec"),
                 .oom_kills = MAX(json_u64(j, "oom_kills"), json_u64(usage, "oom_kills")),
                 .usage_known = json_is_object(usage),
                 .cpu_seconds = (double) json_u64(usage, "cpu_usage_usec") / (double) USEC_PER_SEC,

@@ -61,3 +61,4 @@ int log_internal(int level, int error, const LogFields *fields, const char *file
 #define BALLAST_MESSAGE_SERVICE_REMOVED "5d3f5c1a2e0b4d6f9a7c8e1b2d3f4a57"
 #define BALLAST_MESSAGE_SERVICE_UNHEALTHY "5d3f5c1a2e0b4d6f9a7c8e1b2d3f4a58"
 #define BALLAST_MESSAGE_SERVICE_FAILED "5d3f5c1a2e0b4d6f9a7c8e1b2d3f4a59"
+#define BALLAST_MESSAGE_SERVICE_ROLLED_BACK "5d3f5c1a2e0b4d6f9a7c8e1b2d3f4a5a"

@@ -14,6 +14,7 @@
 #include "resources/cgroup.h"
 #include "supervisor/health.h"
 #include "supervisor/health-rule.h"
+#include "supervisor/history.h"
 #include "supervisor/spec-diff.h"
 #include "supervisor/stopped.h"
 #include "supervisor/supervisor.h"
@@ -25,6 +26,14 @@ typedef enum ServiceOrigin {
         ORIGIN_FILE, /* services_dir: the operator's or Ignition's */
         ORIGIN_API,  /* applied over the socket, persisted in state_dir/services */
 } ServiceOrigin;
+
+/* An update gated by health (rollback.c). */
+typedef enum UpdatePhase {
+        UPDATE_NONE,
+        UPDATE_WAITING,  /* the new spec is set; its restart is not queued yet (the pull comes first) */
+        UPDATE_STARTING, /* its start job is queued */
+        UPDATE_CHECKING, /* it started; waiting for its first passing health check */
+} UpdatePhase;
 
 typedef struct Waiter Waiter; /* a call waiting for a service (supervisor-varlink.c) */
 
@@ -87,6 +96,12 @@ typedef struct Service {
         uint64_t pull_backoff_usec;
         sd_event_source *pull_timer;
 
+        /* the kept specs (history.h) and the update in progress (rollback.c) */
+        uint64_t revision;            /* of the spec in use; 0: not kept (a file's spec) */
+        UpdatePhase update_phase;
+        UpdateMark update;            /* while update_phase != UPDATE_NONE */
+        RollbackRecord last_rollback; /* at_usec 0: none */
+
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
 } Service;
@@ -142,6 +157,22 @@ struct Supervisor {
 /* supervisor-pull.c: true while the restart of a docker service must wait for its new image */
 bool service_pull_before_restart(Supervisor *s, Service *svc);
 void service_pull_free(Service *svc);
+
+/* rollback.c: updates gated by health, and rollback. prepare keeps the specs and writes the update mark (before
+ * the spec itself): 1 when the change is a gated update (*ret_mark), 0 when not, -errno when a write failed. */
+int service_update_prepare(Supervisor *s, Service *svc, const ServiceSpec *spec, UpdateMark *ret_mark,
+                           uint64_t *ret_rev, char **ret_path);
+void service_update_started(Service *svc, const UpdateMark *m, uint64_t rev);
+void service_update_job_queued(Service *svc);
+void service_update_not_restarted(Service *svc);
+void service_update_job_done(Service *svc, const char *result);
+void service_update_healthy(Service *svc);
+/* true when the failure rolled the update back (the health check's restart is not needed then) */
+bool service_update_unhealthy(Service *svc, const char *reason);
+/* -ENOENT: no previous spec kept */
+int service_rollback(Supervisor *s, Service *svc, const char *reason, bool by_hand);
+void supervisor_load_updates(Supervisor *s);
+void service_update_status_json(Supervisor *s, Service *svc, json_t *j);
 
 /* supervisor.c: the table, health, status */
 Service *supervisor_find(Supervisor *s, const char *name);

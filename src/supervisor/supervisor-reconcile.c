@@ -101,9 +101,10 @@ static int load_dir(Supervisor *s, const char *dir, ServiceOrigin origin) {
  * mid-write when this runs (one thread), so whatever matches is litter of an earlier life. */
 static void remove_stale_temp_files_of_ours(Supervisor *s, const char *api_dir) {
         _cleanup_free_ char *containers = path_join(s->state_dir, "containers"),
-                            *markers = path_join(s->state_dir, RESTART_PENDING_DIR);
+                            *markers = path_join(s->state_dir, RESTART_PENDING_DIR),
+                            *env = path_join(s->state_dir, "env");
         const struct { const char *dir, *prefix; } where[] = {
-                { api_dir, "" }, { containers, "" }, { markers, "" }, { s->unit_dir, UNIT_PREFIX },
+                { api_dir, "" }, { containers, "" }, { markers, "" }, { env, "" }, { s->unit_dir, UNIT_PREFIX },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(where); i++) {
@@ -113,6 +114,8 @@ static void remove_stale_temp_files_of_ours(Supervisor *s, const char *api_dir) 
                 else if (n < 0)
                         log_warning_errno(n, "Cannot clean %s of temporary files, ignoring: %m", where[i].dir);
         }
+        if (history_remove_stale_temp_files(s->state_dir) > 0)
+                log_notice("Removed temporary file(s) an interrupted write left in %s/%s.", s->state_dir, HISTORY_DIR);
 }
 
 /* At the first load only: restarts an earlier life of ballastd marked and did not see done. */
@@ -171,8 +174,10 @@ int supervisor_load(Supervisor *s) {
         for (size_t i = s->n_services; i > 0; i--)
                 if (!s->services[i - 1]->present)
                         supervisor_drop(s, s->services[i - 1]);
-        if (!s->loaded_once)
+        if (!s->loaded_once) {
                 load_restart_markers(s);
+                supervisor_load_updates(s);
+        }
         s->loaded_once = true;
         log_debug("Loaded %zu service(s).", s->n_services);
         supervisor_schedule_reconcile(s);
@@ -219,6 +224,7 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
                         svc->restart_marked = false;
                         restart_marker_clear(j->supervisor, svc->name);
                 }
+                service_update_job_done(svc, result); /* may roll it back */
                 if (streq(result, "done")) {
                         log_event(LOG_INFO, 0, "service-started", svc->name, NULL, "%s is up.", unit);
                         waiters_reply(&svc->op_waiters, service_status_json(j->supervisor, svc));
@@ -252,6 +258,7 @@ int service_job(Supervisor *s, Service *svc, const char *verb) {
                 return log_warning_errno(r, "Failed to queue %s of %s: %m", verb, svc->unit);
         }
         svc->job_in_flight = true;
+        service_update_job_queued(svc);
         log_debug("%s %s", verb, svc->unit);
         waiters_notify(svc->op_waiters, json_pack("{s:s,s:s}", "name", svc->name, "state", "starting"));
         return 0;
@@ -504,6 +511,8 @@ static void reconcile_jobs(Supervisor *s) {
                         svc->restart_marked = false;
                         restart_marker_clear(s, svc->name);
                 }
+                if (svc->restart_needed)
+                        service_update_not_restarted(svc);
                 svc->restart_needed = false;
                 if (svc->resize_needed) {
                         svc->resize_needed = false;

@@ -216,7 +216,20 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         _cleanup_free_ char *path = NULL, *text = NULL;
         ServiceSpec *spec = *specp;
         bool marked_now = false;
+        UpdateMark mark = {};
+        uint64_t rev = 0;
         int r;
+
+        /* the specs kept, and an update mark when it is one: before anything else (rollback.c) */
+        if (!svc || !svc->spec || !service_spec_equal(svc->spec, spec)) {
+                _cleanup_free_ char *failed = NULL;
+                r = service_update_prepare(s, svc, spec, &mark, &rev, &failed);
+                if (r < 0) {
+                        log_event(LOG_ERR, r, "apply-failed", spec->name, BALLAST_MESSAGE_ERROR,
+                                  "Cannot persist the spec of %s: %m", spec->name);
+                        return reply_state_write_failed(call, strna(failed), r);
+                }
+        }
 
         /* A change that needs a restart is marked first (see restart_marker_set), then persisted: a crash from
          * here on converges to the new spec, restarted, at the next start. */
@@ -260,6 +273,8 @@ static int apply_spec(Supervisor *s, VarlinkCall *call, Service *svc, ServiceSpe
         svc->origin = ORIGIN_API;
         svc->present = true;
         svc->just_applied = true;
+        if (rev > 0)
+                service_update_started(svc, &mark, rev);
         log_event(LOG_INFO, 0, "service-applied", svc->name, BALLAST_MESSAGE_SERVICE_APPLIED, "Applied %s.", svc->name);
 
         supervisor_schedule_reconcile(s);
@@ -471,6 +486,9 @@ int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params) {
         if (r < 0)
                 return reply_state_write_failed(call, path, r);
         (void) stopped_mark_clear(s->state_dir, p.name);
+        /* its kept specs go with it: a service of the same name applied later starts a history of its own */
+        if (history_remove(s->state_dir, p.name) < 0)
+                log_warning("Cannot remove the kept specs of %s (%s/%s/%s).", p.name, s->state_dir, HISTORY_DIR, p.name);
         rc = calloc(1, sizeof(RemoveContext));
         if (!rc)
                 return -ENOMEM;
@@ -499,6 +517,29 @@ static int reply_stopped_write_failed(Supervisor *s, VarlinkCall *call, int erro
         _cleanup_free_ char *path = path_join(s->state_dir, STOPPED_DIR);
 
         return reply_state_write_failed(call, strna(path), error);
+}
+
+/* Back to the spec kept before the current one (or, during an update, to the one it replaces): the spec file
+ * is written first (rollback.c), then the unit restarted from it; the reply comes at once, with the status. */
+int supervisor_method_rollback(Supervisor *s, VarlinkCall *call, json_t *params) {
+        _cleanup_(name_params_done) NameParams p = {};
+        Service *svc;
+        int r;
+
+        svc = lookup_service(s, call, params, &p);
+        if (!svc)
+                return 0;
+        if (svc->origin == ORIGIN_FILE)
+                return varlink_call_error(call, "io.ballast.Agent.ServiceNotManaged",
+                                          json_pack("{s:s,s:s}", "name", p.name, "path", s->services_dir));
+        r = service_rollback(s, svc, "rolled back by hand (ballastctl rollback)", true);
+        if (r == -ENOENT)
+                return varlink_call_error(call, "io.ballast.Agent.NoPreviousSpec", json_pack("{s:s}", "name", p.name));
+        if (r < 0) {
+                _cleanup_free_ char *dir = path_join(s->state_dir, HISTORY_DIR);
+                return reply_state_write_failed(call, strna(dir), r);
+        }
+        return varlink_call_reply(call, service_status_json(s, svc));
 }
 
 /* Persists the mark first (a ballastd killed after it stops the unit at its next start), then stops the unit;

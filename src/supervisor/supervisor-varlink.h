@@ -16,6 +16,7 @@ int supervisor_method_apply(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_remove(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_restart(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_stop(Supervisor *s, VarlinkCall *call, json_t *params);
+int supervisor_method_rollback(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_start(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_list(Supervisor *s, VarlinkCall *call, json_t *params);
 int supervisor_method_get(Supervisor *s, VarlinkCall *call, json_t *params);

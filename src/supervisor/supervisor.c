@@ -51,6 +51,7 @@ static void service_free(Service *svc) {
         service_pull_free(svc);
         free(svc->health_reason);
         free(svc->health_restart_reason);
+        rollback_record_done(&svc->last_rollback);
         free(svc->container_id);
         free(svc->name);
         free(svc->unit);
@@ -145,6 +146,8 @@ static void service_health_give_up(Service *svc, bool was_healthy, const char *r
         const ServiceSpec *spec = svc->spec;
         uint64_t delay_ms;
 
+        if (service_update_unhealthy(svc, reason))
+                return; /* a new version that never became healthy: rolled back instead */
         svc->health_restarts++;
         svc->health_restarts_in_row++;
         free(svc->health_restart_reason);
@@ -198,6 +201,7 @@ static void on_health_done(bool pass, const char *reason, void *userdata) {
                                   svc->name);
                 svc->health_restarts_in_row = 0;
                 waiters_reply(&svc->ready_waiters, json_object());
+                service_update_healthy(svc);
                 break;
         case HEALTH_VERDICT_IGNORED:
                 break;
@@ -245,8 +249,10 @@ void service_health_update(Service *svc, const UnitState *u) {
 
         if (svc->spec->health == HEALTH_NONE) {
                 svc->health.healthy = running;
-                if (running)
+                if (running) {
                         waiters_reply(&svc->ready_waiters, json_object());
+                        service_update_healthy(svc);
+                }
                 return;
         }
         if (!running || u->main_pid != svc->main_pid) {
@@ -310,6 +316,7 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "main_pid", (json_int_t) (u ? u->main_pid : 0),
                          "last_exit_code", svc->last_exit_code,
                          "oom_kills", (int) svc->oom_kills);
+        service_update_status_json(s, svc, j);
         /* stopped on purpose: "ballastctl" or "hand", and since when */
         if (j && svc->stopped != STOPPED_NONE) {
                 json_object_set_new(j, "stopped_by", json_string(stopped_by_to_string(svc->stopped)));
