@@ -15,7 +15,7 @@
 # whatever is left there is killed (and reported), the cgroups removed, the namespace's mounts vanish, and
 # the overlay's upper dir and the clone are deleted. Exit status: COMMAND's (124 on timeout).
 # Needs root, debootstrap, git, util-linux (unshare, flock, pivot_root). Nothing is installed on the host.
-# Environment knobs: FRESH_TIMEOUT (COMMAND's time limit, 2400 s), FRESH_ROOTFS (the cached root),
+# Environment knobs: FRESH_TIMEOUT (COMMAND's time limit, 5400 s: CI's 90 minutes), FRESH_ROOTFS (the cached root),
 # FRESH_MIRROR (default: the first URI in /etc/apt/sources.list.d/debian.sources, else deb.debian.org).
 set -eu
 
@@ -84,7 +84,7 @@ done
 
 top=$(cd "$(dirname "$self")/.." && pwd -P)
 export FRESH_ROOTFS=${FRESH_ROOTFS:-/var/tmp/ballast-deb12-rootfs}
-timeout_s=${FRESH_TIMEOUT:-2400}
+timeout_s=${FRESH_TIMEOUT:-5400}
 mirror=${FRESH_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
 export FRESH_MIRROR=${mirror:-http://deb.debian.org/debian}
 now() { date +%s%N; }
