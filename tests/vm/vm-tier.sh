@@ -298,7 +298,7 @@ wait_for $((slow * 3)) g "curl -fsS -m 5 http://127.0.0.1:18080/index.html"
 ok $? "the Docker service serves again after the reboot ($(since "$t") s since the reboot)"
 wait_for $((slow * 3)) g "curl -fs -m 2 -o /dev/null http://127.0.0.1:18083/index.html && curl -fs -m 2 -o /dev/null http://127.0.0.1:18084/hostname && curl -fs -m 2 -o /dev/null http://127.0.0.1:18085/hostname"
 ok $? "crash, alpha and beta serve again too"
-up=$(gq cut -d' ' -f1 /proc/uptime)
+up=$(gq cat /proc/uptime | cut -d' ' -f1)
 like "$(gq ballastctl ps)" 'web.*active' "ballastctl ps lists the Docker service active"
 wait_for $((slow * 3)) g "systemctl is-active -q multi-user.target"
 ok $? "multi-user.target is reached"
