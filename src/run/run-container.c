@@ -110,6 +110,21 @@ int body_load(const char *path, Body *ret) {
         return 0;
 }
 
+/* mode (what Docker says of a container's network) is the one the body asks for (want; NULL: any). A container
+ * created without a network mode is reported as "default" by Docker before 25, as "bridge" from 25 on (API 1.44):
+ * the same network, so the network holder is kept either way rather than replaced on every restart. */
+static bool network_mode_is_default(const char *mode) {
+        return streq(mode, "default") || streq(mode, "bridge");
+}
+
+static bool network_mode_same(const char *mode, const char *want) {
+        if (!want)
+                return true;
+        if (!mode)
+                return false;
+        return streq(mode, want) || (network_mode_is_default(mode) && network_mode_is_default(want));
+}
+
 /* Removes the container id that is in the way (hash, status, mode: what Docker says of it, for the message).
  * Returns 0 when it is gone, 1 when its removal is already in progress (look again), or a negative errno. */
 static int container_remove(Docker *d, const Body *b, const char *id, const char *hash, const char *status,
@@ -119,7 +134,7 @@ static int container_remove(Docker *d, const Body *b, const char *id, const char
         char msg[512];
         int r;
 
-        if (hash && b->hash && streq(hash, b->hash) && (!b->network_mode || (mode && streq(mode, b->network_mode))))
+        if (hash && b->hash && streq(hash, b->hash) && network_mode_same(mode, b->network_mode))
                 log_notice("Removing the leftover %s %s (%s)", body_what(b), short_id(id), strna(status));
         else if (hash && b->hash && streq(hash, b->hash))
                 log_notice("Replacing the %s %s (%s): it joined another network holder", body_what(b),
@@ -253,7 +268,7 @@ int container_prepare(Docker *d, const Body *b, const char *cname, bool allow_re
                         running = json_is_true(json_object_get(json_object_get(v, "State"), "Running"));
                         mode = json_string_value(json_object_get(json_object_get(v, "HostConfig"), "NetworkMode"));
                         action = container_action(true, hash, status, running, b->hash,
-                                                  !b->network_mode || (mode && streq(mode, b->network_mode)),
+                                                  network_mode_same(mode, b->network_mode),
                                                   b->holder || allow_reuse);
                         if (action == ACTION_REUSE && !allow_reuse)
                                 action = ACTION_REPLACE;

@@ -50,24 +50,14 @@ ok $? "plus busybox-image.service"
 
 trap '"$VM" stop 60 >/dev/null 2>&1; "$VM" kill' EXIT
 t0=$(now)
-VM_DISK=$IGN/disk.img VM_KERNEL=$IGN/vmlinuz VM_INITRD=$IGN/initrd.img \
+boot=$(VM_DISK=$IGN/disk.img VM_KERNEL=$IGN/vmlinuz VM_INITRD=$IGN/initrd.img \
 	VM_APPEND="ignition.firstboot ignition.platform.id=qemu" \
-	VM_QEMU_ARGS="-fw_cfg name=opt/com.coreos/config,file=$cfg" "$VM" start >/dev/null || bail "qemu did not start"
-boot=$("$VM" wait-ssh 900) || bail "the guest did not answer ssh within 900 s (serial log: $top_builddir/vm/run/serial.log)"
+	VM_QEMU_ARGS="-fw_cfg name=opt/com.coreos/config,file=$cfg" "$VM" boot 900) ||
+	bail "the guest did not answer ssh within 900 s (serial log: $top_builddir/vm/run/serial.log)"
 diag "power-on to ssh: $boot s"
 slow=${boot%.*}
 [ "$slow" -ge 20 ] || slow=20
-# ssh itself may time out on a loaded host (255: no connection): tried again, up to 3 times
-g() {
-	local i rc
-	for i in 1 2 3; do
-		VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "$@" </dev/null
-		rc=$?
-		[ $rc = 255 ] || return $rc
-		sleep 2
-	done
-	return $rc
-}
+g() { VM_SSH_TIMEOUT=$((slow * 4)) "$VM" ssh "$@" </dev/null; }
 gq() { g "$@" 2>/dev/null; }
 
 # Ignition ran in the initramfs: its journal is in this boot's

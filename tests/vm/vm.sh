@@ -6,7 +6,13 @@
 #                        build tree (read-write) and the source tree (read-only) shared over virtio-9p and mounted
 #                        in the guest at their host paths, ssh forwarded from a free port on 127.0.0.1
 #   vm.sh wait-ssh [S]   wait at most S seconds (default 600) until ssh answers; prints the seconds since start
-#   vm.sh ssh CMD...     run CMD in the guest as root, killed after $VM_SSH_TIMEOUT seconds (default 600)
+#   vm.sh boot [S]       start, then wait-ssh [S]: prints the seconds from QEMU's start to ssh; when the guest does
+#                        not answer, prints the serial console's last lines to stderr and ends QEMU (every test
+#                        boots with this)
+#   vm.sh ssh CMD...     run CMD in the guest as root, killed after $VM_SSH_TIMEOUT seconds (default 600); when
+#                        stdin is /dev/null, a connection that ssh itself could not make (exit 255: sshd too slow
+#                        on a loaded host) is tried again, up to 3 times
+#   vm.sh put PATH       write stdin to PATH in the guest (tried up to 3 times, like ssh)
 #   vm.sh stop [S]       power the guest off, wait at most S seconds (default 60), then kill QEMU; always ends it
 #   vm.sh kill           end QEMU now (SIGTERM, then SIGKILL)
 #   vm.sh console        the serial console (socat; the log is always in $VMDIR/run/serial.log)
@@ -110,6 +116,42 @@ wait_ssh() {
 	die "ssh did not answer within $max s; the serial log: $RUN/serial.log"
 }
 
+boot() {
+	local max=${1:-600} s
+	start >/dev/null || return 1
+	if ! s=$(wait_ssh "$max"); then
+		echo "vm: the serial console's last lines:" >&2
+		sed 's/\x1b\[[0-9;:?]*[a-zA-Z]//g' "$RUN/serial.log" 2>/dev/null | tail -n 15 >&2
+		kill_qemu
+		return 1
+	fi
+	echo "$s"
+}
+
+guest() {  # guest CMD...: ssh, tried again on 255 when stdin is /dev/null (nothing to send twice)
+	local i rc
+	ssh_cmd
+	[ "$(readlink /proc/self/fd/0)" = /dev/null ] || exec timeout -k 5 "$SSH_TIMEOUT" "${SSH[@]}" "$@"
+	for i in 1 2 3; do
+		timeout -k 5 "$SSH_TIMEOUT" "${SSH[@]}" "$@"
+		rc=$?
+		[ $rc = 255 ] || return $rc
+		sleep 2
+	done
+	return $rc
+}
+
+put() {  # put PATH < CONTENT
+	local c i
+	c=$(cat; echo .)
+	ssh_cmd
+	for i in 1 2 3; do
+		printf '%s' "${c%.}" | timeout -k 5 "$SSH_TIMEOUT" "${SSH[@]}" "cat > '$1'" && return 0
+		sleep 2
+	done
+	return 1
+}
+
 stop() {
 	local max=${1:-60} pid
 	pid=$(qemu_pid) || { rm -f "$RUN/qemu.pid"; return 0; }
@@ -126,9 +168,11 @@ stop() {
 case "${1:-}" in
 start) start ;;
 wait-ssh) wait_ssh "${2:-600}" ;;
-ssh) shift; ssh_cmd; exec timeout -k 5 "$SSH_TIMEOUT" "${SSH[@]}" "$@" ;;
+boot) boot "${2:-600}" ;;
+ssh) shift; set +e; guest "$@" ;;
+put) put "$2" ;;
 stop) stop "${2:-60}" ;;
 kill) kill_qemu ;;
 console) exec socat -,raw,echo=0 "UNIX-CONNECT:$RUN/serial.sock" ;;
-*) echo "usage: $0 start | wait-ssh [S] | ssh CMD... | stop [S] | kill | console" >&2; exit 2 ;;
+*) echo "usage: $0 start | wait-ssh [S] | boot [S] | ssh CMD... | put PATH | stop [S] | kill | console" >&2; exit 2 ;;
 esac
