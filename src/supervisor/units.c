@@ -348,8 +348,12 @@ static void fput_service_limits(FILE *f, const ServiceSpec *s) {
                 else
                         fprintf(f, "CPUQuota=%" PRIu64 ".%" PRIu64 "%%\n", s->cpu_millis / 10, s->cpu_millis % 10);
         }
+        /* no limit is "max", said: otherwise systemd's DefaultTasksMax= (15% of the kernel's pid_max) applies,
+         * which is neither the spec nor what the drift check wants */
         if (s->pids > 0)
                 fprintf(f, "TasksMax=%" PRIu64 "\n", s->pids);
+        else
+                fputs("TasksMax=infinity\n", f);
 }
 
 /* The [Unit] section and the first lines of [Service]. */
@@ -644,8 +648,9 @@ json_t *container_create_body(const ServiceSpec *s, const char *cgroup_parent) {
                 set(host, "Memory", json_integer((json_int_t) s->memory), &failed);
         if (s->cpu_millis > 0)
                 set(host, "NanoCpus", json_integer((json_int_t) (s->cpu_millis * 1000000ULL)), &failed);
-        if (s->pids > 0)
-                set(host, "PidsLimit", json_integer((json_int_t) s->pids), &failed);
+        /* -1: no limit, said (under the systemd cgroup driver the scope gets TasksMax=infinity rather than
+         * systemd's DefaultTasksMax=) */
+        set(host, "PidsLimit", json_integer(s->pids > 0 ? (json_int_t) s->pids : -1), &failed);
         container_body_add_security(body, host, s, &failed);
         set_secret_binds(host, s, &failed);
         /* The output reaches the journal through ballast-run, under the unit (run-output.c). Docker keeps its

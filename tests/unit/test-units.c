@@ -653,8 +653,8 @@ static void test_container_body(void) {
                 ok(body3 && !json_object_get(body3, "Cmd"), "  no Cmd without a command");
                 ok(body3 && !json_object_get(json_object_get(body3, "HostConfig"), "Memory") &&
                            !json_object_get(json_object_get(body3, "HostConfig"), "NanoCpus") &&
-                           !json_object_get(json_object_get(body3, "HostConfig"), "PidsLimit"),
-                   "  no resource fields when none are committed");
+                           json_integer_value(json_object_get(json_object_get(body3, "HostConfig"), "PidsLimit")) == -1,
+                   "  no memory or CPU fields when none are committed, PidsLimit -1 (no limit, said)");
         }
 }
 
