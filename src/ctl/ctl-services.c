@@ -41,11 +41,15 @@ int verb_ps(int argc, char *argv[]) {
         json_array_foreach(list, i, svc) {
                 const char *origin = json_string_value(json_object_get(svc, "origin"));
                 const char *by = json_string_value(json_object_get(svc, "stopped_by"));
+                const char *load = json_string_value(json_object_get(svc, "load_state"));
                 const char *text = json_string_value(json_object_get(svc, "pull_status")) ?:
                                    json_string_value(json_object_get(svc, "status_text"));
                 char state[160];
 
-                if (by) /* stopped on purpose, and kept so */
+                if (load && streq(load, "masked")) /* an operator's `systemctl mask`: nothing starts it */
+                        snprintf(state, sizeof(state), "masked (%s)",
+                                 strna(json_string_value(json_object_get(svc, "state"))));
+                else if (by) /* stopped on purpose, and kept so */
                         snprintf(state, sizeof(state), "stopped (by %s)", streq(by, "hand") ? "hand" : "ballastctl");
                 /* an image pull on the way (or why it failed) says more than "activating (start)" */
                 else if (text && (strneq(text, "pulling ", 8) || strneq(text, "pull of ", 8)))

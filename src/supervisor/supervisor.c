@@ -317,6 +317,9 @@ json_t *service_status_json(Supervisor *s, Service *svc) {
                          "last_exit_code", svc->last_exit_code,
                          "oom_kills", (int) svc->oom_kills);
         service_update_status_json(s, svc, j);
+        /* masked by an operator (or gone): said, since ActiveState alone reads like a plain stop */
+        if (j && u && u->load_state && !streq(u->load_state, "loaded"))
+                json_object_set_new(j, "load_state", json_string(u->load_state));
         /* stopped on purpose: "ballastctl" or "hand", and since when */
         if (j && svc->stopped != STOPPED_NONE) {
                 json_object_set_new(j, "stopped_by", json_string(stopped_by_to_string(svc->stopped)));

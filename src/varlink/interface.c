@@ -69,6 +69,8 @@ const char ballast_interface_description[] =
         "  # systemd's ActiveState and SubState of the unit\n"
         "  state: string,\n"
         "  sub_state: string,\n"
+        "  # systemd's LoadState when it is not \"loaded\": \"masked\" (an operator masked the unit), \"not-found\"\n"
+        "  load_state: ?string,\n"
         "  # the unit's status line (systemd's StatusText): \"pulling IMAGE: 45% (1 of 3 layers)\", why a pull failed\n"
         "  status_text: ?string,\n"
         "  # the pull of a changed spec's image while the running version serves, or why it failed\n"
