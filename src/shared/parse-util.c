@@ -128,3 +128,34 @@ int parse_cpu_millis(double cpu, uint64_t *ret) {
         *ret = (uint64_t) llround(cpu * 1000.0);
         return 0;
 }
+
+int parse_versioned_keys(const char *text, uint64_t max_version,
+                         int (*f)(const char *key, const char *value, void *userdata), void *userdata) {
+        _cleanup_free_ char *copy = strdup(text);
+        uint64_t version = 0;
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+
+                if (!eq)
+                        return -EINVAL;
+                *eq = 0;
+                if (streq(line, "version")) {
+                        if (safe_atou64(eq + 1, &version) < 0)
+                                return -EINVAL;
+                        continue;
+                }
+                r = f(line, eq + 1, userdata);
+                if (r < 0)
+                        return r;
+        }
+        if (version < 1)
+                return -EINVAL;
+        if (version > max_version)
+                return -EPROTONOSUPPORT;
+        return 0;
+}

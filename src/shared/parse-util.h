@@ -24,3 +24,10 @@ const char *format_size(char *buf, size_t len, uint64_t bytes);
 int parse_cpu_millis(double cpu, uint64_t *ret);
 
 #define FORMAT_SIZE_MAX 32
+
+/* The small state files (a stop mark, an update mark, a rollback record): lines KEY=VALUE, one of them
+ * version=N. Calls f(key, value, userdata) for every other line (f ignores keys it does not know: a newer
+ * ballastd's, of the same version). A line without '=', a missing or zero version, or f's error: -EINVAL (or
+ * f's); a version above max_version: -EPROTONOSUPPORT. */
+int parse_versioned_keys(const char *text, uint64_t max_version,
+                         int (*f)(const char *key, const char *value, void *userdata), void *userdata);

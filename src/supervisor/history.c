@@ -69,38 +69,6 @@ int update_mark_render(const UpdateMark *m, char **ret_text) {
         return 0;
 }
 
-/* Calls f(key, value, userdata) for each line KEY=VALUE of text; checks version=. */
-static int parse_keys(const char *text, int (*f)(const char *key, const char *value, void *userdata),
-                      void *userdata) {
-        _cleanup_free_ char *copy = strdup(text);
-        uint64_t version = 0;
-        char *save = NULL;
-        int r;
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-
-                if (!eq)
-                        return -EINVAL;
-                *eq = 0;
-                if (streq(line, "version")) {
-                        if (safe_atou64(eq + 1, &version) < 0)
-                                return -EINVAL;
-                        continue;
-                }
-                r = f(line, eq + 1, userdata);
-                if (r < 0)
-                        return r;
-        }
-        if (version < 1)
-                return -EINVAL;
-        if (version > HISTORY_FORMAT)
-                return -EPROTONOSUPPORT;
-        return 0;
-}
-
 static int update_key(const char *key, const char *value, void *userdata) {
         UpdateMark *m = userdata;
 
@@ -115,7 +83,7 @@ static int update_key(const char *key, const char *value, void *userdata) {
 
 int update_mark_parse(const char *text, UpdateMark *ret) {
         UpdateMark m = {};
-        int r = parse_keys(text, update_key, &m);
+        int r = parse_versioned_keys(text, HISTORY_FORMAT, update_key, &m);
 
         if (r < 0)
                 return r;
@@ -166,7 +134,7 @@ static int rollback_key(const char *key, const char *value, void *userdata) {
 
 int rollback_record_parse(const char *text, RollbackRecord *ret) {
         _cleanup_(rollback_record_done) RollbackRecord r = {};
-        int k = parse_keys(text, rollback_key, &r);
+        int k = parse_versioned_keys(text, HISTORY_FORMAT, rollback_key, &r);
 
         if (k < 0)
                 return k;

@@ -8,6 +8,7 @@
 
 #include "shared/fileio.h"
 #include "shared/macro.h"
+#include "shared/parse-util.h"
 #include "supervisor/stopped.h"
 
 const char *stopped_by_to_string(StoppedBy by) {
@@ -31,61 +32,37 @@ int stopped_mark_render(StoppedBy by, uint64_t since_usec, char **ret_text) {
         return 0;
 }
 
-static int parse_u64(const char *v, uint64_t *ret) {
-        char *end;
-        unsigned long long u;
+struct mark_fields {
+        StoppedBy by;
+        uint64_t since;
+};
 
-        if (!*v || *v == '-' || *v == '+' || *v == ' ')
-                return -EINVAL;
-        errno = 0;
-        u = strtoull(v, &end, 10);
-        if (errno != 0 || *end)
-                return -EINVAL;
-        *ret = u;
+static int mark_key(const char *key, const char *value, void *userdata) {
+        struct mark_fields *m = userdata;
+
+        if (streq(key, "by")) {
+                if (streq(value, "ballastctl"))
+                        m->by = STOPPED_BY_CTL;
+                else if (streq(value, "hand"))
+                        m->by = STOPPED_BY_HAND;
+                else
+                        return -EINVAL;
+        } else if (streq(key, "since_usec"))
+                return safe_atou64(value, &m->since) < 0 ? -EINVAL : 0;
         return 0;
 }
 
 int stopped_mark_parse(const char *text, StoppedBy *ret_by, uint64_t *ret_since_usec) {
-        _cleanup_free_ char *copy = strdup(text);
-        StoppedBy by = STOPPED_NONE;
-        uint64_t since = 0, version = 0;
-        bool have_version = false;
-        char *save = NULL;
+        struct mark_fields m = { .by = STOPPED_NONE };
+        int r = parse_versioned_keys(text, STOPPED_FORMAT, mark_key, &m);
 
-        if (!copy)
-                return -ENOMEM;
-        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-
-                if (!eq)
-                        return -EINVAL;
-                *eq = 0;
-                if (streq(line, "version")) {
-                        if (parse_u64(eq + 1, &version) < 0)
-                                return -EINVAL;
-                        have_version = true;
-                } else if (streq(line, "by")) {
-                        if (streq(eq + 1, "ballastctl"))
-                                by = STOPPED_BY_CTL;
-                        else if (streq(eq + 1, "hand"))
-                                by = STOPPED_BY_HAND;
-                        else
-                                return -EINVAL;
-                } else if (streq(line, "since_usec")) {
-                        if (parse_u64(eq + 1, &since) < 0)
-                                return -EINVAL;
-                }
-                /* other keys: a newer ballastd's, of the same version */
-        }
-        if (!have_version || version < 1)
+        if (r < 0)
+                return r;
+        if (m.by == STOPPED_NONE)
                 return -EINVAL;
-        if (version > STOPPED_FORMAT)
-                return -EPROTONOSUPPORT;
-        if (by == STOPPED_NONE)
-                return -EINVAL;
-        *ret_by = by;
+        *ret_by = m.by;
         if (ret_since_usec)
-                *ret_since_usec = since;
+                *ret_since_usec = m.since;
         return 0;
 }
 
