@@ -247,7 +247,7 @@ VarlinkClient *client(void) {
 
 /* One call; checks the error name (NULL: success) and the parameters exactly. */
 void check_call(VarlinkClient *c, const char *method, const char *params, const char *want_error,
-                       const char *want_params) {
+                const char *want_params) {
         _cleanup_json_ json_t *p = params ? parse(params) : json_object(), *reply = NULL;
         _cleanup_free_ char *error = NULL;
         int r;
