@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static unsigned tap_count, tap_failures;
+/* one count per program, shared by every file of it (a test and its fixture, e.g. tests/unit/varlink-fixture.c):
+ * weak, so each file that includes this header may define them and the linker keeps one */
+__attribute__((weak)) unsigned tap_count, tap_failures;
 
 __attribute__((format(printf, 4, 5), unused)) static int tap_ok(int pass, const char *file, int line,
                                                                  const char *fmt, ...) {
