@@ -208,6 +208,54 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+/* ListUnitsByNames' answer after a reload: the LoadState of each of our units (masked or unmasked by an
+ * operator, a unit file gone), which no PropertiesChanged reports. */
+static int on_load_states(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Bus *b = userdata;
+        const char *name, *load, *x;
+        uint32_t job;
+        int r;
+
+        if (sd_bus_message_is_method_error(m, NULL))
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
+        if (r < 0)
+                return 0;
+        while ((r = sd_bus_message_read(m, "(ssssssouso)", &name, &x, &load, &x, &x, &x, &x, &job, &x,
+                                        &x)) > 0) {
+                UnitState *u = (UnitState *) bus_unit(b, name);
+
+                if (!u || streq_ptr(u->load_state, load) || set_string(&u->load_state, load) < 0)
+                        continue;
+                bus_unit_changed(b, u);
+        }
+        return 0;
+}
+
+/* The end of a daemon-reload (ours or an operator's `systemctl mask`/`daemon-reload`): one call reads the
+ * LoadState of every unit we know. */
+static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        Bus *b = userdata;
+        int active, r;
+
+        if (!bus_name_owner_sent(&b->systemd, m) || sd_bus_message_read(m, "b", &active) < 0 || active ||
+            !b->connected || b->n_units == 0)
+                return 0;
+        r = sd_bus_message_new_method_call(b->bus, &call, SD_DEST, SD_PATH, SD_MANAGER, "ListUnitsByNames");
+        if (r >= 0)
+                r = sd_bus_message_open_container(call, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < b->n_units; i++)
+                r = sd_bus_message_append(call, "s", b->units[i].name);
+        if (r >= 0)
+                r = sd_bus_message_close_container(call);
+        if (r >= 0)
+                r = bus_send(b, call, on_load_states, b);
+        if (r < 0)
+                log_debug_errno(r, "Failed to ask systemd for the units' load state after a reload: %m");
+        return 0;
+}
+
 void bus_unit_foreign_job_seen(Bus *b, const char *unit) {
         UnitState *u = (UnitState *) bus_unit(b, unit);
         if (u)
@@ -595,6 +643,9 @@ int bus_start(Bus *b) {
         r = bus_name_owner_watch(&b->systemd, bus, SD_DEST, NULL, NULL);
         if (r >= 0)
                 r = sd_bus_match_signal_async(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed,
+                                              NULL, b);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Reloading", on_reloading,
                                               NULL, b);
         if (r >= 0)
                 r = sd_bus_add_match_async(bus, NULL,

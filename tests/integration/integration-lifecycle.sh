@@ -103,6 +103,27 @@ ok $? "stopped by hand again"
 bctl -t 30 start s1 >/dev/null
 ok $? "ballastctl start after a stop by hand"
 is "$(active s1)" active "s1 is up"
+# ---- masked by hand: a link to /dev/null in place of the unit file (`systemctl mask` refuses, even with
+# --force: the unit file ballast wrote is in /etc/systemd/system, and a runtime mask in /run does not shadow it) ----
+sb systemctl stop ballast-s1.service
+wait_for 10 by_hand
+sb ln -sf /dev/null /etc/systemd/system/ballast-s1.service
+sb systemctl daemon-reload
+masked() { ps_line s1 | grep -q "masked (inactive)"; }
+wait_for 10 masked
+st=$?
+ok $st "a unit masked by hand (a link to /dev/null, daemon-reload): ps says masked"
+[ $st = 0 ] || diag "$(ps_line s1) / LoadState=$(sb systemctl show -P LoadState ballast-s1.service)"
+sb systemctl kill -s HUP ballastd.service
+sleep 1
+is "$(sb readlink /etc/systemd/system/ballast-s1.service)" /dev/null "a reconcile leaves the mask as it is"
+sb rm /etc/systemd/system/ballast-s1.service
+sb systemctl kill -s HUP ballastd.service
+unit_back() { sb test -f /etc/systemd/system/ballast-s1.service && ps_line s1 | grep -q "stopped (by hand)"; }
+wait_for 10 unit_back
+ok $? "unmasked: the unit file written again, still stopped (by hand)"
+bctl -t 30 start s1 >/dev/null
+is "$(active s1)" active "and ballastctl start brings it up"
 
 # ---- a Docker service ----
 bctl -t 30 stop d1 >/dev/null
