@@ -19,6 +19,7 @@ typedef struct VolumesContext {
         Supervisor *supervisor;
         char *name;
         unsigned pending;  /* volume deletions in flight */
+        bool waited;       /* the removal was another's, in progress: waited for with condition=removed */
         json_t *removed;   /* names */
         char *error;       /* the first failure, for the reply */
         VolumesDoneFunc done;
@@ -113,12 +114,33 @@ static void on_volumes_listed(Docker *d, int error, long status, json_t *reply, 
                 volumes_finish(vc);
 }
 
+static void on_container_gone(Docker *d, int error, long status, json_t *reply, void *userdata);
+
+/* POST /containers/ballast-NAME/wait?condition=removed: answers once the container is gone (404: already). */
+static int container_wait_removed(VolumesContext *vc) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "/containers/ballast-%s/wait?condition=removed", vc->name) < 0)
+                return -ENOMEM;
+        vc->waited = true;
+        vc->pending = 1;
+        if (docker_call_full(vc->supervisor->docker, "POST", path, NULL, 60000, on_container_gone, volumes_destroy,
+                             vc) < 0) {
+                vc->pending = 0;
+                return -EIO;
+        }
+        return 0;
+}
+
 static void on_container_gone(Docker *d, int error, long status, json_t *reply, void *userdata) {
         VolumesContext *vc = userdata;
         _cleanup_free_ char *path = NULL;
 
         vc->pending = 0;
-        if (error < 0 || (status != 204 && status != 404)) {
+        /* 409: a removal already in progress (ballast-run's own, or the sweep of a unit gone): wait for it */
+        if (error >= 0 && status == 409 && !vc->waited && container_wait_removed(vc) >= 0)
+                return;
+        if (error < 0 || (status != 204 && status != 404 && !(vc->waited && status == 200))) {
                 /* the volumes are in use while it exists: Docker would refuse them */
                 volumes_fail(vc, "the container ballast-%s could not be removed (%s)", vc->name,
                              error < 0 ? strerror(-error) : strna(json_string_value(json_object_get(reply, "message"))));
