@@ -7,8 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/sandbox.sh"
 . "$here/../lib/lib.sh"
 
-# The score of units/ballastd.service.in is 2.1 (docs/SECURITY.md); a change that weakens the unit fails here.
-SCORE_BOUND=2.2
+# The score of units/ballastd.service.in is 2.4 (docs/SECURITY.md: 2.1 with ProtectClock=, which would refuse the
+# read-only adjtimex() the clock gate needs); a change that weakens the unit further fails here.
+SCORE_BOUND=2.5
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-it-hardening.XXXXXX)
 trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
