@@ -324,7 +324,7 @@ _sb_kill_rest() {
 _sb_save_journal() {
 	[ -n "${BALLAST_FAIL_JOURNAL:-}" ] || return 0
 	[ "${_tap_failed:-0}" -gt 0 ] || [ "${_ballast_bailed:-0}" = 1 ] || return 0
-	timeout 20 nsenter -t "$1" -a -r -w journalctl --no-pager -o short-monotonic -n 400 \
+	timeout 20 nsenter -t "$1" -a -r -w journalctl --no-pager -o short-monotonic -n 3000 \
 		-u 'ballast*' -u docker.service -u 'ballastd*' > "$BALLAST_FAIL_JOURNAL" 2>&1 || true
 }
 
