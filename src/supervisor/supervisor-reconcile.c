@@ -490,6 +490,11 @@ static void reconcile_jobs(Supervisor *s) {
                 Service *svc = s->services[i];
                 const UnitState *u = bus_unit(s->bus, svc->unit);
 
+                /* applied while an earlier reload was in flight: its unit is not written yet, so systemd would
+                 * answer a start with NoSuchUnit (or restart it from the old unit); the pass after the reload
+                 * that follows its write decides */
+                if (!svc->files_synced)
+                        continue;
                 if (service_keep_stopped(s, svc, u))
                         continue;
                 /* just connected, the unit cache not filled yet: whether it runs (and so needs the restart) is

@@ -78,6 +78,9 @@ sb systemd-sysusers >/dev/null 2>&1
 check "systemd-sysusers creates the group ballast from the image's sysusers.d" -- sb getent group ballast
 sb systemd-tmpfiles --create /usr/lib/tmpfiles.d/ballast.conf >/dev/null 2>&1
 is "$(sb stat -c %a /var/lib/ballast)" 700 "systemd-tmpfiles: /var/lib/ballast is 0700"
+# a sanitizer build's ballastd needs its allowances (ptrace for LeakSanitizer's exit check) beside the image's unit
+ballast_sanitizer_env || bail "cannot set the sanitizers' environment in the sandbox"
+ballast_sanitizer_dropin || bail "cannot write the sanitizer drop-in"
 sb systemctl daemon-reload
 sb systemctl start ballastd.socket ballastd.service
 wait_for 20 sb /usr/bin/ballastctl status
