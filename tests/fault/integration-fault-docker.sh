@@ -56,9 +56,8 @@ all_well() {
 		echo "$ps" | grep -Eq 'local +(file|applied) +exec +active \(running\)'
 }
 wait_for 30 all_well
-st=$?
-ok $st "all three active and healthy, web answering"
-[ $st = 0 ] || { bctl ps 2>&1 | sed 's/^/#   /'; answers || diag "web does not answer on 18080"; }
+ok $? "all three active and healthy, web answering" ||
+	{ bctl ps 2>&1 | sed 's/^/#   /'; answers || diag "web does not answer on 18080"; }
 bpid=$(sb systemctl show -P MainPID ballastd.service)
 lpid=$(sb systemctl show -P MainPID ballast-local.service)
 docker_up() { sb timeout 2 /usr/bin/docker version >/dev/null 2>&1; }

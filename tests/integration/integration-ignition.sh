@@ -80,9 +80,8 @@ ok $? "ballastctl ps: hello active and healthy"
 n=$(ls "$top_srcdir"/examples/*.json | wc -l)
 all_active() { sb /opt/bin/ballastctl status 2>&1 | grep -Eq "Services: +$n total, $n active, 0 failed"; }
 wait_for 30 all_active
-st=$?
-ok $st "ballastctl status: the $n services of examples/ counted, all active, none failed"
-[ $st = 0 ] || sb /opt/bin/ballastctl status 2>&1 | sed 's/^/#   /'
+ok $? "ballastctl status: the $n services of examples/ counted, all active, none failed" ||
+	sb /opt/bin/ballastctl status 2>&1 | sed 's/^/#   /'
 out=$(sb /opt/bin/ballastctl status 2>&1)
 like "$out" "Waiting for: +nothing" "ballastctl status: waiting for nothing (systemd, Docker and a valid configuration are there)"
 is "$(sb /opt/bin/ballastctl --json status | jq -r '"\(.config) \(.config_error)"')" "/etc/ballast/ballast.json null" \

@@ -6,7 +6,7 @@
 _tap_n=0
 _tap_failed=0
 
-ok() {  # ok CONDITION-STATUS DESCRIPTION   (status 0 = pass)
+ok() {  # ok CONDITION-STATUS DESCRIPTION   (status 0 = pass; returns it)
 	local st=$1; shift
 	_tap_n=$((_tap_n + 1))
 	if [ "$st" -eq 0 ]; then
@@ -16,6 +16,7 @@ ok() {  # ok CONDITION-STATUS DESCRIPTION   (status 0 = pass)
 		# a TAP TODO (a known bug, described after "# TODO") is an expected failure, not a failure of the test
 		case "$*" in *"# TODO"*) ;; *) _tap_failed=$((_tap_failed + 1)) ;; esac
 	fi
+	return "$st"   # so that `ok ... || diag ...` prints what a failed point saw, as after is and like
 }
 
 check() {  # check DESCRIPTION -- CMD...   runs CMD, passes when it succeeds
