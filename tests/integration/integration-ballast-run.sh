@@ -9,20 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/sandbox.sh"
 . "$here/../lib/lib.sh"
 
-[ "$(id -u)" = 0 ] || bail "needs root (systemd and Docker sandbox)"
-[ -x "$top_builddir/ballast-run" ] || bail "no $top_builddir/ballast-run (build first)"
-command -v dockerd >/dev/null || { echo "Bail out! dockerd is not installed (tools/deps.sh installs docker.io)"; exit 1; }
-
-SB_DIR=$(mktemp -d /var/tmp/ballast-it-run.XXXXXX)
-trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
-sandbox_start "$SB_DIR" --docker || bail "cannot start the systemd + Docker sandbox"
-ROOT=/proc/$SANDBOX_PID/root
-BIN=/run/ballast-test/bin
-BODIES=/var/lib/ballast/containers
-sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
-cp "$top_builddir/ballast-run" "$top_builddir/ballast-pause" "$ROOT$BIN/" || bail "cannot install ballast-run"
-ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
-DOCKER=/usr/bin/docker
+ballast_run_sandbox_start run ballast-pause
 PORT=18080
 # A run shorter than --stable-ms (+ the delay) is a quick exit. The interleavings are arranged, not raced: the
 # quick exit is a kill of a run whose unit says --stable-ms QUICK_STABLE_MS (far longer than the test), so it is

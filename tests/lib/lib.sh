@@ -240,6 +240,31 @@ ballast_sanitizer_dropin() {
 	UNIT
 }
 
+# A systemd + Docker sandbox for the tests that drive ballast-run alone (no ballastd): SB_DIR (removed at exit),
+# ROOT, BIN (ballast-run and the other build files named, copied there), BODIES (where container bodies go) and
+# DOCKER are set. ballast_run_sandbox_start NAME [FILE...]
+ballast_run_sandbox_start() {
+	local name=$1 f
+	shift
+	[ "$(id -u)" = 0 ] || bail "needs root (systemd and Docker sandbox)"
+	for f in ballast-run "$@"; do
+		[ -x "$top_builddir/$f" ] || bail "no $top_builddir/$f (build first)"
+	done
+	command -v dockerd >/dev/null || bail "dockerd is not installed (tools/deps.sh installs docker.io)"
+	SB_DIR=$(mktemp -d "/var/tmp/ballast-it-$name.XXXXXX")
+	trap 'sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1; rm -rf "$SB_DIR"' EXIT
+	sandbox_start "$SB_DIR" --docker || bail "cannot start the systemd + Docker sandbox"
+	ROOT=/proc/$SANDBOX_PID/root
+	BIN=/run/ballast-test/bin
+	BODIES=/var/lib/ballast/containers
+	DOCKER=/usr/bin/docker
+	sb mkdir -p "$BIN" "$BODIES" /run/ballast || bail "cannot prepare the sandbox"
+	for f in ballast-run "$@"; do
+		cp "$top_builddir/$f" "$ROOT$BIN/" || bail "cannot install $f"
+	done
+	ballast_sanitizer_env || bail "cannot set the sanitizers' environment"
+}
+
 # Where the sandbox's copy of the build lives: private to the sandbox (its /var/lib is an overlay), kept across
 # a simulated reboot (--persist), and not hidden by ballastd.service's ProtectHome=.
 BALLAST_BIN=/var/lib/ballast-test/bin
