@@ -13,8 +13,12 @@ for trs in $(find "$dir/tests" -name '*.trs' 2>/dev/null | sort); do
 	echo "test-failures: $label: ${base#"$dir"/}"
 	grep -aE '^(not ok|Bail out!|# watchdog|#   (got|want):)' "$base.log" 2>/dev/null | grep -v '# TODO' | head -n 20 | sed 's/^/    /'
 	if [ -s "$base.journal" ]; then
-		echo "    the end of its sandbox's journal:"
-		tail -n 25 "$base.journal" | cut -c1-220 | sed 's/^/      /'
+		# ballast's own lines first (dockerd's info chatter would push them out), then Docker's errors
+		echo "    the end of its sandbox's journal, without dockerd and containerd:"
+		grep -avE ' (dockerd|containerd)\[[0-9]+\]:' "$base.journal" | tail -n 40 | cut -c1-220 | sed 's/^/      /'
+		echo "    dockerd's and containerd's last errors and warnings:"
+		grep -aE ' (dockerd|containerd)\[[0-9]+\]:.*level=(error|warning)' "$base.journal" | tail -n 8 |
+			cut -c1-220 | sed 's/^/      /'
 	fi
 done
 echo "test-failures: $label: $n tests failed"
