@@ -312,14 +312,7 @@ bctl() { sb "$BALLAST_BIN/ballastctl" "$@"; }
 # own its name, then the fake as a transient unit (started again at every boot by the caller, as on Flatcar).
 fake_update_engine_start() {
 	sb mkdir -p /etc/dbus-1/system.d || return 1
-	cat >"/proc/$SANDBOX_PID/root/etc/dbus-1/system.d/com.coreos.update1.conf" <<-'EOF'
-	<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
-	 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-	<busconfig>
-	  <policy user="root"><allow own="com.coreos.update1"/></policy>
-	  <policy context="default"><allow send_destination="com.coreos.update1"/></policy>
-	</busconfig>
-	EOF
+	cp "$top_srcdir/tests/data/updates/com.coreos.update1.conf" "/proc/$SANDBOX_PID/root/etc/dbus-1/system.d/" || return 1
 	sb busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null
 	sb systemd-run --quiet --unit fake-update-engine "$FAKE_UE" --step-ms 50 || bail "cannot start the fake update_engine"
 	wait_for 10 sb busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager GetStatus ||

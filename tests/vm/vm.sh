@@ -17,7 +17,8 @@
 #   vm.sh kill           end QEMU now (SIGTERM, then SIGKILL)
 #   vm.sh console        the serial console (socat; the log is always in $VMDIR/run/serial.log)
 # Environment: top_builddir, top_srcdir, VMDIR (default $top_builddir/vm), VM_MEM (MiB, 2048), VM_SMP (2),
-# VM_FWD_PORTS ("guest ports" forwarded from the same port on the host's 127.0.0.1); another image:
+# VM_FWD_PORTS ("guest ports" forwarded from the same port on the host's 127.0.0.1), VM_GUESTFWD ("GUEST:HOST ...":
+# the guest's 10.0.2.100:GUEST is the host's 127.0.0.1:HOST, through socat); another image:
 # VM_DISK, VM_KERNEL, VM_INITRD (default: disk.img, vmlinuz, initrd.img of VMDIR), VM_APPEND (more kernel
 # arguments), VM_QEMU_ARGS (more QEMU arguments, split at spaces: e.g. -fw_cfg name=opt/com.coreos/config,file=X).
 set -euo pipefail
@@ -78,6 +79,9 @@ start() {
 	echo "$port" > "$RUN/ssh.port"
 	fwd="hostfwd=tcp:127.0.0.1:$port-:22"
 	for p in ${VM_FWD_PORTS:-}; do fwd="$fwd,hostfwd=tcp:127.0.0.1:$p-:$p"; done
+	# the other way: the guest's connections to 10.0.2.100:GUEST reach the host's 127.0.0.1:HOST (one socat per
+	# connection; restrict=on keeps every other way out closed)
+	for p in ${VM_GUESTFWD:-}; do fwd="$fwd,guestfwd=tcp:10.0.2.100:${p%%:*}-cmd:socat - TCP:127.0.0.1:${p#*:}"; done
 	opt=trans=virtio,version=9p2000.L,msize=524288,nofail
 	share=(-virtfs "local,path=$top_builddir,mount_tag=ballast-build,security_model=none,id=build")
 	mounts="systemd.mount-extra=ballast-build:$top_builddir:9p:$opt"
