@@ -10,7 +10,7 @@ for f in /lib/systemd/systemd:systemd /usr/sbin/dockerd:docker.io /usr/bin/docke
 	[ -x "${f%%:*}" ] || { echo "Bail out! ${f%%:*} is missing: apt-get install ${f##*:}"; exit 1; }
 done
 
-echo "1..13"
+echo "1..15"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
@@ -30,6 +30,11 @@ if ! sandbox_start "$D" --docker; then
 	exit 1
 fi
 ok "sandbox_start --docker ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+
+# the teardown finds entered processes by these namespaces' numbers: they are held open until it is done, so
+# that a number freed by this sandbox's end cannot be reused meanwhile by a namespace of another sandbox
+pins() { ls -l /proc/$$/fd 2>/dev/null | grep -cE "$(readlink /proc/$SANDBOX_PID/ns/pid | sed 's/[][]/\\&/g')|$(readlink /proc/$SANDBOX_PID/ns/mnt | sed 's/[][]/\\&/g')"; }
+check "the test's shell holds the sandbox's pid and mount namespaces open ($(pins) descriptors)" [ "$(pins)" = 2 ]
 
 st=$(sb systemctl is-system-running 2>/dev/null)
 check "systemd is running (state '$st')" [ "$st" = running -o "$st" = degraded ]
@@ -73,6 +78,8 @@ sdpid=$SANDBOX_PID
 read -r pidns mntns < "$D/ns"
 cgdirs=$(cat "$D/cgroups")
 sandbox_stop "$D"
+npin=$(ls -l /proc/$$/fd 2>/dev/null | grep -cE "$(echo "$pidns|$mntns" | sed 's/[][]/\\&/g')")
+check "and closes them once sandbox_stop is done ($npin left)" [ "$npin" = 0 ]
 # what is left, if anything (a process of the sandbox that is still being reaped by the host's init is gone
 # within moments: up to 5 s of looking again before it counts as left behind)
 sandbox_leftovers() {

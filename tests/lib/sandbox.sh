@@ -212,6 +212,13 @@ _sandbox_start_once() {
 	export SANDBOX_PID=$sd
 	declare -F _sb_note_hook >/dev/null && _sb_note_hook
 	printf '%s %s\n' "$(readlink "/proc/$sd/ns/pid")" "$(readlink "/proc/$sd/ns/mnt")" > "$dir/ns"
+	# The teardown finds the processes entered with sb by these namespaces' inode numbers. A namespace's number
+	# is free for reuse once the namespace is gone: after this systemd has died, a service of *another* sandbox
+	# (each start of a unit with PrivateTmp= makes a mount namespace) could get it, and this teardown's kill loop
+	# would kill it (seen: another test's exec service SIGKILLed at every start for 14 s). Open descriptors keep
+	# both namespaces, and so their numbers, until sandbox_stop is done (the watchdog inherits them).
+	_sb_unpin
+	exec {_SB_PIN_PID}<"/proc/$sd/ns/pid" {_SB_PIN_MNT}<"/proc/$sd/ns/mnt" || _sb_log "warning: cannot pin the namespaces"
 
 	# Watchdog: if the process that sourced this file dies without stopping the sandbox (kill -9, a
 	# missing trap), stop it anyway. Not in command mode, where the caller exits right away.
@@ -297,6 +304,14 @@ _sb_kill_entered() {
 		sleep 0.05
 	done
 	kill -9 $left 2>/dev/null
+	return 0
+}
+
+# Close the descriptors that keep the sandbox's namespaces (see sandbox_start).
+_sb_unpin() {
+	[ -n "${_SB_PIN_PID:-}" ] && exec {_SB_PIN_PID}<&-
+	[ -n "${_SB_PIN_MNT:-}" ] && exec {_SB_PIN_MNT}<&-
+	_SB_PIN_PID= _SB_PIN_MNT=
 	return 0
 }
 
@@ -386,6 +401,7 @@ sandbox_stop() {
 		done
 		[ "$left" = 0 ] || _sb_log "warning: could not remove cgroups: $(for d in $dirs; do [ -d "$d" ] && echo "$d"; done)"
 	fi
+	_sb_unpin   # nothing is looked up by namespace from here on
 	# Nothing is mounted on the host by the sandbox, but make sure.
 	local m
 	for m in $(awk -v d="$dir" 'index($5, d "/") == 1 || $5 == d { print $5 }' /proc/self/mountinfo | sort -r); do
