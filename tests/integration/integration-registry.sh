@@ -81,8 +81,12 @@ build_image() {
 	out=$(tar -C "$d" -cf - . | dk import -c 'CMD ["/bin/sh"]' - "$REPO:1" 2>&1) || { diag "$out"; return 1; }
 }
 build_image one || bail "cannot build the image"
-check "docker push without login is refused" -- sh -c "! nsenter -t $SANDBOX_PID -a -r env DOCKER_CONFIG=$SB_DIR/docker-cli /usr/bin/docker push $REPO:1 >/dev/null 2>&1"
-echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" >/dev/null 2>&1 || bail "docker login failed"
+# dockerd resolves the registry's name from the /etc/hosts line written above; its resolver (Go's) may answer
+# from what it read of /etc/hosts up to 5 s before: wait until the name resolves (a refusal for credentials)
+refused_for_credentials() { dk push "$REPO:1" 2>&1 | grep -qiE 'no basic auth credentials|unauthorized|authentication required'; }
+wait_for 15 refused_for_credentials
+ok $? "docker push without login is refused for its credentials" || diag "$(dk push "$REPO:1" 2>&1 | tail -2)"
+echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" >/dev/null 2>&1 || bail "docker login failed: $(echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" 2>&1 | tail -1)"
 dk push "$REPO:1" >/dev/null 2>&1 || bail "docker push failed"
 DIGEST=$(dk inspect -f '{{index .RepoDigests 0}}' "$REPO:1"); DIGEST=${DIGEST#*@}
 like "$DIGEST" '^sha256:[0-9a-f]{64}$' "the pushed image has a digest ($DIGEST)"
