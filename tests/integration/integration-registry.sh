@@ -86,7 +86,7 @@ build_image one || bail "cannot build the image"
 refused_for_credentials() { dk push "$REPO:1" 2>&1 | grep -qiE 'no basic auth credentials|unauthorized|authentication required'; }
 wait_for 15 refused_for_credentials
 ok $? "docker push without login is refused for its credentials" || diag "$(dk push "$REPO:1" 2>&1 | tail -2)"
-echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" >/dev/null 2>&1 || bail "docker login failed: $(echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" 2>&1 | tail -1)"
+out=$(echo 's3cret-pw' | dk login -u tester --password-stdin "$REG" 2>&1) || bail "docker login failed: $(tail -1 <<< "$out")"
 dk push "$REPO:1" >/dev/null 2>&1 || bail "docker push failed"
 DIGEST=$(dk inspect -f '{{index .RepoDigests 0}}' "$REPO:1"); DIGEST=${DIGEST#*@}
 like "$DIGEST" '^sha256:[0-9a-f]{64}$' "the pushed image has a digest ($DIGEST)"

@@ -33,8 +33,14 @@ ok "sandbox_start --docker ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 
 # the teardown finds entered processes by these namespaces' numbers: they are held open until it is done, so
 # that a number freed by this sandbox's end cannot be reused meanwhile by a namespace of another sandbox
-pins() { ls -l /proc/$$/fd 2>/dev/null | grep -cE "$(readlink /proc/$SANDBOX_PID/ns/pid | sed 's/[][]/\\&/g')|$(readlink /proc/$SANDBOX_PID/ns/mnt | sed 's/[][]/\\&/g')"; }
-check "the test's shell holds the sandbox's pid and mount namespaces open ($(pins) descriptors)" [ "$(pins)" = 2 ]
+pins() {  # pins NS...: how many of this shell's descriptors are on these namespaces ("mnt:[N]")
+	local ns re=
+	for ns; do re="$re${re:+|}$(sed 's/[][]/\\&/g' <<< "$ns")"; done
+	ls -l /proc/$$/fd 2>/dev/null | grep -cE "$re"
+}
+read -r pidns mntns < "$D/ns"
+npin=$(pins "$pidns" "$mntns")
+check "the test's shell holds the sandbox's pid and mount namespaces open ($npin descriptors)" [ "$npin" = 2 ]
 
 st=$(sb systemctl is-system-running 2>/dev/null)
 check "systemd is running (state '$st')" [ "$st" = running -o "$st" = degraded ]
@@ -75,10 +81,9 @@ check "no docker0 on the host" eval '! host_has_docker0'
 
 # Remember what belongs to the sandbox, then stop it.
 sdpid=$SANDBOX_PID
-read -r pidns mntns < "$D/ns"
 cgdirs=$(cat "$D/cgroups")
 sandbox_stop "$D"
-npin=$(ls -l /proc/$$/fd 2>/dev/null | grep -cE "$(echo "$pidns|$mntns" | sed 's/[][]/\\&/g')")
+npin=$(pins "$pidns" "$mntns")
 check "and closes them once sandbox_stop is done ($npin left)" [ "$npin" = 0 ]
 # what is left, if anything (a process of the sandbox that is still being reaped by the host's init is gone
 # within moments: up to 5 s of looking again before it counts as left behind)

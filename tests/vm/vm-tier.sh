@@ -12,7 +12,9 @@
 # its services in reverse order (exec services that trap SIGTERM write the time to /var/lib/marks, which survives
 # the reboot), reports the node as shutting down to its HTTP cluster endpoint (a CGI sink in the guest) and
 # releases the inhibitor; on the new boot ballast and its services are back by themselves, with the time from
-# the kernel's start to serving. Without QEMU or the image this test fails; it never skips.
+# the kernel's start to serving; last, ballast's own reboot flow as on Flatcar (fake update_engine, the tests'
+# FleetLock server on the host): lock, drain, logind's reboot, and on the next boot the lock released and the
+# services back. Without QEMU or the image this test fails; it never skips.
 # Time bounds derive from this run's own boot time (emulation is slow, and slower still on a busy host).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -387,19 +389,19 @@ fakes_start() {  # per boot, as update_engine is there at every boot on Flatcar
 	   for i in \$(seq 50); do busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager GetStatus >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1"
 }
 flow() { gq "ballastctl -j update status | jq -r .flow.state"; }
-holders() { awk '{print $1}' "$lockdir/holders" 2>/dev/null | tr '\n' ' '; }
+holders() { awk '{print $1}' "$lockdir/holders" 2>/dev/null | paste -sd' '; }   # the ids holding a slot
+holders_are() { [ "$(holders)" = "$1" ]; }
 g 'rm -f /etc/os-release && mkdir -p /etc/flatcar /etc/dbus-1/system.d' >/dev/null 2>&1
 put /etc/os-release < "$top_srcdir/tests/data/updates/os-release-flatcar"
 put /etc/dbus-1/system.d/com.coreos.update1.conf < "$top_srcdir/tests/data/updates/com.coreos.update1.conf"
 g 'busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig' >/dev/null 2>&1
 fakes_start
 ok $? "the guest is a Flatcar node: its os-release, update_engine's bus policy, the fake update_engine and timedated"
-put /etc/ballast/ballast.json <<'JSON'
-{"cluster": {"http": {"url": "http://127.0.0.1:18099/cgi-bin/report", "interval_s": 300}},
- "updates": {"channel": "stable", "strategy": "fleet_lock",
-             "fleet_lock": {"url": "http://10.0.2.100:4400/", "group": "workers"}, "time_zone": "UTC",
-             "windows": [{"days": ["Mon","Tue","Wed","Thu","Fri","Sat","Sun"], "start": "00:00", "length_min": 10080}]}}
-JSON
+# the first boot's ballast.json, plus the updates
+jq '. + {"updates": {"channel": "stable", "strategy": "fleet_lock",
+	"fleet_lock": {"url": "http://10.0.2.100:4400/", "group": "workers"}, "time_zone": "UTC",
+	"windows": [{"days": ["Mon","Tue","Wed","Thu","Fri","Sat","Sun"], "start": "00:00", "length_min": 10080}]}}' \
+	"$cfgdir/ballast.json" | put /etc/ballast/ballast.json
 g systemctl restart ballastd.service
 # (its cluster endpoint, the sink of the first boot, is gone since the reboot: not waited for)
 wait_for $((slow * 2)) g "ballastctl -j update status | jq -e '.os.kind == \"flatcar\" and .strategy == \"fleet_lock\" and .flow.state == \"idle\"'"
@@ -410,12 +412,12 @@ bid=$(gq cat /proc/sys/kernel/random/boot_id)
 t=$(now)
 g 'busctl call com.coreos.update1 /com/coreos/update1 com.coreos.update1.Manager AttemptUpdate' >/dev/null 2>&1
 ok $? "update_engine (the fake) is asked for an update: it walks to UPDATED_NEED_REBOOT"
-wait_for $((slow * 3)) sh -c "[ \"\$(awk '{print \$1}' '$lockdir/holders' 2>/dev/null)\" = '$id' ]"
+wait_for $((slow * 3)) holders_are "$id"
 ok $? "the node takes the lock at the host's server (its Zincati id $id, $(since "$t") s)"
 newbid=$(new_boot "$bid" $((slow * 8 + 120)))
 isnt "$newbid" "$bid" "drained, then logind rebooted the guest: a new boot id ($(since "$t") s from the update)"
 fakes_start
-wait_for $((slow * 3)) sh -c "[ ! -s '$lockdir/holders' ]"
+wait_for $((slow * 3)) holders_are ""
 ok $? "on the new boot: steady-state, the lock is released at the server ($(since "$t") s from the update)"
 wait_for $((slow * 3)) g "curl -fs -m 2 -o /dev/null http://127.0.0.1:18082/index.html && curl -fs -m 2 -o /dev/null http://127.0.0.1:18081/hostname && curl -fs -m 2 -o /dev/null http://127.0.0.1:18080/"
 ok $? "the services are back by themselves (web, worker, hello answer)"
