@@ -236,13 +236,14 @@ Manager *manager_free(Manager *m) {
          * before the supervisor: freeing it answers the supervisor's jobs and calls still in flight
          * ("disconnected"), and those answers must find it */
         sd_event_source_disable_unref(m->node_timer);
-        metrics_server_free(m->metrics); /* its render reads every module */
+        m->metrics = metrics_server_free(m->metrics); /* its render reads every module */
         free(m->metrics_key);
-        reporter_free(m->reporter);
+        /* each pointer is cleared as it goes: a callback run by a later free finds no freed module */
+        m->reporter = reporter_free(m->reporter);
         json_decref(m->last_document);
-        shutdown_guard_free(m->shutdown);
-        updater_free(m->updater);
-        bus_free(m->bus);
+        m->shutdown = shutdown_guard_free(m->shutdown);
+        m->updater = updater_free(m->updater);
+        m->bus = bus_free(m->bus);
         supervisor_free(m->supervisor);
         netlink_free(m->netlink);
         docker_free(m->docker);

@@ -116,6 +116,36 @@ sandbox_wait_unit ballast-onfail.service active 10
 ok $? "and the on-failure service the drain had stopped runs again"
 bctl rm onfail >/dev/null
 
+# --- ballastd stopped in the middle of a drain: it exits cleanly and claims no drain; the next one goes on ---
+# (a stop job in flight is answered "disconnected" as the bus closes at exit: the walk must not go on from there)
+printf '{"name": "slowstop", "runtime": "exec", "stop_timeout_s": 90, "command": ["/bin/sh", "-c", "trap \\"\\" TERM; while :; do sleep 0.1; done"]}\n' \
+	> "$SPECS/slowstop.json"
+bctl -t 20 apply --wait "$SPECS/slowstop.json" >/dev/null
+ok $? "a service that ignores SIGTERM runs beside web"
+d0=$(drained_events)
+bctl -t 120 drain >/dev/null 2>&1 &
+drain_pid=$!
+sandbox_wait_unit ballast-slowstop.service deactivating 20
+ok $? "drain: that service is stopping (it is stopped first, the last applied)"
+is "$(prop ActiveState ballast-web.service)" active "web still runs: the drain waits for the slow stop"
+sb systemctl stop ballastd.service
+is "$(prop Result ballastd.service) $(prop ExecMainStatus ballastd.service)" "success 0" \
+	"ballastd stopped mid-drain exits cleanly (status 0: no sanitizer report either)"
+is "$(drained_events)" "$d0" "and claims no drain on its way out"
+wait "$drain_pid"
+ok $(( $? != 0 ? 0 : 1 )) "the waiting ballastctl drain hears that ballastd went away (it fails)"
+is "$(prop ActiveState ballast-web.service)" active "web was not stopped by the exiting ballastd"
+bctl status >/dev/null     # socket activation starts it again; the recorded drain goes on
+sb systemctl kill -s KILL ballast-slowstop.service
+wait_for 30 drained_again
+ok $? "the new ballastd goes on with the drain once the slow service is down"
+is "$(prop ActiveState ballast-web.service)" inactive "and web is stopped by it"
+bctl undrain >/dev/null
+ok $? "undrain"
+wait_for 20 answers
+ok $? "web answers again"
+bctl rm slowstop >/dev/null
+
 # --- health: a check that starts failing restarts the unit after retries failures ---
 pid0=$(prop MainPID ballast-web.service)
 sb /usr/bin/docker exec ballast-web rm /www/health
