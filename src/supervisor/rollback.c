@@ -119,6 +119,13 @@ void service_update_job_done(Service *svc, const char *result) {
         (void) service_rollback(svc->supervisor, svc, reason, false);
 }
 
+/* Its start job's answer was lost with the bus: no verdict from the job, its health decides (the unit is seen
+ * as it is once systemd answers again; at exit, the next ballastd finds the update mark). */
+void service_update_job_lost(Service *svc) {
+        if (svc->update_phase == UPDATE_STARTING)
+                svc->update_phase = UPDATE_CHECKING;
+}
+
 void service_update_healthy(Service *svc) {
         if (svc->update_phase == UPDATE_CHECKING)
                 update_done(svc);

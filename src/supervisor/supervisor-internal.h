@@ -166,6 +166,7 @@ void service_update_started(Service *svc, const UpdateMark *m, uint64_t rev);
 void service_update_job_queued(Service *svc);
 void service_update_not_restarted(Service *svc);
 void service_update_job_done(Service *svc, const char *result);
+void service_update_job_lost(Service *svc);
 void service_update_healthy(Service *svc);
 /* true when the failure rolled the update back (the health check's restart is not needed then) */
 bool service_update_unhealthy(Service *svc, const char *reason);

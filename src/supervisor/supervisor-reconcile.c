@@ -217,7 +217,13 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
         JobContext *j = userdata;
         Service *svc = supervisor_find(j->supervisor, j->name);
 
-        if (svc) {
+        if (svc && streq(result, "disconnected")) {
+                /* the bus is gone (lost, or closed as ballastd exits): whether it started is not known, so no
+                 * verdict (no rollback) and the restart mark stays; after a reconnect the unit is seen as it is */
+                svc->job_in_flight = false;
+                service_update_job_lost(svc);
+                waiters_reply_error(&svc->op_waiters, "io.ballast.Agent.SystemdUnavailable", NULL);
+        } else if (svc) {
                 svc->just_applied = false;
                 svc->job_in_flight = false;
                 if (svc->restart_marked && !svc->restart_needed) {
@@ -288,8 +294,9 @@ static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void
         JobContext *j = userdata;
         Supervisor *s = j->supervisor;
 
-        /* the name may have come back while we stopped it: then it is not an orphan any more */
-        if (!supervisor_find(s, j->name) && !name_is_protected(s, j->name)) {
+        /* the name may have come back while we stopped it: then it is not an orphan any more. The bus gone
+         * meanwhile: whether it stopped is not known; its files stay, and a later pass stops it again. */
+        if (!streq(result, "disconnected") && !supervisor_find(s, j->name) && !name_is_protected(s, j->name)) {
                 (void) remove_unit_files(s, unit, j->name);
                 (void) stopped_mark_clear(s->state_dir, j->name);
                 remove_container(s, j->name);
@@ -534,6 +541,8 @@ static void on_reloaded(Bus *b, int error, void *userdata) {
         Supervisor *s = userdata;
 
         s->reload_in_flight = false;
+        if (!bus_is_connected(b))
+                return; /* the bus gone (or closing at exit): the pass after a reconnect decides */
         if (error < 0)
                 log_warning_errno(error, "systemd daemon-reload failed: %m");
         reconcile_jobs(s);

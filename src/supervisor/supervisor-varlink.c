@@ -416,6 +416,13 @@ static void on_remove_stopped(Bus *b, const char *unit, const char *result, void
         RemoveContext *rc = userdata;
         Supervisor *s = rc->supervisor;
 
+        /* the bus gone (lost, or closed as ballastd exits): whether it stopped is not known. The spec is gone
+         * already, so the unit is an orphan: a later pass (or the next ballastd) stops and removes it. */
+        if (streq(result, "disconnected")) {
+                (void) varlink_call_error(rc->call, "io.ballast.Agent.SystemdUnavailable", NULL);
+                remove_context_free(rc);
+                return;
+        }
         /* the name may have been applied again while we stopped it: its unit and container are the new
          * service's now (the reconcile pass starts it again if our stop got to it) */
         if (supervisor_find(s, rc->name) || name_is_protected(s, rc->name)) {
