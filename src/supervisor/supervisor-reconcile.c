@@ -217,7 +217,7 @@ static void on_start_job(Bus *b, const char *unit, const char *result, void *use
         JobContext *j = userdata;
         Service *svc = supervisor_find(j->supervisor, j->name);
 
-        if (svc && streq(result, "disconnected")) {
+        if (svc && streq(result, BUS_JOB_LOST)) {
                 /* the bus is gone (lost, or closed as ballastd exits): whether it started is not known, so no
                  * verdict (no rollback) and the restart mark stays; after a reconnect the unit is seen as it is */
                 svc->job_in_flight = false;
@@ -296,7 +296,7 @@ static void on_orphan_stopped(Bus *b, const char *unit, const char *result, void
 
         /* the name may have come back while we stopped it: then it is not an orphan any more. The bus gone
          * meanwhile: whether it stopped is not known; its files stay, and a later pass stops it again. */
-        if (!streq(result, "disconnected") && !supervisor_find(s, j->name) && !name_is_protected(s, j->name)) {
+        if (!streq(result, BUS_JOB_LOST) && !supervisor_find(s, j->name) && !name_is_protected(s, j->name)) {
                 (void) remove_unit_files(s, unit, j->name);
                 (void) stopped_mark_clear(s->state_dir, j->name);
                 remove_container(s, j->name);

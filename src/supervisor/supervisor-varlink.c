@@ -418,7 +418,7 @@ static void on_remove_stopped(Bus *b, const char *unit, const char *result, void
 
         /* the bus gone (lost, or closed as ballastd exits): whether it stopped is not known. The spec is gone
          * already, so the unit is an orphan: a later pass (or the next ballastd) stops and removes it. */
-        if (streq(result, "disconnected")) {
+        if (streq(result, BUS_JOB_LOST)) {
                 (void) varlink_call_error(rc->call, "io.ballast.Agent.SystemdUnavailable", NULL);
                 remove_context_free(rc);
                 return;

@@ -428,7 +428,7 @@ Supervisor *supervisor_free(Supervisor *s) {
 static void on_drain_stopped(Bus *b, const char *unit, const char *result, void *userdata) {
         Supervisor *s = userdata;
 
-        if (streq(result, "disconnected")) {
+        if (streq(result, BUS_JOB_LOST)) {
                 /* the bus is gone (lost, or closed as ballastd exits): nothing can be stopped and whether this
                  * one stopped is not known. The walk waits; after a reconnect it goes on from this service
                  * (on_first_refresh), and at exit it never claims a drain that did not happen. */

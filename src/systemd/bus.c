@@ -609,7 +609,7 @@ static void bus_disconnect(Bus *b) {
                 Job *j = b->jobs;
                 b->jobs = j->next;
                 if (j->cb)
-                        j->cb(b, j->unit, "disconnected", j->userdata);
+                        j->cb(b, j->unit, BUS_JOB_LOST, j->userdata);
                 job_free(j);
         }
         while (b->queue_head) {

@@ -34,7 +34,10 @@ typedef struct UnitState {
 
 typedef void (*BusStateFunc)(Bus *b, bool connected, void *userdata);
 typedef void (*BusUnitFunc)(Bus *b, const UnitState *u, void *userdata);
-/* result: "done", "failed", "canceled", "timeout", "dependency", "skipped", or an error for a refused call */
+/* result: "done", "failed", "canceled", "timeout", "dependency", "skipped", or an error for a refused call; or
+ * BUS_JOB_LOST when the bus went away (lost, or closed by bus_free()) before the answer: how the job ended is
+ * not known, so a handler decides nothing from it */
+#define BUS_JOB_LOST "disconnected"
 typedef void (*BusJobFunc)(Bus *b, const char *unit, const char *result, void *userdata);
 typedef void (*BusDoneFunc)(Bus *b, int error, void *userdata);
 
