@@ -82,15 +82,13 @@ GOAL_PASS_MS=5            # one no-change reconcile pass
 . "$top_srcdir/tests/lib/sandbox.sh"
 # shellcheck source=../tests/lib/lib.sh
 . "$top_srcdir/tests/lib/lib.sh"
+. "$top_srcdir/bench/bench-lib.sh"
 
-log() { echo "bench: $*" >&2; }
 FAILED=0
 fail() { log "FAILED: $*"; FAILED=1; }
 NOTES=()      # findings printed after the table
 note() { NOTES+=("$*"); log "note: $*"; }
 
-# sbt SECONDS CMD...: CMD inside the sandbox, bounded.
-sbt() { timeout -k 1 "$1" nsenter -t "$SANDBOX_PID" -a -r -w/ "${@:2}"; }
 bc_() { sbt 60 "$BALLAST_BIN/ballastctl" "$@"; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # sleep_until MS (epoch milliseconds)
@@ -107,22 +105,11 @@ stats() {
 		k = int(0.95 * NR); if (k < 0.95 * NR) k++; if (k < 1) k = 1
 		printf "%d %.0f %s %s %s\n", NR, m, a[k], a[1], a[NR] }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "-" && a <= b) }'; }
 met() { if le "$1" "$2"; then echo yes; else echo NO; fi; }
 
 SB_DIR=
-cleanup() {
-	trap - EXIT INT TERM HUP
-	[ -n "$SB_DIR" ] || return
-	if [ -n "${BENCH_KEEP:-}" ] && [ -n "${SANDBOX_PID:-}" ]; then
-		log "BENCH_KEEP: sandbox left up in $SB_DIR (tests/lib/sandbox.sh stop $SB_DIR --purge)"
-		return
-	fi
-	sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1
-	rm -rf "$SB_DIR"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-bench-supervisor.XXXXXX) || exit 2
@@ -173,32 +160,11 @@ done
 t2=$(date +%s%N)
 echo "$(( (t1 - t0) / 1000000 )) $(( (t2 - t0) / 1000000 ))"
 EOF
-# answers URL TIMEOUT_S: wait until URL answers
-cat > "$BIN/answers" <<'EOF'
-#!/bin/sh
-url=$1 end=$(( $(date +%s) + $2 ))
-while ! curl -sf -m 0.2 -o /dev/null "$url"; do
-	[ "$(date +%s)" -lt "$end" ] || exit 1
-	sleep 0.02
-done
-EOF
 chmod +x "$BIN"/*
+bench_write_answers
 
-# ---- the sandbox, ballast in it ----
-log "booting the sandbox in $SB_DIR"
-sandbox_start "$SB_DIR" --docker >/dev/null 2>"$SB_DIR/sandbox-start.log" || {
-	cat "$SB_DIR/sandbox-start.log" >&2; log "cannot start the sandbox"; exit 1; }
-ballast_install || { log "cannot install ballast into the sandbox"; exit 1; }
-ROOT=/proc/$SANDBOX_PID/root
-# production log level: replace the test drop-in's ExecStart= (--log-level debug)
-cat > "$ROOT/etc/systemd/system/ballastd.service.d/20-bench.conf" <<EOF
-[Service]
-ExecStart=
-ExecStart=$BALLAST_BIN/ballastd
-EOF
-sbt 30 systemctl daemon-reload
-sbt 30 systemctl start ballastd.socket || { log "cannot start ballastd.socket"; exit 1; }
-bc_ status >/dev/null || { log "ballastd does not answer"; exit 1; }
+# ---- the sandbox, ballast in it (and the anchor: docker0 keeps a port whatever else dies, see the header) ----
+bench_sandbox_up
 DOCKER_VERSION=$(sbt 10 /usr/bin/docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?')
 SYSTEMD_VERSION=$(sbt 10 systemctl --version | awk 'NR == 1 { print $2 }')
 BALLAST_VERSION=$(bc_ status 2>/dev/null | awk '/^Version:/ { print $2 }')
@@ -207,10 +173,6 @@ ballastd_pid() { sbt 10 systemctl show -P MainPID ballastd.service; }
 rss_anon() { sbt 10 cat "/proc/$1/status" | awk '/^RssAnon:/ { print $2 }'; }
 HTTPD='"httpd", "-f", "-p", "8080", "-h", "/"'
 IMAGE=local/busybox:latest
-
-# the anchor: docker0 keeps a port whatever else dies (see the header)
-sbt 60 /usr/bin/docker run -d --name bench-anchor "$IMAGE" sleep 100000000 >/dev/null ||
-	{ log "cannot run the anchor container"; exit 1; }
 
 # =====================================================================================================
 # 1. Recovery

@@ -37,26 +37,15 @@ done
 
 . "$top_srcdir/tests/lib/sandbox.sh"
 . "$top_srcdir/tests/lib/lib.sh"
+. "$top_srcdir/bench/bench-lib.sh"
 
-log() { echo "bench: $*" >&2; }
-sbt() { timeout -k 1 "$1" nsenter -t "$SANDBOX_PID" -a -r -w/ "${@:2}"; }
 stats() {  # numbers on stdin -> "n median min max"
 	sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) { print "0 - - -"; exit }
 		m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%d %.0f %s %s\n", NR, m, a[1], a[NR] }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 SB_DIR=
-cleanup() {
-	trap - EXIT INT TERM HUP
-	[ -n "$SB_DIR" ] || return
-	if [ -n "${BENCH_KEEP:-}" ] && [ -n "${SANDBOX_PID:-}" ]; then
-		log "BENCH_KEEP: sandbox left up in $SB_DIR"; return
-	fi
-	sandbox_stop "$SB_DIR" --purge >/dev/null 2>&1
-	rm -rf "$SB_DIR"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 SB_DIR=$(mktemp -d /var/tmp/ballast-bench-terminate.XXXXXX) || exit 2
@@ -90,29 +79,10 @@ while :; do
 done
 echo $((back / 1000000)) $((down / 1000000))
 EOF
-cat > "$BIN/answers" <<'EOF'
-#!/bin/sh
-end=$(( $(date +%s) + $2 ))
-while ! curl -sf -m 0.2 -o /dev/null "$1"; do [ "$(date +%s)" -lt "$end" ] || exit 1; sleep 0.02; done
-EOF
 chmod +x "$BIN"/*
+bench_write_answers
 
-log "booting the sandbox in $SB_DIR"
-sandbox_start "$SB_DIR" --docker >/dev/null 2>"$SB_DIR/sandbox-start.log" || {
-	cat "$SB_DIR/sandbox-start.log" >&2; log "cannot start the sandbox"; exit 1; }
-ballast_install || { log "cannot install ballast into the sandbox"; exit 1; }
-ROOT=/proc/$SANDBOX_PID/root
-cat > "$ROOT/etc/systemd/system/ballastd.service.d/20-bench.conf" <<EOF
-[Service]
-ExecStart=
-ExecStart=$BALLAST_BIN/ballastd
-EOF
-sbt 30 systemctl daemon-reload
-sbt 30 systemctl start ballastd.socket || { log "cannot start ballastd.socket"; exit 1; }
-sbt 60 "$BALLAST_BIN/ballastctl" status >/dev/null || { log "ballastd does not answer"; exit 1; }
-# an anchor keeps docker0 up whatever else dies (bench-supervisor.sh says why)
-sbt 60 /usr/bin/docker run -d --name bench-anchor local/busybox:latest sleep 100000000 >/dev/null ||
-	{ log "cannot run the anchor container"; exit 1; }
+bench_sandbox_up
 cat > "$SB_DIR/specs/web.json" <<EOF
 {"name": "web", "image": "local/busybox:latest", "command": ["httpd", "-f", "-p", "8080", "-h", "/"],
  "ports": [{"host": 18091, "container": 8080}], "restart": {"policy": "always", "delay_ms": 0}}
