@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "run/run.h"
+#include "shared/backoff.h"
 #include "shared/holder.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -46,7 +47,7 @@ uint64_t arg_ready_timeout_ms;               /* 0: wait as long as systemd lets 
 uint64_t arg_docker_timeout_ms = 60 * 1000;  /* how long to wait for Docker to come up */
 uint64_t arg_delay_ms = 500;
 uint64_t arg_max_delay_ms = 60 * 1000;
-uint64_t arg_stable_ms = 10 * 1000;
+uint64_t arg_stable_ms = RUN_STABLE_MS;
 const char *arg_state_dir = "/run/ballast/backoff";
 bool arg_backoff;                            /* docker: --delay-ms given, back off before the start */
 const char *arg_pause;                       /* NULL: ballast-pause beside this program */

@@ -10,6 +10,11 @@
 #include "shared/macro.h"
 #include "shared/time-util.h"
 
+/* A run of a service that lasted this long "ran a while": ballast-run's crash-loop backoff starts over after it
+ * (--stable-ms), and an update of a service without a health check is over once its new version ran this long
+ * without exiting (supervisor/rollback.c). */
+#define RUN_STABLE_MS (10 * 1000)
+
 /* The delay before retry number attempt (0, 1, …): min doubling up to max, then ±20% jitter from random (any
  * 32-bit value). */
 static inline uint64_t backoff_usec(unsigned attempt, uint64_t min, uint64_t max, uint32_t random) {

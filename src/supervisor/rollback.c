@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/backoff.h"
 #include "shared/fileio.h"
 #include "shared/log.h"
 #include "shared/time-util.h"
@@ -63,12 +64,24 @@ static uint64_t grace_ms(const ServiceSpec *spec) {
                (uint64_t) spec->health_retries * (spec->health_interval_ms + spec->health_timeout_ms);
 }
 
+static void settle_reset(Service *svc) {
+        svc->settle.armed = false;
+}
+
 void service_update_started(Service *svc, const UpdateMark *m, uint64_t rev) {
         svc->revision = rev;
         if (m->to_rev == 0)
                 return; /* no restart needed: an update in progress goes on */
         svc->update = *m;
         svc->update_phase = UPDATE_WAITING;
+        settle_reset(svc);
+        if (svc->spec->health == HEALTH_NONE) {
+                log_event(LOG_INFO, 0, "update-started", svc->name, NULL,
+                          "Updating %s from revision %llu to %llu; rolled back if it exits within %u ms of its "
+                          "start (it has no health check).", svc->name, (unsigned long long) m->from_rev,
+                          (unsigned long long) m->to_rev, RUN_STABLE_MS);
+                return;
+        }
         log_event(LOG_INFO, 0, "update-started", svc->name, NULL,
                   "Updating %s from revision %llu to %llu; rolled back unless it is healthy within %llu ms of "
                   "running (its health check's start period, retries x (interval + timeout)).", svc->name,
@@ -76,13 +89,15 @@ void service_update_started(Service *svc, const UpdateMark *m, uint64_t rev) {
                   (unsigned long long) grace_ms(svc->spec));
 }
 
-static void update_done(Service *svc) {
+/* why: "it is healthy", or how a service without a health check showed it works */
+static void update_done(Service *svc, const char *why) {
         Supervisor *s = svc->supervisor;
 
         svc->update_phase = UPDATE_NONE;
+        settle_reset(svc);
         (void) update_mark_clear(s->state_dir, svc->name);
-        log_event(LOG_INFO, 0, "update-done", svc->name, NULL, "Updated %s to revision %llu: it is healthy.",
-                  svc->name, (unsigned long long) svc->update.to_rev);
+        log_event(LOG_INFO, 0, "update-done", svc->name, NULL, "Updated %s to revision %llu: %s.", svc->name,
+                  (unsigned long long) svc->update.to_rev, why);
 }
 
 void service_update_job_queued(Service *svc) {
@@ -105,11 +120,14 @@ void service_update_job_done(Service *svc, const char *result) {
         if (streq(result, "canceled"))
                 return; /* another job replaced it (a stop, a restart): no verdict on the new version */
         if (streq(result, "done")) {
-                if (svc->update_phase == UPDATE_STARTING && svc->spec->runtime != SERVICE_RUNTIME_DOCKER &&
-                    svc->spec->health != HEALTH_NONE)
+                if (svc->spec->health == HEALTH_NONE) {
+                        /* up: its run must last (the unit's state may have been seen before this answer) */
+                        svc->update_phase = UPDATE_CHECKING;
+                        service_update_observe(svc, bus_unit(svc->supervisor->bus, svc->unit));
+                } else if (svc->update_phase == UPDATE_STARTING && svc->spec->runtime != SERVICE_RUNTIME_DOCKER)
                         svc->update_phase = UPDATE_CHECKING; /* up, its health not known yet */
                 else
-                        update_done(svc);
+                        update_done(svc, "it is healthy");
                 return;
         }
         if (asprintf(&reason, "its start failed (job %s)%s%s", result,
@@ -128,7 +146,7 @@ void service_update_job_lost(Service *svc) {
 
 void service_update_healthy(Service *svc) {
         if (svc->update_phase == UPDATE_CHECKING)
-                update_done(svc);
+                update_done(svc, "it is healthy");
 }
 
 bool service_update_unhealthy(Service *svc, const char *reason) {
@@ -210,6 +228,7 @@ int service_rollback(Supervisor *s, Service *svc, const char *reason, bool by_ha
         svc->last_rollback = rec;
         svc->last_rollback.reason = strdup(reason);
         svc->update_phase = UPDATE_NONE;
+        settle_reset(svc);
         svc->revision = target;
         log_event(LOG_WARNING, 0, "service-rolled-back", svc->name, BALLAST_MESSAGE_SERVICE_ROLLED_BACK,
                   "Rolled %s back from revision %llu to %llu%s: %s. The failed spec is kept in %s/%s/%s/%llu.failed.json.",
@@ -220,6 +239,87 @@ int service_rollback(Supervisor *s, Service *svc, const char *reason, bool by_ha
         svc->health_restarts_in_row = 0;
         supervisor_schedule_reconcile(s);
         return 0;
+}
+
+/* ---- a service without a health check: its new version must run RUN_STABLE_MS without exiting ---- */
+
+static bool settle_same_run(const Service *svc, const UnitState *u) {
+        return u && streq_ptr(u->active_state, "active") && u->active_enter_usec == svc->settle.active_enter_usec &&
+               u->n_restarts == svc->settle.n_restarts;
+}
+
+/* The run counts from when the unit entered "active" (systemd's clock, CLOCK_REALTIME as since_usec): a ballastd
+ * started later counts the time before it. */
+static void settle_arm(Service *svc, const UnitState *u) {
+        uint64_t now = now_usec(CLOCK_REALTIME), window = (uint64_t) RUN_STABLE_MS * USEC_PER_MSEC, ran = 0;
+
+        if (u->active_enter_usec > 0 && now > u->active_enter_usec)
+                ran = MIN(now - u->active_enter_usec, window);
+        svc->settle.armed = true;
+        svc->settle.n_restarts = u->n_restarts;
+        svc->settle.active_enter_usec = u->active_enter_usec;
+        svc->settle.until_usec = now_usec(CLOCK_MONOTONIC) + window - ran;
+        service_health_schedule(svc, window - ran);
+}
+
+/* The watched run ended early (u: inactive, failed, or active again). An end that ballastd caused, or a stop or
+ * restart by hand, says nothing of the new version: its next run is watched. A clean exit of a service that is
+ * not restarted after one is a run that finished its work. Any other end (a failure, or a restart by systemd's
+ * Restart=) fails the update. */
+static void settle_run_ended(Service *svc, const UnitState *u) {
+        Supervisor *s = svc->supervisor;
+        bool restarted = u->n_restarts != svc->settle.n_restarts;
+        _cleanup_free_ char *why = NULL;
+
+        if (svc->job_in_flight || svc->stop_in_flight || svc->stop_deciding || svc->stopped != STOPPED_NONE ||
+            s->draining || (!restarted && streq(u->active_state, "active"))) {
+                settle_reset(svc);
+                return;
+        }
+        if (!restarted && streq_ptr(u->result, "success")) {
+                if (svc->spec->restart != RESTART_ALWAYS && streq(u->active_state, "inactive"))
+                        update_done(svc, "it ran to a clean exit");
+                else
+                        settle_reset(svc);
+                return;
+        }
+        if (asprintf(&why, "it exited within %u ms of its start (it has no health check): result %s, status %d",
+                     RUN_STABLE_MS, strna(u->result), (int) u->exec_main_status) < 0)
+                return;
+        (void) service_rollback(s, svc, why, false);
+}
+
+void service_update_observe(Service *svc, const UnitState *u) {
+        if (svc->update_phase != UPDATE_CHECKING || svc->spec->health != HEALTH_NONE || !u || !u->active_state)
+                return;
+        if (svc->settle.armed && !settle_same_run(svc, u)) {
+                /* activating, deactivating, reloading: on the way to an end not known yet */
+                if (!streq(u->active_state, "active") && !streq(u->active_state, "inactive") &&
+                    !streq(u->active_state, "failed"))
+                        return;
+                settle_run_ended(svc, u); /* may roll back, or be done */
+        }
+        /* a run of the new version began after the update (an older state may still be in the cache) */
+        if (!svc->settle.armed && svc->update_phase == UPDATE_CHECKING && streq(u->active_state, "active") &&
+            u->active_enter_usec > svc->update.since_usec)
+                settle_arm(svc, u);
+}
+
+void service_update_settle_timer(Service *svc) {
+        const UnitState *u = bus_unit(svc->supervisor->bus, svc->unit);
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (svc->update_phase != UPDATE_CHECKING || svc->spec->health != HEALTH_NONE || !svc->settle.armed)
+                return;
+        if (!settle_same_run(svc, u))
+                service_update_observe(svc, u);
+        else if (now < svc->settle.until_usec)
+                service_health_schedule(svc, svc->settle.until_usec - now);
+        else {
+                char why[64];
+                snprintf(why, sizeof(why), "it ran %u ms without exiting", RUN_STABLE_MS);
+                update_done(svc, why);
+        }
 }
 
 /* At ballastd's first load: an update an earlier life left is finished or abandoned; the last rollback read. */

@@ -32,7 +32,7 @@ typedef enum UpdatePhase {
         UPDATE_NONE,
         UPDATE_WAITING,  /* the new spec is set; its restart is not queued yet (the pull comes first) */
         UPDATE_STARTING, /* its start job is queued */
-        UPDATE_CHECKING, /* it started; waiting for its first passing health check */
+        UPDATE_CHECKING, /* it started; waiting for its first passing health check (none: for its run to last) */
 } UpdatePhase;
 
 typedef struct Waiter Waiter; /* a call waiting for a service (supervisor-varlink.c) */
@@ -101,6 +101,13 @@ typedef struct Service {
         UpdatePhase update_phase;
         UpdateMark update;            /* while update_phase != UPDATE_NONE */
         RollbackRecord last_rollback; /* at_usec 0: none */
+        /* an update of a service without a health check: the run that must last UPDATE_SETTLE_MS (rollback.c) */
+        struct {
+                bool armed;
+                uint32_t n_restarts;        /* the unit's NRestarts when the run was seen */
+                uint64_t active_enter_usec; /* its ActiveEnterTimestamp: which run it is */
+                uint64_t until_usec;        /* CLOCK_MONOTONIC: the update is over if the run lasts until then */
+        } settle;
 
         Waiter *ready_waiters; /* WaitHealthy */
         Waiter *op_waiters;    /* Apply/Restart: until the job is over */
@@ -168,6 +175,10 @@ void service_update_not_restarted(Service *svc);
 void service_update_job_done(Service *svc, const char *result);
 void service_update_job_lost(Service *svc);
 void service_update_healthy(Service *svc);
+/* a service without a health check: each state of its unit seen (u may be NULL), and its settle timer (the
+ * health timer, which such a service does not use otherwise) */
+void service_update_observe(Service *svc, const UnitState *u);
+void service_update_settle_timer(Service *svc);
 /* true when the failure rolled the update back (the health check's restart is not needed then) */
 bool service_update_unhealthy(Service *svc, const char *reason);
 /* -ENOENT: no previous spec kept */

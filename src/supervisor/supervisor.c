@@ -224,6 +224,10 @@ static int on_health_timer(sd_event_source *src, uint64_t usec, void *userdata) 
         Supervisor *s = svc->supervisor;
         int r;
 
+        if (svc->spec->health == HEALTH_NONE) {
+                service_update_settle_timer(svc); /* the only use of the timer without a check */
+                return 0;
+        }
         if (svc->health_restart_pending) {
                 service_health_restart(svc);
                 return 0;
@@ -249,10 +253,9 @@ void service_health_update(Service *svc, const UnitState *u) {
 
         if (svc->spec->health == HEALTH_NONE) {
                 svc->health.healthy = running;
-                if (running) {
+                if (running)
                         waiters_reply(&svc->ready_waiters, json_object());
-                        service_update_healthy(svc);
-                }
+                service_update_observe(svc, u); /* an update is over once its run lasted */
                 return;
         }
         if (!running || u->main_pid != svc->main_pid) {

@@ -5,8 +5,11 @@
 # inspect shows the rollback and the failed spec is kept; `ballastctl rollback` goes back by hand, and refuses
 # (exit 4) when no earlier spec is kept; a kill -9 of ballastd in the middle of an update ends, after its
 # restart, with one version running, healthy and no update pending; ballastd stopped (SIGTERM) while the new
-# version starts does not roll it back, and the next ballastd finishes it. For each update the gap during which the
-# service did not answer on its port is measured (a poller inside the sandbox, every 50 ms) and reported.
+# version starts does not roll it back, and the next ballastd finishes it. A service without a health check: its
+# update is over once the new version ran 10 s (a kill -9 of ballastd in between included); one that exits 2 s in
+# is rolled back; a restart by hand, or a clean exit of a service not restarted after one, is not a failure. For
+# each update the gap during which the service did not answer on its port is measured (a poller inside the
+# sandbox, every 50 ms) and reported.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/sandbox.sh"
@@ -191,6 +194,90 @@ ok $? "the update is finished: none pending, the service active and healthy"
 wait_for 10 serves three
 ok $? "v3 answers"
 is "$(insp .status.image) $(rollbacks)" "local/web:v1 $r0" "v3's spec is in use, and still no rollback"
+
+step "a service without a health check: its new version must run 10 s"
+# pspec FILE NAME POLICY SHELL-CMD: a Docker service with no health check
+pspec() {
+	cat >"$root/tmp/specs/$1.json" <<JSON
+{"name": "$2", "image": "local/web:v1", "command": ["/bin/sh", "-c", "$4"],
+ "restart": {"policy": "$3", "delay_ms": 200, "max_delay_ms": 1000}}
+JSON
+}
+pins() { bctl -j inspect "$1" | jq -r "$2"; }
+upd() { pins "$1" '.status.update.state // "none"'; }
+upd_over() { [ "$(upd "$1")" = none ]; }
+failed_rev() { pins "$1" '.status.last_rollback.failed_revision // 0'; }
+rolled_from() { [ "$(failed_rev "$1")" = "$2" ]; }
+# µs: when the unit last entered "active" (systemd's own clock), and when the journal says the update is done
+entered_us() { sb busctl get-property org.freedesktop.systemd1 "/org/freedesktop/systemd1/unit/ballast_2d$1_2eservice" \
+	org.freedesktop.systemd1.Unit ActiveEnterTimestamp | awk '{ print $2 }'; }
+done_us() { journal -u ballastd.service -o json | jq -r "select(.MESSAGE | test(\"Updated $1 to revision $2:\")) | .__REALTIME_TIMESTAMP" | tail -1; }
+pspec p1 plain always "exec sleep 3600"
+pspec p2 plain always "exec sleep 3601"
+pspec p3 plain always "sleep 2; exit 3"
+pspec p4 plain always "exec sleep 3602"
+bctl -t "$UPDATE_S" apply --wait /tmp/specs/p1.json >/dev/null
+ok $? "plain (no health check) applied and up"
+bctl -t "$UPDATE_S" apply --wait /tmp/specs/p2.json >/dev/null
+ok $? "an update of plain: the new version is up (apply --wait)"
+is "$(upd plain)" checking "the update is not over when the new version is up (no check says it works)"
+wait_for $(( UPDATE_S + 10 )) upd_over plain
+ok $? "it is over once the new version ran a while"
+like "$(journal -u ballastd.service | grep 'Updated plain to revision 2')" \
+	"Updated plain to revision 2: it ran 10000 ms without exiting" "the journal says why it is done"
+enter=$(entered_us plain) done=$(done_us plain 2)
+ok "$([ -n "$enter" ] && [ -n "$done" ] && [ "$done" -ge $(( enter + 10000000 )) ]; echo $?)" \
+	"not before the new version ran 10 s (entered active at $enter, done at $done)"
+is "$(failed_rev plain)" 0 "no rollback"
+
+bctl apply /tmp/specs/p3.json >/dev/null
+ok $? "an update of plain to a version that exits 2 s after its start"
+wait_for $(( UPDATE_S + 10 )) rolled_from plain 3
+ok $? "rolled back by itself"
+like "$(pins plain .status.last_rollback.reason)" "exited within 10000 ms of its start .*status 3" \
+	"  with the reason: $(pins plain .status.last_rollback.reason)"
+like "$(sb cat "$S/services/plain.json")" "sleep 3601" "the applied spec on disk is the old one again"
+plain_up() { [ "$(sb systemctl is-active ballast-plain.service)" = active ] && sb docker top ballast-plain 2>/dev/null | grep -q 'sleep 3601'; }
+wait_for "$UPDATE_S" plain_up
+ok $? "and the old version runs again"
+is "$(upd plain)" none "no update pending"
+
+bctl -t "$UPDATE_S" apply --wait /tmp/specs/p4.json >/dev/null
+ok $? "an update of plain to a good version (revision 4)"
+bctl -t "$UPDATE_S" restart plain >/dev/null
+ok $? "restarted by hand (ballastctl restart) within its first 10 s"
+wait_for $(( UPDATE_S + 10 )) upd_over plain
+ok $? "the update is over"
+is "$(failed_rev plain)" 3 "a restart by hand is not a failure: no new rollback"
+like "$(journal -u ballastd.service | grep 'Updated plain to revision 4')" "it ran 10000 ms without exiting" \
+	"the journal says revision 4 ran 10 s"
+
+bctl -t "$UPDATE_S" apply --wait /tmp/specs/p2.json >/dev/null
+ok $? "an update of plain again (revision 5)"
+pid=$(sb systemctl show -P MainPID ballastd.service)
+sb kill -9 "$pid"
+wait_for 10 gone
+ok $? "ballastd killed (-9) while the new version runs its first 10 s"
+bctl -t 30 status >/dev/null
+ok $? "ballastd is back (socket activation)"
+wait_for $(( UPDATE_S + 10 )) upd_over plain
+ok $? "the next ballastd finishes the update"
+enter=$(entered_us plain) done=$(done_us plain 5)
+ok "$([ -n "$enter" ] && [ -n "$done" ] && [ "$done" -ge $(( enter + 10000000 )) ]; echo $?)" \
+	"once the new version ran 10 s (entered active at $enter, done at $done)"
+is "$(failed_rev plain)" 3 "no new rollback"
+
+pspec b1 batch on-failure "exec sleep 3600"
+pspec b2 batch on-failure "sleep 1; exit 0"
+bctl -t "$UPDATE_S" apply --wait /tmp/specs/b1.json >/dev/null
+ok $? "batch (restart on-failure, no health check) applied"
+bctl apply /tmp/specs/b2.json >/dev/null
+ok $? "an update of batch to a version that does its work and exits 0 after 1 s"
+wait_for $(( UPDATE_S + 10 )) upd_over batch
+ok $? "the update is over"
+like "$(journal -u ballastd.service | grep 'Updated batch to revision 2')" "it ran to a clean exit" \
+	"a clean exit of a service not restarted after one is not a failure"
+is "$(failed_rev batch)" 0 "no rollback"
 
 diag "figures: good update gap ${GOOD_GAP} ms; rolled-back update gap ${BAD_GAP} ms (serving the old version again ${ROLL_MS} ms after the apply)"
 done_testing
