@@ -90,7 +90,7 @@ start() {
 		mounts="systemd.mount-extra=ballast-src:$top_srcdir:9p:$opt,ro $mounts"
 	fi
 	date +%s.%N > "$RUN/started"
-	nice -n 10 qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu max \
+	qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu max \
 		-smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" -display none -no-user-config -nodefaults \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0,115200 root=/dev/vda rw quiet $mounts ${VM_APPEND:-}" \
