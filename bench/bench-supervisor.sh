@@ -173,23 +173,23 @@ ballastd_pid() { sbt 10 systemctl show -P MainPID ballastd.service; }
 rss_anon() { sbt 10 cat "/proc/$1/status" | awk '/^RssAnon:/ { print $2 }'; }
 HTTPD='"httpd", "-f", "-p", "8080", "-h", "/"'
 IMAGE=local/busybox:latest
+# httpd_spec NAME PORT POLICY [EXTRA]: an httpd service on host port PORT, EXTRA (', "health": ...') appended
+httpd_spec() {
+	cat > "$SB_DIR/specs/$1.json" <<EOF
+{"name": "$1", "image": "$IMAGE", "command": [$HTTPD],
+ "ports": [{"host": $2, "container": 8080}],
+ "restart": {"policy": "$3", "delay_ms": 0}${4:-}}
+EOF
+}
 
 # =====================================================================================================
 # 1. Recovery
 # =====================================================================================================
 load_mark recovery
 log "recovery: $KILLS kills per target, ${SPACING}s apart (about $((KILLS * SPACING / 60 + 1)) min)"
-cat > "$SB_DIR/specs/web.json" <<EOF
-{"name": "web", "image": "$IMAGE", "command": [$HTTPD],
- "ports": [{"host": 18081, "container": 8080}],
- "restart": {"policy": "always", "delay_ms": 0}}
-EOF
-cat > "$SB_DIR/specs/webh.json" <<EOF
-{"name": "webh", "image": "$IMAGE", "command": [$HTTPD],
- "ports": [{"host": 18086, "container": 8080}],
- "restart": {"policy": "always", "delay_ms": 0},
- "health": {"http": "http://127.0.0.1:18086/etc/passwd", "interval_ms": 1000, "timeout_ms": 500, "retries": 3}}
-EOF
+httpd_spec web 18081 always
+httpd_spec webh 18086 always ',
+ "health": {"http": "http://127.0.0.1:18086/etc/passwd", "interval_ms": 1000, "timeout_ms": 500, "retries": 3}'
 NAMES=(ballast-web bench-docker ballast-webh)
 URLS=(http://127.0.0.1:18081/etc/passwd http://127.0.0.1:18082/etc/passwd http://127.0.0.1:18086/etc/passwd)
 LABELS=("ballast (delay_ms 0)" "docker --restart=always" "ballast + http health")
@@ -275,11 +275,7 @@ sbt 30 /usr/bin/docker rm -f bench-docker >/dev/null 2>&1
 # =====================================================================================================
 load_mark start
 log "start: $STARTS runs each of apply --wait, docker run -d, systemctl start (attached docker run)"
-cat > "$SB_DIR/specs/st.json" <<EOF
-{"name": "st", "image": "$IMAGE", "command": [$HTTPD],
- "ports": [{"host": 18083, "container": 8080}],
- "restart": {"policy": "no", "delay_ms": 0}}
-EOF
+httpd_spec st 18083 no
 cat > "$ROOT/etc/systemd/system/bench-unit.service" <<EOF
 [Unit]
 Description=hand-written docker unit (bench)
