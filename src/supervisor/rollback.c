@@ -243,6 +243,11 @@ int service_rollback(Supervisor *s, Service *svc, const char *reason, bool by_ha
 
 /* ---- a service without a health check: its new version must run RUN_STABLE_MS without exiting ---- */
 
+/* an update whose new version, without a health check, must show it keeps running */
+static bool settle_applies(const Service *svc) {
+        return svc->update_phase == UPDATE_CHECKING && svc->spec->health == HEALTH_NONE;
+}
+
 static bool settle_same_run(const Service *svc, const UnitState *u) {
         return u && streq_ptr(u->active_state, "active") && u->active_enter_usec == svc->settle.active_enter_usec &&
                u->n_restarts == svc->settle.n_restarts;
@@ -290,7 +295,7 @@ static void settle_run_ended(Service *svc, const UnitState *u) {
 }
 
 void service_update_observe(Service *svc, const UnitState *u) {
-        if (svc->update_phase != UPDATE_CHECKING || svc->spec->health != HEALTH_NONE || !u || !u->active_state)
+        if (!settle_applies(svc) || !u || !u->active_state)
                 return;
         if (svc->settle.armed && !settle_same_run(svc, u)) {
                 /* activating, deactivating, reloading: on the way to an end not known yet */
@@ -300,7 +305,7 @@ void service_update_observe(Service *svc, const UnitState *u) {
                 settle_run_ended(svc, u); /* may roll back, or be done */
         }
         /* a run of the new version began after the update (an older state may still be in the cache) */
-        if (!svc->settle.armed && svc->update_phase == UPDATE_CHECKING && streq(u->active_state, "active") &&
+        if (!svc->settle.armed && settle_applies(svc) && streq(u->active_state, "active") &&
             u->active_enter_usec > svc->update.since_usec)
                 settle_arm(svc, u);
 }
@@ -309,7 +314,7 @@ void service_update_settle_timer(Service *svc) {
         const UnitState *u = bus_unit(svc->supervisor->bus, svc->unit);
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-        if (svc->update_phase != UPDATE_CHECKING || svc->spec->health != HEALTH_NONE || !svc->settle.armed)
+        if (!settle_applies(svc) || !svc->settle.armed)
                 return;
         if (!settle_same_run(svc, u))
                 service_update_observe(svc, u);

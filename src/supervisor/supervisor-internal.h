@@ -101,7 +101,7 @@ typedef struct Service {
         UpdatePhase update_phase;
         UpdateMark update;            /* while update_phase != UPDATE_NONE */
         RollbackRecord last_rollback; /* at_usec 0: none */
-        /* an update of a service without a health check: the run that must last UPDATE_SETTLE_MS (rollback.c) */
+        /* an update of a service without a health check: the run that must last RUN_STABLE_MS (rollback.c) */
         struct {
                 bool armed;
                 uint32_t n_restarts;        /* the unit's NRestarts when the run was seen */

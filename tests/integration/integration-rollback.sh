@@ -32,8 +32,14 @@ now_ms() { date +%s%3N; }
 journal() { sb journalctl --no-pager -o cat "$@"; }
 body() { sb curl -s -m 1 "http://127.0.0.1:$PORT/" 2>/dev/null; }
 serves() { [ "$(body)" = "$1" ]; }
-insp() { bctl -j inspect web | jq -r "$1"; }
-no_update() { [ "$(insp '.status.update.state // "none"')" = none ]; }
+# pins NAME FILTER: jq's FILTER on `ballastctl inspect NAME`; insp is web's
+pins() { bctl -j inspect "$1" | jq -r "$2"; }
+insp() { pins web "$1"; }
+upd() { pins "$1" '.status.update.state // "none"'; }
+upd_over() { [ "$(upd "$1")" = none ]; }
+no_update() { upd_over web; }
+failed_rev() { pins "$1" '.status.last_rollback.failed_revision // 0'; }
+rolled_from() { [ "$(failed_rev "$1")" = "$2" ]; }
 rc() { "$@" >/dev/null 2>&1; echo $?; }
 
 sb /usr/bin/docker tag local/busybox:latest local/web:v1 || bail "docker tag"
@@ -110,8 +116,7 @@ poll_start
 t0=$(now_ms)
 bctl apply /tmp/specs/bad.json >/dev/null
 ok $? "the bad spec is applied"
-rolled() { [ "$(insp '.status.last_rollback.failed_revision // 0')" = 3 ]; }
-wait_for "$UPDATE_S" rolled
+wait_for "$UPDATE_S" rolled_from web 3
 ok $? "rolled back by itself"
 wait_for "$UPDATE_S" serves two
 ok $? "the old version (v2) answers again"
@@ -203,11 +208,6 @@ pspec() {
  "restart": {"policy": "$3", "delay_ms": 200, "max_delay_ms": 1000}}
 JSON
 }
-pins() { bctl -j inspect "$1" | jq -r "$2"; }
-upd() { pins "$1" '.status.update.state // "none"'; }
-upd_over() { [ "$(upd "$1")" = none ]; }
-failed_rev() { pins "$1" '.status.last_rollback.failed_revision // 0'; }
-rolled_from() { [ "$(failed_rev "$1")" = "$2" ]; }
 # µs: when the unit last entered "active" (systemd's own clock), and when the journal says the update is done
 entered_us() { sb busctl get-property org.freedesktop.systemd1 "/org/freedesktop/systemd1/unit/ballast_2d$1_2eservice" \
 	org.freedesktop.systemd1.Unit ActiveEnterTimestamp | awk '{ print $2 }'; }
