@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -96,23 +95,6 @@ static int parse_duration_ms(const char *s, uint64_t default_unit_ms, bool allow
 
 /* ---- docker: the main path ----------------------------------------------------------------------------- */
 
-/* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. Returns the fd. */
-static int signals_block(void) {
-        sigset_t mask;
-        int fd;
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "sigprocmask() failed: %m");
-        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (fd < 0)
-                return log_error_errno(-errno, "signalfd() failed: %m");
-        (void) signal(SIGPIPE, SIG_IGN);
-        return fd;
-}
-
 /* The service's body, the holder's (--net-body) and the names of their containers. Logs its errors. */
 static int bodies_load(Body *body, Body *hbody, char **ret_cname, char **ret_hname) {
         if (body_load(arg_body, body) < 0)
@@ -146,7 +128,7 @@ static int docker_backoff(Docker *d) {
         if (!arg_backoff || backoff_take(&delay_ms) < 0 || delay_ms == 0)
                 return 0;
         (void) sd_notifyf(false, "STATUS=backing off %" PRIu64 " ms after a quick exit", delay_ms);
-        if (sleep_interruptible(d, delay_ms) == -EINTR) {
+        if (sleep_interruptible(d->signal_fd, delay_ms) == -EINTR) {
                 log_info("Stop requested during the backoff; not starting the container");
                 return -EINTR;
         }
@@ -267,6 +249,8 @@ static void help(void) {
                "            restart) and the holder, and exit 0.\n"
                "  backoff   Crash-loop backoff (ExecStartPre=): sleep 0 after a run that lasted a while, else\n"
                "            twice the previous delay, at least --delay-ms and at most --max-delay-ms.\n"
+               "            SIGTERM/SIGINT end the sleep, and it exits 0 (systemd, stopping the unit, then\n"
+               "            leaves it inactive rather than failed).\n"
                "\n"
                "Common options:\n"
                "  --name NAME              the service name (" SERVICE_NAME_RULE "); required\n"
@@ -305,7 +289,8 @@ static void help(void) {
                "Exit status: docker: the container's exit code (137 after SIGKILL); 0 after a stop by\n"
                "SIGTERM/SIGINT; 1 when the first health check failed, the body is missing or invalid; 125 when\n"
                "Docker is unreachable or refuses to create or start the container, or the wait broke off.\n"
-               "backoff: 0. Both: 2 for a usage error.\n");
+               "backoff: 0, also after a SIGTERM/SIGINT; 1 on an internal error (out of memory). Both: 2 for a\n"
+               "usage error.\n");
 }
 
 enum {

@@ -102,16 +102,28 @@ int backoff_take(uint64_t *ret_delay_ms) {
         return 0;
 }
 
+/* A stop during the sleep (systemd's SIGTERM to ExecStartPre=) ends it with success: systemd, which is stopping
+ * the unit, then leaves it inactive. Killed by the signal instead, the start command would count as failed and
+ * the unit would end "failed" (Result=signal), as if the service had crashed, after a plain stop or a drain. */
 int run_backoff(void) {
+        _cleanup_close_ int signal_fd = -EBADF;
         uint64_t delay_ms;
 
-        if (backoff_take(&delay_ms) < 0)
+        /* before the decision is logged: a stop right after it is not lost */
+        signal_fd = signals_block();
+        if (signal_fd < 0 || backoff_take(&delay_ms) < 0)
                 return EXIT_FAILURE;
-        struct timespec ts = {
-                .tv_sec = (time_t) (delay_ms / 1000),
-                .tv_nsec = (long) (delay_ms % 1000) * 1000000L,
-        };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
+        for (uint64_t until = now_usec(CLOCK_MONOTONIC) + delay_ms * USEC_PER_MSEC, now;
+             (now = now_usec(CLOCK_MONOTONIC)) < until;) {
+                int r = sleep_interruptible(signal_fd, (until - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+                if (r == -EINTR) {
+                        log_info("Stop requested during the backoff of %s; not starting it", arg_name);
+                        return EXIT_SUCCESS;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "poll() failed: %m");
+                        return EXIT_FAILURE;
+                }
+        }
         return EXIT_SUCCESS;
 }

@@ -149,7 +149,7 @@ static int container_remove(Docker *d, const Body *b, const char *id, const char
         if (r < 0)
                 return log_transport_failure(r, "remove");
         if (rm->status == 409) { /* a removal in progress: look again shortly */
-                r = sleep_interruptible(d, 200);
+                r = sleep_interruptible(d->signal_fd, 200);
                 return r < 0 ? r : 1;
         }
         if (rm->status != 204 && rm->status != 404)

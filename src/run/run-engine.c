@@ -7,10 +7,12 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -367,9 +369,26 @@ int log_transport_failure(int r, const char *what) {
         return log_error_errno(r, "%s: Docker did not answer (%s): %m", what, arg_docker_socket);
 }
 
-/* Sleeps ms, but returns -EINTR at once when SIGTERM/SIGINT arrives. */
-int sleep_interruptible(Docker *d, uint64_t ms) {
-        struct pollfd p = { .fd = d->signal_fd, .events = POLLIN };
+/* SIGTERM/SIGINT are read from a signalfd, so that no blocking step can lose them. Returns the fd. */
+int signals_block(void) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "sigprocmask() failed: %m");
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(-errno, "signalfd() failed: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+        return fd;
+}
+
+/* Sleeps ms, but returns -EINTR at once when SIGTERM/SIGINT arrives on signal_fd (signals_block). */
+int sleep_interruptible(int signal_fd, uint64_t ms) {
+        struct pollfd p = { .fd = signal_fd, .events = POLLIN };
         int r = poll(&p, 1, (int) MIN(ms, (uint64_t) INT32_MAX));
 
         if (r < 0 && errno != EINTR)
@@ -419,7 +438,7 @@ int docker_negotiate(Docker *d) {
                                 log_notice("Docker is not ready yet (HTTP %ld), retrying", req->status);
                         (void) sd_notifyf(false, "STATUS=waiting for Docker at %s", arg_docker_socket);
                 }
-                r = sleep_interruptible(d, MIN(delay_ms, (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                r = sleep_interruptible(d->signal_fd, MIN(delay_ms, (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
                 if (r < 0)
                         return r;
                 delay_ms = MIN(delay_ms * 2, (uint64_t) 2000);

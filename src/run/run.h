@@ -156,7 +156,8 @@ int docker_call(Docker *d, const char *method, const char *path, const char *bod
 json_t *request_json(const Request *req);
 const char *request_message(const Request *req, char *buf, size_t len);
 int log_transport_failure(int r, const char *what);
-int sleep_interruptible(Docker *d, uint64_t ms);
+int signals_block(void);
+int sleep_interruptible(int signal_fd, uint64_t ms);
 int docker_negotiate(Docker *d);
 const char *progress_error(Request *req, json_t **keep);
 const char *short_id(const char *id);

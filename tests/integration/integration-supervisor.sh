@@ -281,6 +281,24 @@ ok $(( elapsed >= sum && sum >= 1500 ? 0 : 1 )) "a crash loop is slowed down: NR
 like "$j" "200 400 800 800" "the delay doubles up to max_delay_ms ($j)"
 bctl rm crash >/dev/null
 
+# a stop during a backoff (the unit in ExecStartPre=, its 20 s sleep) leaves it inactive: systemd counts a start
+# command killed by the stop's SIGTERM as failed, so the backoff exits 0 on it (or a drain would leave "failed")
+cat > "$SPECS/slowcrash.json" <<'JSON'
+{"name": "slowcrash", "runtime": "exec", "command": ["/bin/sh", "-c", "exit 3"],
+ "restart": {"policy": "always", "delay_ms": 20000, "max_delay_ms": 20000}}
+JSON
+bctl apply "$SPECS/slowcrash.json" >/dev/null 2>&1
+# (its journal line, written once it sleeps: the first start also passes start-pre, for a few ms)
+wait_for 30 sh -c "nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -o cat -u ballast-slowcrash.service | grep -q 'backing off 20000 ms'"
+ok $? "a quick exit: the restart backs off 20 s"
+is "$(prop SubState ballast-slowcrash.service)" start-pre "in ExecStartPre="
+bctl stop slowcrash >/dev/null
+is "$(prop ActiveState ballast-slowcrash.service) $(prop Result ballast-slowcrash.service)" "inactive success" \
+	"ballastctl stop during the backoff: the unit is inactive with Result=success, not failed"
+like "$(sandbox_journal -o cat -u ballast-slowcrash.service)" "Stop requested during the backoff of slowcrash" \
+	"the backoff says it was stopped"
+bctl rm slowcrash >/dev/null
+
 # --- specs from the services directory (as Ignition writes them); units no spec owns are removed ---
 printf '{"name": "filesvc", "runtime": "exec", "command": ["/bin/sleep", "infinity"]}\n' > "$root/etc/ballast/services.d/filesvc.json"
 sb systemctl reload ballastd.service

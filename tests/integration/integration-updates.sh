@@ -161,10 +161,14 @@ bctl apply "$SB_DIR/a.json" "$SB_DIR/b.json" >/dev/null
 wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"
 ok $? "two services run"
 like "$(bctl drain)" "drained" "drain answers once every service is stopped"
-is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "both are stopped"
+# (on a failure, the units' states say which stop did not leave its unit inactive, and why)
+ab_status() { sb systemctl status --no-pager -n 8 ballast-a.service ballast-b.service | sed 's/^/#   /'; }
+is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "both are stopped" ||
+	ab_status
 like "$(bctl --json restart a 2>&1)" "Draining" "a restart is refused while draining"
 sleep 2
-is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " "and they stay stopped (reconcile does not start them)"
+is "$(sb systemctl is-active ballast-a.service ballast-b.service | tr '\n' ' ')" "inactive inactive " \
+	"and they stay stopped (reconcile does not start them)" || ab_status
 like "$(sandbox_journal -u ballastd -o cat BALLAST_EVENT=service-drain | tr '\n' ' ')" "ballast-b.service.*ballast-a.service" "stopped in reverse order"
 like "$(bctl undrain)" "undrained" "undrain"
 wait_for 10 sh -c "nsenter -t $SANDBOX_PID -a -r -w systemctl is-active -q ballast-a.service ballast-b.service"

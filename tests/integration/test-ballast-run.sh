@@ -109,6 +109,18 @@ printf 'start_usec=%s\ndelay_ms=0\n' "$(( $(cut -d' ' -f1 /proc/uptime | tr -d .
 backoff --delay-ms 1000 --max-delay-ms 200
 slept 200; ok $? "the sleep never exceeds max_delay_ms ($took ms)"
 
+# a stop during the sleep (systemd's SIGTERM to ExecStartPre=) ends it with status 0: killed by the signal
+# instead, the start would count as failed and systemd would leave the stopped unit "failed" (Result=signal)
+printf 'start_usec=%s\ndelay_ms=0\n' "$(( $(cut -d' ' -f1 /proc/uptime | tr -d .)0000 ))" > "$STATE/dir/web"
+"$RUN" backoff --name web --delay-ms 60000 --max-delay-ms 60000 --state-dir "$STATE/dir" 2>"$STATE/err" &
+pid=$!
+wait_for 10 grep -q 'backing off 60000 ms' "$STATE/err"
+ok $? "a quick restart with a 60 s delay sleeps"
+t0=$(ms); kill -TERM "$pid"; wait "$pid"; rc=$?; took=$(( $(ms) - t0 ))
+is "$rc" 0 "SIGTERM during the sleep: exits 0"
+ok $(( took < 30000 ? 0 : 1 )) "at once, not after its 60 s ($took ms)"
+like "$(cat "$STATE/err")" "Stop requested during the backoff of web" "and says so"
+
 # --- the command line ---
 out=$("$RUN" --help); rc=$?
 is "$rc" 0 "--help exits 0"
