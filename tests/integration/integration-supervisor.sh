@@ -231,8 +231,9 @@ wait_for 60 sh -c "[ \$(nsenter -t $SANDBOX_PID -a -r -w journalctl --no-pager -
 ok $? "a service that never passes is restarted by its health check again and again"
 d=$(sandbox_journal -u ballastd.service BALLAST_SERVICE=never BALLAST_EVENT=service-unhealthy | grep -o 'Restarting ballast-never.service in [0-9]* ms' | awk '{print $4}' | head -4 | tr '\n' ' ')
 like "$d" "^300 600 1200 2400 $" "each restart in a row waits twice as long, up to max_delay_ms ($d)"
-# (the reason is the last failure: the command's status, or, on a loaded machine, the check's timeout)
-like "$(bctl ps)" "never: restarted [0-9]+ times? by its health check: (/bin/false exited with status 1 in the container|no answer within 250 ms)" \
+# (the reason is the last failure: the command's status, or, on a loaded machine, the check's timeout, or a check
+# that found its container already going down for the restart: seen once on a fresh root under make check -j2)
+like "$(bctl ps)" "never: restarted [0-9]+ times? by its health check: (/bin/false exited with status 1 in the container|no answer within 250 ms|cannot start the check in the container)" \
 	"ps says it was restarted by its health check, and why"
 like "$(bctl inspect never 2>&1 >/dev/null)" "never: restarted [0-9]+ times? by its health check" "inspect says so too"
 bctl rm never >/dev/null

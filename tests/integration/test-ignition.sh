@@ -224,9 +224,12 @@ like "$(cat "$R/etc/zincati/config.d/90-ballast.toml")" 'strategy = "fleet_lock"
 # fresh root it writes the same bytes
 runs_ballastd() {  # runs_ballastd ROOT OS-RELEASE   (the flavour's ballastd, standalone, for a moment)
 	cp "$top_srcdir/tests/data/updates/os-release-$2" "$1/etc/os-release"
+	# removed here, not only truncated by the child's redirection: the wait below could otherwise read the last
+	# run's "serving" line before this one's child opened the file, and kill it before it wrote anything
+	rm -f "$T/b.log"
 	"$BIN/ballastd" --root "$1" --socket "$T/b.sock" --log-level debug >"$T/b.log" 2>&1 &
 	local p=$!
-	wait_for 10 grep -q "serving as node" "$T/b.log"
+	wait_for 10 grep -q "serving as node" "$T/b.log" || diag "ballastd on $1 did not start: $(tail -n 3 "$T/b.log")"
 	kill "$p"; wait "$p" 2>/dev/null
 }
 before=$(stat -c '%i %Y' "$R/etc/flatcar/update.conf")
