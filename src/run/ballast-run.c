@@ -128,11 +128,7 @@ static int docker_backoff(Docker *d) {
         if (!arg_backoff || backoff_take(&delay_ms) < 0 || delay_ms == 0)
                 return 0;
         (void) sd_notifyf(false, "STATUS=backing off %" PRIu64 " ms after a quick exit", delay_ms);
-        if (sleep_interruptible(d->signal_fd, delay_ms) == -EINTR) {
-                log_info("Stop requested during the backoff; not starting the container");
-                return -EINTR;
-        }
-        return 0;
+        return backoff_sleep(d->signal_fd, delay_ms);
 }
 
 /* Negotiates the API version, makes the network holder run (with --net-body; *ret_holder is its ID as soon as

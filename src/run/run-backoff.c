@@ -102,6 +102,15 @@ int backoff_take(uint64_t *ret_delay_ms) {
         return 0;
 }
 
+/* Sleeps the backoff's delay: -EINTR, logged, when SIGTERM/SIGINT (on signal_fd, see signals_block) ends it. A
+ * failing poll() only shortens the backoff: it must not keep the workload from starting. */
+int backoff_sleep(int signal_fd, uint64_t delay_ms) {
+        if (delay_ms == 0 || sleep_interruptible(signal_fd, delay_ms) != -EINTR)
+                return 0;
+        log_info("Stop requested during the backoff of %s; not starting it", arg_name);
+        return -EINTR;
+}
+
 /* A stop during the sleep (systemd's SIGTERM to ExecStartPre=) ends it with success: systemd, which is stopping
  * the unit, then leaves it inactive. Killed by the signal instead, the start command would count as failed and
  * the unit would end "failed" (Result=signal), as if the service had crashed, after a plain stop or a drain. */
@@ -113,17 +122,6 @@ int run_backoff(void) {
         signal_fd = signals_block();
         if (signal_fd < 0 || backoff_take(&delay_ms) < 0)
                 return EXIT_FAILURE;
-        for (uint64_t until = now_usec(CLOCK_MONOTONIC) + delay_ms * USEC_PER_MSEC, now;
-             (now = now_usec(CLOCK_MONOTONIC)) < until;) {
-                int r = sleep_interruptible(signal_fd, (until - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
-                if (r == -EINTR) {
-                        log_info("Stop requested during the backoff of %s; not starting it", arg_name);
-                        return EXIT_SUCCESS;
-                }
-                if (r < 0) {
-                        log_error_errno(r, "poll() failed: %m");
-                        return EXIT_FAILURE;
-                }
-        }
+        (void) backoff_sleep(signal_fd, delay_ms); /* ended by a stop, or not: this command's part is done */
         return EXIT_SUCCESS;
 }

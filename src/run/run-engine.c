@@ -438,7 +438,8 @@ int docker_negotiate(Docker *d) {
                                 log_notice("Docker is not ready yet (HTTP %ld), retrying", req->status);
                         (void) sd_notifyf(false, "STATUS=waiting for Docker at %s", arg_docker_socket);
                 }
-                r = sleep_interruptible(d->signal_fd, MIN(delay_ms, (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                r = sleep_interruptible(d->signal_fd,
+                                        MIN(delay_ms, (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
                 if (r < 0)
                         return r;
                 delay_ms = MIN(delay_ms * 2, (uint64_t) 2000);

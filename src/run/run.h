@@ -203,4 +203,5 @@ int readiness_read(Readiness *rd);
 
 /* run-backoff.c */
 int backoff_take(uint64_t *ret_delay_ms);
+int backoff_sleep(int signal_fd, uint64_t delay_ms);
 int run_backoff(void);
